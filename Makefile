@@ -1,0 +1,36 @@
+# Two commands set up everything on a machine with only Python and pip:
+#   make demo   -> creates .venv, installs shoal with all extras, runs the demo
+#   make test   -> creates .venv, installs shoal with all extras, runs the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_ARGS ?=
+
+.PHONY: demo test lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[complete]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
+
+test: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q tests
+
+lint: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

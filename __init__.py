@@ -1,0 +1,31 @@
+"""shoal: parallel collections (blocked arrays, partitioned dataframes, bags)
+on task graphs, run by local schedulers or a distributed cluster.
+
+>>> import shoal
+>>> shoal.delayed(sum)([1, 2, 3]).compute()
+6
+"""
+
+from shoal.core import config
+from shoal.core.base import compute, is_collection, optimize, persist, visualize
+from shoal.core.delayed import Delayed, delayed
+from shoal.core.diagnostics import Callback, Profiler, ProgressBar, ResourceProfiler
+from shoal.core.tokenize import tokenize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "config",
+    "compute",
+    "persist",
+    "optimize",
+    "visualize",
+    "is_collection",
+    "delayed",
+    "Delayed",
+    "tokenize",
+    "Callback",
+    "ProgressBar",
+    "Profiler",
+    "ResourceProfiler",
+]

@@ -1,0 +1,117 @@
+"""Profilers: what ran where and when, and what it cost the machine.
+
+``Profiler`` records one ``TaskRecord`` per task (key, start and end times,
+the worker thread). ``ResourceProfiler`` samples the process's CPU percent and
+resident memory (with its children, so the processes backend is included)
+from a background thread at a fixed interval while computations run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, NamedTuple
+
+from shoal.core.diagnostics.callbacks import Callback
+
+__all__ = ["Profiler", "ResourceProfiler", "TaskRecord", "ResourceRecord"]
+
+
+class TaskRecord(NamedTuple):
+    key: Any
+    start: float
+    end: float
+    worker: Any
+
+
+class ResourceRecord(NamedTuple):
+    time: float
+    memory_bytes: int
+    cpu_percent: float
+
+
+class Profiler(Callback):
+    """Record start and end time and worker of every task.
+
+    >>> from shoal import delayed
+    >>> with Profiler() as prof:
+    ...     (delayed(1, name="one") + 1).compute(scheduler="sync", optimize_graph=False)
+    2
+    >>> sorted(r.key.split("-")[0] for r in prof.results)
+    ['add', 'one']
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[TaskRecord] = []
+        self._starts: dict = {}
+        self._lock = threading.Lock()
+
+    def start(self, graph: dict) -> None:
+        self.results = []
+        self._starts = {}
+
+    def pretask(self, key: Any) -> None:
+        self._starts[key] = time.perf_counter()
+
+    def posttask(self, key: Any, result: Any, worker: Any) -> None:
+        end = time.perf_counter()
+        start = self._starts.pop(key, end)
+        with self._lock:
+            self.results.append(TaskRecord(key, start, end, worker))
+
+    def clear(self) -> None:
+        """Forget the recorded tasks."""
+        self.results = []
+
+
+class ResourceProfiler(Callback):
+    """Sample CPU and memory every ``interval`` seconds during computations.
+
+    >>> from shoal import delayed
+    >>> import time
+    >>> with ResourceProfiler(interval=0.01) as rprof:
+    ...     delayed(time.sleep)(0.05).compute()
+    >>> len(rprof.results) > 0 and rprof.results[0].memory_bytes > 0
+    True
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__()
+        self.interval = interval
+        self.results: list[ResourceRecord] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, graph: dict) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, name="shoal-resources", daemon=True)
+        self._thread.start()
+
+    def finish(self, graph: dict, errored: bool) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _sample(self) -> None:
+        import psutil
+
+        proc = psutil.Process(os.getpid())
+        proc.cpu_percent()
+        while True:
+            mem = proc.memory_info().rss
+            cpu = proc.cpu_percent()
+            for child in proc.children(recursive=True):
+                try:
+                    mem += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.results.append(ResourceRecord(time.time(), mem, cpu))
+            if self._stop.wait(self.interval):
+                return
+
+    def clear(self) -> None:
+        """Forget the samples."""
+        self.results = []

@@ -1,0 +1,611 @@
+"""Local schedulers: sync, threads and processes over one plan.
+
+Every backend here has the signature ``get(graph, keys, **options)``, where
+``keys`` is a key or a nested list of keys, and returns values in the same
+nesting. All three share the same preparation (``_Plan``): cull the graph to
+the requested keys, validate it (cycles, missing keys), order it with
+``order.order_keys`` and turn it into integer-indexed arrays, so the loops
+below touch only lists and one results dict.
+
+Data flow of the threaded scheduler (the default):
+
+    caller thread                 pool threads (N, reused across calls)
+    -------------                 -----------------------------------------
+    _Plan(graph, keys)
+    post run to N threads  ---->  loop: with lock: record the previous result,
+    wait on run.done                      wake dependents, release inputs whose
+      (0.1 s slices, so                   last dependent ran, pop the ready
+       Ctrl-C is seen)                    task with the best priority
+                                        run it outside the lock
+    <---- run.done is set when the last task finishes or one fails
+
+There is no central dispatcher thread: each pool thread schedules for itself
+under one lock taken once per task, which is what keeps the overhead per task
+to a few microseconds. The processes scheduler keeps the loop in the caller
+and sends batches of ready tasks, with their inputs, to a process pool
+through cloudpickle.
+
+Errors: the first failing task's exception is raised in the caller with its
+own type, message and traceback, plus a note naming the key. Pending work is
+cancelled. Ctrl-C cancels pending tasks and returns at once; tasks already
+running in threads finish in the background.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from shoal.core import config
+from shoal.core.diagnostics.callbacks import active_callbacks
+from shoal.core.graph import cull, flatten_keys
+from shoal.core.order import order_keys
+from shoal.core.task import Fused, Ref, Task
+
+__all__ = ["get_sync", "get_threads", "get_processes", "default_num_workers"]
+
+
+def default_num_workers() -> int:
+    """Workers for the local pools: config ``num-workers`` or the CPU count.
+
+    >>> default_num_workers() >= 1
+    True
+    """
+    n = config.get("num-workers", None)
+    if n:
+        return int(n)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _deps(node) -> tuple:
+    typ = type(node)
+    if typ is Task or typ is Fused:
+        return node.dependencies
+    if typ is Ref:
+        return (node.key,)
+    return ()
+
+
+def _call(node, results):
+    typ = type(node)
+    if typ is Task or typ is Fused:
+        return node(results)
+    if typ is Ref:
+        return results[node.key]
+    return node
+
+
+def _retries(node) -> int:
+    ann = getattr(node, "annotations", None)
+    return int(ann.get("retries", 0)) if ann else 0
+
+
+def _run_with_retries(node, results, first_error: BaseException):
+    """Re-run a failed node up to its ``retries`` annotation; re-raise at the end."""
+    for _ in range(_retries(node)):
+        try:
+            return _call(node, results)
+        except Exception:
+            continue
+    raise first_error
+
+
+def _name_key(exc: BaseException, key) -> BaseException:
+    note = f"shoal: raised while computing task {key!r}"
+    notes = getattr(exc, "__notes__", None) or []
+    if note not in notes:
+        exc.add_note(note)
+    return exc
+
+
+def _collect_results(keys, results: Mapping):
+    if type(keys) is list:
+        return [_collect_results(k, results) for k in keys]
+    return results[keys]
+
+
+class _Callbacks:
+    """The active callback objects, split by hook so loops test one list."""
+
+    __slots__ = ("start", "pretask", "posttask", "finish")
+
+    def __init__(self, extra: Sequence | None):
+        cbs = list(active_callbacks())
+        if extra:
+            cbs.extend(extra)
+        self.start = [c.start for c in cbs if c.start is not None]
+        self.pretask = [c.pretask for c in cbs if c.pretask is not None]
+        self.posttask = [c.posttask for c in cbs if c.posttask is not None]
+        self.finish = [c.finish for c in cbs if c.finish is not None]
+
+
+class _Plan:
+    """A culled, validated, ordered graph as integer-indexed arrays."""
+
+    __slots__ = ("keys", "nodes", "deps", "dependents", "wanted", "graph")
+
+    def __init__(self, graph: Mapping, wanted: list):
+        culled = cull(graph, wanted)
+        order = order_keys(culled, wanted)
+        index = {k: i for i, k in enumerate(order)}
+        nodes = [culled[k] for k in order]
+        deps = []
+        dependents: list[list[int]] = [[] for _ in order]
+        for i, node in enumerate(nodes):
+            ds = _deps(node)
+            if ds:
+                idx = [index[d] for d in ds]
+                for d in idx:
+                    dependents[d].append(i)
+                deps.append(idx)
+            else:
+                deps.append(())
+        is_wanted = [False] * len(order)
+        for k in wanted:
+            is_wanted[index[k]] = True
+        self.graph = culled
+        self.keys = order
+        self.nodes = nodes
+        self.deps = deps
+        self.dependents = dependents
+        self.wanted = is_wanted
+
+
+# --------------------------------------------------------------------- sync
+
+
+def get_sync(graph: Mapping, keys: Any, callbacks: Sequence | None = None, **kwargs: Any) -> Any:
+    """Run ``graph`` in the calling thread, in priority order.
+
+    Meant for debugging: a task's error is raised right here with a plain
+    traceback (and a note naming the key).
+
+    >>> from operator import add
+    >>> from shoal.core.task import Task, Ref
+    >>> get_sync({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
+    2
+    """
+    wanted = flatten_keys(keys)
+    plan = _Plan(graph, wanted)
+    cbs = _Callbacks(callbacks)
+    for f in cbs.start:
+        f(plan.graph)
+    results: dict = {}
+    errored = True
+    try:
+        if cbs.pretask or cbs.posttask:
+            _sync_loop_with_callbacks(plan, results, cbs)
+        else:
+            _sync_loop(plan, results)
+        errored = False
+    finally:
+        for f in cbs.finish:
+            f(plan.graph, errored)
+    return _collect_results(keys, results)
+
+
+def _sync_loop(plan: _Plan, results: dict) -> None:
+    keys = plan.keys
+    wanted = plan.wanted
+    refcount = [len(d) for d in plan.dependents]
+    for i, node in enumerate(plan.nodes):
+        typ = type(node)
+        try:
+            if typ is Task or typ is Fused:
+                value = node(results)
+            elif typ is Ref:
+                value = results[node.key]
+            else:
+                value = node
+        except Exception as e:
+            value = _run_with_retries(node, results, _name_key(e, keys[i]))
+        results[keys[i]] = value
+        for d in plan.deps[i]:
+            refcount[d] -= 1
+            if not refcount[d] and not wanted[d]:
+                del results[keys[d]]
+
+
+def _sync_loop_with_callbacks(plan: _Plan, results: dict, cbs: _Callbacks) -> None:
+    keys = plan.keys
+    wanted = plan.wanted
+    refcount = [len(d) for d in plan.dependents]
+    worker = threading.get_ident()
+    for i, node in enumerate(plan.nodes):
+        key = keys[i]
+        for f in cbs.pretask:
+            f(key)
+        try:
+            value = _call(node, results)
+        except Exception as e:
+            value = _run_with_retries(node, results, _name_key(e, key))
+        results[key] = value
+        for f in cbs.posttask:
+            f(key, value, worker)
+        for d in plan.deps[i]:
+            refcount[d] -= 1
+            if not refcount[d] and not wanted[d]:
+                del results[keys[d]]
+
+
+# ------------------------------------------------------------------ threads
+
+
+class _ThreadRun:
+    """Shared state of one threaded ``get``: the ready heap and the counters."""
+
+    def __init__(self, plan: _Plan, cbs: _Callbacks):
+        self.plan = plan
+        self.cbs = cbs
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.done = threading.Event()
+        self.results: dict = {}
+        self.waiting = [len(d) for d in plan.deps]
+        self.refcount = [len(d) for d in plan.dependents]
+        self.ready = [i for i, w in enumerate(self.waiting) if not w]  # sorted: a valid heap
+        self.remaining = len(plan.keys)
+        self.idle = 0
+        self.error: tuple[BaseException, Any] | None = None
+        self.stopped = False
+        if not self.remaining:
+            self.done.set()
+
+    def work(self) -> None:
+        plan = self.plan
+        keys = plan.keys
+        nodes = plan.nodes
+        deps = plan.deps
+        dependents = plan.dependents
+        wanted = plan.wanted
+        results = self.results
+        waiting = self.waiting
+        refcount = self.refcount
+        ready = self.ready
+        cond = self.cond
+        pretask = self.cbs.pretask
+        posttask = self.cbs.posttask
+        heappush = heapq.heappush
+        heappop = heapq.heappop
+        worker = threading.get_ident()
+        prev = -1
+        value = None
+        while True:
+            with cond:
+                if prev >= 0:
+                    key = keys[prev]
+                    results[key] = value
+                    value = None
+                    for f in posttask:
+                        f(key, results[key], worker)
+                    for j in dependents[prev]:
+                        waiting[j] -= 1
+                        if not waiting[j]:
+                            heappush(ready, j)
+                    for d in deps[prev]:
+                        refcount[d] -= 1
+                        if not refcount[d] and not wanted[d]:
+                            del results[keys[d]]
+                    self.remaining -= 1
+                    if not self.remaining:
+                        self.stopped = True
+                        self.done.set()
+                        cond.notify_all()
+                        return
+                    if self.idle and len(ready) > 1:
+                        cond.notify(min(self.idle, len(ready) - 1))
+                while not ready:
+                    if self.stopped:
+                        return
+                    self.idle += 1
+                    cond.wait()
+                    self.idle -= 1
+                if self.stopped:
+                    return
+                prev = heappop(ready)
+                node = nodes[prev]
+                for f in pretask:
+                    f(keys[prev])
+            typ = type(node)
+            try:
+                if typ is Task or typ is Fused:
+                    value = node(results)
+                elif typ is Ref:
+                    value = results[node.key]
+                else:
+                    value = node
+            except BaseException as e:
+                try:
+                    value = _run_with_retries(node, results, e)
+                except BaseException as final:
+                    self.fail(final, keys[prev])
+                    return
+
+    def fail(self, exc: BaseException, key: Any) -> None:
+        with self.cond:
+            if self.error is None:
+                self.error = (exc, key)
+            self.stopped = True
+            self.done.set()
+            self.cond.notify_all()
+
+    def cancel(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+
+
+class _ThreadPool:
+    """Long-lived daemon threads that each run ``run.work()`` for posted runs."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.busy = False
+        self._cond = threading.Condition()
+        self._jobs: list = []
+        self.threads = [
+            threading.Thread(target=self._serve, name=f"shoal-threads-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for t in self.threads:
+            t.start()
+
+    def _serve(self) -> None:
+        _pool_thread.active = True
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._cond.wait()
+                job = self._jobs.pop()
+            if job is None:
+                return
+            try:
+                job.work()
+            except BaseException as e:  # pragma: no cover - work() handles task errors
+                job.fail(e, None)
+
+    def post(self, run: _ThreadRun) -> None:
+        with self._cond:
+            self._jobs.extend([run] * self.size)
+            self._cond.notify_all()
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._jobs.extend([None] * self.size)
+            self._cond.notify_all()
+
+
+_pool_thread = threading.local()
+_pools_lock = threading.Lock()
+_thread_pools: dict[int, _ThreadPool] = {}
+
+
+def _acquire_pool(size: int) -> tuple[_ThreadPool, bool]:
+    """A free pool of ``size`` threads; the flag says whether it is shared."""
+    nested = getattr(_pool_thread, "active", False)
+    with _pools_lock:
+        pool = _thread_pools.get(size)
+        if pool is not None and not pool.busy and not nested:
+            pool.busy = True
+            return pool, True
+        if pool is None and not nested:
+            pool = _thread_pools[size] = _ThreadPool(size)
+            pool.busy = True
+            return pool, True
+    return _ThreadPool(size), False
+
+
+def get_threads(
+    graph: Mapping,
+    keys: Any,
+    num_workers: int | None = None,
+    callbacks: Sequence | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run ``graph`` on a pool of threads (the default backend).
+
+    ``num_workers`` defaults to config ``num-workers`` or the number of cores.
+    A task may itself call ``compute``; it then gets a pool of its own.
+
+    >>> from operator import add
+    >>> from shoal.core.task import Task, Ref
+    >>> get_threads({"a": 1, "b": Task(add, Ref("a"), 1)}, ["b", "a"])
+    [2, 1]
+    """
+    wanted = flatten_keys(keys)
+    plan = _Plan(graph, wanted)
+    cbs = _Callbacks(callbacks)
+    for f in cbs.start:
+        f(plan.graph)
+    run = _ThreadRun(plan, cbs)
+    size = num_workers or default_num_workers()
+    errored = True
+    pool, shared = _acquire_pool(size)
+    try:
+        if run.remaining:
+            pool.post(run)
+            try:
+                while not run.done.wait(0.1):
+                    pass
+            except BaseException:
+                run.cancel()
+                raise
+        if run.error is not None:
+            exc, key = run.error
+            raise _name_key(exc, key)
+        errored = False
+        return _collect_results(keys, run.results)
+    finally:
+        if shared:
+            # Threads may still be leaving run.work(); a new run queues behind them.
+            with _pools_lock:
+                pool.busy = False
+        else:
+            pool.shutdown()
+        for f in cbs.finish:
+            f(plan.graph, errored)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _run_batch_in_process(payload: bytes) -> bytes:
+    """Executed in a pool process: run each task of a batch against the inputs
+    shipped with it; return results or the first error, pickled."""
+    import cloudpickle
+
+    batch = cloudpickle.loads(payload)
+    out = []
+    for key, node, inputs in batch:
+        try:
+            value = _call(node, inputs)
+        except Exception as e:
+            try:
+                value = _run_with_retries(node, inputs, e)
+            except Exception as final:
+                tb = "".join(traceback.format_exception(final))
+                try:
+                    blob = cloudpickle.dumps(final)
+                except Exception:
+                    blob = cloudpickle.dumps(RuntimeError(f"{type(final).__name__}: {final}"))
+                return cloudpickle.dumps(("error", key, blob, tb))
+        out.append((key, value))
+    try:
+        return cloudpickle.dumps(("ok", out))
+    except Exception as e:
+        tb = "".join(traceback.format_exception(e))
+        err = TypeError(f"could not send results of tasks {[k for k, _ in out]} back: {e}")
+        return cloudpickle.dumps(("error", out[-1][0] if out else None, cloudpickle.dumps(err), tb))
+
+
+_process_pools: dict[int, Any] = {}
+
+
+def _process_pool(size: int):
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with _pools_lock:
+        pool = _process_pools.get(size)
+        if pool is None or getattr(pool, "_broken", False):
+            pool = ProcessPoolExecutor(size, mp_context=get_context("spawn"))
+            _process_pools[size] = pool
+        return pool
+
+
+def _drop_process_pool(size: int) -> None:
+    with _pools_lock:
+        pool = _process_pools.pop(size, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def get_processes(
+    graph: Mapping,
+    keys: Any,
+    num_workers: int | None = None,
+    callbacks: Sequence | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run ``graph`` on a pool of processes (spawned once and reused).
+
+    For pure-Python work that holds the GIL. Functions and data travel with
+    cloudpickle, so lambdas and closures work. Scripts that use it need the
+    usual ``if __name__ == "__main__":`` guard.
+
+    >>> from operator import add
+    >>> from shoal.core.task import Task, Ref
+    >>> get_processes({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
+    2
+    """
+    import concurrent.futures as cf
+
+    import cloudpickle
+
+    wanted = flatten_keys(keys)
+    plan = _Plan(graph, wanted)
+    cbs = _Callbacks(callbacks)
+    for f in cbs.start:
+        f(plan.graph)
+    size = num_workers or default_num_workers()
+    pool = _process_pool(size)
+    keys_ = plan.keys
+    index = {k: i for i, k in enumerate(keys_)}
+    waiting = [len(d) for d in plan.deps]
+    refcount = [len(d) for d in plan.dependents]
+    ready = [i for i, w in enumerate(waiting) if not w]
+    results: dict = {}
+    remaining = len(keys_)
+    inflight: set = set()
+    errored = True
+    try:
+        while remaining:
+            while ready and len(inflight) < 2 * size:
+                batch_size = max(1, min(len(ready) // (2 * size), 256))
+                batch = []
+                for _ in range(batch_size):
+                    i = heapq.heappop(ready)
+                    key = keys_[i]
+                    for f in cbs.pretask:
+                        f(key)
+                    inputs = {keys_[d]: results[keys_[d]] for d in plan.deps[i]}
+                    batch.append((key, plan.nodes[i], inputs))
+                try:
+                    payload = cloudpickle.dumps(batch)
+                except Exception as e:
+                    raise TypeError(
+                        f"could not serialize tasks {[b[0] for b in batch]!r} for the "
+                        f"processes scheduler: {e}"
+                    ) from e
+                inflight.add(pool.submit(_run_batch_in_process, payload))
+            finished, _ = cf.wait(inflight, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                inflight.discard(fut)
+                reply = cloudpickle.loads(fut.result())
+                if reply[0] == "error":
+                    _, key, blob, tb = reply
+                    exc = cloudpickle.loads(blob)
+                    exc.add_note(f"traceback in the worker process:\n{tb}")
+                    raise _name_key(exc, key)
+                for key, value in reply[1]:
+                    i = index[key]
+                    results[key] = value
+                    for f in cbs.posttask:
+                        f(key, value, fut)
+                    for j in plan.dependents[i]:
+                        waiting[j] -= 1
+                        if not waiting[j]:
+                            heapq.heappush(ready, j)
+                    for d in plan.deps[i]:
+                        refcount[d] -= 1
+                        if not refcount[d] and not plan.wanted[d]:
+                            del results[keys_[d]]
+                    remaining -= 1
+        errored = False
+        return _collect_results(keys, results)
+    except KeyboardInterrupt:
+        _drop_process_pool(size)
+        raise
+    finally:
+        for fut in inflight:
+            fut.cancel()
+        for f in cbs.finish:
+            f(plan.graph, errored)
+
+
+BACKENDS: dict[str, Callable] = {
+    "sync": get_sync,
+    "synchronous": get_sync,
+    "single-threaded": get_sync,
+    "threads": get_threads,
+    "threading": get_threads,
+    "processes": get_processes,
+    "multiprocessing": get_processes,
+}

@@ -1,0 +1,15 @@
+"""Shared fixtures: every test starts from the default config."""
+
+import copy
+
+import pytest
+
+import shoal
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config():
+    saved = copy.deepcopy(shoal.config.config)
+    yield
+    shoal.config.config.clear()
+    shoal.config.config.update(saved)
