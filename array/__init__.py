@@ -1,0 +1,1 @@
+"""shoal.array: blocked NumPy-like arrays (see docs/array.md)."""

@@ -1,0 +1,1 @@
+"""shoal.bag: partitioned collections of Python objects (see docs/bag.md)."""

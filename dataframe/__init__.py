@@ -1,0 +1,1 @@
+"""shoal.dataframe: partitioned pandas-like dataframes (see docs/dataframe.md)."""

@@ -1,0 +1,1 @@
+"""shoal.distributed: central scheduler, workers and clients over TCP (see docs/distributed.md)."""
