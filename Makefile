@@ -19,18 +19,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python examples/demo.py $(DEMO_ARGS)
+	$(BIN)/python -P examples/demo.py $(DEMO_ARGS)
 
 test: install
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -P -m pytest -q tests
 
 lint: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -P benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
