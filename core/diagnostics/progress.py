@@ -86,7 +86,10 @@ class ProgressBar(Callback):
             self._stream().flush()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        # A terminal gets smooth redraws; a log file gets a line every few seconds.
+        isatty = getattr(self._stream(), "isatty", lambda: False)()
+        interval = self.interval if isatty else max(self.interval, 5.0)
+        while not self._stop.wait(interval):
             if time.perf_counter() - self._t0 >= self.minimum:
                 self._draw(final=False)
 
