@@ -222,9 +222,7 @@ def compute(
     return tuple(_replace(a, values, traverse) for a in args)
 
 
-def persist(
-    *args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs: Any
-) -> tuple:
+def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs: Any) -> tuple:
     """Compute collections and return new ones backed by their results.
 
     >>> from shoal import delayed
@@ -246,8 +244,19 @@ def persist(
     values = {}
     for c, ks, r in zip(collections, keys, results):
         rebuild, extra = c.__shoal_postpersist__()
-        values[id(c)] = rebuild(dict(zip(flatten_keys(ks), flatten_keys(r))), *extra)
+        values[id(c)] = rebuild(_pair_results(ks, r, {}), *extra)
     return tuple(_replace(a, values, True) for a in args)
+
+
+def _pair_results(keys: Any, results: Any, out: dict) -> dict:
+    """``{key: result}`` walking keys and results in step; results are not
+    flattened themselves (a bag partition is a list)."""
+    if type(keys) is list:
+        for k, r in zip(keys, results):
+            _pair_results(k, r, out)
+    else:
+        out[keys] = results
+    return out
 
 
 def optimize(*args: Any, **kwargs: Any) -> tuple:
@@ -270,8 +279,11 @@ def optimize(*args: Any, **kwargs: Any) -> tuple:
 
 
 def visualize(
-    *args: Any, filename: str | None = "shoal-graph", format: str | None = None,
-    optimize_graph: bool = False, **kwargs: Any,
+    *args: Any,
+    filename: str | None = "shoal-graph",
+    format: str | None = None,
+    optimize_graph: bool = False,
+    **kwargs: Any,
 ):
     """Draw the task graph of collections with graphviz (optional extra ``viz``).
 

@@ -21,6 +21,7 @@ import copy
 import difflib
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -74,9 +75,7 @@ def _yaml_files() -> list[str]:
     )
     if not os.path.isdir(root):
         return [root] if os.path.isfile(root) else []
-    return sorted(
-        os.path.join(root, f) for f in os.listdir(root) if f.endswith((".yaml", ".yml"))
-    )
+    return sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith((".yaml", ".yml")))
 
 
 def _from_yaml() -> list[dict]:
@@ -193,11 +192,38 @@ def _check_known(path: list[str], key: str) -> None:
         node = node[part]
 
 
+class _Change:
+    """One key changed by one ``set``: the value to put back when it ends."""
+
+    __slots__ = ("old", "owner", "scoped")
+
+    def __init__(self, old: Any, owner: set):
+        self.old = old
+        self.owner = weakref.ref(owner)
+        self.scoped = False
+
+
+# Open changes per key path, oldest first. When a ``with set(...)`` block ends
+# while a later one on the same key is still open (threads interleave), the
+# later one inherits the value to restore instead of being overwritten, so the
+# last block to close always puts back the value from before the first.
+_open: dict[tuple[str, ...], list[_Change]] = {}
+
+
+def _node(path: tuple[str, ...]) -> dict:
+    node = config
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    return node
+
+
 class set:  # noqa: N801 - used as shoal.config.set(...), like a function
     """Set values now; used as a ``with`` block, restore them on exit.
 
     Keys are dotted strings in a mapping, or keyword arguments where ``__``
-    stands for a dot.
+    stands for a dot. Blocks may be opened and closed by several threads in any
+    order: when the last one on a key closes, the key is back to its value from
+    before the first. Without ``with``, the values stay.
 
     >>> with set({"optimization.fuse.active": False}):
     ...     get("optimization.fuse.active")
@@ -212,31 +238,47 @@ class set:  # noqa: N801 - used as shoal.config.set(...), like a function
             updates[k] = v
         for k, v in kwargs.items():
             updates[k.replace("__", ".")] = v
-        self._undo: list[tuple[list[str], Any]] = []
+        paths = []
+        for key in updates:
+            path = tuple(_norm(key).split("."))
+            _check_known(list(path), key)  # all checked before anything changes
+            paths.append(path)
+        self._changes: list[tuple[tuple[str, ...], _Change]] = []
         with _lock:
-            for key, value in updates.items():
-                path = _norm(key).split(".")
-                _check_known(path, key)
-                node = config
-                for part in path[:-1]:
-                    node = node.setdefault(part, {})
-                old = node.get(path[-1], _MISSING)
-                self._undo.append((path, old))
+            for path, value in zip(paths, updates.values()):
+                node = _node(path)
+                change = _Change(node.get(path[-1], _MISSING), self)
+                stack = _open.setdefault(path, [])
+                # changes of sets never used as a block, and gone, stay for good
+                stack[:] = [c for c in stack if c.scoped or c.owner() is not None]
+                stack.append(change)
+                self._changes.append((path, change))
                 node[path[-1]] = value
 
     def __enter__(self) -> set:
+        for _, change in self._changes:
+            change.scoped = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         with _lock:
-            for path, old in reversed(self._undo):
-                node = config
-                for part in path[:-1]:
-                    node = node.setdefault(part, {})
-                if old is _MISSING:
+            for path, change in reversed(self._changes):
+                stack = _open.get(path, [])
+                position = next((i for i, c in enumerate(stack) if c is change), None)
+                if position is not None and position + 1 < len(stack):
+                    stack[position + 1].old = change.old  # a later block restores for us
+                    del stack[position]
+                    continue
+                if position is not None:
+                    del stack[position]
+                if not stack:
+                    _open.pop(path, None)
+                node = _node(path)
+                if change.old is _MISSING:
                     node.pop(path[-1], None)
                 else:
-                    node[path[-1]] = old
+                    node[path[-1]] = change.old
+            self._changes = []
 
 
 refresh()

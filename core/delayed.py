@@ -119,8 +119,9 @@ class Delayed(CollectionMethods):
     def __getitem__(self, index: Any) -> Delayed:
         return _call_task(operator.getitem, (self, index), {}, pure=True, name="getitem")
 
-    def __call__(self, *args: Any, pure: bool | None = None, shoal_key_name: Any = None,
-                 **kwargs: Any) -> Delayed:
+    def __call__(
+        self, *args: Any, pure: bool | None = None, shoal_key_name: Any = None, **kwargs: Any
+    ) -> Delayed:
         return _call_task(
             _apply, (self, list(args), kwargs), {}, pure=pure, name="call", key=shoal_key_name
         )
@@ -164,9 +165,19 @@ def _unary(op: Callable) -> Callable:
 
 
 for _op in (
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
-    operator.mod, operator.pow, operator.matmul, operator.and_, operator.or_,
-    operator.xor, operator.lshift, operator.rshift,
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.floordiv,
+    operator.mod,
+    operator.pow,
+    operator.matmul,
+    operator.and_,
+    operator.or_,
+    operator.xor,
+    operator.lshift,
+    operator.rshift,
 ):
     _name = _op.__name__.strip("_")
     setattr(Delayed, f"__{_name}__", _binary(_op))
@@ -213,8 +224,15 @@ def _from_collection(coll: Any) -> Delayed:
     return Delayed(name, layer)
 
 
-def _call_task(func: Callable, args: tuple, kwargs: dict, pure: bool | None = None,
-               name: str | None = None, key: Any = None, nout: int | None = None) -> Delayed:
+def _call_task(
+    func: Callable,
+    args: tuple,
+    kwargs: dict,
+    pure: bool | None = None,
+    name: str | None = None,
+    key: Any = None,
+    nout: int | None = None,
+) -> Delayed:
     deps: list = []
     task_args = [_unpack(a, deps) for a in args]
     task_kwargs = {k: _unpack(v, deps) for k, v in kwargs.items()}
@@ -239,8 +257,9 @@ class DelayedFunction:
         self.nout = nout
         self.name = name
 
-    def __call__(self, *args: Any, pure: bool | None = None, shoal_key_name: Any = None,
-                 **kwargs: Any) -> Delayed:
+    def __call__(
+        self, *args: Any, pure: bool | None = None, shoal_key_name: Any = None, **kwargs: Any
+    ) -> Delayed:
         p = self.pure if pure is None else pure
         return _call_task(
             self.func, args, kwargs, pure=p, name=self.name, key=shoal_key_name, nout=self.nout
@@ -257,8 +276,14 @@ class DelayedFunction:
         return self.func
 
 
-def delayed(obj: Any = None, *, name: str | None = None, pure: bool | None = None,
-            nout: int | None = None, traverse: bool = True) -> Any:
+def delayed(
+    obj: Any = None,
+    *,
+    name: str | None = None,
+    pure: bool | None = None,
+    nout: int | None = None,
+    traverse: bool = True,
+) -> Any:
     """Make a function lazy, or wrap a value as a ``Delayed``.
 
     ``delayed(func)`` (or ``@delayed``) returns a function whose calls build
@@ -279,6 +304,7 @@ def delayed(obj: Any = None, *, name: str | None = None, pure: bool | None = Non
         return lambda f: delayed(f, name=name, pure=pure, nout=nout, traverse=traverse)
     if isinstance(obj, (Delayed, DelayedFunction)):
         return obj
+    base._check_foreign(obj)
     if nout is not None and (not isinstance(nout, int) or nout < 0):
         raise ValueError(f"nout must be a non-negative int or None, got {nout!r}")
     if is_collection(obj):

@@ -55,8 +55,9 @@ def to_dot(graph: Mapping, rankdir: str = "BT") -> str:
     return "\n".join(lines)
 
 
-def render(graph: Mapping, filename: str | None = "shoal-graph", format: str | None = None,
-           **kwargs: Any) -> Any:
+def render(
+    graph: Mapping, filename: str | None = "shoal-graph", format: str | None = None, **kwargs: Any
+) -> Any:
     """Write ``graph`` as an image (or ``.dot`` source) and return it.
 
     With ``filename=None`` nothing is written and the dot source is returned.
@@ -81,5 +82,11 @@ def render(graph: Mapping, filename: str | None = "shoal-graph", format: str | N
             "pip install 'shoal[viz]' (and the 'dot' program), or use a .dot filename"
         ) from None
     src = graphviz.Source(source, format=fmt)
-    src.render(root, cleanup=True)
+    try:
+        src.render(root, cleanup=True)
+    except graphviz.ExecutableNotFound:
+        raise RuntimeError(
+            f"drawing a {fmt} image needs graphviz's 'dot' program on the PATH "
+            "(e.g. apt install graphviz); or use a .dot filename, which needs nothing"
+        ) from None
     return src

@@ -11,8 +11,10 @@ Stages, each a method returning a new tree (never mutating):
 
 - ``simplify()``: rewrites to a fixed point. Each node may replace itself
   (``_simplify_down``) or let a parent rewrite through it (``_simplify_up``,
-  e.g. pushing a projection into a reader). The driver stops when a pass
-  changes nothing and raises if it has not converged after ``max_passes``;
+  e.g. pushing a projection into a reader). A replacement is simplified
+  again in the same pass, so a pushdown reaches the bottom in one pass. The
+  driver stops when a pass changes nothing; it raises ``ConvergenceError`` on
+  a rewrite cycle or if it has not converged after ``max_passes``;
 - ``lower()``: replace logical nodes by physical ones (``_lower``);
 - ``__shoal_graph__()``: every node contributes its ``_layer()`` of tasks.
 
@@ -155,44 +157,108 @@ class Expr:
         )
 
     def _simplify_pass(self, dependents: dict, memo: dict) -> Expr:
-        if self._name in memo:
-            return memo[self._name]
-        node: Expr = self
-        down = node._simplify_down()
-        if down is not None:
-            node = down
-        else:
-            for child in node.dependencies():
-                up = child._simplify_up(node, dependents)
-                if up is not None:
-                    node = up
-                    break
-        if node is self:
-            node = node._map_children(lambda c: c._simplify_pass(dependents, memo))
-        memo[self._name] = node
-        return node
+        """One rewrite pass over the tree, iterative (deep trees do not hit the
+        recursion limit). A node that rewrites itself (down) or is rewritten
+        by a child (up) is replaced, and the replacement is simplified in the
+        same pass, so a pushdown travels all the way down at once; otherwise
+        the node's children are simplified."""
+        expanded: set = set()
+        active: set = set()  # names on the stack, not finished yet
+        replaced_by: dict = {}  # name -> name of the node that replaced it
+        rewrites: dict = {}  # name -> how many rewrites led to it in a row
+        stack = [self]
+        while stack:
+            node = stack[-1]
+            name = node._name
+            if name in memo:
+                stack.pop()
+                continue
+            if name in replaced_by:  # its replacement is done
+                memo[name] = memo[replaced_by[name]]
+                active.discard(name)
+                stack.pop()
+                continue
+            if name not in expanded:
+                new = node._simplify_down()
+                if new is None:
+                    for child in node.dependencies():
+                        new = child._simplify_up(node, dependents)
+                        if new is not None:
+                            break
+                if new is not None and new._name != name:
+                    if new._name in memo:
+                        memo[name] = memo[new._name]
+                        stack.pop()
+                        continue
+                    if new._name in active:
+                        raise ConvergenceError(
+                            f"simplify rewrites in a cycle: {type(node).__name__} "
+                            f"{name} -> ... -> {type(new).__name__} {new._name}"
+                        )
+                    rewrites[new._name] = rewrites.get(name, 0) + 1
+                    if rewrites[new._name] > 1000 + 10 * len(dependents):
+                        raise ConvergenceError(
+                            f"simplify kept rewriting {type(new).__name__} without end"
+                        )
+                    replaced_by[name] = new._name
+                    active.add(name)
+                    stack.append(new)
+                    continue
+                expanded.add(name)
+                active.add(name)
+                todo = [c for c in node.dependencies() if c._name not in memo]
+                if todo:
+                    stack.extend(reversed(todo))
+                    continue
+            stack.pop()
+            active.discard(name)
+            memo[name] = node._map_children(lambda c: memo[c._name])
+        return memo[self._name]
 
     def _lower(self) -> Expr | None:
         """A physical replacement for this node; None if it is already physical."""
         return None
 
     def lower(self) -> Expr:
-        """Lower every node, children first."""
+        """Lower every node, children first (iteratively: deep trees are fine).
+
+        A node is rebuilt on its lowered children, then replaced by its
+        ``_lower()`` result (whose children are lowered in turn) until that
+        returns None, at most 100 times.
+        """
         memo: dict = {}
 
-        def go(node: Expr) -> Expr:
-            if node._name in memo:
-                return memo[node._name]
-            lowered = node._map_children(go)
-            for _ in range(100):
-                replacement = lowered._lower()
-                if replacement is None:
-                    break
-                lowered = replacement._map_children(go)
-            memo[node._name] = lowered
-            return lowered
+        def on_lowered_children(node: Expr) -> Expr:
+            return node._map_children(lambda c: memo[c._name])
 
-        return go(self)
+        def pending(node: Expr) -> list:
+            return [[c, None, 0] for c in reversed(node.dependencies()) if c._name not in memo]
+
+        # frames: [node, candidate whose children are being lowered, rounds]
+        stack: list = [[self, None, 0]]
+        while stack:
+            frame = stack[-1]
+            node, candidate, rounds = frame
+            if candidate is None:
+                if node._name in memo:
+                    stack.pop()
+                    continue
+                frame[1] = node
+                todo = pending(node)
+                if todo:
+                    stack.extend(todo)
+                    continue
+                candidate = node
+            lowered = on_lowered_children(candidate)
+            replacement = lowered._lower() if rounds < 100 else None
+            if replacement is None:
+                memo[node._name] = lowered
+                stack.pop()
+                continue
+            frame[1] = replacement
+            frame[2] = rounds + 1
+            stack.extend(pending(replacement))
+        return memo[self._name]
 
     def optimize(self) -> Expr:
         """``simplify`` then ``lower``: the plan that will run."""
@@ -225,10 +291,13 @@ class Expr:
 
     def explain_text(self, indent: int = 0) -> str:
         """The tree as text, one node per line, children indented."""
-        args = self._explain_args()
-        lines = ["  " * indent + type(self).__name__ + (f": {args}" if args else "")]
-        for child in self.dependencies():
-            lines.append(child.explain_text(indent + 1))
+        lines = []
+        stack = [(self, indent)]
+        while stack:
+            node, level = stack.pop()
+            args = node._explain_args()
+            lines.append("  " * level + type(node).__name__ + (f": {args}" if args else ""))
+            stack.extend((child, level + 1) for child in reversed(node.dependencies()))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

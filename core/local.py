@@ -2,10 +2,12 @@
 
 Every backend here has the signature ``get(graph, keys, **options)``, where
 ``keys`` is a key or a nested list of keys, and returns values in the same
-nesting. All three share the same preparation (``_Plan``): cull the graph to
-the requested keys, validate it (cycles, missing keys), order it with
-``order.order_keys`` and turn it into integer-indexed arrays, so the loops
-below touch only lists and one results dict.
+nesting. All three share the same preparation (``_Plan``): one walk
+(``order.order_graph``) culls the graph to the requested keys, validates it
+(cycles, missing keys) and orders it into lists indexed by execution
+position, so the loops below touch only lists and one results dict. The
+loops allocate nothing per task that outlives it (no per-node lists), which
+also keeps Python's garbage collector quiet on million-task graphs.
 
 Data flow of the threaded scheduler (the default):
 
@@ -42,8 +44,8 @@ from typing import Any
 
 from shoal.core import config
 from shoal.core.diagnostics.callbacks import active_callbacks
-from shoal.core.graph import cull, flatten_keys
-from shoal.core.order import order_keys
+from shoal.core.graph import flatten_keys
+from shoal.core.order import order_graph
 from shoal.core.task import Fused, Ref, Task
 
 __all__ = ["get_sync", "get_threads", "get_processes", "default_num_workers"]
@@ -62,15 +64,6 @@ def default_num_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def _deps(node) -> tuple:
-    typ = type(node)
-    if typ is Task or typ is Fused:
-        return node.dependencies
-    if typ is Ref:
-        return (node.key,)
-    return ()
 
 
 def _call(node, results):
@@ -127,35 +120,30 @@ class _Callbacks:
 
 
 class _Plan:
-    """A culled, validated, ordered graph as integer-indexed arrays."""
+    """A culled, validated, ordered graph as lists indexed by execution position.
 
-    __slots__ = ("keys", "nodes", "deps", "dependents", "wanted", "graph")
+    ``refcount[i]`` is the number of dependents of node ``i``, plus one if the
+    caller asked for it: a result is released when its count reaches zero.
+    """
+
+    __slots__ = ("keys", "nodes", "deps", "refcount", "_graph")
 
     def __init__(self, graph: Mapping, wanted: list):
-        culled = cull(graph, wanted)
-        order = order_keys(culled, wanted)
-        index = {k: i for i, k in enumerate(order)}
-        nodes = [culled[k] for k in order]
-        deps = []
-        dependents: list[list[int]] = [[] for _ in order]
-        for i, node in enumerate(nodes):
-            ds = _deps(node)
-            if ds:
-                idx = [index[d] for d in ds]
-                for d in idx:
-                    dependents[d].append(i)
-                deps.append(idx)
-            else:
-                deps.append(())
-        is_wanted = [False] * len(order)
-        for k in wanted:
-            is_wanted[index[k]] = True
-        self.graph = culled
-        self.keys = order
-        self.nodes = nodes
-        self.deps = deps
-        self.dependents = dependents
-        self.wanted = is_wanted
+        self.keys, self.nodes, self.deps, self.refcount = order_graph(graph, wanted)
+        self._graph = None
+        if len(wanted) == 1:
+            self.refcount[-1] += 1  # the walk placed the only output last
+        else:
+            position = {k: i for i, k in enumerate(self.keys)}
+            for k in set(wanted):
+                self.refcount[position[k]] += 1
+
+    @property
+    def graph(self) -> dict:
+        """The culled graph, built on demand (for callbacks)."""
+        if self._graph is None:
+            self._graph = dict(zip(self.keys, self.nodes))
+        return self._graph
 
 
 # --------------------------------------------------------------------- sync
@@ -175,15 +163,13 @@ def get_sync(graph: Mapping, keys: Any, callbacks: Sequence | None = None, **kwa
     wanted = flatten_keys(keys)
     plan = _Plan(graph, wanted)
     cbs = _Callbacks(callbacks)
+    if not (cbs.start or cbs.pretask or cbs.posttask or cbs.finish):
+        return _collect_results(keys, _sync_loop(plan))
     for f in cbs.start:
         f(plan.graph)
-    results: dict = {}
     errored = True
     try:
-        if cbs.pretask or cbs.posttask:
-            _sync_loop_with_callbacks(plan, results, cbs)
-        else:
-            _sync_loop(plan, results)
+        results = _sync_loop_with_callbacks(plan, cbs)
         errored = False
     finally:
         for f in cbs.finish:
@@ -191,35 +177,39 @@ def get_sync(graph: Mapping, keys: Any, callbacks: Sequence | None = None, **kwa
     return _collect_results(keys, results)
 
 
-def _sync_loop(plan: _Plan, results: dict) -> None:
+def _sync_loop(plan: _Plan) -> dict:
     keys = plan.keys
-    wanted = plan.wanted
-    refcount = [len(d) for d in plan.dependents]
-    for i, node in enumerate(plan.nodes):
+    refcount = plan.refcount[:]
+    results: dict = {}
+    call_task = Task.__call__  # a plain function call is cheaper than calling the object
+    for key, node, deps in zip(keys, plan.nodes, plan.deps):
         typ = type(node)
         try:
-            if typ is Task or typ is Fused:
+            if typ is Task:
+                value = call_task(node, results)
+            elif typ is Fused:
                 value = node(results)
             elif typ is Ref:
                 value = results[node.key]
             else:
                 value = node
         except Exception as e:
-            value = _run_with_retries(node, results, _name_key(e, keys[i]))
-        results[keys[i]] = value
-        for d in plan.deps[i]:
-            refcount[d] -= 1
-            if not refcount[d] and not wanted[d]:
+            value = _run_with_retries(node, results, _name_key(e, key))
+        results[key] = value
+        for d in deps:
+            n = refcount[d] - 1
+            refcount[d] = n
+            if not n:
                 del results[keys[d]]
+    return results
 
 
-def _sync_loop_with_callbacks(plan: _Plan, results: dict, cbs: _Callbacks) -> None:
+def _sync_loop_with_callbacks(plan: _Plan, cbs: _Callbacks) -> dict:
     keys = plan.keys
-    wanted = plan.wanted
-    refcount = [len(d) for d in plan.dependents]
+    refcount = plan.refcount[:]
+    results: dict = {}
     worker = threading.get_ident()
-    for i, node in enumerate(plan.nodes):
-        key = keys[i]
+    for key, node, deps in zip(keys, plan.nodes, plan.deps):
         for f in cbs.pretask:
             f(key)
         try:
@@ -229,13 +219,30 @@ def _sync_loop_with_callbacks(plan: _Plan, results: dict, cbs: _Callbacks) -> No
         results[key] = value
         for f in cbs.posttask:
             f(key, value, worker)
-        for d in plan.deps[i]:
+        for d in deps:
             refcount[d] -= 1
-            if not refcount[d] and not wanted[d]:
+            if not refcount[d]:
                 del results[keys[d]]
+    return results
 
 
 # ------------------------------------------------------------------ threads
+
+
+def _dependents(deps: list) -> list:
+    """For each position: None, its only dependent's position, or a list of them
+    (one list object per node would cost the garbage collector dearly)."""
+    dependents: list = [None] * len(deps)
+    for i, ds in enumerate(deps):
+        for d in ds:
+            x = dependents[d]
+            if x is None:
+                dependents[d] = i
+            elif type(x) is int:
+                dependents[d] = [x, i]
+            else:
+                x.append(i)
+    return dependents
 
 
 class _ThreadRun:
@@ -248,10 +255,14 @@ class _ThreadRun:
         self.cond = threading.Condition(self.lock)
         self.done = threading.Event()
         self.results: dict = {}
-        self.waiting = [len(d) for d in plan.deps]
-        self.refcount = [len(d) for d in plan.dependents]
-        self.ready = [i for i, w in enumerate(self.waiting) if not w]  # sorted: a valid heap
-        self.remaining = len(plan.keys)
+        self.waiting = waiting = list(map(len, plan.deps))
+        self.refcount = plan.refcount[:]
+        self.dependents = _dependents(plan.deps)
+        # Ready tasks: those ready from the start, sorted with the best (lowest
+        # position) last so popping is O(1), and a heap of tasks readied later.
+        self.roots = [i for i, w in enumerate(waiting) if not w][::-1]
+        self.ready: list = []
+        self.remaining = len(waiting)
         self.idle = 0
         self.error: tuple[BaseException, Any] | None = None
         self.stopped = False
@@ -263,35 +274,52 @@ class _ThreadRun:
         keys = plan.keys
         nodes = plan.nodes
         deps = plan.deps
-        dependents = plan.dependents
-        wanted = plan.wanted
+        dependents = self.dependents
         results = self.results
         waiting = self.waiting
         refcount = self.refcount
         ready = self.ready
+        roots = self.roots
+        lock = self.lock
         cond = self.cond
         pretask = self.cbs.pretask
         posttask = self.cbs.posttask
         heappush = heapq.heappush
         heappop = heapq.heappop
+        heappushpop = heapq.heappushpop
+        call_task = Task.__call__
         worker = threading.get_ident()
         prev = -1
         value = None
         while True:
-            with cond:
+            with lock:
+                nxt = -1
                 if prev >= 0:
                     key = keys[prev]
                     results[key] = value
                     value = None
                     for f in posttask:
                         f(key, results[key], worker)
-                    for j in dependents[prev]:
-                        waiting[j] -= 1
-                        if not waiting[j]:
-                            heappush(ready, j)
+                    x = dependents[prev]
+                    if x is not None:
+                        if type(x) is int:
+                            w = waiting[x] - 1
+                            waiting[x] = w
+                            if not w:
+                                nxt = x
+                        else:
+                            for j in x:
+                                w = waiting[j] - 1
+                                waiting[j] = w
+                                if not w:
+                                    if nxt < 0:
+                                        nxt = j
+                                    else:
+                                        heappush(ready, j)
                     for d in deps[prev]:
-                        refcount[d] -= 1
-                        if not refcount[d] and not wanted[d]:
+                        n = refcount[d] - 1
+                        refcount[d] = n
+                        if not n:
                             del results[keys[d]]
                     self.remaining -= 1
                     if not self.remaining:
@@ -299,23 +327,37 @@ class _ThreadRun:
                         self.done.set()
                         cond.notify_all()
                         return
-                    if self.idle and len(ready) > 1:
-                        cond.notify(min(self.idle, len(ready) - 1))
-                while not ready:
-                    if self.stopped:
-                        return
-                    self.idle += 1
-                    cond.wait()
-                    self.idle -= 1
                 if self.stopped:
                     return
-                prev = heappop(ready)
+                if nxt >= 0:
+                    # a task this one just readied runs here unless a better one waits
+                    if ready:
+                        nxt = heappushpop(ready, nxt)
+                    if roots and roots[-1] < nxt:
+                        heappush(ready, nxt)
+                        nxt = roots.pop()
+                else:
+                    while not ready and not roots:
+                        self.idle += 1
+                        cond.wait()
+                        self.idle -= 1
+                        if self.stopped:
+                            return
+                    if ready and (not roots or ready[0] < roots[-1]):
+                        nxt = heappop(ready)
+                    else:
+                        nxt = roots.pop()
+                if self.idle and (ready or roots):
+                    cond.notify(min(self.idle, len(ready) + len(roots)))
+                prev = nxt
                 node = nodes[prev]
                 for f in pretask:
                     f(keys[prev])
             typ = type(node)
             try:
-                if typ is Task or typ is Fused:
+                if typ is Task:
+                    value = call_task(node, results)
+                elif typ is Fused:
                     value = node(results)
                 elif typ is Ref:
                     value = results[node.key]
@@ -370,6 +412,7 @@ class _ThreadPool:
                 job.work()
             except BaseException as e:  # pragma: no cover - work() handles task errors
                 job.fail(e, None)
+            job = None  # do not keep the finished run (and its results) alive while idle
 
     def post(self, run: _ThreadRun) -> None:
         with self._cond:
@@ -504,7 +547,12 @@ def _drop_process_pool(size: int) -> None:
     with _pools_lock:
         pool = _process_pools.pop(size, None)
     if pool is not None:
+        # Running batches cannot be cancelled: stop their processes, or the
+        # interpreter would wait for them at exit (after Ctrl-C).
+        workers = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for p in workers:
+            p.terminate()
 
 
 def get_processes(
@@ -538,8 +586,9 @@ def get_processes(
     pool = _process_pool(size)
     keys_ = plan.keys
     index = {k: i for i, k in enumerate(keys_)}
-    waiting = [len(d) for d in plan.deps]
-    refcount = [len(d) for d in plan.dependents]
+    waiting = list(map(len, plan.deps))
+    refcount = plan.refcount[:]
+    dependents = _dependents(plan.deps)
     ready = [i for i, w in enumerate(waiting) if not w]
     results: dict = {}
     remaining = len(keys_)
@@ -579,13 +628,14 @@ def get_processes(
                     results[key] = value
                     for f in cbs.posttask:
                         f(key, value, fut)
-                    for j in plan.dependents[i]:
+                    x = dependents[i]
+                    for j in (x,) if type(x) is int else x or ():
                         waiting[j] -= 1
                         if not waiting[j]:
                             heapq.heappush(ready, j)
                     for d in plan.deps[i]:
                         refcount[d] -= 1
-                        if not refcount[d] and not plan.wanted[d]:
+                        if not refcount[d]:
                             del results[keys_[d]]
                     remaining -= 1
         errored = False

@@ -9,7 +9,10 @@ after another (or, with P threads, P at a time).
 
 Dependencies are visited in the order they appear in the task's arguments, so
 the result does not depend on how keys sort. The walk doubles as validation:
-it raises ``CycleError`` and ``MissingKeyError`` with the keys involved.
+it raises ``CycleError`` and ``MissingKeyError`` with the keys involved. Started
+from the outputs only, it is also the cull: ``order_graph`` does cull,
+validation and order in this one walk and hands the local schedulers lists
+indexed by position, which is most of their per-task cost.
 
     outputs:      z            order:  a0 a1 b0 -> a2 a3 b1 -> z
                 /   \\                  (b0 is run before a2 is even read)
@@ -23,9 +26,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from shoal.core.graph import CycleError, MissingKeyError
-from shoal.core.task import Fused, Key, Ref, Task
+from shoal.core.task import Key, dependencies_of
 
-__all__ = ["order", "order_keys"]
+__all__ = ["order", "order_keys", "order_graph"]
+
+_MARK = object()  # on the walk's stack: the entries below are a key, its dependencies, its node
+_ON_PATH = -1  # position of a key whose dependencies are being walked
+
+
+def order_graph(graph: Mapping, outputs: Iterable) -> tuple[list, list, list, list]:
+    """Cull, validate and order ``graph`` for ``outputs`` in one walk.
+
+    Returns four lists indexed by execution position: the keys needed for
+    ``outputs`` in execution order (see module docstring), their nodes, the
+    positions each node depends on (a tuple) and how many nodes depend on each.
+
+    >>> from shoal.core.task import Task, Ref
+    >>> g = {"a": 1, "b": Task(abs, Ref("a")), "c": 2, "d": Task(max, Ref("b"), Ref("c"))}
+    >>> keys, nodes, deps, n_dependents = order_graph(g, ["d"])
+    >>> keys, deps, n_dependents
+    (['a', 'b', 'c', 'd'], [(), (0,), (), (1, 2)], [1, 1, 1, 0])
+    """
+    return _walk(graph, list(outputs), True)
 
 
 def order_keys(graph: Mapping, outputs: Iterable | None = None) -> list:
@@ -39,50 +61,95 @@ def order_keys(graph: Mapping, outputs: Iterable | None = None) -> list:
     >>> order_keys(g, ["d"])
     ['a', 'b', 'c', 'd']
     """
-    out: list = []
-    done: set = set()
-    on_path: set = set()
-    append = out.append
-    starts = list(outputs) if outputs is not None else []
-    starts.extend(graph)
-    for root in starts:
-        if root in done:
+    roots = list(outputs) if outputs is not None else []
+    roots.extend(graph)
+    return _walk(graph, roots, False)[0]
+
+
+def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, list]:
+    """Depth-first, post-order walk from ``roots`` (iterative: no recursion limit).
+
+    The stack holds keys still to visit and, for each key being walked, the
+    entries ``node, dependencies, key, _MARK``; a key is placed when its mark
+    is popped, that is after all its dependencies (a leaf is placed at once).
+    A key popped while still on the path closes a cycle. With ``index``,
+    dependency positions and dependent counts are filled too.
+    """
+    for k in roots:
+        if k not in graph:
+            raise MissingKeyError(k, None)
+    position: dict = {}
+    position_of = position.__getitem__
+    setdefault = position.setdefault
+    keys: list = []
+    nodes: list = []
+    deps: list = []
+    n_dependents: list = []
+    stack = roots[::-1]
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        key = pop()
+        if key is _MARK:
+            key = pop()
+            ds = pop()
+            position[key] = len(keys)
+            keys.append(key)
+            nodes.append(pop())
+            if index:
+                n_dependents.append(0)
+                if len(ds) == 1:
+                    d = position_of(ds[0])
+                    n_dependents[d] += 1
+                    deps.append((d,))
+                else:
+                    ds = tuple(map(position_of, ds))
+                    for d in ds:
+                        n_dependents[d] += 1
+                    deps.append(ds)
             continue
-        if root not in graph:
-            raise MissingKeyError(root, None)
-        path = [root]
-        on_path.add(root)
-        iters = [iter(_deps(graph[root]))]
-        while iters:
-            for d in iters[-1]:
-                if d in done:
-                    continue
-                if d in on_path:
-                    raise CycleError(path[path.index(d) :])
-                try:
-                    node = graph[d]
-                except KeyError:
-                    raise MissingKeyError(d, path[-1]) from None
-                on_path.add(d)
-                path.append(d)
-                iters.append(iter(_deps(node)))
-                break
-            else:
-                iters.pop()
-                k = path.pop()
-                on_path.discard(k)
-                done.add(k)
-                append(k)
-    return out
+        n = len(keys)
+        state = setdefault(key, n)  # a new key gets the next position (right for a leaf)
+        if state != n:
+            if state == _ON_PATH:
+                raise CycleError(_path_from(stack, key))
+            continue  # already placed
+        try:
+            node = graph[key]
+        except KeyError:
+            raise MissingKeyError(key, _walking(stack)) from None
+        ds = dependencies_of(node)
+        if not ds:  # a leaf is placed at once
+            keys.append(key)
+            nodes.append(node)
+            if index:
+                deps.append(())
+                n_dependents.append(0)
+            continue
+        position[key] = _ON_PATH
+        push(node)
+        push(ds)
+        push(key)
+        push(_MARK)
+        if len(ds) == 1:
+            push(ds[0])
+        else:
+            stack.extend(reversed(ds))
+    return keys, nodes, deps, n_dependents
 
 
-def _deps(node) -> tuple:
-    typ = type(node)
-    if typ is Task or typ is Fused:
-        return node.dependencies
-    if typ is Ref:
-        return (node.key,)
-    return ()
+def _walking(stack: list):
+    """The key whose dependencies are being pushed: the one under the top mark."""
+    for i in range(len(stack) - 1, 0, -1):
+        if stack[i] is _MARK:
+            return stack[i - 1]
+    return None
+
+
+def _path_from(stack: list, key) -> list:
+    """The keys being walked, from ``key`` to the innermost: a cycle."""
+    path = [stack[i - 1] for i in range(1, len(stack)) if stack[i] is _MARK]
+    return path[path.index(key) :]
 
 
 def order(graph: Mapping, outputs: Iterable | None = None) -> dict[Key, int]:

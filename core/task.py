@@ -24,11 +24,6 @@ Key = str | tuple
 
 __all__ = ["Ref", "Task", "Fused", "Key", "dependencies_of", "execute_node", "is_node"]
 
-# How a Task builds its call arguments; chosen once, at construction.
-_PLAN_NONE = 0  # no references: call with the stored arguments as they are
-_PLAN_FLAT = 1  # references only as top-level positional arguments
-_PLAN_DEEP = 2  # references (or inner tasks) nested somewhere: substitute recursively
-
 
 class Ref:
     """An explicit reference to the result of another key in the graph.
@@ -101,6 +96,49 @@ def _substitute(obj: Any, results: Mapping) -> Any:
     return obj
 
 
+class _Meta:
+    """What a ``Task`` knows beyond ``func`` and ``args``, kept only for the
+    tasks that need it (keyword arguments, annotations, nested references)."""
+
+    __slots__ = ("dependencies", "deep", "kwargs", "annotations")
+
+    def __init__(self, dependencies: tuple, deep: bool, kwargs: dict | None, annotations):
+        self.dependencies = dependencies
+        self.deep = deep
+        self.kwargs = kwargs
+        self.annotations = annotations
+
+
+_CONTAINERS = (tuple, list, dict)
+_SOLO = object()  # Task._meta of a task with one argument and no references
+
+
+def _call_meta(args: tuple, kwargs: dict) -> Any:
+    """The ``_meta`` of a task with these arguments (see ``Task.__slots__``)."""
+    deps: list = []
+    seen: set = set()
+    deep = False
+    first_ref = None
+    for a in args:
+        if type(a) is Ref:
+            if first_ref is None:
+                first_ref = a
+            if a.key not in seen:
+                seen.add(a.key)
+                deps.append(a.key)
+        elif _collect(a, deps, seen):
+            deep = True
+    if kwargs and _collect(kwargs, deps, seen):
+        deep = True
+    if deep or kwargs:
+        return _Meta(tuple(deps), deep, kwargs or None, None)
+    if not deps:
+        return None
+    if len(deps) == 1:
+        return first_ref
+    return tuple(deps)
+
+
 class Task:
     """A function call whose arguments may reference other keys' results.
 
@@ -112,7 +150,16 @@ class Task:
     42
     """
 
-    __slots__ = ("func", "args", "kwargs", "dependencies", "plan", "annotations")
+    # A graph may hold millions of tasks, so a task is three slots and keeps
+    # extra objects only when it needs them. ``_meta`` says how to build the
+    # call, decided once at construction:
+    #   None      no references; ``_args`` is the argument tuple
+    #   _SOLO     one argument without references, stored bare in ``_args``
+    #   a Ref     one dependency, referenced only by top-level positional Refs;
+    #             when it is the only argument, ``_args`` is that Ref itself
+    #   a tuple   several dependencies (the tuple), top-level positional Refs only
+    #   _Meta     anything else: keyword arguments, annotations, nested references
+    __slots__ = ("func", "_args", "_meta")
 
     def __init__(self, func: Callable, /, *args: Any, **kwargs: Any):
         if not callable(func):
@@ -120,26 +167,65 @@ class Task:
                 f"Task expects a callable as its first argument, got {type(func).__name__}: {func!r}"
             )
         self.func = func
-        self.args = args
-        self.kwargs = kwargs or None
-        self.annotations = None
-        deps: list = []
-        seen: set = set()
-        plan = _PLAN_NONE
+        meta: Any = None
         for a in args:
             typ = type(a)
-            if typ is Ref:
-                if a.key not in seen:
-                    seen.add(a.key)
-                    deps.append(a.key)
-                if plan == _PLAN_NONE:
-                    plan = _PLAN_FLAT
-            elif _collect(a, deps, seen):
-                plan = _PLAN_DEEP
-        if kwargs and _collect(kwargs, deps, seen):
-            plan = _PLAN_DEEP
-        self.plan = plan
-        self.dependencies = tuple(deps) if deps else ()
+            if typ is Ref and (meta is None or a.key == meta.key):
+                meta = a
+            elif typ is Ref or typ is Task or typ is Fused or typ in _CONTAINERS:
+                meta = _call_meta(args, kwargs)
+                break
+        else:
+            if kwargs:
+                meta = _call_meta(args, kwargs)
+        if len(args) == 1 and (meta is None or meta is args[0]):
+            self._args = args[0]
+            self._meta = _SOLO if meta is None else meta
+        else:
+            self._args = args
+            self._meta = meta
+
+    @property
+    def args(self) -> tuple:
+        """The positional arguments, as given."""
+        meta = self._meta
+        if meta is _SOLO or meta is self._args:
+            return (self._args,)
+        return self._args
+
+    @property
+    def dependencies(self) -> tuple:
+        """The keys this task needs, in argument order, without repeats."""
+        meta = self._meta
+        if meta is None or meta is _SOLO:
+            return ()
+        typ = type(meta)
+        if typ is Ref:
+            return (meta.key,)
+        if typ is tuple:
+            return meta
+        return meta.dependencies
+
+    @property
+    def kwargs(self) -> dict | None:
+        """The keyword arguments, or None."""
+        meta = self._meta
+        return meta.kwargs if type(meta) is _Meta else None
+
+    @property
+    def annotations(self) -> dict | None:
+        """Annotations for the schedulers (``priority``, ``retries``, ...), or None."""
+        meta = self._meta
+        return meta.annotations if type(meta) is _Meta else None
+
+    @annotations.setter
+    def annotations(self, value: dict | None) -> None:
+        meta = self._meta
+        if type(meta) is not _Meta:
+            args = self.args
+            meta = _Meta(self.dependencies, False, None, None)
+            self._args, self._meta = args, meta
+        meta.annotations = value
 
     def annotate(self, **annotations: Any) -> Task:
         """Attach annotations (``priority``, ``resources``, ``retries``, ...) and
@@ -154,16 +240,30 @@ class Task:
         return self
 
     def __call__(self, results: Mapping = None) -> Any:  # type: ignore[assignment]
-        plan = self.plan
-        if plan == _PLAN_NONE:
-            args = self.args
-            kwargs = self.kwargs
-        elif plan == _PLAN_FLAT:
-            args = [results[a.key] if type(a) is Ref else a for a in self.args]
-            kwargs = self.kwargs
+        meta = self._meta
+        args = self._args
+        if meta is None:
+            return self.func(*args)
+        if meta is _SOLO:
+            return self.func(args)
+        typ = type(meta)
+        if typ is Ref or typ is tuple:
+            if meta is args:
+                return self.func(results[meta.key])
+            if len(args) == 2:  # the most common shape, without building a list
+                a, b = args
+                if type(a) is Ref:
+                    a = results[a.key]
+                if type(b) is Ref:
+                    b = results[b.key]
+                return self.func(a, b)
+            return self.func(*[results[a.key] if type(a) is Ref else a for a in args])
+        if meta.deep:
+            args = [_substitute(a, results) for a in args]
+            kwargs = meta.kwargs and _substitute(meta.kwargs, results)
         else:
-            args = [_substitute(a, results) for a in self.args]
-            kwargs = self.kwargs and _substitute(self.kwargs, results)
+            args = [results[a.key] if type(a) is Ref else a for a in args]
+            kwargs = meta.kwargs
         if kwargs:
             return self.func(*args, **kwargs)
         return self.func(*args)
@@ -192,7 +292,8 @@ class Task:
 
 def _rebuild_task(func, args, kwargs, annotations):
     task = Task(func, *args, **(kwargs or {}))
-    task.annotations = annotations
+    if annotations is not None:
+        task.annotations = annotations
     return task
 
 
@@ -211,7 +312,7 @@ class Fused:
     3
     """
 
-    __slots__ = ("key", "tasks", "dependencies", "annotations")
+    __slots__ = ("key", "tasks", "dependencies", "annotations", "_linear")
 
     def __init__(self, key: Key, tasks: list[tuple[Key, Any]], annotations: dict | None = None):
         if not tasks:
@@ -224,21 +325,47 @@ class Fused:
         inner = set()
         deps: list = []
         seen: set = set()
-        for k, node in self.tasks:
-            for d in dependencies_of(node):
+        # linear: each inner task after the first needs only the one before it,
+        # so a run can drop every inner result as soon as the next one exists
+        linear = True
+        prev: Any = None
+        for i, (k, node) in enumerate(self.tasks):
+            node_deps = dependencies_of(node)
+            if i and (len(node_deps) != 1 or node_deps[0] != prev):
+                linear = False
+            for d in node_deps:
                 if d not in inner and d not in seen:
                     seen.add(d)
                     deps.append(d)
             inner.add(k)
+            prev = k
         self.dependencies = tuple(deps)
+        self._linear = linear
 
     def __call__(self, results: Mapping = None) -> Any:  # type: ignore[assignment]
-        local = _Chain(results)
+        linear = self._linear
+        local = results if linear else _Chain(results)
         value = None
-        for k, node in self.tasks:
-            typ = type(node)
-            value = node(local) if typ is Task or typ is Fused else node
-            local.mine[k] = value
+        k = self.key
+        try:
+            for k, node in self.tasks:
+                typ = type(node)
+                if typ is Task:
+                    value = Task.__call__(node, local)
+                elif typ is Fused:
+                    value = node(local)
+                elif typ is Ref:  # an alias inside the chain
+                    value = local[node.key]
+                else:
+                    value = node
+                if linear:
+                    local = {k: value}  # the next task's only input
+                else:
+                    local.mine[k] = value
+        except Exception as e:
+            if k != self.key:  # name the inner task that failed
+                e.add_note(f"shoal: raised by task {k!r}, fused into {self.key!r}")
+            raise
         return value
 
     def __repr__(self) -> str:
@@ -286,7 +413,17 @@ def dependencies_of(node: Any) -> tuple:
     (('a',), ())
     """
     typ = type(node)
-    if typ is Task or typ is Fused:
+    if typ is Task:  # Task.dependencies inlined: this runs once per node per walk
+        meta = node._meta
+        if meta is None or meta is _SOLO:
+            return ()
+        typ = type(meta)
+        if typ is Ref:
+            return (meta.key,)
+        if typ is tuple:
+            return meta
+        return meta.dependencies
+    if typ is Fused:
         return node.dependencies
     if typ is Ref:
         return (node.key,)

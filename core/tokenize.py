@@ -7,10 +7,10 @@
 - numpy arrays by a fast hash (xxhash) of their buffer plus dtype and shape;
   pandas and pyarrow objects through their arrays, index and dtypes;
 - functions by module and qualified name when importable, otherwise (lambdas,
-  closures) by their cloudpickled bytes; ``functools.partial`` and bound
-  methods by their parts;
+  closures) by their bytecode, constants, defaults, closure cells and the
+  globals they use; ``functools.partial`` and bound methods by their parts;
 - objects with ``__shoal_tokenize__`` by what it returns; dataclasses by fields;
-  other objects by type and ``__dict__``/``__slots__``;
+  other objects by type and what pickle would save of them (``__reduce_ex__``);
 - anything that still cannot be reduced deterministically gets a random token
   (never a wrong equal one), or raises if config
   ``tokenize.ensure-deterministic`` is set.
@@ -21,6 +21,7 @@ the object's type, so importing this module imports none of them.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import datetime
 import decimal
@@ -28,6 +29,8 @@ import enum
 import functools
 import hashlib
 import pathlib
+import sys
+import threading
 import types
 import uuid
 from collections.abc import Callable
@@ -92,7 +95,10 @@ def tokenize(*args: Any, **kwargs: Any) -> str:
     >>> tokenize(1) == tokenize(1.0)
     False
     """
-    tree = normalize((args, kwargs) if kwargs else args)
+    try:
+        tree = normalize((args, kwargs) if kwargs else args)
+    except RecursionError:  # nested too deeply to walk: never guess an equal token
+        return _random_token(args)
     return hashlib.md5(repr(tree).encode(), usedforsecurity=False).hexdigest()
 
 
@@ -107,8 +113,13 @@ def _random_token(obj: Any) -> str:
 
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None), type(Ellipsis), slice, range)
 
+# The objects on the path from the root of the current ``normalize`` call, by id,
+# so that cycles end in a marker instead of a RecursionError; kept per thread so
+# that handlers (also user-registered ones) just call ``normalize`` again.
+_local = threading.local()
 
-def normalize(obj: Any, _seen: set | None = None) -> Any:
+
+def normalize(obj: Any) -> Any:
     """Reduce ``obj`` to a tree of plain, ordered values whose ``repr`` is
     deterministic.
 
@@ -117,20 +128,29 @@ def normalize(obj: Any, _seen: set | None = None) -> Any:
     """
     typ = type(obj)
     if typ in _PRIMITIVES:
-        return obj if typ is not float else ("float", obj.hex())
-    if _seen is None:
-        _seen = set()
+        if typ is float:
+            return ("float", obj.hex())
+        if (typ is bytes or typ is str) and len(obj) > 1024:  # keep the tree small
+            data = obj if typ is bytes else obj.encode("utf-8", "surrogatepass")
+            return (typ.__name__, len(obj), _hash_bytes(data))
+        return obj
+    seen = getattr(_local, "seen", None)
+    top = seen is None
+    if top:
+        seen = _local.seen = set()
     oid = id(obj)
-    if oid in _seen:
+    if oid in seen:
         return ("cycle",)
     handler = _handlers.get(typ)
     if handler is None:
         handler = _find_handler(typ)
-    _seen.add(oid)
+    seen.add(oid)
     try:
-        return handler(obj) if handler is not _normalize_object else handler(obj, _seen)
+        return handler(obj)
     finally:
-        _seen.discard(oid)
+        seen.discard(oid)
+        if top:
+            _local.seen = None
 
 
 def _find_handler(typ: type) -> Callable:
@@ -183,9 +203,15 @@ def _normalize_repr(obj) -> Any:
     return (type(obj).__qualname__, repr(obj))
 
 
+@register(bytearray, memoryview)
+def _normalize_buffer(b) -> Any:
+    data = bytes(b) if isinstance(b, memoryview) and not b.c_contiguous else b
+    return (type(b).__name__, _hash_bytes(data))
+
+
 @register(pathlib.PurePath)
 def _normalize_path(p) -> Any:
-    return ("path", str(p))
+    return ("path", type(p).__name__, str(p))
 
 
 @register(enum.Enum)
@@ -200,7 +226,7 @@ def _normalize_partial(p) -> Any:
 
 @register(types.MethodType)
 def _normalize_method(m) -> Any:
-    return ("method", m.__func__.__qualname__, normalize(m.__self__))
+    return ("method", normalize(m.__func__), normalize(m.__self__))
 
 
 @register(types.ModuleType)
@@ -214,8 +240,6 @@ def _normalize_type(t) -> Any:
 
 
 def _importable(func) -> bool:
-    import sys
-
     mod = sys.modules.get(getattr(func, "__module__", None) or "")
     if mod is None:
         return False
@@ -227,11 +251,70 @@ def _importable(func) -> bool:
     return obj is func
 
 
-@register(types.FunctionType, types.BuiltinFunctionType, types.BuiltinMethodType)
-def _normalize_function(func) -> Any:
-    if _importable(func) and not (
-        isinstance(func, types.FunctionType) and func.__closure__
-    ):
+@register(types.CodeType)
+def _normalize_code(code: types.CodeType) -> Any:
+    # the bytecode and what it names, not line numbers: equal source, equal token
+    return (
+        "code",
+        code.co_name,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_flags,
+        code.co_code,
+        tuple(normalize(c) for c in code.co_consts),
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+    )
+
+
+def _global_names(code: types.CodeType, out: set) -> set:
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _global_names(c, out)
+    return out
+
+
+@register(types.FunctionType)
+def _normalize_python_function(func: types.FunctionType) -> Any:
+    if not func.__closure__ and _importable(func):
+        return ("function", func.__module__, func.__qualname__)
+    # Lambdas, closures, functions of __main__ that moved: by what they run.
+    # (Not by cloudpickle's bytes: those depend on the process's hash seed.)
+    cells = []
+    for cell in func.__closure__ or ():
+        try:
+            cells.append(normalize(cell.cell_contents))
+        except ValueError:  # an empty cell
+            cells.append(("empty-cell",))
+    names = func.__globals__
+    used = sorted(n for n in _global_names(func.__code__, set()) if n in names)
+    return (
+        "function-code",
+        func.__module__,
+        func.__qualname__,
+        normalize(func.__code__),
+        normalize(func.__defaults__),
+        normalize(func.__kwdefaults__),
+        tuple(cells),
+        tuple((n, normalize(names[n])) for n in used),
+    )
+
+
+@register(types.BuiltinFunctionType)
+def _normalize_builtin_function(func) -> Any:
+    owner = func.__self__
+    if owner is None or isinstance(owner, types.ModuleType):
+        return ("builtin", getattr(owner, "__name__", None), func.__qualname__)
+    return ("builtin-method", func.__name__, normalize(owner))
+
+
+def _normalize_callable(func) -> Any:
+    """Callables with no visible state (method descriptors, C callables)."""
+    if _importable(func):
         return ("function", func.__module__, func.__qualname__)
     try:
         import cloudpickle
@@ -241,30 +324,46 @@ def _normalize_function(func) -> Any:
         return ("random", _random_token(func))
 
 
-def _normalize_object(obj: Any, seen: set) -> Any:
+def _normalize_object(obj: Any) -> Any:
     typ = type(obj)
-    method = getattr(obj, "__shoal_tokenize__", None)
-    if method is not None and not isinstance(obj, type):
-        return ("custom", typ.__module__, typ.__qualname__, normalize(method(), seen))
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if getattr(typ, "__shoal_tokenize__", None) is not None:  # on the type: no __getattr__ magic
+        return ("custom", typ.__module__, typ.__qualname__, normalize(obj.__shoal_tokenize__()))
+    if dataclasses.is_dataclass(obj):
         fields = tuple(
-            (f.name, normalize(getattr(obj, f.name, None), seen)) for f in dataclasses.fields(obj)
+            (f.name, normalize(getattr(obj, f.name, None))) for f in dataclasses.fields(obj)
         )
         return ("dataclass", typ.__module__, typ.__qualname__, fields)
-    if callable(obj) and not hasattr(obj, "__dict__") and not hasattr(typ, "__slots__"):
-        return _normalize_function(obj)
-    state: list = []
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict):
-        state.append(normalize(d, seen))
-    for klass in typ.__mro__:
-        for name in getattr(klass, "__slots__", ()):
-            if name in ("__dict__", "__weakref__"):
-                continue
-            state.append((name, normalize(getattr(obj, name, None), seen)))
-    if state or d is not None:
-        return ("object", typ.__module__, typ.__qualname__, tuple(state))
-    return ("random", _random_token(obj))
+    has_dict = isinstance(getattr(obj, "__dict__", None), dict)
+    if callable(obj) and not has_dict and not hasattr(typ, "__slots__"):
+        return _normalize_callable(obj)
+    # What pickle would save: also covers extension types that keep their
+    # state outside __dict__ (e.g. random.Random).
+    try:
+        reduced = obj.__reduce_ex__(4)
+    except Exception:
+        return ("random", _random_token(obj))
+    if isinstance(reduced, str):  # a module-level singleton
+        return ("global", typ.__module__, reduced)
+    func, args, state, items, pairs = (tuple(reduced) + (None,) * 5)[:5]
+    if (
+        not has_dict
+        and func is copyreg.__newobj__
+        and tuple(args) == (typ,)
+        and state is None
+        and items is None
+        and pairs is None
+    ):
+        return ("random", _random_token(obj))  # nothing to tell two of them apart
+    return (
+        "object",
+        typ.__module__,
+        typ.__qualname__,
+        normalize(func),
+        normalize(args),
+        normalize(state),
+        None if items is None else normalize(list(items)),
+        None if pairs is None else normalize(list(pairs)),
+    )
 
 
 # ------------------------------------------------------------ lazy libraries
@@ -296,6 +395,15 @@ def _register_numpy() -> None:
 
     register(np.memmap)(_normalize_ndarray)
 
+    @register(np.ma.MaskedArray)
+    def _normalize_masked(x) -> Any:
+        return (
+            "masked",
+            _normalize_ndarray(x.data),
+            _normalize_ndarray(np.ma.getmaskarray(x)),
+            normalize(x.fill_value),
+        )
+
     @register(np.generic)
     def _normalize_scalar(x) -> Any:
         return ("np-scalar", str(x.dtype), x.tobytes())
@@ -318,22 +426,33 @@ def _register_pandas() -> None:
     import pandas as pd
 
     def _values(obj) -> Any:
-        return normalize(pd.util.hash_pandas_object(obj, index=False).to_numpy())
+        try:
+            hashed = pd.util.hash_pandas_object(obj, index=False).to_numpy()
+        except TypeError:  # unhashable values (lists, dicts): walk them instead
+            return ("objects", normalize(list(obj)))
+        return normalize(hashed)
 
     @register(pd.Index)
     def _normalize_index(idx) -> Any:
-        return ("pd.Index", idx.name, str(idx.dtype), _values(idx))
+        return ("pd.Index", normalize(list(idx.names)), normalize(idx.dtype), _values(idx))
 
     @register(pd.Series)
     def _normalize_series(s) -> Any:
-        return ("pd.Series", s.name, str(s.dtype), _values(s), _normalize_index(s.index))
+        return (
+            "pd.Series",
+            normalize(s.name),
+            normalize(s.dtype),
+            _values(s),
+            _normalize_index(s.index),
+        )
 
     @register(pd.DataFrame)
     def _normalize_frame(df) -> Any:
         cols = tuple(
-            (repr(c), str(df.dtypes.iloc[i]), _values(df.iloc[:, i])) for i, c in enumerate(df.columns)
+            (normalize(c), normalize(df.dtypes.iloc[i]), _values(df.iloc[:, i]))
+            for i, c in enumerate(df.columns)
         )
-        return ("pd.DataFrame", cols, _normalize_index(df.index))
+        return ("pd.DataFrame", cols, _normalize_index(df.index), _normalize_index(df.columns))
 
     @register(pd.api.extensions.ExtensionDtype)
     def _normalize_ext_dtype(d) -> Any:

@@ -25,9 +25,19 @@ def key_prefix(key: Any) -> str:
 
 
 _UNITS = {
-    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-    "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
 }
 
 
@@ -42,7 +52,9 @@ def parse_bytes(value: str | int | float) -> int:
     text = value.strip().lower().replace(" ", "")
     m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)([a-z]*)", text)
     if not m or m.group(2) not in _UNITS and m.group(2) != "":
-        raise ValueError(f"cannot read {value!r} as a size in bytes; expected e.g. '128MiB' or '2GB'")
+        raise ValueError(
+            f"cannot read {value!r} as a size in bytes; expected e.g. '128MiB' or '2GB'"
+        )
     return int(float(m.group(1)) * _UNITS.get(m.group(2) or "b"))
 
 
@@ -65,8 +77,13 @@ def funcname(func: Any) -> str:
     >>> funcname(functools.partial(max, 1)), funcname(lambda: 0)
     ('max', 'lambda')
     """
-    while hasattr(func, "func") and not hasattr(func, "__name__"):
-        func = func.func
+    # Unwrap partials and wrappers holding ``.func``; bounded, because some
+    # objects (e.g. Dask's Delayed) invent every attribute asked for.
+    for _ in range(8):
+        inner = None if hasattr(func, "__name__") else getattr(func, "func", None)
+        if inner is None or not callable(inner):
+            break
+        func = inner
     name = getattr(func, "__name__", None) or type(func).__name__
     if name == "<lambda>":
         return "lambda"

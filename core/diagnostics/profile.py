@@ -47,10 +47,18 @@ class Profiler(Callback):
         self.results: list[TaskRecord] = []
         self._starts: dict = {}
         self._lock = threading.Lock()
+        self._depth = 0
 
     def start(self, graph: dict) -> None:
-        self.results = []
-        self._starts = {}
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:  # not a computation nested in a task: start afresh
+                self.results = []
+                self._starts = {}
+
+    def finish(self, graph: dict, errored: bool) -> None:
+        with self._lock:
+            self._depth -= 1
 
     def pretask(self, key: Any) -> None:
         self._starts[key] = time.perf_counter()
@@ -81,21 +89,34 @@ class ResourceProfiler(Callback):
         super().__init__()
         self.interval = interval
         self.results: list[ResourceRecord] = []
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # one per sampling run
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._depth = 0
 
     def start(self, graph: dict) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, name="shoal-resources", daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1:  # nested in a task: the outer run is being sampled
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._sample, args=(self._stop,), name="shoal-resources", daemon=True
+            )
+            self._thread.start()
 
     def finish(self, graph: dict, errored: bool) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        with self._lock:
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            thread, self._thread = self._thread, None
+            stop = self._stop
+        stop.set()
+        if thread is not None:
+            thread.join()
 
-    def _sample(self) -> None:
+    def _sample(self, stop: threading.Event) -> None:
         import psutil
 
         proc = psutil.Process(os.getpid())
@@ -109,7 +130,7 @@ class ResourceProfiler(Callback):
                 except psutil.Error:
                     pass
             self.results.append(ResourceRecord(time.time(), mem, cpu))
-            if self._stop.wait(self.interval):
+            if stop.wait(self.interval):
                 return
 
     def clear(self) -> None:

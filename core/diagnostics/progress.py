@@ -37,66 +37,99 @@ class ProgressBar(Callback):
     True
     """
 
-    def __init__(self, width: int = 40, out: IO[str] | None = None, groups: int = 3,
-                 interval: float | None = None, minimum: float = 0.0):
+    def __init__(
+        self,
+        width: int = 40,
+        out: IO[str] | None = None,
+        groups: int = 3,
+        interval: float | None = None,
+        minimum: float = 0.0,
+    ):
         super().__init__()
         self.width = width
         self.out = out
         self.groups = groups
-        self.interval = interval if interval is not None else config.get(
-            "diagnostics.progress-interval"
+        self.interval = (
+            interval if interval is not None else config.get("diagnostics.progress-interval")
         )
         self.minimum = minimum
         self.last_duration = 0.0
         self._total: Counter = Counter()
+        self._group: dict = {}
         self._done: Counter = Counter()
         self._ndone = 0
         self._ntotal = 0
         self._t0 = 0.0
-        self._running = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._graph: dict = {}
+        self._depth = 0
+        self._nesting = threading.Lock()
 
     def _stream(self) -> IO[str]:
         return self.out if self.out is not None else sys.stdout
 
     def start(self, graph: dict) -> None:
-        self._total = Counter(key_prefix(k) for k in graph)
+        with self._nesting:
+            self._depth += 1
+            if self._depth > 1:  # a task computing something itself: follow the outer run
+                return
+        # the group of every key name, found once here so that posttask is a
+        # lookup and a redraw costs O(groups), not O(tasks)
+        group: dict = {}
+        total: Counter = Counter()
+        for k in graph:
+            name = k[0] if type(k) is tuple and k else k
+            g = group.get(name)
+            if g is None:
+                g = group[name] = key_prefix(name)
+            total[g] += 1
+        self._graph = graph
+        self._group = group
+        self._total = total
         self._done = Counter()
         self._ntotal = len(graph)
         self._ndone = 0
         self._t0 = time.perf_counter()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="shoal-progress", daemon=True)
+        self._stop = threading.Event()  # one per run
+        self._thread = threading.Thread(
+            target=self._loop, args=(self._stop,), name="shoal-progress", daemon=True
+        )
         self._thread.start()
 
     def posttask(self, key: Any, result: Any, worker: Any) -> None:
+        if key not in self._graph:  # a task of a computation nested in a task
+            return
         self._ndone += 1
-        name = key[0] if type(key) is tuple else key
-        self._done[name] += 1
+        name = key[0] if type(key) is tuple and key else key
+        group = self._group.get(name)
+        self._done[group if group is not None else key_prefix(name)] += 1
 
     def finish(self, graph: dict, errored: bool) -> None:
+        with self._nesting:
+            self._depth -= 1
+            if self._depth > 0:
+                return
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
         self.last_duration = time.perf_counter() - self._t0
         if self.last_duration >= self.minimum:
             self._draw(final=True)
             self._stream().write("\n")
             self._stream().flush()
 
-    def _loop(self) -> None:
+    def _loop(self, stop: threading.Event) -> None:
         # A terminal gets smooth redraws; a log file gets a line every few seconds.
         isatty = getattr(self._stream(), "isatty", lambda: False)()
         interval = self.interval if isatty else max(self.interval, 5.0)
-        while not self._stop.wait(interval):
+        while not stop.wait(interval):
             if time.perf_counter() - self._t0 >= self.minimum:
                 self._draw(final=False)
 
     def _group_text(self) -> str:
-        done: Counter = Counter()
-        for name, n in list(self._done.items()):
-            done[key_prefix(name)] += n
+        done = self._done
         parts = [
             f"{prefix} {done[prefix]}/{total}"
             for prefix, total in self._total.most_common(self.groups)

@@ -1,0 +1,534 @@
+"""Creating arrays: from NumPy and other sliceable stores, constants, ranges,
+grids and functions of the index.
+
+All of these are region sources (``sources.py``): nothing is stored, each
+block is made (or read) where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from shoal.core.base import is_collection
+from shoal.core.delayed import Delayed
+from shoal.core.task import Ref
+from shoal.core.tokenize import tokenize
+
+from .blockwise import meta_from
+from .chunks import normalize_chunks
+from .core import Array
+from .sources import FromDelayed, NamedLock, RegionSource, region_shape
+
+__all__ = [
+    "from_array",
+    "asarray",
+    "asanyarray",
+    "array",
+    "from_delayed",
+    "ones",
+    "zeros",
+    "empty",
+    "full",
+    "ones_like",
+    "zeros_like",
+    "empty_like",
+    "full_like",
+    "arange",
+    "linspace",
+    "eye",
+    "identity",
+    "tri",
+    "indices",
+    "fromfunction",
+    "meshgrid",
+]
+
+
+def _check_shape(shape: Any) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    shape = tuple(shape)
+    for n in shape:
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"shape {shape} must be a tuple of non-negative integers")
+    return tuple(int(n) for n in shape)
+
+
+# ----------------------------------------------------------- from stores
+
+
+def _read(region: tuple, source: Any, lock: Any) -> np.ndarray:
+    if lock is not None:
+        with lock:
+            block = source[region]
+    else:
+        block = source[region]
+    return np.asarray(block)
+
+
+def from_array(
+    x: Any,
+    chunks: Any = "auto",
+    name: str | None = None,
+    lock: bool | Any = False,
+    asarray: bool = True,
+) -> Array:
+    """A blocked array reading from ``x``: anything with ``shape``, ``dtype``
+    and NumPy-style slicing (NumPy arrays, memmaps, h5py or zarr datasets).
+
+    Blocks are read where they are used, region by region; ``lock=True`` (or
+    a lock object) serializes reads for stores that are not thread-safe.
+
+    >>> x = from_array(np.arange(10), chunks=4)
+    >>> x.chunks, x[3:6].compute()
+    (((4, 4, 2),), array([3, 4, 5]))
+    """
+    if isinstance(x, Array):
+        return x if chunks == "auto" else x.rechunk(chunks)
+    original = x
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        converted = np.asarray(x)
+        if converted.dtype == object and converted.ndim == 0:
+            x = None
+        else:
+            x = converted
+    if getattr(x, "dtype", None) is None or not hasattr(x, "__getitem__"):
+        raise TypeError(
+            f"from_array needs an object with shape, dtype and slicing, got {original!r}"
+        )
+    shape = _check_shape(x.shape)
+    dtype = np.dtype(x.dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    if lock is True:
+        lock = NamedLock()
+    lock = lock or None
+    token = name or tokenize(x, chunks, lock)
+    source_key = f"array-source-{token}"
+    return Array(
+        RegionSource(
+            _read,
+            (Ref(source_key), lock),
+            chunks,
+            meta_from(dtype, len(shape)),
+            "array",
+            {source_key: x},
+        )
+    )
+
+
+def asarray(x: Any, dtype: Any = None, chunks: Any = "auto", **kwargs: Any) -> Array:
+    """A shoal array from an array, nested lists (of numbers or of shoal arrays,
+    which are stacked lazily), a scalar or a shoal array.
+
+    >>> asarray([[1, 2], [3, 4]]).sum().compute()
+    np.int64(10)
+    >>> asarray([arange(2, chunks=1), arange(2, chunks=1)]).shape
+    (2, 2)
+    """
+    if isinstance(x, Array):
+        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
+    if isinstance(x, (list, tuple)) and _holds_arrays(x):
+        from .shape import stack
+
+        return stack([asarray(item, dtype=dtype) for item in x])
+    if is_collection(x):
+        raise TypeError(f"cannot make an array from a {type(x).__name__}; use from_delayed")
+    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__")):
+        x = np.asarray(x, dtype=dtype)
+    elif dtype is not None and np.dtype(dtype) != x.dtype:
+        x = np.asarray(x, dtype=dtype)
+    return from_array(x, chunks=chunks, **kwargs)
+
+
+asanyarray = asarray
+
+
+def _holds_arrays(items: Any) -> bool:
+    return any(
+        isinstance(i, Array) or (isinstance(i, (list, tuple)) and _holds_arrays(i)) for i in items
+    )
+
+
+def array(x: Any, dtype: Any = None, **kwargs: Any) -> Array:
+    """Like ``asarray`` (shoal arrays are immutable, so no copy is needed).
+
+    >>> array([1, 2]).compute()
+    array([1, 2])
+    """
+    return asarray(x, dtype=dtype, **kwargs)
+
+
+def from_delayed(
+    value: Delayed, shape: Sequence[int], dtype: Any = None, meta: Any = None
+) -> Array:
+    """A one-block array from a ``Delayed`` whose shape is known.
+
+    >>> import shoal
+    >>> from_delayed(shoal.delayed(np.zeros)(2), (2,), float).compute()
+    array([0., 0.])
+    """
+    if not isinstance(value, Delayed):
+        raise TypeError(f"from_delayed takes a Delayed value, got {type(value).__name__}")
+    shape = _check_shape(shape)
+    if meta is None:
+        if dtype is None:
+            raise ValueError("from_delayed needs dtype= (or meta=) to describe the blocks")
+        meta = meta_from(dtype, len(shape))
+    chunks = tuple((n,) for n in shape)
+    return Array(FromDelayed(value.key, value.__shoal_graph__(), chunks, meta))
+
+
+# ------------------------------------------------------------- constants
+
+
+def _full_region(region: tuple, value: Any, dtype: np.dtype) -> np.ndarray:
+    return np.full(region_shape(region), value, dtype=dtype)
+
+
+def _empty_region(region: tuple, dtype: np.dtype) -> np.ndarray:
+    return np.empty(region_shape(region), dtype=dtype)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto") -> Array:
+    """An array filled with ``fill_value``.
+
+    >>> full((2, 2), 1.5, chunks=1).compute()
+    array([[1.5, 1.5],
+           [1.5, 1.5]])
+    """
+    shape = _check_shape(shape)
+    if np.ndim(fill_value) != 0:
+        raise ValueError(
+            f"fill_value must be a scalar, got an array of shape {np.shape(fill_value)}"
+        )
+    dtype = np.dtype(dtype) if dtype is not None else np.array(fill_value).dtype
+    chunks = normalize_chunks(chunks, shape, dtype)
+    return Array(
+        RegionSource(
+            _full_region, (fill_value, dtype), chunks, meta_from(dtype, len(shape)), "full"
+        )
+    )
+
+
+def ones(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
+    """An array of ones.
+
+    >>> ones(3, chunks=2).compute()
+    array([1., 1., 1.])
+    """
+    return _named(full(shape, 1, dtype=dtype, chunks=chunks), "ones")
+
+
+def zeros(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
+    """An array of zeros.
+
+    >>> zeros((2,), dtype=int, chunks=1).compute()
+    array([0, 0])
+    """
+    return _named(full(shape, 0, dtype=dtype, chunks=chunks), "zeros")
+
+
+def empty(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
+    """An array whose values are whatever memory held (like ``np.empty``).
+
+    >>> empty((2, 3), chunks=2).shape
+    (2, 3)
+    """
+    shape = _check_shape(shape)
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    return Array(
+        RegionSource(_empty_region, (dtype,), chunks, meta_from(dtype, len(shape)), "empty")
+    )
+
+
+def _named(arr: Array, prefix: str) -> Array:
+    e = arr.expr
+    return Array(RegionSource(e.maker, e.args, e.chunks, e.meta, prefix))
+
+
+def _like(a: Any, dtype: Any, chunks: Any, shape: Any) -> tuple:
+    shape = tuple(a.shape) if shape is None else _check_shape(shape)
+    dtype = a.dtype if dtype is None else dtype
+    if chunks is None:
+        chunks = a.chunks if isinstance(a, Array) and shape == a.shape else "auto"
+    return shape, dtype, chunks
+
+
+def full_like(
+    a: Any, fill_value: Any, dtype: Any = None, chunks: Any = None, shape: Any = None
+) -> Array:
+    """Like ``full`` with the shape, dtype and chunks of ``a``.
+
+    >>> full_like(arange(3, chunks=2), 9).compute()
+    array([9, 9, 9])
+    """
+    shape, dtype, chunks = _like(a, dtype, chunks, shape)
+    return full(shape, fill_value, dtype=dtype, chunks=chunks)
+
+
+def ones_like(a: Any, dtype: Any = None, chunks: Any = None, shape: Any = None) -> Array:
+    """Ones with the shape, dtype and chunks of ``a``.
+
+    >>> ones_like(np.zeros(2, dtype=int)).compute()
+    array([1, 1])
+    """
+    shape, dtype, chunks = _like(a, dtype, chunks, shape)
+    return ones(shape, dtype=dtype, chunks=chunks)
+
+
+def zeros_like(a: Any, dtype: Any = None, chunks: Any = None, shape: Any = None) -> Array:
+    """Zeros with the shape, dtype and chunks of ``a``.
+
+    >>> zeros_like(arange(2, chunks=1)).chunks
+    ((1, 1),)
+    """
+    shape, dtype, chunks = _like(a, dtype, chunks, shape)
+    return zeros(shape, dtype=dtype, chunks=chunks)
+
+
+def empty_like(a: Any, dtype: Any = None, chunks: Any = None, shape: Any = None) -> Array:
+    """An uninitialized array with the shape, dtype and chunks of ``a``.
+
+    >>> empty_like(arange(2, chunks=1)).dtype
+    dtype('int64')
+    """
+    shape, dtype, chunks = _like(a, dtype, chunks, shape)
+    return empty(shape, dtype=dtype, chunks=chunks)
+
+
+# ---------------------------------------------------------------- ranges
+
+
+def _arange_region(region: tuple, start: Any, step: Any, dtype: np.dtype) -> np.ndarray:
+    (r,) = region
+    i = np.arange(r.start, r.stop, r.step)
+    return (start + i * step).astype(dtype, copy=False)
+
+
+def arange(
+    start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, chunks: Any = "auto"
+) -> Array:
+    """Evenly spaced values in ``[start, stop)``.
+
+    >>> arange(2, 11, 3, chunks=2).compute()
+    array([2, 5, 8])
+    """
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange step must not be zero")
+    n = max(int(math.ceil((stop - start) / step)), 0)
+    if dtype is None:
+        dtype = (
+            np.arange(start, start + step, step).dtype if n else np.result_type(start, stop, step)
+        )
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, (n,), dtype)
+    return Array(
+        RegionSource(_arange_region, (start, step, dtype), chunks, meta_from(dtype, 1), "arange")
+    )
+
+
+def _linspace_region(
+    region: tuple, start: float, step: float, num: int, stop: float, endpoint: bool, dtype: np.dtype
+) -> np.ndarray:
+    (r,) = region
+    i = np.arange(r.start, r.stop, r.step)
+    out = i * step + start
+    if endpoint and num > 1:
+        out[i == num - 1] = stop
+    return out.astype(dtype, copy=False)
+
+
+def linspace(
+    start: float,
+    stop: float,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    chunks: Any = "auto",
+) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop``.
+
+    >>> linspace(0, 1, 5, chunks=2).compute()
+    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
+    if num < 0:
+        raise ValueError(f"linspace needs num >= 0, got {num}")
+    div = (num - 1) if endpoint else num
+    step = (stop - start) / div if div > 0 else float("nan")
+    dtype = np.dtype(dtype) if dtype is not None else np.result_type(start, stop, float)
+    chunks = normalize_chunks(chunks, (num,), dtype)
+    out = Array(
+        RegionSource(
+            _linspace_region,
+            (start, step if div > 0 else 0.0, num, stop, endpoint, dtype),
+            chunks,
+            meta_from(dtype, 1),
+            "linspace",
+        )
+    )
+    return (out, step) if retstep else out
+
+
+def _eye_region(region: tuple, k: int, lower: bool, dtype: np.dtype) -> np.ndarray:
+    rows = np.arange(region[0].start, region[0].stop, region[0].step)[:, None]
+    cols = np.arange(region[1].start, region[1].stop, region[1].step)[None, :]
+    mask = (cols <= rows + k) if lower else (cols == rows + k)
+    return mask.astype(dtype)
+
+
+def eye(
+    N: int,
+    M: int | None = None,
+    k: int = 0,
+    dtype: Any = float,  # noqa: N803
+    chunks: Any = "auto",
+) -> Array:
+    """A 2-D array with ones on diagonal ``k``.
+
+    >>> eye(3, k=1, chunks=2).compute()
+    array([[0., 1., 0.],
+           [0., 0., 1.],
+           [0., 0., 0.]])
+    """
+    shape = _check_shape((N, N if M is None else M))
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    return Array(
+        RegionSource(_eye_region, (int(k), False, dtype), chunks, meta_from(dtype, 2), "eye")
+    )
+
+
+def identity(n: int, dtype: Any = float, chunks: Any = "auto") -> Array:
+    """The ``n`` x ``n`` identity matrix.
+
+    >>> identity(2, chunks=1).compute()
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return eye(n, dtype=dtype, chunks=chunks)
+
+
+def tri(
+    N: int,
+    M: int | None = None,
+    k: int = 0,
+    dtype: Any = float,  # noqa: N803
+    chunks: Any = "auto",
+) -> Array:
+    """Ones at and below diagonal ``k``, zeros elsewhere.
+
+    >>> tri(3, k=-1, dtype=int, chunks=2).compute()
+    array([[0, 0, 0],
+           [1, 0, 0],
+           [1, 1, 0]])
+    """
+    shape = _check_shape((N, N if M is None else M))
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    return Array(
+        RegionSource(_eye_region, (int(k), True, dtype), chunks, meta_from(dtype, 2), "tri")
+    )
+
+
+def _indices_region(region: tuple, dtype: np.dtype) -> np.ndarray:
+    which = np.arange(region[0].start, region[0].stop, region[0].step)
+    grids = (
+        np.meshgrid(
+            *[np.arange(r.start, r.stop, r.step, dtype=dtype) for r in region[1:]],
+            indexing="ij",
+            sparse=False,
+        )
+        if len(region) > 1
+        else []
+    )
+    if not grids:
+        return np.empty((len(which),), dtype=dtype)
+    return (
+        np.stack([grids[w] for w in which])
+        if len(which)
+        else np.empty((0, *grids[0].shape), dtype=dtype)
+    )
+
+
+def indices(dimensions: Sequence[int], dtype: Any = int, chunks: Any = "auto") -> Array:
+    """An array of the index grids along each axis (like ``np.indices``).
+
+    >>> indices((2, 3), chunks=1)[1].compute()
+    array([[0, 1, 2],
+           [0, 1, 2]])
+    """
+    dims = _check_shape(dimensions)
+    dtype = np.dtype(dtype)
+    shape = (len(dims), *dims)
+    if isinstance(chunks, (tuple, list)) and len(chunks) == len(dims):
+        chunks = (1, *chunks)
+    elif not isinstance(chunks, (tuple, list, dict)):
+        chunks = (1, *normalize_chunks(chunks, dims, dtype))
+    chunks = normalize_chunks(chunks, shape, dtype)
+    return Array(
+        RegionSource(_indices_region, (dtype,), chunks, meta_from(dtype, len(shape)), "indices")
+    )
+
+
+def _function_region(region: tuple, func: Callable, dtype: np.dtype, kwargs: dict) -> np.ndarray:
+    coords = np.meshgrid(
+        *[np.arange(r.start, r.stop, r.step, dtype=dtype) for r in region], indexing="ij"
+    )
+    out = np.asarray(func(*coords, **kwargs))
+    shape = region_shape(region)
+    return np.broadcast_to(out, shape) if out.shape != shape else out
+
+
+def fromfunction(
+    func: Callable, shape: Sequence[int], dtype: Any = float, chunks: Any = "auto", **kwargs: Any
+) -> Array:
+    """An array whose value at each index is ``func(*coordinates)``, computed
+    block by block on coordinate grids of ``dtype``.
+
+    >>> fromfunction(lambda i, j: i + 10 * j, (2, 2), dtype=int, chunks=1).compute()
+    array([[ 0, 10],
+           [ 1, 11]])
+    """
+    shape = _check_shape(shape)
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    probe = np.asarray(func(*[np.zeros((1,) * len(shape), dtype) for _ in shape], **kwargs))
+    meta = meta_from(probe.dtype, len(shape))
+    source = RegionSource(_function_region, (func, dtype, kwargs), chunks, meta, "fromfunction")
+    return Array(source)
+
+
+def meshgrid(*xi: Any, indexing: str = "xy", sparse: bool = False) -> list:
+    """Coordinate arrays from 1-D arrays (like ``np.meshgrid``), by broadcasting.
+
+    >>> a, b = meshgrid(arange(2, chunks=1), arange(3, chunks=2))
+    >>> a.compute()
+    array([[0, 1],
+           [0, 1],
+           [0, 1]])
+    """
+    from .shape import broadcast_to
+
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"indexing must be 'xy' or 'ij', got {indexing!r}")
+    arrays = [asarray(x).ravel() for x in xi]
+    n = len(arrays)
+    shapes = [a.shape[0] for a in arrays]
+    if indexing == "xy" and n > 1:
+        shapes[0], shapes[1] = shapes[1], shapes[0]
+    out = []
+    for i, a in enumerate(arrays):
+        pos = i
+        if indexing == "xy" and n > 1 and i < 2:
+            pos = 1 - i
+        view = a.reshape(tuple(-1 if j == pos else 1 for j in range(n)))
+        out.append(view if sparse else broadcast_to(view, tuple(shapes)))
+    return out

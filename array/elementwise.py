@@ -1,0 +1,308 @@
+"""Elementwise operations: operators, every NumPy ufunc, casts, ``where``.
+
+All of them are ``Blockwise`` nodes with one letter per output axis, so
+arrays broadcast like NumPy (aligned from the right, length-1 axes stretch)
+and arrays with different chunks are rechunked to the common refinement.
+Shapes that do not broadcast raise before any task is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from shoal.core.utils import funcname
+
+from .blockwise import _LETTERS, blockwise
+from .core import Array
+
+__all__ = [
+    "isclose",
+    "allclose",
+    "nan_to_num",
+    "real",
+    "imag",
+    "elemwise",
+    "array_ufunc",
+    "astype",
+    "where",
+    "clip",
+    "round",
+    "around",
+    "is_operand",
+    "UFUNC_NAMES",
+    "make_ufunc",
+]
+
+
+def is_operand(x: Any) -> bool:
+    """True for values an array operator accepts (arrays, numbers, NumPy data).
+
+    >>> is_operand(1.5), is_operand(np.ones(2)), is_operand("text")
+    (True, True, False)
+    """
+    return isinstance(x, (Array, np.ndarray, np.generic, numbers.Number, list, tuple))
+
+
+def _prepare(x: Any) -> Any:
+    if isinstance(x, Array):
+        return x
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        from .creation import from_array
+
+        return from_array(x, chunks=-1)
+    if isinstance(x, np.ndarray):
+        return x[()]
+    return x
+
+
+def elemwise(
+    op: Callable, *args: Any, dtype: Any = None, name: str | None = None, **kwargs: Any
+) -> Array:
+    """Apply ``op`` elementwise with NumPy broadcasting.
+
+    >>> import shoal.array as sa
+    >>> elemwise(np.add, sa.arange(3, chunks=2), np.array([[10], [20]])).compute()
+    array([[10, 11, 12],
+           [20, 21, 22]])
+    """
+    args = tuple(_prepare(a) for a in args)
+    arrays = [a for a in args if isinstance(a, Array)]
+    shapes = [a.shape for a in arrays]
+    what = name or funcname(op)
+    try:
+        np.broadcast_shapes(*[tuple(1 if n != n else n for n in s) for s in shapes])
+    except ValueError:
+        raise ValueError(
+            f"operands could not be broadcast together in {what}: shapes "
+            f"{', '.join(str(s) for s in shapes)}"
+        ) from None
+    ndim = max((a.ndim for a in arrays), default=0)
+    out_ind = _LETTERS[:ndim]
+    pairs: list = []
+    for a in args:
+        if isinstance(a, Array):
+            pairs += [a, out_ind[ndim - a.ndim :]]
+        else:
+            pairs += [a, None]
+    meta = None
+    if dtype is not None:
+        meta = np.empty((0,) * ndim, dtype=dtype)
+    return blockwise(op, out_ind, *pairs, meta=meta, name=name, regenerable=True, **kwargs)
+
+
+def _nth_output(ufunc: np.ufunc, n: int, *args: Any, **kwargs: Any) -> Any:
+    return ufunc(*args, **kwargs)[n]
+
+
+_REDUCE_UFUNCS = {
+    "add": "sum",
+    "multiply": "prod",
+    "minimum": "min",
+    "maximum": "max",
+    "logical_and": "all",
+    "logical_or": "any",
+}
+_ACCUMULATE_UFUNCS = {"add": "cumsum", "multiply": "cumprod"}
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    """The ``__array_ufunc__`` of shoal arrays: ufunc calls become lazy arrays.
+
+    >>> import shoal.array as sa
+    >>> np.sin(sa.zeros(2, chunks=1)).compute()
+    array([0., 0.])
+    """
+    if "out" in kwargs and kwargs["out"] is None:
+        kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    if kwargs.get("out") is not None:
+        raise TypeError(
+            f"{ufunc.__name__}(..., out=) is not supported on shoal arrays; "
+            "shoal arrays are immutable, assign the result instead"
+        )
+    if not all(is_operand(x) for x in inputs):
+        return NotImplemented
+    from . import reductions
+
+    if method == "__call__":
+        if ufunc is np.matmul:
+            from .products import matmul
+
+            return matmul(*inputs)
+        if kwargs.get("where", True) is not True:
+            raise NotImplementedError(
+                f"{ufunc.__name__}(..., where=) on shoal arrays; use shoal.array.where instead"
+            )
+        kwargs.pop("where", None)
+        if ufunc.nout == 1:
+            # ufunc keywords (dtype=, casting=) go to the ufunc itself, bound once
+            op = functools.partial(ufunc, **kwargs) if kwargs else ufunc
+            return elemwise(op, *inputs, name=ufunc.__name__)
+        return tuple(
+            elemwise(_nth_output, ufunc, i, *inputs, name=ufunc.__name__, **kwargs)
+            for i in range(ufunc.nout)
+        )
+    if method == "reduce" and ufunc.__name__ in _REDUCE_UFUNCS:
+        return getattr(reductions, _REDUCE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
+    if method == "accumulate" and ufunc.__name__ in _ACCUMULATE_UFUNCS:
+        return getattr(reductions, _ACCUMULATE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
+    if method == "outer" and len(inputs) == 2:
+        from .creation import asarray
+
+        a, b = (asarray(x) for x in inputs)
+        return elemwise(ufunc, a.reshape(a.shape + (1,) * b.ndim), b, **kwargs)
+    return NotImplemented
+
+
+def make_ufunc(ufunc: np.ufunc) -> Callable:
+    """A module-level function applying ``ufunc`` lazily to shoal arrays (and
+    eagerly, like NumPy, to anything else).
+
+    >>> import shoal.array as sa
+    >>> make_ufunc(np.sqrt)(sa.full(2, 4.0, chunks=1)).compute()
+    array([2., 2.])
+    """
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, Array) for a in args):
+            return array_ufunc(ufunc, "__call__", args, kwargs)
+        return ufunc(*args, **kwargs)
+
+    wrapper.__name__ = ufunc.__name__
+    wrapper.__qualname__ = ufunc.__name__
+    wrapper.__doc__ = f"``numpy.{ufunc.__name__}`` elementwise on shoal arrays (lazy, fused)."
+    return wrapper
+
+
+UFUNC_NAMES = sorted(
+    name for name in dir(np) if isinstance(getattr(np, name), np.ufunc) and not name.startswith("_")
+)
+
+
+def _astype(block: np.ndarray, dtype: np.dtype, casting: str) -> np.ndarray:
+    return block.astype(dtype, casting=casting, copy=False)
+
+
+def astype(x: Array, dtype: Any, casting: str = "unsafe") -> Array:
+    """Cast to ``dtype``; with ``casting`` other than "unsafe" a cast NumPy
+    would refuse raises here, before any task runs.
+
+    >>> import shoal.array as sa
+    >>> astype(sa.arange(3, chunks=2), np.float32).compute()
+    array([0., 1., 2.], dtype=float32)
+    """
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if not np.can_cast(x.dtype, dtype, casting=casting):
+        raise TypeError(f"cannot cast array from {x.dtype} to {dtype} with casting={casting!r}")
+    return elemwise(_astype, x, dtype, casting, dtype=dtype, name="astype")
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Array:
+    """Values from ``x`` where ``condition`` holds, else from ``y``; with only
+    ``condition``, the indices where it is true (``nonzero``).
+
+    >>> import shoal.array as sa
+    >>> a = sa.arange(4, chunks=3)
+    >>> where(a > 1, a, -1).compute()
+    array([-1, -1,  2,  3])
+    """
+    if x is None and y is None:
+        from .routines import nonzero
+
+        return nonzero(condition)
+    if x is None or y is None:
+        raise TypeError("where takes either condition alone or condition, x and y")
+    return elemwise(np.where, condition, x, y, name="where")
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Array:
+    """Limit values to ``[min, max]``.
+
+    >>> import shoal.array as sa
+    >>> clip(sa.arange(5, chunks=2), 1, 3).compute()
+    array([1, 1, 2, 3, 3])
+    """
+    if min is None and max is None:
+        raise ValueError("clip needs at least one of min and max")
+    return elemwise(np.clip, x, min, max, name="clip")
+
+
+def round(x: Any, decimals: int = 0) -> Array:
+    """Round to ``decimals`` places (half to even, like NumPy).
+
+    >>> import shoal.array as sa
+    >>> round(sa.asarray([0.5, 1.26]), 1).compute()
+    array([0.5, 1.3])
+    """
+    return elemwise(np.round, x, decimals=decimals, name="round")
+
+
+around = round
+
+
+def real(x: Any) -> Array:
+    """The real part.
+
+    >>> import shoal.array as sa
+    >>> real(sa.asarray([1 + 2j, 3 - 1j])).compute()
+    array([1., 3.])
+    """
+    return elemwise(np.real, x, name="real")
+
+
+def imag(x: Any) -> Array:
+    """The imaginary part.
+
+    >>> import shoal.array as sa
+    >>> imag(sa.asarray([1 + 2j, 3 - 1j])).compute()
+    array([ 2., -1.])
+    """
+    return elemwise(np.imag, x, name="imag")
+
+
+def isclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Array:
+    """Elementwise ``|a - b| <= atol + rtol * |b|``.
+
+    >>> import shoal.array as sa
+    >>> isclose(sa.asarray([1.0, 2.0]), [1.0 + 1e-9, 2.1]).compute()
+    array([ True, False])
+    """
+    return elemwise(np.isclose, a, b, rtol=rtol, atol=atol, equal_nan=equal_nan, name="isclose")
+
+
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Array:
+    """Whether all elements are close (a lazy 0-d boolean).
+
+    >>> import shoal.array as sa
+    >>> bool(allclose(sa.arange(3.0, chunks=2), [0, 1, 2]))
+    True
+    """
+    return isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).all()
+
+
+def nan_to_num(
+    x: Any,
+    copy: bool = True,
+    nan: float = 0.0,
+    posinf: float | None = None,
+    neginf: float | None = None,
+) -> Array:
+    """NaN and infinities replaced by finite numbers.
+
+    >>> import shoal.array as sa
+    >>> nan_to_num(sa.asarray([np.nan, 1.0]), nan=-1).compute()
+    array([-1.,  1.])
+    """
+    return elemwise(np.nan_to_num, x, nan=nan, posinf=posinf, neginf=neginf, name="nan_to_num")

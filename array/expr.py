@@ -1,0 +1,239 @@
+"""Array expressions and the graph builder that fuses them.
+
+Every array operation is an ``ArrayExpr`` node that knows its ``chunks``,
+its ``meta`` (a zero-size block of the right type and dtype) and how to build
+the task for one of its blocks: ``_block(index, builder)``. A node asks the
+builder for its inputs' blocks; the builder answers either with a reference
+to a stored key (``Ref``) or with the input's own task, nested inline. Inline
+answers are how fusion happens: ``((x + 1) * 2).sum()`` becomes one task per
+block that generates, adds, multiplies and partially sums.
+
+When an input is inlined (``GraphBuilder.inline``):
+
+- ``cost = "free"`` (constants, ``arange``, reads of in-memory or on-disk
+  arrays): always; a consumer that needs only part of a block asks for just
+  that part (``_sub_block``), so a slice of a file reads only that slice;
+- ``cost = "cheap"`` (random generation, and elementwise work on free or cheap
+  inputs only): whenever the consumer uses each block once. Such a block is
+  regenerated inside *every* consumer instead of being kept between two
+  passes, which is what keeps ``(x - x.mean()).std()`` in bounded memory;
+- ``cost = "stored"``: when the node is fusable (per-block work), its only
+  user is this consumer, and the consumer uses each block once.
+
+Nesting is capped at ``MAX_INLINE_DEPTH`` so long chains do not exhaust the
+Python stack when run; beyond it, blocks are stored under their own keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from shoal.core.expr import Expr
+from shoal.core.task import Ref, Task
+
+from .chunks import all_block_indices
+
+__all__ = ["ArrayExpr", "GraphBuilder", "FromGraph", "build_graph", "MAX_INLINE_DEPTH"]
+
+MAX_INLINE_DEPTH = 40
+
+
+class ArrayExpr(Expr):
+    """Base of array expression nodes: subclasses define ``chunks``, ``meta``
+    and ``_block``.
+
+    >>> from shoal.array.creation import ones
+    >>> ones((4,), chunks=2).expr.chunks
+    ((2, 2),)
+    """
+
+    cost = "stored"
+    fusable = False
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Operands as plain attributes: graph building reads them millions of times.
+        self.__dict__.update(zip(self._parameters, self.operands))
+        self._name  # noqa: B018 - name now, so deep trees never tokenize recursively
+
+    @property
+    def chunks(self) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def meta(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.meta.dtype
+
+    @functools.cached_property
+    def shape(self) -> tuple:
+        return tuple(sum(c) if c else 0 for c in self.chunks)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.chunks)
+
+    @functools.cached_property
+    def numblocks(self) -> tuple:
+        return tuple(len(c) for c in self.chunks)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        """The task (or data) producing block ``index``."""
+        raise NotImplementedError(f"{type(self).__name__} has no _block()")
+
+    def _sub_block(self, index: tuple, slices: tuple, b: GraphBuilder) -> Any:
+        """The task producing ``block[slices]``; free sources override it to
+        produce only that part."""
+        return Task(operator.getitem, self._block(index, b), slices)
+
+    def _one_to_one(self, child: ArrayExpr) -> bool:
+        """True if each block of ``child`` is used by at most one block here."""
+        return False
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        """Graph entries this node needs besides its blocks (persisted data)."""
+        return {}
+
+    def _layer(self) -> dict:
+        return build_graph(self)
+
+    def key(self, index: tuple) -> tuple:
+        return (self._name, *index)
+
+    def stage_name(self, stage: str) -> str:
+        """The name of an internal stage's keys, grouped under "{prefix}-{stage}"."""
+        token = self._name.rsplit("-", 1)[-1]
+        return f"{self._prefix}-{stage}-{token}"
+
+
+class GraphBuilder:
+    """Builds the task graph of an expression, fusing inputs inline where the
+    module docstring says so.
+
+    >>> from shoal.array.creation import ones
+    >>> expr = (ones((4,), chunks=2) + 1).expr
+    >>> sorted(GraphBuilder(expr).build())  # the ones-blocks are inlined
+    [('add-...', 0), ('add-...', 1)]
+    """
+
+    def __init__(self, root: ArrayExpr):
+        self.root = root
+        self.uses: Counter = Counter()
+        for node in root.walk():
+            for child in _array_operands(node):
+                self.uses[child._name] += 1
+        self.pending: list[ArrayExpr] = []
+        self.stored: set = set()
+        self.extras: set = set()
+        self.graph: dict = {}
+        self.depth = 0
+
+    def _extra(self, node: ArrayExpr) -> None:
+        if node._name not in self.extras:
+            self.extras.add(node._name)
+            self.graph.update(node._extra_layer(self))
+
+    def inline(self, parent: ArrayExpr, child: ArrayExpr) -> bool:
+        if self.depth >= MAX_INLINE_DEPTH:
+            return False
+        if child.cost == "free":
+            return True
+        if not parent._one_to_one(child):
+            return False
+        if child.cost == "cheap":
+            return True
+        return child.fusable and self.uses[child._name] == 1
+
+    def _store(self, child: ArrayExpr) -> None:
+        if child._name not in self.stored:
+            self.stored.add(child._name)
+            self.pending.append(child)
+
+    def input(self, parent: ArrayExpr, child: ArrayExpr, index: tuple) -> Any:
+        """Block ``index`` of ``child`` as ``parent`` should receive it."""
+        if self.inline(parent, child):
+            self._extra(child)
+            self.depth += 1
+            try:
+                return child._block(index, self)
+            finally:
+                self.depth -= 1
+        self._store(child)
+        return Ref(child.key(index))
+
+    def input_part(self, parent: ArrayExpr, child: ArrayExpr, index: tuple, slices: tuple) -> Any:
+        """``block[slices]`` of ``child``; free sources produce only that part."""
+        if self.inline(parent, child):
+            self._extra(child)
+            self.depth += 1
+            try:
+                return child._sub_block(index, slices, self)
+            finally:
+                self.depth -= 1
+        self._store(child)
+        return Task(operator.getitem, Ref(child.key(index)), slices)
+
+    def build(self) -> dict:
+        graph = self.graph
+        self._store(self.root)
+        while self.pending:
+            node = self.pending.pop()
+            self._extra(node)
+            for index in all_block_indices(node.numblocks):
+                graph[node.key(index)] = node._block(index, self)
+        return graph
+
+
+def build_graph(expr: ArrayExpr) -> dict:
+    """The task graph computing every block of ``expr``.
+
+    >>> from shoal.array.creation import arange
+    >>> len(build_graph(arange(10, chunks=5).expr))
+    2
+    """
+    return GraphBuilder(expr).build()
+
+
+def _array_operands(node: Expr) -> list:
+    return [d for d in node.dependencies() if isinstance(d, ArrayExpr)]
+
+
+class FromGraph(ArrayExpr):
+    """An array whose blocks are already in a graph (persisted or optimized).
+
+    >>> import numpy as np
+    >>> e = FromGraph("x", {("x", 0): np.ones(2)}, ((2,),), np.empty((0,)))
+    >>> build_graph(e)[("x", 0)]
+    array([1., 1.])
+    """
+
+    _parameters = ["name", "graph", "chunks_", "meta_"]
+
+    @property
+    def _name(self) -> str:  # type: ignore[override]
+        return self.name
+
+    @property
+    def chunks(self) -> tuple:
+        return self.chunks_
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.meta_
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        return self.graph[self.key(index)]
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        return self.graph
+
+    def _explain_args(self) -> str:
+        return f"name={self.name!r}"

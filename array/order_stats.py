@@ -1,0 +1,300 @@
+"""Order statistics: ``topk``/``argtopk``, ``percentile``/``quantile``, ``median``.
+
+``topk`` keeps the ``k`` best of every block (``np.partition``), then one task
+per output block picks the best ``k`` of those candidates: ``nblocks * k``
+values per row, never the whole axis.
+
+``percentile`` along an axis is exact: the axis is rechunked into one block
+(memory: the whole axis times the other axes' block lengths). Over the whole
+array (``axis=None``) with several blocks it is approximate: each block
+reports its percentiles at ``grid`` points plus its size, and those are
+merged as a weighted sample; the error is about one grid step of each
+block's distribution. One block gives the exact answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .blockwise import _LETTERS, blockwise
+from .core import Array
+
+__all__ = ["topk", "argtopk", "percentile", "quantile", "median", "nanmedian"]
+
+
+def _asarray(x: Any) -> Array:
+    from .creation import asarray
+
+    return asarray(x)
+
+
+def _best(values: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Positions of the |k| largest (k > 0) or smallest (k < 0) along ``axis``, sorted."""
+    n = values.shape[axis]
+    kk = min(abs(k), n)
+    key = -values if k > 0 else values
+    if kk < n:
+        part = np.argpartition(key, kk - 1, axis=axis)
+        part = np.take(part, np.arange(kk), axis=axis)
+    else:
+        part = np.broadcast_to(
+            np.arange(n).reshape([-1 if a == axis else 1 for a in range(values.ndim)]),
+            values.shape,
+        )
+    order = np.argsort(np.take_along_axis(key, part, axis=axis), axis=axis, kind="stable")
+    return np.take_along_axis(part, order, axis=axis)
+
+
+def _topk_block(block: np.ndarray, k: int, axis: int) -> np.ndarray:
+    return np.take_along_axis(block, _best(block, k, axis), axis=axis)
+
+
+def _arg_block(block: np.ndarray, k: int, axis: int, block_info: dict) -> np.ndarray:
+    offset = block_info[0]["array-location"][axis][0]
+    pos = _best(block, k, axis)
+    out = np.empty(pos.shape, dtype=[("v", block.dtype), ("i", np.int64)])
+    out["v"] = np.take_along_axis(block, pos, axis=axis)
+    out["i"] = pos + offset
+    return out
+
+
+def _arg_final(block: np.ndarray, k: int, axis: int) -> np.ndarray:
+    pos = _best(block["v"], k, axis)
+    return np.take_along_axis(block["i"], pos, axis=axis)
+
+
+def _check_k(x: Array, k: int, axis: int) -> int:
+    if not isinstance(k, (int, np.integer)) or k == 0:
+        raise ValueError(f"k must be a non-zero int, got {k!r}")
+    if abs(k) > x.shape[axis]:
+        raise ValueError(f"k={k} is larger than axis {axis} of length {x.shape[axis]}")
+    return int(k)
+
+
+def topk(a: Any, k: int, axis: int = -1, split_every: Any = None) -> Array:
+    """The ``k`` largest values along ``axis``, largest first; ``k < 0`` gives the
+    ``-k`` smallest, smallest first.
+
+    >>> import shoal.array as sa
+    >>> topk(sa.asarray([5, 1, 9, 3, 7], chunks=2), 2).compute()
+    array([9, 7])
+    """
+    from .rechunk import rechunk
+
+    x = _asarray(a)
+    axis = axis % x.ndim
+    k = _check_k(x, k, axis)
+    letters = _LETTERS[: x.ndim]
+    cand = blockwise(
+        _topk_block,
+        letters,
+        x,
+        letters,
+        k,
+        None,
+        axis,
+        None,
+        adjust_chunks={letters[axis]: lambda n: min(n, abs(k))},
+        dtype=x.dtype,
+        name="topk-candidates",
+    )
+    whole = rechunk(cand, {axis: -1})
+    return blockwise(
+        _topk_block,
+        letters,
+        whole,
+        letters,
+        k,
+        None,
+        axis,
+        None,
+        adjust_chunks={letters[axis]: abs(k)},
+        dtype=x.dtype,
+        name="topk",
+    )
+
+
+def argtopk(a: Any, k: int, axis: int = -1) -> Array:
+    """Indices of ``topk(a, k, axis)`` along ``axis``.
+
+    >>> import shoal.array as sa
+    >>> argtopk(sa.asarray([5, 1, 9, 3, 7], chunks=2), -2).compute()
+    array([1, 3])
+    """
+    from .rechunk import rechunk
+
+    x = _asarray(a)
+    axis = axis % x.ndim
+    k = _check_k(x, k, axis)
+    letters = _LETTERS[: x.ndim]
+    record = np.dtype([("v", x.dtype), ("i", np.int64)])
+    cand = blockwise(
+        _arg_block,
+        letters,
+        x,
+        letters,
+        k,
+        None,
+        axis,
+        None,
+        adjust_chunks={letters[axis]: lambda n: min(n, abs(k))},
+        dtype=record,
+        name="argtopk-candidates",
+    )
+    whole = rechunk(cand, {axis: -1})
+    return blockwise(
+        _arg_final,
+        letters,
+        whole,
+        letters,
+        k,
+        None,
+        axis,
+        None,
+        adjust_chunks={letters[axis]: abs(k)},
+        dtype=np.int64,
+        name="argtopk",
+    )
+
+
+# ---------------------------------------------------------- percentiles
+
+
+def _percentile_block(
+    block: np.ndarray, q: np.ndarray, axis: int, method: str, nan: bool
+) -> np.ndarray:
+    func = np.nanpercentile if nan else np.percentile
+    out = func(block, q, axis=axis, method=method)
+    return np.moveaxis(out, 0, axis) if out.ndim == block.ndim else out
+
+
+def _summary(block: np.ndarray, grid: np.ndarray, nan: bool) -> tuple:
+    values = block[~np.isnan(block)] if nan and block.dtype.kind in "fc" else block.ravel()
+    if values.size == 0:
+        return np.empty(0), 0
+    return np.percentile(values, grid), values.size
+
+
+def _merge(parts: list, q: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    values, weights = [], []
+    for vals, n in parts:
+        if n:
+            values.append(vals)
+            # each grid point stands for the mass between its neighbours
+            mass = np.diff(np.concatenate([[0], (grid[1:] + grid[:-1]) / 2, [100]])) / 100
+            weights.append(mass * n)
+    if not values:
+        return np.full(q.shape, np.nan)
+    v = np.concatenate(values)
+    w = np.concatenate(weights)
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order]
+    cdf = (np.cumsum(w) - w / 2) / w.sum() * 100
+    return np.interp(q, cdf, v)
+
+
+def percentile(
+    a: Any,
+    q: Any,
+    axis: int | None = None,
+    method: str = "linear",
+    grid: int = 1000,
+    keepdims: bool = False,
+) -> Array:
+    """The ``q``-th percentiles (0..100) along ``axis`` (see module docstring for
+    which results are exact).
+
+    >>> import shoal.array as sa
+    >>> percentile(sa.arange(11.0, chunks=4).reshape((1, 11)), [10, 50], axis=1).compute()
+    array([[1.],
+           [5.]])
+    """
+    return _percentile(a, q, axis, method, grid, keepdims, nan=False)
+
+
+def _percentile(
+    a: Any, q: Any, axis: int | None, method: str, grid: int, keepdims: bool, nan: bool
+) -> Array:
+    from .creation import from_delayed
+    from .rechunk import rechunk
+
+    x = _asarray(a)
+    qs = np.asarray(q, dtype=float)
+    if qs.ndim > 1 or ((qs < 0) | (qs > 100)).any():
+        raise ValueError(f"percentiles must be a scalar or 1-D list in [0, 100], got {q}")
+    flat = qs.reshape(-1)
+    out_dtype = np.result_type(x.dtype, np.float64)
+    if axis is None and x.npartitions > 1:
+        if keepdims:
+            raise NotImplementedError("keepdims with axis=None over several blocks")
+        import shoal
+
+        grid_points = np.linspace(0, 100, grid)
+        parts = [shoal.delayed(_summary)(b, grid_points, nan) for b in x.ravel().to_delayed()]
+        merged = shoal.delayed(_merge)(parts, flat, grid_points)
+        out = from_delayed(merged, (len(flat),), dtype=np.float64)
+        return out.reshape(qs.shape) if qs.ndim == 0 else out
+    if axis is None:
+        x, axis = x.ravel(), 0
+    axis = axis % x.ndim
+    x = rechunk(x, {axis: -1})
+    letters = _LETTERS[: x.ndim]
+    block = blockwise(
+        _percentile_block,
+        letters,
+        x,
+        letters,
+        flat,
+        None,
+        axis,
+        None,
+        method,
+        None,
+        nan,
+        None,
+        adjust_chunks={letters[axis]: len(flat)},
+        dtype=out_dtype,
+        name="percentile",
+    )
+    from .shape import expand_dims, moveaxis
+
+    result = moveaxis(block, axis, 0)
+    if keepdims:
+        result = expand_dims(result, axis + 1)
+    return result[0] if qs.ndim == 0 else result
+
+
+def quantile(
+    a: Any, q: Any, axis: int | None = None, method: str = "linear", keepdims: bool = False
+) -> Array:
+    """Like ``percentile`` with ``q`` in [0, 1].
+
+    >>> import shoal.array as sa
+    >>> float(quantile(sa.arange(5.0, chunks=5), 0.5))
+    2.0
+    """
+    return percentile(
+        a, np.asarray(q, dtype=float) * 100, axis=axis, method=method, keepdims=keepdims
+    )
+
+
+def median(a: Any, axis: int | None = None, keepdims: bool = False) -> Array:
+    """The median along ``axis`` (exact; approximate for ``axis=None`` over several blocks).
+
+    >>> import shoal.array as sa
+    >>> median(sa.asarray([[1, 5, 2], [8, 3, 3]], chunks=1), axis=1).compute()
+    array([2., 3.])
+    """
+    return percentile(a, 50, axis=axis, keepdims=keepdims)
+
+
+def nanmedian(a: Any, axis: int | None = None, keepdims: bool = False) -> Array:
+    """The median ignoring NaNs.
+
+    >>> import shoal.array as sa
+    >>> nanmedian(sa.asarray([[1, np.nan, 3]], chunks=1), axis=1).compute()
+    array([2.])
+    """
+    return _percentile(a, 50, axis, "linear", 1000, keepdims, nan=True)

@@ -1,0 +1,195 @@
+"""``rechunk``: the other primitive — cut an array into different blocks.
+
+Each output block is assembled from the pieces of the input blocks it
+overlaps. A piece of a free source (constants, ranges, stored arrays) is made
+directly, so rechunking ``from_array`` reads each region once.
+
+The planner: a direct rechunk builds one piece per overlap of an input and an
+output block. When source and target are at right angles (rows to columns)
+that is every input block times every output block: a 40,000 x 40,000
+array from (40000, 100) to (100, 40000) blocks would need 160,000 pieces and
+every task would wait on all 400 inputs. The planner then goes through an
+intermediate chunking whose block sides are the geometric mean of the old and
+new ones ((2000, 2000) here: 2 x 8,000 pieces, each task reading 20 inputs),
+recursively while that keeps lowering the count. Memory for such a rechunk
+stays about the array's size (every output needs every input) plus a block
+per thread; the intermediate stage only lowers graph size and task fan-in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+import numpy as np
+
+from shoal.core.task import Task
+
+from .chunks import chunk_offsets, has_unknown, normalize_chunks
+from .core import Array
+from .expr import ArrayExpr, GraphBuilder
+
+__all__ = ["Rechunk", "rechunk", "plan_rechunk"]
+
+
+def _axis_pieces(old: tuple, new: tuple) -> list:
+    """For each new block along one axis: [(old block, slice inside it), ...].
+
+    >>> _axis_pieces((2, 2), (1, 3))
+    [[(0, slice(0, 1, None))], [(0, slice(1, 2, None)), (1, slice(0, 2, None))]]
+    """
+    old_off = chunk_offsets(old)
+    last = len(old) - 1
+    out = []
+    start = 0
+    for n in new:
+        stop = start + n
+        k = min(max(bisect.bisect_right(old_off, start) - 1, 0), last)
+        if n == 0:
+            out.append([(k, slice(start - old_off[k], start - old_off[k]))])
+            continue
+        pieces = []
+        while k <= last and old_off[k] < stop:
+            lo = max(start, old_off[k]) - old_off[k]
+            hi = min(stop, old_off[k + 1]) - old_off[k]
+            if hi > lo:
+                pieces.append((k, slice(lo, hi)))
+            k += 1
+        out.append(pieces)
+        start = stop
+    return out
+
+
+def _piece_count(old: tuple, new: tuple) -> int:
+    return math.prod(sum(len(p) for p in _axis_pieces(o, n)) for o, n in zip(old, new))
+
+
+class Rechunk(ArrayExpr):
+    """The blocks of ``child`` re-cut into ``chunks_`` (one stage).
+
+    >>> import shoal.array as sa
+    >>> sa.arange(6, chunks=2).rechunk(3).expr.explain_text().splitlines()[0]
+    'Rechunk: chunks=((3, 3),)'
+    """
+
+    _parameters = ["child", "chunks_"]
+
+    @property
+    def chunks(self) -> tuple:
+        return self.chunks_
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.child.meta
+
+    @property
+    def _pieces(self) -> list:
+        cached = self.__dict__.get("_pieces_cache")
+        if cached is None:
+            cached = [_axis_pieces(o, n) for o, n in zip(self.child.chunks, self.chunks)]
+            self.__dict__["_pieces_cache"] = cached
+        return cached
+
+    def _one_to_one(self, child: ArrayExpr) -> bool:
+        for axis_pieces in self._pieces:
+            used = [k for pieces in axis_pieces for k, _ in pieces]
+            if len(used) != len(set(used)):
+                return False
+        return True
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        per_axis = [self._pieces[a][i] for a, i in enumerate(index)]
+        child = self.child
+        old = child.chunks
+
+        def make(axis: int, cidx: tuple, slices: tuple) -> Any:
+            if axis == len(per_axis):
+                whole = all(
+                    s.start == 0 and s.stop == old[a][k]
+                    for a, (k, s) in enumerate(zip(cidx, slices))
+                )
+                if whole:
+                    return b.input(self, child, cidx)
+                return b.input_part(self, child, cidx, slices)
+            return [make(axis + 1, (*cidx, k), (*slices, s)) for k, s in per_axis[axis]]
+
+        nested = make(0, (), ())
+        if all(len(p) == 1 for p in per_axis):
+            node = nested
+            for _ in per_axis:
+                node = node[0]
+            return node
+        return Task(_assemble, nested, len(per_axis))
+
+    def _explain_args(self) -> str:
+        return f"chunks={self.chunks}"
+
+
+def _assemble(nested: Any, ndim: int, axis: int = 0) -> Any:
+    if axis == ndim - 1:
+        parts = nested
+    else:
+        parts = [_assemble(n, ndim, axis + 1) for n in nested]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+
+
+def plan_rechunk(old: tuple, new: tuple, depth: int = 0) -> list:
+    """The chunkings to go through, ending with ``new`` (see module docstring).
+
+    >>> plan = plan_rechunk(((40000,), (100,) * 400), ((100,) * 400, (40000,)))
+    >>> [tuple(max(c) for c in stage) for stage in plan]
+    [(8944, 447), (2000, 2000), (447, 8944), (100, 40000)]
+    """
+    direct = _piece_count(old, new)
+    n_blocks = math.prod(len(c) for c in old) + math.prod(len(c) for c in new)
+    if depth >= 3 or len(old) < 2 or direct <= 4 * n_blocks:
+        return [new]
+    shape = tuple(sum(c) for c in old)
+    sides = []
+    for o, n, size in zip(old, new, shape):
+        side = math.sqrt(max(max(o), 1) * max(max(n), 1))
+        sides.append(min(max(int(round(side)), 1), max(size, 1)))
+    mid = normalize_chunks(tuple(sides), shape)
+    if mid in (old, new):
+        return [new]
+    staged = _piece_count(old, mid) + _piece_count(mid, new)
+    if staged >= direct:
+        return [new]
+    return plan_rechunk(old, mid, depth + 1) + plan_rechunk(mid, new, depth + 1)
+
+
+def rechunk(
+    x: Any, chunks: Any = "auto", threshold: Any = None, block_size_limit: Any = None
+) -> Array:
+    """The same values cut into new blocks.
+
+    ``chunks`` takes every spelling of ``normalize_chunks``; a dict changes only
+    the axes it names. Right-angle rechunks go through an intermediate
+    chunking (see module docstring).
+
+    >>> import shoal.array as sa
+    >>> sa.arange(6, chunks=2).rechunk(3).chunks
+    ((3, 3),)
+    """
+    from .creation import asarray
+
+    x = asarray(x)
+    if isinstance(chunks, dict):
+        chunks = {k: (x.chunks[k] if v is None else v) for k, v in chunks.items()}
+    new = normalize_chunks(chunks, x.shape, x.dtype, limit=block_size_limit, previous=x.chunks)
+    if new == x.chunks:
+        return x
+    if has_unknown(x.chunks):
+        raise ValueError(
+            f"cannot rechunk an array with unknown chunk sizes {x.chunks}; "
+            "call .compute_chunk_sizes() first"
+        )
+    expr = x.expr
+    while isinstance(expr, Rechunk):
+        expr = expr.child
+    if expr.chunks == new:
+        return Array(expr)
+    for stage in plan_rechunk(expr.chunks, new):
+        expr = Rechunk(expr, stage)
+    return Array(expr)

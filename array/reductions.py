@@ -1,0 +1,805 @@
+"""Reductions as trees: sum, prod, mean, var, std, min, max, arg*, any, all,
+their ``nan`` variants, count_nonzero; and cumulative sums and products.
+
+A reduction runs in three kinds of tasks. ``chunk`` reduces each input block
+(with ``keepdims``; the input block is fused into this task), ``combine``
+merges groups of at most ``split_every`` partial results, round after round,
+and ``aggregate`` turns the last group into the output block. Only a group's
+partials are alive at once, so memory stays bounded by the tree's width.
+
+Partials may be arrays or dicts of arrays: ``mean`` carries (count, total);
+``var``/``std`` carry (count, mean, M2) per block and combine them with the
+parallel formula of Chan et al., which stays accurate where the textbook
+``E[x^2] - E[x]^2`` cancels catastrophically.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from shoal.core import config
+from shoal.core.task import Ref, Task
+
+from .blockwise import meta_from
+from .chunks import all_block_indices, chunk_offsets, has_unknown
+from .core import Array
+from .expr import ArrayExpr, GraphBuilder
+
+__all__ = [
+    "ptp",
+    "average",
+    "reduction",
+    "sum",
+    "prod",
+    "mean",
+    "var",
+    "std",
+    "min",
+    "max",
+    "argmin",
+    "argmax",
+    "any",
+    "all",
+    "nansum",
+    "nanprod",
+    "nanmean",
+    "nanvar",
+    "nanstd",
+    "nanmin",
+    "nanmax",
+    "nanargmin",
+    "nanargmax",
+    "count_nonzero",
+    "cumsum",
+    "cumprod",
+    "nancumsum",
+    "nancumprod",
+]
+
+config.update_defaults(
+    {"array": {"split-every": 8}},
+    {"array.split-every": "Partial results merged per task in tree reductions."},
+)
+
+
+def normalize_axis(axis: Any, ndim: int) -> tuple:
+    """Axes as a sorted tuple of non-negative ints; AxisError when out of range.
+
+    >>> normalize_axis(-1, 3), normalize_axis(None, 2)
+    ((2,), (0, 1))
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"axis must be an int or a tuple of ints, got {a!r}")
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(
+                f"axis {a} is out of bounds for array of dimension {ndim}"
+            )
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in axis {axis}")
+    return tuple(sorted(out))
+
+
+# --------------------------------------------------------------- partials
+
+
+def _concat_partials(nested: Any, axes: tuple, depth: int = 0) -> Any:
+    """One partial from a nested list (one level per axis in ``axes``)."""
+    if depth == len(axes):
+        return nested
+    parts = [_concat_partials(n, axes, depth + 1) for n in nested]
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts], axis=axes[depth]) for k in parts[0]}
+    return np.concatenate(parts, axis=axes[depth])
+
+
+def _combine_group(nested: Any, axes: tuple, combine: Callable, kwargs: dict) -> Any:
+    return combine(_concat_partials(nested, axes), axis=axes, keepdims=True, **kwargs)
+
+
+def _aggregate_group(
+    nested: Any, axes: tuple, aggregate: Callable, keepdims: bool, kwargs: dict
+) -> Any:
+    return aggregate(_concat_partials(nested, axes), axis=axes, keepdims=keepdims, **kwargs)
+
+
+class Reduction(ArrayExpr):
+    """A tree reduction over ``axis`` of ``child`` (see module docstring)."""
+
+    _parameters = [
+        "child",
+        "chunk",
+        "combine",
+        "aggregate",
+        "axis",
+        "keepdims",
+        "meta_",
+        "split_every",
+        "kwargs",
+        "offsets",
+        "prefix",
+    ]
+    _defaults = {"kwargs": None, "offsets": False, "prefix": None}
+
+    @property
+    def _prefix(self) -> str:
+        return self.prefix or "reduce"
+
+    @functools.cached_property
+    def chunks(self) -> tuple:
+        out = []
+        for a, c in enumerate(self.child.chunks):
+            if a in self.axis:
+                if self.keepdims:
+                    out.append((1,))
+            else:
+                out.append(c)
+        return tuple(out)
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.meta_
+
+    def _one_to_one(self, child: ArrayExpr) -> bool:
+        return True
+
+    @functools.cached_property
+    def _rounds(self) -> list:
+        """numblocks after each round of combining, ending with one block
+        along every reduced axis."""
+        nb = list(self.child.numblocks)
+        factors = self._factors(nb)
+        rounds = [tuple(nb)]
+        while math.prod(nb[a] for a in self.axis) > 1:
+            nb = [(-(-n // factors[a])) if a in self.axis else n for a, n in enumerate(nb)]
+            rounds.append(tuple(nb))
+        return rounds
+
+    def _factors(self, nb: list) -> dict:
+        split = self.split_every
+        if not self.axis:
+            return {}
+        if isinstance(split, dict):
+            return {a: builtins.max(int(split.get(a, 2)), 2) for a in self.axis}
+        split = builtins.max(int(split), 2)
+        busy = [a for a in self.axis if nb[a] > 1] or list(self.axis)
+        per = builtins.max(int(round(split ** (1 / len(busy)))), 2)
+        return dict.fromkeys(self.axis, per)
+
+    def _partial_kwargs(self, index: tuple) -> dict:
+        kwargs = dict(self.kwargs or {})
+        if self.offsets:
+            child = self.child
+            kwargs["offset"] = tuple(chunk_offsets(c)[i] for c, i in zip(child.chunks, index))
+            kwargs["shape"] = child.shape
+        return kwargs
+
+    def _partial(self, index: tuple, b: GraphBuilder) -> Any:
+        block = b.input(self, self.child, index)
+        return Task(self.chunk, block, axis=self.axis, keepdims=True, **self._partial_kwargs(index))
+
+    def _group(self, prev_nb: tuple, index: tuple) -> Any:
+        """Nested list of the previous round's indices in group ``index``."""
+        factors = self._factors(list(self.child.numblocks))
+
+        def make(axis_pos: int, fixed: tuple) -> Any:
+            if axis_pos == len(self.axis):
+                return fixed
+            a = self.axis[axis_pos]
+            start = index[a] * factors[a] if len(self._rounds) > 1 else 0
+            stop = builtins.min(start + factors[a], prev_nb[a])
+            out = []
+            for i in range(start, stop):
+                new = list(fixed)
+                new[a] = i
+                out.append(make(axis_pos + 1, tuple(new)))
+            return out
+
+        return make(0, tuple(index))
+
+    def _stage_key(self, level: int, index: tuple) -> tuple:
+        return (self.stage_name("partial" if level == 0 else f"combine{level}"), *index)
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        rounds = self._rounds
+        if len(rounds) == 1:
+            return {}
+        layer: dict = {}
+        for index in all_block_indices(rounds[0]):
+            layer[self._stage_key(0, index)] = self._partial(index, b)
+        kwargs = self.kwargs or {}
+        for level in range(1, len(rounds) - 1):
+            for index in all_block_indices(rounds[level]):
+                group = self._map_group(self._group(rounds[level - 1], index), level - 1)
+                layer[self._stage_key(level, index)] = Task(
+                    _combine_group, group, self.axis, self.combine, _combine_kwargs(kwargs)
+                )
+        return layer
+
+    def _map_group(self, nested: Any, level: int) -> Any:
+        if isinstance(nested, tuple):
+            return Ref(self._stage_key(level, nested))
+        return [self._map_group(n, level) for n in nested]
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        full = list(index) if self.keepdims else _expand(index, self.axis, self.child.ndim)
+        full = [0 if a in self.axis else i for a, i in enumerate(full)]
+        rounds = self._rounds
+        kwargs = _combine_kwargs(self.kwargs or {})
+        if len(rounds) == 1:
+            partial = self._partial(tuple(full), b)
+            for _ in self.axis:
+                partial = [partial]
+            return Task(_aggregate_group, partial, self.axis, self.aggregate, self.keepdims, kwargs)
+        group = self._map_group(self._group(rounds[-2], tuple(full)), len(rounds) - 2)
+        return Task(_aggregate_group, group, self.axis, self.aggregate, self.keepdims, kwargs)
+
+    def _explain_args(self) -> str:
+        return f"{self._prefix}, axis={self.axis}, keepdims={self.keepdims}"
+
+
+def _combine_kwargs(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k in ("ddof", "dtype", "nan")}
+
+
+def _expand(index: tuple, axes: tuple, ndim: int) -> list:
+    it = iter(index)
+    return [0 if a in axes else next(it) for a in range(ndim)]
+
+
+def reduction(
+    x: Any,
+    chunk: Callable,
+    combine: Callable,
+    aggregate: Callable,
+    axis: Any = None,
+    keepdims: bool = False,
+    dtype: Any = None,
+    split_every: Any = None,
+    name: str = "reduce",
+    kwargs: dict | None = None,
+    offsets: bool = False,
+    empty_ok: bool = True,
+) -> Array:
+    """A tree reduction (see module docstring) from three functions taking
+    ``(x, axis=, keepdims=)``.
+
+    >>> import shoal.array as sa
+    >>> reduction(sa.arange(10, chunks=3), np.sum, np.sum, np.sum, dtype=int).compute()
+    np.int64(45)
+    """
+    from .creation import asarray
+    from .rechunk import rechunk
+
+    x = asarray(x)
+    axes = normalize_axis(axis, x.ndim)
+    unknown = has_unknown(tuple(x.chunks[a] for a in axes))
+    if unknown and (offsets or not empty_ok):
+        raise ValueError(
+            f"{name} over axes {axes} needs known chunk sizes, got {x.chunks}; "
+            "call .compute_chunk_sizes() first"
+        )
+    if not empty_ok and builtins.any(x.shape[a] == 0 for a in axes):
+        raise ValueError(
+            f"zero-size array to reduction operation {name} which has no identity "
+            f"(shape {x.shape}, axis {axis})"
+        )
+    cleaned = tuple(
+        tuple(n for n in c if n) or (0,) if a in axes and x.shape[a] else c
+        for a, c in enumerate(x.chunks)
+    )
+    if not unknown and cleaned != x.chunks:
+        x = rechunk(x, cleaned)
+    split_every = split_every if split_every is not None else config.get("array.split-every")
+    out_ndim = x.ndim if keepdims else x.ndim - len(axes)
+    meta = meta_from(dtype, out_ndim)
+    expr = Reduction(
+        x.expr,
+        chunk,
+        combine,
+        aggregate,
+        axes,
+        bool(keepdims),
+        meta,
+        split_every,
+        kwargs or None,
+        offsets,
+        name,
+    )
+    return Array(expr)
+
+
+def _probe_dtype(func: Callable, x: Array, **kwargs: Any) -> np.dtype:
+    sample = np.ones((1,) * builtins.max(x.ndim, 1), dtype=x.dtype)
+    with np.errstate(all="ignore"):
+        return np.asarray(func(sample, **kwargs)).dtype
+
+
+# ------------------------------------------------------ simple reductions
+
+
+def _np_chunk(np_func: Callable, block, axis, keepdims, **kw):
+    return np_func(block, axis=axis, keepdims=True, **kw)
+
+
+def _np_combine(np_func: Callable, part, axis, keepdims, **kw):
+    kw.pop("dtype", None)
+    return np_func(part, axis=axis, keepdims=keepdims, **kw)
+
+
+def _simple(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
+    chunk = functools.partial(_np_chunk, np_func)
+    combine = functools.partial(_np_combine, np_func)
+
+    def reduce(
+        x: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        keepdims: bool = False,
+        split_every: Any = None,
+        out: Any = None,
+    ) -> Array:
+        from .creation import asarray
+
+        if out is not None:
+            raise TypeError(f"{name}(out=) is not supported; assign the result instead")
+        x = asarray(x)
+        kwargs = {"dtype": dtype} if dtype is not None else {}
+        out_dtype = _probe_dtype(np_func, x, **kwargs)
+        return reduction(
+            x,
+            chunk,
+            combine,
+            combine,
+            axis=axis,
+            keepdims=keepdims,
+            dtype=out_dtype,
+            split_every=split_every,
+            name=name,
+            kwargs=kwargs,
+            empty_ok=empty_ok,
+        )
+
+    reduce.__name__ = name
+    reduce.__qualname__ = name
+    reduce.__doc__ = (
+        f"``numpy.{name}`` as a tree reduction over ``axis`` (int, tuple or None).\n\n"
+        f"    >>> import shoal.array as sa\n"
+        f"    >>> x = sa.arange(1, 7, chunks=4).reshape((2, 3))\n"
+        f"    >>> np.allclose(sa.{name}(x, axis=1).compute(), np.{name}(np.arange(1, 7)"
+        f".reshape((2, 3)), axis=1))\n    True\n"
+    )
+    return reduce
+
+
+sum = _simple(np.sum, "sum")
+prod = _simple(np.prod, "prod")
+min = _simple(np.min, "min", empty_ok=False)
+max = _simple(np.max, "max", empty_ok=False)
+any = _simple(np.any, "any")
+all = _simple(np.all, "all")
+nansum = _simple(np.nansum, "nansum")
+nanprod = _simple(np.nanprod, "nanprod")
+nanmin = _simple(np.nanmin, "nanmin", empty_ok=False)
+nanmax = _simple(np.nanmax, "nanmax", empty_ok=False)
+
+
+def _count_chunk(block, axis, keepdims, **kw):
+    return np.sum(block != 0, axis=axis, keepdims=True, dtype=np.intp)
+
+
+def _intp_sum(part, axis, keepdims, **kw):
+    return np.sum(part, axis=axis, keepdims=keepdims, dtype=np.intp)
+
+
+def count_nonzero(
+    x: Any, axis: Any = None, keepdims: bool = False, split_every: Any = None
+) -> Array:
+    """Number of non-zero values along ``axis``.
+
+    >>> import shoal.array as sa
+    >>> count_nonzero(sa.arange(5, chunks=2)).compute()
+    np.int64(4)
+    """
+    return reduction(
+        x,
+        _count_chunk,
+        _intp_sum,
+        _intp_sum,
+        axis=axis,
+        keepdims=keepdims,
+        dtype=np.intp,
+        split_every=split_every,
+        name="count_nonzero",
+    )
+
+
+# ------------------------------------------------------------- moments
+
+
+def _moment_chunk(block, axis, keepdims, nan=False, acc=None, **kw):
+    if nan:
+        valid = ~np.isnan(block)
+        n = np.sum(valid, axis=axis, keepdims=True, dtype=np.float64)
+        total = np.nansum(block, axis=axis, keepdims=True, dtype=acc)
+    else:
+        n = np.full(
+            [1 if a in axis else s for a, s in enumerate(block.shape)],
+            math.prod(block.shape[a] for a in axis),
+            dtype=np.float64,
+        )
+        total = np.sum(block, axis=axis, keepdims=True, dtype=acc)
+    with np.errstate(all="ignore"):
+        mean = np.where(n > 0, total / np.where(n > 0, n, 1), 0)
+    out = {"n": n, "mean": mean}
+    if kw.get("second"):
+        d = np.subtract(block, mean)
+        if np.iscomplexobj(d):
+            sq = (d * np.conj(d)).real
+        else:
+            sq = np.multiply(d, d, out=d)
+        out["m2"] = (np.nansum if nan else np.sum)(sq, axis=axis, keepdims=True)
+    return out
+
+
+def _moment_combine(part, axis, keepdims, **kw):
+    n = np.sum(part["n"], axis=axis, keepdims=keepdims)
+    weighted = np.sum(part["n"] * part["mean"], axis=axis, keepdims=keepdims)
+    with np.errstate(all="ignore"):
+        mean = np.where(n > 0, weighted / np.where(n > 0, n, 1), 0)
+    out = {"n": n, "mean": mean}
+    if "m2" in part:
+        back = mean if keepdims else np.expand_dims(mean, axis)
+        d = part["mean"] - back
+        sq = (d * np.conj(d)).real if np.iscomplexobj(d) else d * d
+        out["m2"] = np.sum(part["m2"], axis=axis, keepdims=keepdims) + np.sum(
+            part["n"] * sq, axis=axis, keepdims=keepdims
+        )
+    return out
+
+
+def _mean_aggregate(part, axis, keepdims, dtype=None, **kw):
+    out = _moment_combine(part, axis, keepdims)
+    with np.errstate(all="ignore"):
+        value = np.where(out["n"] > 0, out["mean"], np.nan)
+    return value.astype(dtype, copy=False) if dtype is not None else value
+
+
+def _var_aggregate(part, axis, keepdims, ddof=0, dtype=None, sqrt=False, **kw):
+    out = _moment_combine(part, axis, keepdims)
+    with np.errstate(all="ignore"):
+        value = out["m2"] / np.maximum(out["n"] - ddof, 0)
+        value = np.where(out["n"] - ddof > 0, value, np.nan)
+    if sqrt:
+        value = np.sqrt(value)
+    return value.astype(dtype, copy=False) if dtype is not None else value
+
+
+def _moment_reduction(
+    name: str, np_func: Callable, second: bool, nan: bool, sqrt: bool = False
+) -> Callable:
+    def reduce(
+        x: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        keepdims: bool = False,
+        ddof: int = 0,
+        split_every: Any = None,
+    ) -> Array:
+        from .creation import asarray
+
+        x = asarray(x)
+        probe_kw = {"dtype": dtype} if dtype is not None else {}
+        if second:
+            probe_kw["ddof"] = 0
+        out_dtype = _probe_dtype(np_func, x, **probe_kw)
+        kwargs: dict = {"dtype": out_dtype, "nan": nan}
+        if second:
+            kwargs.update(ddof=ddof)
+        aggregate = functools.partial(_var_aggregate, sqrt=sqrt) if second else _mean_aggregate
+        acc = _probe_dtype(np.mean, x, **({"dtype": dtype} if dtype is not None else {}))
+        chunk = functools.partial(_moment_chunk, second=second, acc=acc)
+        return reduction(
+            x,
+            chunk,
+            _moment_combine,
+            aggregate,
+            axis=axis,
+            keepdims=keepdims,
+            dtype=out_dtype,
+            split_every=split_every,
+            name=name,
+            kwargs=kwargs,
+        )
+
+    reduce.__name__ = name
+    reduce.__qualname__ = name
+    reduce.__doc__ = (
+        f"``numpy.{name}`` with a numerically stable merge of per-block moments.\n\n"
+        f"    >>> import shoal.array as sa\n"
+        f"    >>> round(float(sa.{name}(sa.arange(10, chunks=3))), 6) == "
+        f"round(float(np.{name}(np.arange(10))), 6)\n    True\n"
+    )
+    return reduce
+
+
+mean = _moment_reduction("mean", np.mean, second=False, nan=False)
+nanmean = _moment_reduction("nanmean", np.nanmean, second=False, nan=True)
+var = _moment_reduction("var", np.var, second=True, nan=False)
+nanvar = _moment_reduction("nanvar", np.nanvar, second=True, nan=True)
+std = _moment_reduction("std", np.std, second=True, nan=False, sqrt=True)
+nanstd = _moment_reduction("nanstd", np.nanstd, second=True, nan=True, sqrt=True)
+
+
+# --------------------------------------------------------- argmin, argmax
+
+
+def _arg_chunk(block, axis, keepdims, offset, shape, which="min", nan=False, **kw):
+    (ax,) = axis if len(axis) == 1 else (None,)
+    values = block if ax is not None else block.reshape(-1)
+    a = 0 if ax is None else ax
+    allnan = None
+    if nan and values.dtype.kind in "fc":
+        isnan = np.isnan(values)
+        allnan = np.all(isnan, axis=a, keepdims=True)
+        fill = np.inf if which == "min" else -np.inf
+        values = np.where(isnan, fill, values)
+    pick = np.argmin if which == "min" else np.argmax
+    local = pick(values, axis=a, keepdims=True)
+    best = np.take_along_axis(values, local, axis=a)
+    if ax is None:
+        coords = np.unravel_index(int(local.reshape(-1)[0]), block.shape)
+        glob = np.ravel_multi_index([c + o for c, o in zip(coords, offset)], shape)
+        idx = np.full((1,) * block.ndim, glob, dtype=np.intp)
+        best = best.reshape((1,) * block.ndim)
+        if allnan is not None:
+            allnan = allnan.reshape((1,) * block.ndim)
+    else:
+        idx = (local + offset[ax]).astype(np.intp)
+    if allnan is not None:
+        best = np.where(allnan, np.nan, best)
+    return {"v": best, "i": idx}
+
+
+def _arg_combine(part, axis, keepdims, which="min", nan=False, **kw):
+    v, i = part["v"], part["i"]
+    ax = axis[0] if len(axis) == 1 else None
+    if ax is None:
+        v2, i2 = v.reshape(-1), i.reshape(-1)
+        a = 0
+    else:
+        v2, i2, a = v, i, ax
+    if nan and v2.dtype.kind in "fc":
+        isnan = np.isnan(v2)
+        fill = np.inf if which == "min" else -np.inf
+        filled = np.where(isnan, fill, v2)
+        allnan = np.all(isnan, axis=a, keepdims=True)
+    else:
+        filled, allnan = v2, None
+    pick = np.argmin if which == "min" else np.argmax
+    loc = pick(filled, axis=a, keepdims=True)
+    best_v = np.take_along_axis(v2, loc, axis=a)
+    best_i = np.take_along_axis(i2, loc, axis=a)
+    if allnan is not None:
+        best_v = np.where(allnan, np.nan, np.take_along_axis(filled, loc, axis=a))
+        best_i = np.where(allnan, -1, best_i) if np.any(allnan) else best_i
+    if ax is None:
+        shape = (1,) * v.ndim
+        best_v, best_i = best_v.reshape(shape), best_i.reshape(shape)
+    return {"v": best_v, "i": best_i}
+
+
+def _arg_aggregate(part, axis, keepdims, which="min", nan=False, **kw):
+    out = _arg_combine(part, axis, True, which=which, nan=nan)
+    idx = out["i"]
+    if nan and np.any(idx < 0):
+        raise ValueError("All-NaN slice encountered")
+    if axis and len(axis) == 1 and not keepdims:
+        return np.squeeze(idx, axis=axis)
+    if not keepdims:
+        return idx.reshape(())
+    return idx
+
+
+def _arg_reduction(name: str, which: str, nan: bool) -> Callable:
+    def reduce(
+        x: Any, axis: int | None = None, keepdims: bool = False, split_every: Any = None
+    ) -> Array:
+        from .creation import asarray
+
+        x = asarray(x)
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{name} takes a single int axis or None, got {axis!r}")
+        if x.size == 0:
+            raise ValueError(f"attempt to get {name} of an empty sequence (shape {x.shape})")
+        chunk = functools.partial(_arg_chunk, which=which, nan=nan)
+        combine = functools.partial(_arg_combine, which=which, nan=nan)
+        aggregate = functools.partial(_arg_aggregate, which=which, nan=nan)
+        return reduction(
+            x,
+            chunk,
+            combine,
+            aggregate,
+            axis=axis,
+            keepdims=keepdims,
+            dtype=np.intp,
+            split_every=split_every,
+            name=name,
+            offsets=True,
+        )
+
+    reduce.__name__ = name
+    reduce.__qualname__ = name
+    reduce.__doc__ = (
+        f"``numpy.{name}`` along one axis (or of the flattened array).\n\n"
+        f"    >>> import shoal.array as sa\n"
+        f"    >>> int(sa.{name}(sa.asarray([3., 1., 4., 1., 5.], chunks=2)))"
+        f" == int(np.{name}([3., 1., 4., 1., 5.]))\n    True\n"
+    )
+    return reduce
+
+
+argmin = _arg_reduction("argmin", "min", False)
+argmax = _arg_reduction("argmax", "max", False)
+nanargmin = _arg_reduction("nanargmin", "min", True)
+nanargmax = _arg_reduction("nanargmax", "max", True)
+
+
+# ------------------------------------------------------------- cumulative
+
+
+class Cumulative(ArrayExpr):
+    """Cumulative sum/product along ``axis``: each block is scanned locally,
+    then the running total of the blocks before it (the carry) is applied."""
+
+    _parameters = ["child", "func", "combine", "axis", "meta_", "prefix"]
+
+    @property
+    def _prefix(self) -> str:
+        return self.prefix
+
+    @property
+    def chunks(self) -> tuple:
+        return self.child.chunks
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.meta_
+
+    def _one_to_one(self, child: ArrayExpr) -> bool:
+        return True
+
+    def _scan_key(self, index: tuple) -> tuple:
+        return (self.stage_name("scan"), *index)
+
+    def _carry_key(self, index: tuple) -> tuple:
+        return (self.stage_name("carry"), *index)
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        layer: dict = {}
+        dtype = self.dtype
+        for index in all_block_indices(self.numblocks):
+            block = b.input(self, self.child, index)
+            layer[self._scan_key(index)] = Task(self.func, block, axis=self.axis, dtype=dtype)
+            k = index[self.axis]
+            if k > 0:
+                prev = list(index)
+                prev[self.axis] = k - 1
+                prev = tuple(prev)
+                carry_prev = Ref(self._carry_key(prev)) if k > 1 else None
+                layer[self._carry_key(index)] = Task(
+                    _next_carry, carry_prev, Ref(self._scan_key(prev)), self.axis, self.combine
+                )
+        return layer
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        carry = Ref(self._carry_key(index)) if index[self.axis] > 0 else None
+        return Task(_apply_carry, Ref(self._scan_key(index)), carry, self.combine)
+
+
+def _next_carry(carry: Any, scanned: np.ndarray, axis: int, combine: Callable) -> Any:
+    n = scanned.shape[axis]
+    if n == 0:
+        return carry
+    last = np.take(scanned, [n - 1], axis=axis)
+    return last if carry is None else combine(carry, last)
+
+
+def _apply_carry(scanned: np.ndarray, carry: Any, combine: Callable) -> np.ndarray:
+    if carry is None:
+        return scanned
+    return combine(scanned, carry).astype(scanned.dtype, copy=False)
+
+
+def _cumulative(name: str, np_func: Callable, combine: Callable) -> Callable:
+    def scan(x: Any, axis: int | None = None, dtype: Any = None) -> Array:
+        from .creation import asarray
+
+        x = asarray(x)
+        if axis is None:
+            x = x.ravel()
+            axis = 0
+        (axis,) = normalize_axis(axis, x.ndim)
+        if has_unknown((x.chunks[axis],)):
+            raise ValueError(
+                f"{name} needs known chunk sizes along axis {axis}; "
+                "call .compute_chunk_sizes() first"
+            )
+        out_dtype = np.dtype(dtype) if dtype is not None else _probe_dtype(np_func, x, axis=0)
+        return Array(Cumulative(x.expr, np_func, combine, axis, meta_from(out_dtype, x.ndim), name))
+
+    scan.__name__ = name
+    scan.__qualname__ = name
+    scan.__doc__ = (
+        f"``numpy.{name}`` along ``axis`` (the flattened array for None), carrying\n"
+        f"    block prefixes.\n\n"
+        f"    >>> import shoal.array as sa\n"
+        f"    >>> sa.{name}(sa.arange(1, 6, chunks=2)).compute().tolist() == "
+        f"np.{name}(np.arange(1, 6)).tolist()\n    True\n"
+    )
+    return scan
+
+
+cumsum = _cumulative("cumsum", np.cumsum, np.add)
+cumprod = _cumulative("cumprod", np.cumprod, np.multiply)
+nancumsum = _cumulative("nancumsum", np.nancumsum, np.add)
+nancumprod = _cumulative("nancumprod", np.nancumprod, np.multiply)
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Array:
+    """Range of values (max - min) along ``axis``.
+
+    >>> import shoal.array as sa
+    >>> int(ptp(sa.asarray([4, 9, 1], chunks=2)))
+    8
+    """
+    return max(x, axis=axis, keepdims=keepdims) - min(x, axis=axis, keepdims=keepdims)
+
+
+def average(
+    a: Any, axis: Any = None, weights: Any = None, returned: bool = False, keepdims: bool = False
+) -> Any:
+    """Weighted mean along ``axis`` (``weights`` broadcast against ``a``).
+
+    >>> import shoal.array as sa
+    >>> float(average(sa.asarray([1.0, 3.0]), weights=[3, 1]))
+    1.5
+    """
+    from .creation import asarray
+
+    a = asarray(a)
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        if returned:
+            n = (
+                builtins.max(a.size, 1)
+                if axis is None
+                else math.prod(a.shape[ax] for ax in normalize_axis(axis, a.ndim))
+            )
+            return avg, n * 1.0
+        return avg
+    w = asarray(weights)
+    if w.ndim == 1 and a.ndim > 1:
+        if axis is None or not isinstance(axis, (int, np.integer)):
+            raise TypeError("1-D weights need an int axis for multi-dimensional input")
+        if w.shape[0] != a.shape[axis]:
+            raise ValueError(
+                f"weights of length {w.shape[0]} do not match axis {axis} of length {a.shape[axis]}"
+            )
+        w = w.reshape(tuple(-1 if d == axis % a.ndim else 1 for d in range(a.ndim)))
+    total = sum(w * np.ones((), dtype=a.dtype) + 0 * a, axis=axis, keepdims=keepdims)
+    avg = sum(a * w, axis=axis, keepdims=keepdims) / total
+    return (avg, total) if returned else avg

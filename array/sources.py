@@ -1,0 +1,187 @@
+"""Source expressions: arrays whose blocks are made from nothing but their
+position (constants, ranges, reads of a stored array).
+
+A ``RegionSource`` produces any rectangular region of the array on demand,
+``maker(region, *args)`` with ``region`` a tuple of positive-step slices of
+the whole array. That is what makes these sources free to inline: a
+consumer that needs a part of a block asks for exactly that part, and a
+source used twice is simply produced twice (see ``expr.py``).
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+import uuid
+from typing import Any
+
+import numpy as np
+
+from shoal.core.task import Ref, Task
+
+from .chunks import block_slices
+from .expr import ArrayExpr, GraphBuilder
+
+__all__ = ["RegionSource", "FromDelayed", "NamedLock", "region_shape"]
+
+
+def region_shape(region: tuple) -> tuple:
+    """Lengths of a region of positive-step slices.
+
+    >>> region_shape((slice(0, 5, 2), slice(3, 3, 1)))
+    (3, 0)
+    """
+    return tuple(len(range(s.start, s.stop, s.step or 1)) for s in region)
+
+
+def compose_region(outer: tuple, inner: tuple, lengths: tuple) -> tuple:
+    """The region (positive steps) that ``block[inner]`` covers, plus the axes
+    to flip afterwards (negative steps) and the axes to drop (integer indices).
+
+    >>> compose_region((slice(10, 20),), (slice(8, 1, -3),), (10,))
+    ((slice(12, 19, 3),), [0], [])
+    """
+    region, flip, drop = [], [], []
+    for axis, (o, i, n) in enumerate(zip(outer, inner, lengths)):
+        base = o.start
+        if isinstance(i, (int, np.integer)):
+            i = int(i) + n if i < 0 else int(i)
+            region.append(slice(base + i, base + i + 1, 1))
+            drop.append(axis)
+            continue
+        start, stop, step = i.indices(n)
+        count = len(range(start, stop, step))
+        if count == 0:
+            region.append(slice(base, base, 1))
+        elif step > 0:
+            region.append(slice(base + start, base + start + (count - 1) * step + 1, step))
+        else:
+            last = start + (count - 1) * step
+            region.append(slice(base + last, base + start + 1, -step))
+            flip.append(axis)
+    kept = [a for a in range(len(outer)) if a not in drop]
+    return tuple(region), [kept.index(a) for a in flip], drop
+
+
+def _shape_region(block: Any, flip: list, drop: list) -> Any:
+    if drop:
+        block = block.reshape(tuple(n for a, n in enumerate(block.shape) if a not in drop))
+    if flip:
+        block = np.flip(block, axis=flip)
+    return block
+
+
+class RegionSource(ArrayExpr):
+    """An array made region by region by ``maker(region, *args)`` (see module).
+
+    >>> import shoal.array as sa
+    >>> sa.full((3,), 7, chunks=2).compute()
+    array([7, 7, 7])
+    """
+
+    _parameters = ["maker", "args", "chunks_", "meta_", "prefix", "deps"]
+    _defaults = {"deps": None}
+    cost = "free"
+
+    @property
+    def _prefix(self) -> str:
+        return self.prefix
+
+    @property
+    def chunks(self) -> tuple:
+        return self.chunks_
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.meta_
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        return dict(self.deps or {})
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        region = block_slices(self.chunks, index)
+        return Task(self.maker, tuple(slice(s.start, s.stop, 1) for s in region), *self.args)
+
+    def _sub_block(self, index: tuple, slices: tuple, b: GraphBuilder) -> Any:
+        lengths = tuple(c[i] for c, i in zip(self.chunks, index))
+        if len(slices) != len(lengths) or not all(
+            isinstance(s, (slice, int, np.integer)) for s in slices
+        ):
+            return Task(operator.getitem, self._block(index, b), slices)
+        region, flip, drop = compose_region(block_slices(self.chunks, index), slices, lengths)
+        task = Task(self.maker, region, *self.args)
+        return Task(_shape_region, task, flip, drop) if flip or drop else task
+
+    def _explain_args(self) -> str:
+        return f"{self.prefix}, chunks={self.chunks}"
+
+
+class FromDelayed(ArrayExpr):
+    """A one-block array from a ``Delayed`` value of known shape.
+
+    >>> import shoal, shoal.array as sa
+    >>> sa.from_delayed(shoal.delayed(np.ones)(3), (3,), float).compute()
+    array([1., 1., 1.])
+    """
+
+    _parameters = ["key_", "graph", "chunks_", "meta_"]
+
+    @property
+    def chunks(self) -> tuple:
+        return self.chunks_
+
+    @property
+    def meta(self) -> np.ndarray:
+        return self.meta_
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        return self.graph
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        return Task(_check_block, Ref(self.key_), self.shape)
+
+    def _explain_args(self) -> str:
+        return f"key={self.key_!r}"
+
+
+def _check_block(value: Any, shape: tuple) -> Any:
+    value = np.asarray(value) if not hasattr(value, "shape") else value
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"from_delayed was told shape {shape} but the value computed has shape {value.shape}"
+        )
+    return value
+
+
+_locks: dict = {}
+_locks_guard = threading.Lock()
+
+
+class NamedLock:
+    """A lock that survives pickling: copies with the same name in one process
+    share one ``threading.Lock``.
+
+    >>> lock = NamedLock()
+    >>> with lock:
+    ...     pass
+    """
+
+    __slots__ = ("name", "_lock")
+
+    def __init__(self, name: str | None = None):
+        self.name = name or uuid.uuid4().hex
+        with _locks_guard:
+            self._lock = _locks.setdefault(self.name, threading.Lock())
+
+    def __enter__(self) -> NamedLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def __reduce__(self):
+        return (NamedLock, (self.name,))
+
+    def __shoal_tokenize__(self) -> str:
+        return self.name

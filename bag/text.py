@@ -1,0 +1,327 @@
+"""Text files in and out: ``read_text`` and ``Bag.to_textfiles``.
+
+Any fsspec URL works (local paths, ``memory://``, ``s3://`` ...). Lines keep
+their delimiter (``"\\n"`` by default; no other line ending is translated).
+
+- ``blocksize=None``: one partition per file, read as a stream (compressed
+  files are decompressed on the fly), so memory stays at one chunk.
+- ``blocksize=n``: uncompressed files are cut into byte ranges of about ``n``.
+  A line belongs to the block in which it starts: a block skips the partial
+  line at its start (up to the first delimiter at or after its first byte)
+  and reads past its end to finish its last line. So no line is lost or
+  read twice whatever the line lengths and block sizes.
+
+Note: ``memory://`` files live in one process; compute such bags with the
+``threads`` or ``sync`` scheduler.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from shoal.bag import chain as ch
+from shoal.bag.core import Bag, Parts, PerPart
+from shoal.core.base import compute as compute_collections
+from shoal.core.task import Task
+from shoal.core.tokenize import tokenize
+from shoal.core.utils import parse_bytes
+
+__all__ = ["read_text", "to_textfiles"]
+
+_CHUNK = 1 << 22  # bytes read at a time when streaming a file
+_SEEK_CHUNK = 1 << 16  # bytes read at a time when looking for a delimiter
+
+
+def _split_lines(text: str, delimiter: str) -> tuple[list[str], str]:
+    """Complete lines (each with its delimiter) and the unfinished rest."""
+    pieces = text.split(delimiter)
+    rest = pieces.pop()
+    return [p + delimiter for p in pieces], rest
+
+
+def _missing_file(fs: Any, path: str, error: Exception) -> Exception:
+    if "memory" in fs.protocol:
+        error.add_note(
+            f"{path!r} is on the memory:// filesystem, which lives in one process; the "
+            "processes scheduler cannot see it: compute with scheduler='threads' or 'sync'"
+        )
+    return error
+
+
+def _decode_lines(
+    f: Any, nbytes: int | None, encoding: str, errors: str, delimiter: str
+) -> Iterator[str]:
+    """Lines of the next ``nbytes`` bytes of ``f`` (all of it if None), read
+    and decoded one chunk at a time."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
+    rest = ""
+    left = nbytes
+    while True:
+        size = _CHUNK if left is None else min(_CHUNK, left)
+        chunk = f.read(size) if size else b""
+        if left is not None:
+            left -= len(chunk)
+        text = rest + decoder.decode(chunk, final=not chunk)
+        lines, rest = _split_lines(text, delimiter)
+        yield from lines
+        if not chunk:
+            break
+    if rest:
+        yield rest
+
+
+def _open(fs: Any, path: str, compression: str | None = None) -> Any:
+    try:
+        return fs.open(path, "rb", compression=compression)
+    except FileNotFoundError as e:
+        raise _missing_file(fs, path, e) from None
+
+
+def read_file_lines(
+    fs: Any, path: str, compression: str | None, encoding: str, errors: str, delimiter: str
+) -> Iterator[str]:
+    """Stream the lines of a whole (possibly compressed) file.
+
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe("/doc-lines.txt", b"a\\nb")
+    >>> list(read_file_lines(fs, "/doc-lines.txt", None, "utf-8", "strict", "\\n"))
+    ['a\\n', 'b']
+    """
+    with _open(fs, path, compression) as f:
+        yield from _decode_lines(f, None, encoding, errors, delimiter)
+
+
+def _find(f: Any, pos: int, delim: bytes) -> int | None:
+    """Absolute position of the first ``delim`` at or after ``pos``, or None."""
+    f.seek(pos)
+    buf = b""
+    base = pos
+    while True:
+        chunk = f.read(_SEEK_CHUNK)
+        if not chunk:
+            return None
+        buf += chunk
+        i = buf.find(delim)
+        if i >= 0:
+            return base + i
+        keep = len(delim) - 1
+        cut = len(buf) - keep if keep else len(buf)
+        base += cut
+        buf = buf[cut:]
+
+
+def read_block_lines(
+    fs: Any, path: str, start: int, end: int, encoding: str, errors: str, delimiter: str
+) -> Iterator[str]:
+    """Stream the lines that start in bytes ``[start, end)`` of an
+    uncompressed file.
+
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe("/doc-block.txt", b"aa\\nbb\\ncc\\n")
+    >>> [list(read_block_lines(fs, "/doc-block.txt", s, s + 4, "utf-8", "strict", "\\n"))
+    ...  for s in (0, 4, 8)]
+    [['aa\\n', 'bb\\n'], ['cc\\n'], []]
+    """
+    delim = delimiter.encode(encoding)
+    with _open(fs, path) as f:
+        if start == 0:
+            begin = 0
+        else:
+            q = _find(f, max(0, start - len(delim)), delim)
+            if q is None:
+                return
+            begin = q + len(delim)
+        if begin >= end:
+            return
+        q = _find(f, max(begin, end - len(delim)), delim)
+        f.seek(begin)
+        nbytes = None if q is None else q + len(delim) - begin
+        yield from _decode_lines(f, nbytes, encoding, errors, delimiter)
+
+
+def _expand_paths(urlpath: Any, storage_options: dict | None) -> tuple[Any, list[str]]:
+    import fsspec
+
+    fs, _, paths = fsspec.get_fs_token_paths(
+        urlpath, mode="rb", storage_options=storage_options or {}
+    )
+    given = urlpath if isinstance(urlpath, (list, tuple)) else [urlpath]
+    if not paths:
+        raise FileNotFoundError(f"read_text: no files match {urlpath!r}")
+    out: list[str] = []
+    for p in paths:
+        if fs.isdir(p):
+            out.extend(sorted(f for f in fs.find(p) if fs.isfile(f)))
+        elif fs.isfile(p):
+            out.append(p)
+        else:
+            raise FileNotFoundError(
+                f"read_text: file not found: {p!r} (from {given if len(given) > 1 else given[0]!r})"
+            )
+    if not out:
+        raise FileNotFoundError(f"read_text: no files found under {urlpath!r}")
+    return fs, out
+
+
+def _compression_of(path: str, compression: str | None) -> str | None:
+    from fsspec.compression import compr
+    from fsspec.utils import infer_compression
+
+    if compression == "infer":
+        return infer_compression(path)
+    if compression is not None and compression not in compr:
+        names = ", ".join(sorted(k for k in compr if k))
+        raise ValueError(
+            f"unknown or unavailable compression {compression!r}; available: {names} "
+            "(zstd needs the zstandard package)"
+        )
+    return compression
+
+
+def read_text(
+    urlpath: Any,
+    blocksize: Any = None,
+    compression: str | None = "infer",
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    linedelimiter: str = "\n",
+    include_path: bool = False,
+    storage_options: dict | None = None,
+) -> Bag:
+    """A bag of the lines of text files (see the module docstring).
+
+    ``urlpath``: a path or URL, a glob, a directory, or a list of them.
+    ``blocksize`` (bytes or a string like ``"64MiB"``) splits uncompressed
+    files; ``compression`` is inferred from the extension (gzip, bz2, xz,
+    zstd) or given. ``include_path=True`` makes elements ``(line, path)``.
+
+    >>> import fsspec
+    >>> fsspec.filesystem("memory").pipe("/doc-read.txt", b"one\\ntwo\\n")
+    >>> read_text("memory://doc-read.txt").str.strip().compute(scheduler="sync")
+    ['one', 'two']
+    """
+    if not isinstance(linedelimiter, str) or not linedelimiter:
+        raise ValueError(f"read_text: linedelimiter must be a non-empty str, got {linedelimiter!r}")
+    codecs.lookup(encoding)
+    codecs.lookup_error(errors)
+    fs, paths = _expand_paths(urlpath, storage_options)
+    size = None if blocksize is None else parse_bytes(blocksize)
+    if size is not None and size < 1:
+        raise ValueError(f"read_text: blocksize must be positive, got {blocksize!r}")
+    if size is not None and linedelimiter.encode(encoding) != linedelimiter.encode("utf-8"):
+        raise ValueError(
+            f"read_text: blocksize needs an ASCII-compatible encoding to find line boundaries "
+            f"in bytes; {encoding!r} is not. Use blocksize=None"
+        )
+    srcs: list = []
+    part_paths: list[str] = []
+    for path in paths:
+        comp = _compression_of(path, compression)
+        if size is None:
+            srcs.append(Task(read_file_lines, fs, path, comp, encoding, errors, linedelimiter))
+            part_paths.append(path)
+            continue
+        if comp is not None:
+            raise ValueError(
+                f"read_text: cannot split the {comp}-compressed file {path!r} into blocks "
+                "(its bytes cannot be cut at line boundaries); use blocksize=None"
+            )
+        nbytes = fs.size(path)
+        for start in range(0, max(nbytes, 1), size):
+            srcs.append(
+                Task(
+                    read_block_lines,
+                    fs,
+                    path,
+                    start,
+                    min(start + size, nbytes),
+                    encoding,
+                    errors,
+                    linedelimiter,
+                )
+            )
+            part_paths.append(path)
+    name = "read-text-" + tokenize(
+        paths,
+        [fs.ukey(p) for p in paths],
+        size,
+        compression,
+        encoding,
+        errors,
+        linedelimiter,
+        include_path,
+    )
+    bag = Bag(name, len(srcs), srcs=srcs)
+    if include_path:
+        bag = bag.then("read-text-paths", (ch.op_with_path, PerPart(part_paths)), None)
+    return bag
+
+
+# ------------------------------------------------------------------ output
+
+
+def write_lines(it: Iterable, fs: Any, path: str, compression: str | None, encoding: str) -> str:
+    """Write string elements to ``path``, one per line (an element that
+    already ends with a newline gets no other); returns the path."""
+    parent = fs._parent(path)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    encode = codecs.getincrementalencoder(encoding)().encode
+    with fs.open(path, "wb", compression=compression) as f:
+        batch: list[str] = []
+        for x in it:
+            if type(x) is not str:
+                raise TypeError(
+                    f"to_textfiles: elements must be str, got {type(x).__name__}: {x!r:.80}; "
+                    "map(str) (or json.dumps) first"
+                )
+            batch.append(x if x.endswith("\n") else x + "\n")
+            if len(batch) >= 4096:
+                f.write(encode("".join(batch)))
+                batch.clear()
+        f.write(encode("".join(batch), final=True))
+    return path
+
+
+def to_textfiles(
+    bag: Bag,
+    path: Any,
+    name_function: Callable | None = None,
+    compression: str | None = "infer",
+    encoding: str = "utf-8",
+    compute: bool = True,
+    storage_options: dict | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``Bag.to_textfiles`` (see there)."""
+    import fsspec
+
+    from shoal.bag.outputs import to_delayed
+
+    fs, _, paths = fsspec.get_fs_token_paths(
+        path,
+        mode="wb",
+        num=bag.npartitions,
+        name_function=name_function,
+        storage_options=storage_options or {},
+    )
+    if len(paths) != bag.npartitions:
+        raise ValueError(
+            f"to_textfiles: got {len(paths)} paths for a bag of {bag.npartitions} partitions"
+        )
+    name = "to-textfiles-" + tokenize(bag.name, paths, compression, encoding)
+    layer = {}
+    for i, p in enumerate(paths):
+        comp = _compression_of(p, compression)
+        finish = functools.partial(write_lines, fs=fs, path=p, compression=comp, encoding=encoding)
+        layer[(name, i)] = bag.part_node(i, finish)
+    out = Bag(name, bag.npartitions, layer=layer, deps=bag.needs())
+    if not compute:
+        return to_delayed(out, optimize_graph=True)
+    (written,) = compute_collections(Parts(out), **kwargs)
+    return written

@@ -1,0 +1,95 @@
+"""Memory per task of a built task graph: shoal vs Dask, in one run.
+
+The graph has a realistic shape: ``n/2`` leaf tasks ``("load", i)`` that call a
+function on an int, and ``n/2`` tasks ``("process", i)`` that each depend on one
+leaf. Keys are ``(name, i)`` tuples, created the same way for both libraries
+(each reference builds its own key tuple, as collections do). shoal builds
+``Task``/``Ref`` nodes; Dask builds its current task spec (``dask._task_spec``
+``Task``/``TaskRef``). The figure is the memory ``tracemalloc`` sees allocated
+by building the graph dict (keys, nodes, arguments), divided by the tasks.
+
+    .venv/bin/python -P benchmarks/bench_core_graph_memory.py [--size 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import operator
+import tracemalloc
+
+
+def build_shoal(n: int) -> dict:
+    from shoal.core.task import Ref, Task
+
+    half = n // 2
+    graph = {}
+    for i in range(half):
+        graph[("load", i)] = Task(abs, i)
+    for i in range(half):
+        graph[("process", i)] = Task(operator.add, Ref(("load", i)), 1)
+    return graph
+
+
+def build_dask(n: int) -> dict:
+    from dask._task_spec import Task, TaskRef
+
+    half = n // 2
+    graph = {}
+    for i in range(half):
+        key = ("load", i)
+        graph[key] = Task(key, abs, i)
+    for i in range(half):
+        key = ("process", i)
+        graph[key] = Task(key, operator.add, TaskRef(("load", i)), 1)
+    return graph
+
+
+def build_skeleton(n: int) -> dict:
+    """The same keys (and reference key tuples) with no task objects: the part
+    both libraries share, subtracted to give the bytes of the nodes alone."""
+    half = n // 2
+    graph = {}
+    for i in range(half):
+        graph[("load", i)] = None
+    for i in range(half):
+        graph[("process", i)] = ("load", i)
+    return graph
+
+
+def bytes_per_task(build, n: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    graph = build(n)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(graph) == n // 2 * 2
+    del graph
+    return (after - before) / (n // 2 * 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=1_000_000, help="tasks in the graph")
+    args = parser.parse_args()
+
+    import dask._task_spec  # noqa: F401  (import outside the measured window)
+
+    import shoal.core.task  # noqa: F401
+
+    build_shoal(10), build_dask(10), build_skeleton(10)  # warm caches outside the measured window
+    shoal_b = bytes_per_task(build_shoal, args.size)
+    dask_b = bytes_per_task(build_dask, args.size)
+    base_b = bytes_per_task(build_skeleton, args.size)
+    print(f"graph memory per task, {args.size} tasks (tracemalloc)")
+    print(f"{'':<22}{'shoal B/task':>14}{'dask B/task':>13}{'shoal/dask':>12}")
+    print(f"{'whole graph':<22}{shoal_b:>14.0f}{dask_b:>13.0f}{shoal_b / dask_b:>12.2f}")
+    shoal_n, dask_n = shoal_b - base_b, dask_b - base_b
+    print(f"{'nodes (minus keys)':<22}{shoal_n:>14.0f}{dask_n:>13.0f}{shoal_n / dask_n:>12.2f}")
+    print(f"(keys and dict alone: {base_b:.0f} B/task, the same for both)")
+    print("goal: shoal/dask <= 0.33")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The ``.str``, ``.dt`` and ``.cat`` accessors of a Series: every pandas
+accessor method or property, run per partition."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shoal.dataframe.expr import map_partitions_expr
+from shoal.dataframe.meta import (
+    MetaInferenceError,
+    has_known_categories,
+    is_frame_like,
+    make_meta,
+    meta_nonempty,
+    unknown_categorical,
+)
+
+__all__ = ["Accessor", "CatAccessor"]
+
+
+def _new(expr):
+    from shoal.dataframe.collection import new_collection
+
+    return new_collection(expr)
+
+
+def _identity(obj):
+    return obj
+
+
+def _cast_if_lossless(out, dtype):
+    if dtype is None or not isinstance(out, pd.Series) or out.dtype == dtype:
+        return out
+    try:
+        cast = out.astype(dtype)
+    except (TypeError, ValueError):
+        return out
+    return cast if (cast.isna() == out.isna()).all() else out
+
+
+def _accessor_call(s, accessor, attr, args, kwargs, dtype=None):
+    return _cast_if_lossless(getattr(getattr(s, accessor), attr)(*args, **kwargs), dtype)
+
+
+def _accessor_get(s, accessor, attr, dtype=None):
+    return _cast_if_lossless(getattr(getattr(s, accessor), attr), dtype)
+
+
+def _accessor_meta(series_meta, func, *args):
+    """Meta of an accessor result. For ``.str`` the fake rows include a
+    missing value, so e.g. ``str.len`` is float64 in every partition (pandas
+    gives int64 only where nothing is missing)."""
+    fake = meta_nonempty(series_meta, 3)
+    if args[0] == "str":
+        fake = fake.astype(object).where([True, True, False]).astype(series_meta.dtype)
+    try:
+        out = func(fake, *args)
+    except Exception as e:
+        raise MetaInferenceError(
+            f"metadata inference failed in .{args[0]}.{args[1]}: {type(e).__name__}: {e}"
+        ) from e
+    return make_meta(out) if is_frame_like(out) else out
+
+
+class Accessor:
+    """``s.str`` / ``s.dt``: pandas accessor methods and properties per partition.
+
+    >>> import shoal.dataframe as sd
+    >>> sd.from_pandas(pd.Series(["ab", "c"]), npartitions=2).str.upper().compute().tolist()
+    ['AB', 'C']
+    """
+
+    def __init__(self, series, name: str):
+        meta = series._meta
+        try:
+            getattr(meta, name)
+        except AttributeError as e:
+            raise AttributeError(f".{name} accessor: {e}") from None
+        self._series = series
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        proto = getattr(getattr(self._series._meta, self._name), attr)
+        label = f"{self._name}-{attr}".replace("_", "-")
+        smeta = self._series._meta
+        if callable(proto):
+
+            def call(*args, **kwargs):
+                meta = _accessor_meta(smeta, _accessor_call, self._name, attr, args, kwargs)
+                dtype = meta.dtype if isinstance(meta, pd.Series) else None
+                return _new(
+                    map_partitions_expr(
+                        _accessor_call,
+                        self._series.expr,
+                        self._name,
+                        attr,
+                        args,
+                        kwargs,
+                        dtype=dtype,
+                        label=label,
+                        meta=meta,
+                    )
+                )
+
+            call.__name__ = attr
+            return call
+        meta = _accessor_meta(smeta, _accessor_get, self._name, attr)
+        dtype = meta.dtype if isinstance(meta, pd.Series) else None
+        return _new(
+            map_partitions_expr(
+                _accessor_get,
+                self._series.expr,
+                self._name,
+                attr,
+                dtype=dtype,
+                label=label,
+                meta=meta,
+            )
+        )
+
+
+class CatAccessor(Accessor):
+    """``s.cat``: categorical methods, plus ``known``/``as_known``/``as_unknown``.
+
+    >>> import shoal.dataframe as sd
+    >>> s = sd.from_pandas(pd.Series(["a", "b"]), npartitions=2).astype("category")
+    >>> s.cat.known, s.cat.as_known().cat.known
+    (False, True)
+    """
+
+    @property
+    def known(self) -> bool:
+        """Whether the categories are known (in meta)."""
+        return has_known_categories(self._series._meta)
+
+    @property
+    def categories(self) -> pd.Index:
+        """The categories, from meta (an error while they are unknown)."""
+        if not self.known:
+            raise ValueError("the categories are unknown; call .cat.as_known() to compute them")
+        return self._series._meta.cat.categories
+
+    def as_unknown(self):
+        """The same Series with its categories marked unknown."""
+        s = self._series
+        return _new(
+            map_partitions_expr(
+                _identity,
+                s.expr,
+                label="as-unknown",
+                passthrough=True,
+                meta=s._meta.astype(unknown_categorical(s._meta.cat.ordered)),
+            )
+        )
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the categories are ordered."""
+        return self._series._meta.cat.ordered
+
+    def as_known(self, split_every=None):
+        """See ``Series.as_known``."""
+        return self._series.as_known(split_every)

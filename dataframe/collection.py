@@ -1,0 +1,1139 @@
+"""The user-facing collections: ``DataFrame``, ``Series``, ``Index``, ``Scalar``.
+
+A collection wraps one expression (``.expr``). Methods build new
+expressions; nothing runs until ``compute``/``persist``/``head``/``len``.
+The graph handed to a backend is that of the optimized plan
+(``optimize.optimize_expr``); ``explain()`` shows the plan before and after.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import operator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoal.core.base import CollectionMethods
+from shoal.core.delayed import Delayed
+from shoal.core.tokenize import tokenize
+from shoal.dataframe import reductions as red
+from shoal.dataframe.accessors import Accessor, CatAccessor
+from shoal.dataframe.expr import (
+    Assign,
+    Filter,
+    FrameExpr,
+    FromGraph,
+    Partitions,
+    Projection,
+    align,
+    check_aligned,
+    map_partitions_expr,
+    method_expr,
+)
+from shoal.dataframe.indexing import ILocIndexer, LocIndexer, PartitionIndexer
+from shoal.dataframe.meta import (
+    MetaInferenceError,
+    emulate,
+    is_frame_like,
+    make_meta,
+    unknown_categorical,
+    wants_unknown_categories,
+)
+from shoal.dataframe.optimize import optimize_expr
+from shoal.dataframe.reduction_methods import ReductionMethods, check_split_out
+
+__all__ = ["DataFrame", "Series", "Index", "Scalar", "new_collection", "FrameBase"]
+
+
+def new_collection(expr: FrameExpr) -> FrameBase:
+    """The collection class matching ``expr``'s meta.
+
+    >>> from shoal.dataframe.expr import FromPandas
+    >>> type(new_collection(FromPandas.of(pd.Series([1.0]), 1))).__name__
+    'Series'
+    """
+    meta = expr._meta
+    if isinstance(meta, pd.DataFrame):
+        return DataFrame(expr)
+    if isinstance(meta, pd.Series):
+        return Series(expr)
+    if isinstance(meta, pd.Index):
+        return Index(expr)
+    return Scalar(expr)
+
+
+def _concat(parts: list) -> Any:
+    if not parts:
+        raise ValueError("no partitions to concatenate")
+    first = parts[0]
+    if isinstance(first, pd.Index):
+        return first.append(list(parts[1:])) if len(parts) > 1 else first
+    if not is_frame_like(first):
+        return first
+    live = [p for p in parts if len(p)]
+    if len(live) == 1:
+        return live[0]
+    if not live:
+        return first
+    return _union_categories(live, pd.concat(live))
+
+
+def _first(parts: list) -> Any:
+    return parts[0]
+
+
+def _rebuild(graph: dict, meta, divisions, keys):
+    return new_collection(FromGraph(graph, keys, meta, divisions, tokenize(keys)))
+
+
+def _reverse(a, b, op):
+    return op(b, a)
+
+
+_OP_LABELS = {"and_": "and", "or_": "or", "xor": "xor", "truediv": "div", "floordiv": "floordiv"}
+
+
+def _meta_repr(meta) -> str:
+    if isinstance(meta, pd.DataFrame):
+        width = max([len(str(c)) for c in meta.columns] + [6])
+        rows = [f"  {str(c):<{width}}  {dtype}" for c, dtype in meta.dtypes.items()]
+        return "\n".join(rows) if rows else "  (no columns)"
+    return f"  dtype: {getattr(meta, 'dtype', type(meta).__name__)}"
+
+
+class FrameBase(ReductionMethods, CollectionMethods):
+    """Shared behaviour of the partitioned collections (not used directly).
+
+    >>> import shoal.dataframe as sd
+    >>> isinstance(sd.from_pandas(pd.Series([1]), npartitions=1), FrameBase)
+    True
+    """
+
+    __shoal_scheduler__ = "threads"
+
+    def __init__(self, expr: FrameExpr):
+        self._expr = expr
+        self._optimized_cache = None
+
+    # ---------------------------------------------------------------- basics
+
+    @property
+    def expr(self) -> FrameExpr:
+        """The logical expression behind this collection."""
+        return self._expr
+
+    @property
+    def _meta(self) -> Any:
+        return self._expr._meta
+
+    @property
+    def divisions(self) -> tuple:
+        """Index boundaries of the partitions (all ``None`` when unknown)."""
+        return self._expr.divisions
+
+    @property
+    def npartitions(self) -> int:
+        """Number of partitions."""
+        return self._expr.npartitions
+
+    @property
+    def known_divisions(self) -> bool:
+        """Whether ``divisions`` are known."""
+        return self._expr.known_divisions
+
+    def _optimized(self) -> FrameExpr:
+        if self._optimized_cache is None:
+            self._optimized_cache = optimize_expr(self._expr)
+        return self._optimized_cache
+
+    def optimize(self, fuse: bool = True) -> FrameBase:
+        """A collection over the optimized plan."""
+        return new_collection(optimize_expr(self._expr, fuse=fuse))
+
+    def explain(self) -> str:
+        """The plan before and after optimization, as text."""
+        return (
+            "Logical plan:\n"
+            + self._expr.explain_text(1)
+            + "\n\nOptimized plan:\n"
+            + self._optimized().explain_text(1)
+        )
+
+    # ------------------------------------------------------- collection API
+
+    def __shoal_graph__(self) -> dict:
+        return self._optimized().__shoal_graph__()
+
+    def __shoal_keys__(self) -> list:
+        opt = self._optimized()
+        return [(opt._name, i) for i in range(opt.npartitions)]
+
+    def __shoal_postcompute__(self):
+        return _concat, ()
+
+    def __shoal_postpersist__(self):
+        return _rebuild, (self._meta, self.divisions, self.__shoal_keys__())
+
+    def to_delayed(self, optimize_graph: bool = True) -> list[Delayed]:
+        """One ``Delayed`` per partition."""
+        expr = self._optimized() if optimize_graph else self._expr.lower()
+        graph = expr.__shoal_graph__()
+        return [Delayed((expr._name, i), graph) for i in range(expr.npartitions)]
+
+    # ------------------------------------------------------------ partitions
+
+    @property
+    def partitions(self) -> PartitionIndexer:
+        """``df.partitions[i]``, ``[a:b]`` or ``[[i, j]]``: a subset of partitions."""
+        return PartitionIndexer(self)
+
+    def get_partition(self, n: int) -> FrameBase:
+        """Partition ``n`` as a one-partition collection."""
+        if not 0 <= n < self.npartitions:
+            raise IndexError(f"partition {n} out of range for {self.npartitions} partitions")
+        return self.partitions[n]
+
+    def _head_tail(self, n: int, front: bool, compute: bool, npartitions: int | None):
+        method = "head" if front else "tail"
+        total = self.npartitions
+        order = list(range(total)) if front else list(range(total - 1, -1, -1))
+        if not compute:
+            k = min(npartitions or 1, total)
+            idx = sorted(order[:k])
+            return new_collection(method_expr(Partitions(self._expr, idx), method, n))
+        got: list = []
+        rows = 0
+        start, batch = 0, npartitions or 1
+        while start < total and (rows < n or npartitions):
+            idx = order[start : start + batch]
+            sub = new_collection(method_expr(Partitions(self._expr, sorted(idx)), method, n))
+            parts = _split_parts(sub)
+            got.extend(parts if front else parts[::-1])
+            rows += sum(len(p) for p in parts)
+            start += batch
+            if npartitions:
+                break
+            batch *= 2
+        ordered = got if front else got[::-1]
+        out = _concat(ordered) if ordered else self._meta
+        return out.head(n) if front else out.tail(n)
+
+    def head(self, n: int = 5, npartitions: int | None = None, compute: bool = True):
+        """The first ``n`` rows, computing only as many leading partitions as
+        needed (or exactly ``npartitions``)."""
+        return self._head_tail(n, True, compute, npartitions)
+
+    def tail(self, n: int = 5, npartitions: int | None = None, compute: bool = True):
+        """The last ``n`` rows, computing only trailing partitions as needed."""
+        return self._head_tail(n, False, compute, npartitions)
+
+    def __len__(self) -> int:
+        expr = red.reduction(
+            self._expr, red.chunk_len, red.aggregate_sum, red.aggregate_sum, np.int64(0), "len"
+        )
+        return int(new_collection(expr).compute())
+
+    # --------------------------------------------------- per-partition maps
+
+    def map_partitions(self, func, *args, meta=None, **kwargs):
+        """``func(partition, *args, **kwargs)`` on every partition.
+
+        Collections among ``args`` are passed partition by partition (they
+        must be partitioned alike). ``meta`` describes the output; without it
+        ``func`` runs on fake rows to find it.
+        """
+        base, *exprs = align(self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in args])
+        check_aligned(base, *exprs, what="map_partitions")
+        given = None if meta is None else make_meta(meta)
+        expr = map_partitions_expr(
+            func, base, *exprs, meta=given, nonempty=True, enforce=True, **kwargs
+        )
+        if not is_frame_like(expr._meta):
+            raise TypeError(
+                f"map_partitions: {getattr(func, '__name__', func)!r} returns "
+                f"{type(expr._meta).__name__}, not a pandas object; partitions must stay "
+                "DataFrames, Series or Indexes (use to_delayed() for other results)"
+            )
+        return new_collection(expr)
+
+    def map_overlap(self, func, before: int, after: int, *args, meta=None, **kwargs):
+        """``func(partition_with_neighbours, *args, **kwargs)`` where each
+        partition first gets the ``before`` rows preceding it and the
+        ``after`` rows following it (across any number of partitions); the
+        borrowed rows are trimmed from the result, which must keep one row
+        per input row (e.g. rolling windows, ``diff``, ``shift``).
+        """
+        from shoal.dataframe.overlap import MapOverlap
+
+        for label, value in (("before", before), ("after", after)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"map_overlap: {label} must be a row count >= 0, got {value!r}")
+        if meta is None:
+            meta = emulate(
+                func,
+                self._meta,
+                *args,
+                fname=getattr(func, "__name__", "func"),
+                nonempty=True,
+                **kwargs,
+            )
+        meta = make_meta(meta)
+        return new_collection(MapOverlap(self._expr, func, before, after, args, kwargs, meta))
+
+    def to_array(self, lengths: bool = True):
+        """A ``shoal.array.Array`` of the values; the partition lengths are
+        computed first (shoal arrays have known chunk sizes)."""
+        from shoal.dataframe.arrays import to_array
+
+        return to_array(self, lengths=lengths)
+
+    def to_records(self, lengths: bool = True, index: bool = False):
+        """A ``shoal.array.Array`` of NumPy records (lengths computed first)."""
+        from shoal.dataframe.arrays import to_records
+
+        return to_records(self, lengths=lengths, index=index)
+
+    def to_bag(self, index: bool = False, format: str = "tuple"):
+        """A ``shoal.bag.Bag`` of the rows: tuples (``format="tuple"``, with
+        the index first when ``index=True``) or dicts (``format="dict"``);
+        a Series gives its values (or ``(index, value)`` tuples)."""
+        import shoal.bag as sb
+        from shoal.core.delayed import delayed
+
+        if format not in ("tuple", "dict"):
+            raise ValueError(f"to_bag format must be 'tuple' or 'dict', got {format!r}")
+        rows = delayed(_partition_rows)
+        return sb.from_delayed([rows(d, index, format) for d in self.to_delayed()])
+
+    def _method(self, method: str, *args, passthrough: bool = False, **kwargs):
+        base, *exprs = align(self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in args])
+        check_aligned(base, *exprs, what=method)
+        try:
+            return new_collection(
+                method_expr(base, method, *exprs, passthrough=passthrough, **kwargs)
+            )
+        except MetaInferenceError as e:
+            raise type(e.__cause__ or e)(f"{method}: {e.__cause__ or e}") from e
+
+    def isna(self):
+        """Elementwise missing-value mask."""
+        return self._method("isna", passthrough=True)
+
+    def notna(self):
+        """Elementwise not-missing mask."""
+        return self._method("notna", passthrough=True)
+
+    def abs(self):
+        """Elementwise absolute value."""
+        return self._method("abs", passthrough=True)
+
+    def round(self, decimals: int = 0):
+        """Round to ``decimals`` places."""
+        return self._method("round", decimals, passthrough=True)
+
+    def fillna(self, value=None):
+        """Fill missing values with a scalar (or a dict per column)."""
+        if value is None:
+            raise ValueError("fillna needs value= (method-based filling is not supported)")
+        return self._method("fillna", value, passthrough=True)
+
+    def astype(self, dtype):
+        """Cast to ``dtype`` (or a dict of column -> dtype). ``"category"``
+        gives categoricals with unknown categories (each partition finds its
+        own; ``.cat.as_known()`` computes them)."""
+        if isinstance(dtype, dict):
+            self._check_columns(list(dtype), "astype")
+            meta_dtypes = {
+                c: unknown_categorical() if wants_unknown_categories(d) else d
+                for c, d in dtype.items()
+            }
+            meta = self._meta.astype(meta_dtypes)
+            return new_collection(
+                map_partitions_expr(
+                    _astype_present, self._expr, dtype, label="astype", passthrough=True, meta=meta
+                )
+            )
+        if wants_unknown_categories(dtype):
+            meta = self._meta.astype(unknown_categorical())
+            return new_collection(
+                map_partitions_expr(
+                    _astype_present, self._expr, dtype, label="astype", passthrough=True, meta=meta
+                )
+            )
+        return self._method("astype", dtype, passthrough=True)
+
+    def clip(self, lower=None, upper=None):
+        """Limit values to ``[lower, upper]``."""
+        return self._method("clip", lower, upper, passthrough=True)
+
+    def _where_mask(self, how, cond, other):
+        simple = not isinstance(cond, DataFrame) and not isinstance(other, DataFrame)
+        base, *args = align(
+            self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in (cond, other)]
+        )
+        check_aligned(base, *args, what=how)
+        return new_collection(
+            map_partitions_expr(_where_mask, base, *args, how=how, label=how, passthrough=simple)
+        )
+
+    def where(self, cond, other=np.nan):
+        """Keep values where ``cond`` is True, else ``other``. With a missing
+        ``other``, integer and bool columns become float64 in every partition
+        (pandas keeps them only where nothing is replaced)."""
+        return self._where_mask("where", cond, other)
+
+    def mask(self, cond, other=np.nan):
+        """Replace values where ``cond`` is True by ``other`` (see ``where``)."""
+        return self._where_mask("mask", cond, other)
+
+    def replace(self, to_replace=None, value=None, regex: bool = False):
+        """Replace values (as ``pandas.DataFrame.replace``)."""
+        args = (to_replace,) if value is None else (to_replace, value)
+        return self._method(
+            "replace", *args, regex=regex, passthrough=not isinstance(to_replace, dict)
+        )
+
+    def isin(self, values):
+        """Elementwise membership in ``values``."""
+        if isinstance(values, FrameBase):
+            raise TypeError("isin takes a list or set of values, not a shoal collection")
+        return self._method(
+            "isin", list(values) if isinstance(values, set) else values, passthrough=True
+        )
+
+    def dropna(self, how: str | None = None, subset=None, thresh=None):
+        """Drop rows with missing values."""
+        kw: dict = {}
+        if how is not None:
+            kw["how"] = how
+        if thresh is not None:
+            kw["thresh"] = thresh
+        if subset is not None:
+            self._check_columns(subset if isinstance(subset, list) else [subset], "dropna")
+            kw["subset"] = subset
+        return self._method("dropna", **kw)
+
+    # -------------------------------------------------------------- operators
+
+    def _binop(self, other, op, reverse: bool = False):
+        base = self._expr
+        if isinstance(other, FrameBase):
+            base, other_arg = align(self._expr, other._expr)
+            check_aligned(base, other_arg, what=f"operator {op.__name__}")
+        elif isinstance(other, (pd.DataFrame, pd.Series, pd.Index)):
+            raise TypeError(
+                f"cannot combine a shoal collection with a pandas {type(other).__name__} "
+                "elementwise; wrap it with shoal.dataframe.from_pandas first"
+            )
+        else:
+            other_arg = other
+        label = _OP_LABELS.get(op.__name__, op.__name__.strip("_"))
+        if reverse:
+            expr = map_partitions_expr(
+                _reverse,
+                base,
+                other_arg,
+                op=op,
+                label=label,
+                passthrough=not isinstance(other, FrameBase),
+            )
+        else:
+            expr = map_partitions_expr(
+                op, base, other_arg, label=label, passthrough=not isinstance(other, FrameBase)
+            )
+        try:
+            _ = expr._meta
+        except MetaInferenceError as e:
+            cause = e.__cause__
+            raise TypeError(
+                f"cannot apply {label!r} to {_dtypes_text(self._meta)} and "
+                f"{_dtypes_text(other._meta if isinstance(other, FrameBase) else other)}: "
+                f"{type(cause).__name__}: {cause}"
+            ) from cause
+        return new_collection(expr)
+
+    # -------------------------------------------------------- repartitioning
+
+    def repartition(self, npartitions: int | None = None, divisions=None, partition_size=None):
+        """Change the partitioning, by one of:
+
+        - ``npartitions``: neighbours are concatenated, or partitions are cut
+          by position (divisions then become unknown);
+        - ``divisions``: re-cut at new index boundaries (known divisions);
+        - ``partition_size`` (e.g. ``"100MB"``): computes each partition's
+          memory use now, then combines small neighbours and cuts large ones.
+        """
+        from shoal.dataframe import repartition as rp
+
+        if sum(x is not None for x in (npartitions, divisions, partition_size)) != 1:
+            raise ValueError(
+                "repartition needs exactly one of npartitions=, divisions= or partition_size="
+            )
+        if divisions is not None:
+            return new_collection(rp.repartition_divisions(self._expr, divisions))
+        if partition_size is not None:
+            sizes = self.map_partitions(_partition_bytes, meta=("bytes", "int64")).compute()
+            return new_collection(rp.repartition_size(self._expr, sizes.tolist(), partition_size))
+        return new_collection(rp.repartition_npartitions(self._expr, npartitions))
+
+    def _check_columns(self, cols, what: str) -> None:
+        available = list(self.columns) if isinstance(self, DataFrame) else []
+        missing = [c for c in cols if c not in available]
+        if missing:
+            raise KeyError(_missing_message(missing, available, what))
+
+    @property
+    def columns(self) -> list:
+        return self._expr.columns
+
+    def __repr__(self) -> str:
+        div = "known" if self.known_divisions else "unknown"
+        return (
+            f"shoal.dataframe.{type(self).__name__}<{self._expr._name}, "
+            f"npartitions={self.npartitions}, divisions {div}>\n{_meta_repr(self._meta)}"
+        )
+
+    @property
+    def iloc(self) -> ILocIndexer:
+        """Column selection by position: ``df.iloc[:, [0, 2]]`` (rows need
+        ``partitions`` or ``head``; their positions are not known lazily)."""
+        return ILocIndexer(self)
+
+    @property
+    def loc(self) -> LocIndexer:
+        """Label-based selection using divisions (labels, slices, boolean Series)."""
+        return LocIndexer(self)
+
+    @property
+    def index(self) -> Index:
+        """The index of every partition."""
+        return new_collection(map_partitions_expr(_get_index, self._expr, label="index"))
+
+
+def _partition_bytes(part):
+    return pd.Series(
+        [
+            int(part.memory_usage(deep=True).sum())
+            if isinstance(part, pd.DataFrame)
+            else int(part.memory_usage(deep=True))
+        ],
+        name="bytes",
+    )
+
+
+def _partition_rows(part, index: bool, format: str) -> list:
+    """The rows of a partition as Python tuples or dicts."""
+    if isinstance(part, pd.Series):
+        values = part.tolist()
+        return list(zip(part.index.tolist(), values)) if index else values
+    if format == "dict":
+        records = part.to_dict(orient="records")
+        if index:
+            name = part.index.name or "index"
+            records = [{name: i, **r} for i, r in zip(part.index.tolist(), records)]
+        return records
+    return list(part.itertuples(index=index, name=None))
+
+
+def _get_index(obj):
+    return obj.index
+
+
+def _widen_for_missing(obj):
+    if isinstance(obj, pd.DataFrame):
+        kinds = {c: "float64" for c, d in obj.dtypes.items() if getattr(d, "kind", "") in "iub"}
+        return obj.astype(kinds) if kinds else obj
+    if getattr(obj.dtype, "kind", "") in "iub":
+        return obj.astype("float64")
+    return obj
+
+
+def _where_mask(obj, cond, other, how):
+    if not is_frame_like(other) and pd.isna(other):
+        obj = _widen_for_missing(obj)
+    return getattr(obj, how)(cond, other)
+
+
+def _astype_present(df, dtypes):
+    if not isinstance(dtypes, dict):
+        return df.astype(dtypes)
+    return df.astype({k: v for k, v in dtypes.items() if k in df.columns})
+
+
+def _union_categories(parts: list, out):
+    """``out`` (a concat of ``parts``) with categoricals that pandas turned
+    into objects because partitions had different categories restored."""
+    from pandas.api.types import union_categoricals
+
+    if isinstance(out, pd.Series):
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts) and not isinstance(
+            out.dtype, pd.CategoricalDtype
+        ):
+            values = union_categoricals([p.array for p in parts])
+            return pd.Series(values, index=out.index, name=out.name)
+        return out
+    for c in out.columns:
+        if not isinstance(out[c].dtype, pd.CategoricalDtype) and all(
+            isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts
+        ):
+            out[c] = pd.Categorical(union_categoricals([p[c].array for p in parts]))
+    return out
+
+
+def _dtypes_text(x) -> str:
+    if isinstance(x, pd.DataFrame):
+        return "DataFrame with dtypes " + ", ".join(f"{c}: {d}" for c, d in x.dtypes.items())
+    if isinstance(x, pd.Series):
+        return f"Series {x.name!r} of dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}"
+
+
+def _missing_message(missing, available, what) -> str:
+    hints = []
+    for m in missing:
+        close = difflib.get_close_matches(str(m), [str(a) for a in available], n=3)
+        hints.append(
+            f"{m!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+        )
+    return f"{what}: column(s) {', '.join(hints)} not found; available columns: {list(available)}"
+
+
+def _split_parts(coll) -> list:
+    from shoal.core.base import get_scheduler
+
+    graph = coll.__shoal_graph__()
+    keys = coll.__shoal_keys__()
+    return list(get_scheduler(None, (coll,))(graph, keys))
+
+
+def _install_operators(cls):
+    ops = {
+        "add": operator.add,
+        "sub": operator.sub,
+        "mul": operator.mul,
+        "truediv": operator.truediv,
+        "floordiv": operator.floordiv,
+        "mod": operator.mod,
+        "pow": operator.pow,
+        "and": operator.and_,
+        "or": operator.or_,
+        "xor": operator.xor,
+    }
+    for name, op in ops.items():
+        setattr(cls, f"__{name}__", functools.partialmethod(cls._binop, op=op))
+        setattr(cls, f"__r{name}__", functools.partialmethod(cls._binop, op=op, reverse=True))
+        if name not in ("and", "or", "xor"):
+            setattr(
+                cls,
+                name if name != "truediv" else "div",
+                functools.partialmethod(cls._binop, op=op),
+            )
+    for name in ("lt", "le", "gt", "ge", "eq", "ne"):
+        op = getattr(operator, name)
+        setattr(cls, f"__{name}__", functools.partialmethod(cls._binop, op=op))
+        setattr(cls, name, functools.partialmethod(cls._binop, op=op))
+    cls.truediv = cls.div
+    cls.__neg__ = lambda self: self._method("__neg__", passthrough=True)
+    cls.__invert__ = lambda self: self._method("__invert__", passthrough=True)
+    cls.__hash__ = object.__hash__
+    return cls
+
+
+@_install_operators
+class _Elementwise(FrameBase):
+    """Operators shared by DataFrame, Series and Scalar."""
+
+
+class DataFrame(_Elementwise):
+    """A partitioned pandas DataFrame.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"x": [1, 2, 3, 4], "y": list("abcd")}), npartitions=2)
+    >>> df.npartitions, df.columns, df.divisions
+    (2, ['x', 'y'], (0, 2, 3))
+    >>> df[df.x > 1].x.sum().compute()
+    np.int64(9)
+    """
+
+    @property
+    def dtypes(self) -> pd.Series:
+        """The column dtypes."""
+        return self._meta.dtypes
+
+    def __getitem__(self, key):
+        if isinstance(key, Series):
+            if key._meta.dtype != bool and str(key._meta.dtype) != "boolean":
+                raise TypeError(f"a boolean filter needs a bool Series, got {key._meta.dtype}")
+            base, mask = align(self._expr, key._expr)
+            check_aligned(base, mask, what="boolean filter")
+            return new_collection(Filter(base, mask))
+        if isinstance(key, list):
+            self._check_columns(key, "selection")
+            return new_collection(Projection(self._expr, list(key)))
+        if isinstance(key, (str, int, float, tuple)) or np.isscalar(key):
+            self._check_columns([key], "selection")
+            return new_collection(Projection(self._expr, key))
+        if isinstance(key, pd.Index):
+            return self[list(key)]
+        raise TypeError(f"cannot index a DataFrame with {type(key).__name__}")
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        expr = self.__dict__.get("_expr")
+        if expr is not None and name in expr.columns:
+            return self[name]
+        cols = expr.columns if expr is not None else []
+        close = difflib.get_close_matches(name, [str(c) for c in cols], n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise AttributeError(f"DataFrame has no attribute or column {name!r}{hint}")
+
+    def __dir__(self):
+        return list(super().__dir__()) + [c for c in self.columns if isinstance(c, str)]
+
+    def __setitem__(self, key, value):
+        new = self.assign(**{key: value}) if isinstance(key, str) else None
+        if new is None:
+            raise TypeError("df[key] = value needs a string column name")
+        self._expr = new._expr
+        self._optimized_cache = None
+
+    def assign(self, **kwargs):
+        """New columns from aligned Series, scalars or callables of the frame."""
+        pairs: list = []
+        for name, value in kwargs.items():
+            if callable(value) and not isinstance(value, FrameBase):
+                value = value(self)
+            if isinstance(value, DataFrame):
+                raise TypeError(f"assign {name}=: expected a Series or scalar, got a DataFrame")
+            if isinstance(value, FrameBase):
+                value = value._expr
+            elif is_frame_like(value):
+                raise TypeError(f"assign {name}=: wrap pandas objects with from_pandas first")
+            pairs += [name, value]
+        base, *values = align(self._expr, *pairs[1::2])
+        check_aligned(base, *values, what="assign")
+        pairs[1::2] = values
+        return new_collection(Assign(base, *pairs))
+
+    def rename(self, columns=None):
+        """Rename columns with a dict or a function."""
+        if columns is None:
+            raise TypeError("rename needs columns= (a dict or a function)")
+        if isinstance(columns, dict):
+            self._check_columns(list(columns), "rename")
+            back = {new: old for old, new in columns.items()}
+            if len(back) == len(columns) and not set(back) & (set(self.columns) - set(columns)):
+                return self._method("rename", columns=columns, passthrough=back)
+        return self._method("rename", columns=columns)
+
+    def drop(self, columns=None, labels=None, axis: int = 0, errors: str = "raise"):
+        """Drop columns (``columns=`` or ``labels=`` with ``axis=1``)."""
+        if columns is None and axis in (1, "columns"):
+            columns = labels
+        if columns is None:
+            raise NotImplementedError("drop supports columns only (columns= or axis=1)")
+        cols = columns if isinstance(columns, list) else [columns]
+        if errors == "raise":
+            self._check_columns(cols, "drop")
+        return self[[c for c in self.columns if c not in cols]]
+
+    def select_dtypes(self, include=None, exclude=None):
+        """Columns of the given dtypes (decided from meta, no computation)."""
+        kept = self._meta.select_dtypes(include=include, exclude=exclude).columns
+        return self[list(kept)]
+
+    def query(self, expr: str, **kwargs):
+        """Rows matching a boolean expression over columns."""
+        return self._method("query", expr, **kwargs)
+
+    def eval(self, expr: str, **kwargs):
+        """Evaluate an expression over columns (``"z = x + y"`` assigns)."""
+        return self._method("eval", expr, **kwargs)
+
+    def apply(self, func, axis: int = 1, meta=None, args: tuple = (), **kwargs):
+        """``func(row)`` for every row (axis=1 only); give ``meta`` to skip inference."""
+        if axis not in (1, "columns"):
+            raise NotImplementedError("DataFrame.apply supports axis=1 only")
+        if meta is None:
+            meta = emulate(
+                _apply_rows, self._meta, func, args, None, fname="apply", nonempty=True, **kwargs
+            )
+        meta = make_meta(meta)
+        expr = map_partitions_expr(
+            _apply_rows,
+            self._expr,
+            func,
+            args,
+            meta,
+            meta=meta,
+            enforce=True,
+            label="apply",
+            **kwargs,
+        )
+        return new_collection(expr)
+
+    def groupby(
+        self,
+        by=None,
+        level=None,
+        sort: bool | None = None,
+        dropna: bool = True,
+        observed: bool = True,
+    ):
+        """Group rows by columns, an aligned Series or index levels."""
+        from shoal.dataframe.groupby import GroupBy
+
+        return GroupBy(self, by=by, level=level, sort=sort, dropna=dropna, observed=observed)
+
+    def nlargest(self, n: int, columns, split_every=None):
+        """The ``n`` rows with the largest ``columns``."""
+        self._check_columns(columns if isinstance(columns, list) else [columns], "nlargest")
+        return self._nbest("nlargest", n, split_every, columns=columns)
+
+    def nsmallest(self, n: int, columns, split_every=None):
+        """The ``n`` rows with the smallest ``columns``."""
+        self._check_columns(columns if isinstance(columns, list) else [columns], "nsmallest")
+        return self._nbest("nsmallest", n, split_every, columns=columns)
+
+    def to_parquet(self, path, **kwargs):
+        """Write one parquet file per partition (see ``shoal.dataframe.to_parquet``)."""
+        from shoal.dataframe.parquet import to_parquet
+
+        return to_parquet(self, path, **kwargs)
+
+    def cov(self, min_periods: int | None = None, ddof: int = 1, split_every=None):
+        """Pairwise covariance of the numeric columns (pairwise-complete rows,
+        combined with Chan's parallel algorithm)."""
+        return self._cov(False, min_periods, split_every, ddof)
+
+    def corr(self, method: str = "pearson", min_periods: int | None = None, split_every=None):
+        """Pairwise Pearson correlation of the numeric columns."""
+        if method != "pearson":
+            raise NotImplementedError(f"corr supports method='pearson', got {method!r}")
+        return self._cov(True, min_periods, split_every)
+
+    def _cov(self, corr, min_periods, split_every, ddof=1):
+        frame = self.select_dtypes(include=["number", "bool"])
+        columns = frame.columns
+        meta = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        expr = red.reduction(
+            frame._expr,
+            red.chunk_cov,
+            red.combine_cov,
+            red.aggregate_cov,
+            meta,
+            "corr" if corr else "cov",
+            split_every,
+            kwargs={
+                "columns": list(columns),
+                "corr": corr,
+                "min_periods": min_periods,
+                "ddof": ddof,
+            },
+        )
+        return new_collection(expr)
+
+    def categorize(self, columns: list | None = None, split_every=None):
+        """Cast columns (default: all string columns) to categoricals whose
+        categories are the values found in the data, in order of first
+        appearance. Computes the distinct values now."""
+        if columns is None:
+            columns = [
+                c
+                for c, d in self.dtypes.items()
+                if pd.api.types.is_object_dtype(d) or isinstance(d, pd.StringDtype)
+            ]
+        self._check_columns(columns, "categorize")
+        if not columns:
+            return self
+        uniques = self[columns]._distinct(split_every)
+        dtypes = {c: pd.CategoricalDtype(uniques[c].dropna().tolist()) for c in columns}
+        return self.astype(dtypes)
+
+    def to_json(self, path, **kwargs):
+        """Write JSON lines (see ``shoal.dataframe.to_json``)."""
+        from shoal.dataframe.json import to_json
+
+        return to_json(self, path, **kwargs)
+
+    def to_csv(self, path, **kwargs):
+        """Write CSV (see ``shoal.dataframe.to_csv``)."""
+        from shoal.dataframe.csv import to_csv
+
+        return to_csv(self, path, **kwargs)
+
+
+def _apply_rows(df, func, args, empty, **kwargs):
+    if len(df) == 0 and empty is not None:
+        return empty
+    return df.apply(func, axis=1, args=args, **kwargs)
+
+
+def _map_values(s, arg, na_action):
+    return s.map(arg, na_action=na_action)
+
+
+class Series(_Elementwise):
+    """A partitioned pandas Series.
+
+    >>> import shoal.dataframe as sd
+    >>> s = sd.from_pandas(pd.Series([3, 1, 2], name="v"), npartitions=2)
+    >>> (s * 2).max().compute()
+    np.int64(6)
+    """
+
+    @property
+    def name(self):
+        """The Series name."""
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        """The Series dtype."""
+        return self._meta.dtype
+
+    def __getitem__(self, key):
+        if not isinstance(key, Series):
+            raise TypeError("a Series can be indexed by a boolean Series; use loc for labels")
+        if key._meta.dtype != bool and str(key._meta.dtype) != "boolean":
+            raise TypeError(f"a boolean filter needs a bool Series, got {key._meta.dtype}")
+        base, mask = align(self._expr, key._expr)
+        check_aligned(base, mask, what="boolean filter")
+        return new_collection(Filter(base, mask))
+
+    def rename(self, name):
+        """Rename the Series."""
+        return self._method("rename", name)
+
+    def to_frame(self, name=None):
+        """A one-column DataFrame."""
+        return self._method("to_frame", *([] if name is None else [name]))
+
+    def map(self, arg, na_action=None, meta=None):
+        """Map values through a function, dict or Series."""
+        given = None if meta is None else make_meta(meta)
+        return new_collection(
+            map_partitions_expr(
+                _map_values,
+                self._expr,
+                arg,
+                na_action,
+                meta=given,
+                label="map",
+                nonempty=True,
+                enforce=True,
+            )
+        )
+
+    def between(self, left, right, inclusive: str = "both"):
+        """Whether values lie between ``left`` and ``right``."""
+        return self._method("between", left, right, inclusive=inclusive, passthrough=True)
+
+    def value_counts(
+        self,
+        sort: bool = True,
+        ascending: bool = False,
+        dropna: bool = True,
+        normalize: bool = False,
+        split_every=None,
+        split_out: int = 1,
+    ):
+        """Counts of distinct values: one output partition, or ``split_out``
+        hash-partitioned ones (each sorted on its own). Ties keep no
+        particular order."""
+        check_split_out(split_out)
+        if normalize and split_out > 1:
+            raise ValueError("value_counts(normalize=True) needs split_out=1 (one total)")
+        meta = pd.Series(
+            [],
+            dtype="float64" if normalize else "int64",
+            name="proportion" if normalize else "count",
+            index=pd.Index([], dtype=self._meta.dtype, name=self.name),
+        )
+        chunk, chunk_kw = red.chunk_value_counts, {"dropna": dropna}
+        if split_out > 1:
+            chunk_kw = {"k": split_out, "chunk": chunk, "on_index": True, "dropna": dropna}
+            chunk = red.chunk_split
+        expr = red.reduction(
+            self._expr,
+            chunk,
+            red.combine_value_counts,
+            red.aggregate_value_counts,
+            meta,
+            "value-counts",
+            split_every,
+            split_out=split_out,
+            chunk_kwargs=chunk_kw,
+            kwargs={
+                "dropna": dropna,
+                "sort": sort,
+                "ascending": ascending,
+                "normalize": normalize,
+                "name": self.name,
+            },
+        )
+        return new_collection(expr)
+
+    def unique(self, split_every=None):
+        """Distinct values as a Series (in order of first appearance)."""
+        expr = red.reduction(
+            self._expr,
+            red.chunk_drop_duplicates,
+            red.combine_unique,
+            red.aggregate_unique,
+            self._meta.reset_index(drop=True),
+            "unique",
+            split_every,
+            kwargs={"name": self.name},
+        )
+        return new_collection(expr)
+
+    def cov(self, other: Series, min_periods: int | None = None, ddof: int = 1, split_every=None):
+        """Covariance with another Series (rows where both are present)."""
+        return self._pair(other, False, min_periods, split_every, ddof)
+
+    def corr(
+        self,
+        other: Series,
+        method: str = "pearson",
+        min_periods: int | None = None,
+        split_every=None,
+    ):
+        """Pearson correlation with another Series."""
+        if method != "pearson":
+            raise NotImplementedError(f"corr supports method='pearson', got {method!r}")
+        return self._pair(other, True, min_periods, split_every)
+
+    def _pair(self, other, corr, min_periods, split_every, ddof=1):
+        if not isinstance(other, Series):
+            raise TypeError(f"expected a shoal Series, got {type(other).__name__}")
+        both = self.to_frame("a").assign(b=other)
+        expr = red.reduction(
+            both._expr,
+            red.chunk_cov,
+            red.combine_cov,
+            red.aggregate_series_cov,
+            np.float64(0),
+            "corr" if corr else "cov",
+            split_every,
+            kwargs={"corr": corr, "min_periods": min_periods, "ddof": ddof},
+        )
+        return new_collection(expr)
+
+    def mode(self, dropna: bool = True, split_every=None):
+        """The most frequent value(s), sorted, as a Series."""
+        meta = pd.Series([], dtype=self._meta.dtype, name=self.name)
+        expr = red.reduction(
+            self._expr,
+            red.chunk_value_counts,
+            red.combine_value_counts,
+            red.aggregate_mode,
+            meta,
+            "mode",
+            split_every,
+            chunk_kwargs={"dropna": dropna},
+            kwargs={"dropna": dropna, "name": self.name},
+        )
+        return new_collection(expr)
+
+    def nlargest(self, n: int = 5, split_every=None):
+        """The ``n`` largest values."""
+        return self._nbest("nlargest", n, split_every)
+
+    def nsmallest(self, n: int = 5, split_every=None):
+        """The ``n`` smallest values."""
+        return self._nbest("nsmallest", n, split_every)
+
+    def groupby(
+        self,
+        by=None,
+        level=None,
+        sort: bool | None = None,
+        dropna: bool = True,
+        observed: bool = True,
+    ):
+        """Group the Series by an aligned Series or index levels."""
+        from shoal.dataframe.groupby import SeriesGroupBy
+
+        frame = self.to_frame()
+        return SeriesGroupBy(
+            frame,
+            by=by,
+            level=level,
+            sort=sort,
+            dropna=dropna,
+            observed=observed,
+            selection=self.name,
+        )
+
+    @property
+    def str(self):
+        """Vectorized string methods, per partition."""
+        return Accessor(self, "str")
+
+    @property
+    def dt(self):
+        """Datetime properties and methods, per partition."""
+        return Accessor(self, "dt")
+
+    @property
+    def cat(self):
+        """Categorical properties and methods, per partition (categories are
+        those of meta: known categories)."""
+        return CatAccessor(self, "cat")
+
+    def as_known(self, split_every=None):
+        """A categorical Series with the categories found in the data."""
+        if not isinstance(self.dtype, pd.CategoricalDtype):
+            raise TypeError(f"as_known needs a categorical Series, got dtype {self.dtype}")
+        values = self._distinct(split_every)
+        return self.astype(
+            pd.CategoricalDtype(values.dropna().tolist(), ordered=self.dtype.ordered)
+        )
+
+
+class Index(FrameBase):
+    """The index of a partitioned collection.
+
+    >>> import shoal.dataframe as sd
+    >>> sd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).index.compute().tolist()
+    [0, 1, 2]
+    """
+
+    @property
+    def name(self):
+        """The index name."""
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        """The index dtype."""
+        return self._meta.dtype
+
+
+class Scalar(_Elementwise):
+    """A lazy single value (the result of a reduction).
+
+    >>> import shoal.dataframe as sd
+    >>> total = sd.from_pandas(pd.Series([1.0, 2.0]), npartitions=2).sum()
+    >>> (total * 2).compute()
+    np.float64(6.0)
+    """
+
+    def __shoal_postcompute__(self):
+        return _first, ()
+
+    @property
+    def dtype(self):
+        """The value's dtype, from meta."""
+        return getattr(self._meta, "dtype", np.dtype(type(self._meta)))
+
+    def __bool__(self):
+        raise TypeError("the truth value of a lazy Scalar is unknown; call .compute() first")
+
+    def __repr__(self) -> str:
+        return f"shoal.dataframe.Scalar<{self._expr._name}, dtype={self.dtype}>"

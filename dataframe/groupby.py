@@ -1,0 +1,564 @@
+"""Groupby-aggregate as a tree reduction.
+
+Every requested output ``(column, function)`` is split into intermediate
+pieces that combine associatively, all indexed by the group keys:
+
+=========================  ===============================  ==================
+function                   chunk (per partition)            combine / finish
+=========================  ===============================  ==================
+sum count size min max     the same groupby method          sum (count, size)
+prod first last                                             or the same method
+mean var std               count, mean, M2 per group        Chan's formula
+nunique                    (keys, value) pairs              dedupe, count
+Aggregation(c, a, f)       ``c(grouped)``                   ``a`` then ``f``
+=========================  ===============================  ==================
+
+Chunks are combined by ``groupby(level=...)`` on the concatenated pieces,
+``split_every`` at a time. With ``split_out=k`` each chunk is split by a hash
+of the group keys into ``k`` pieces, giving ``k`` output partitions whose
+groups do not overlap (unsorted across partitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoal.dataframe.meta import meta_nonempty
+from shoal.dataframe.reductions import reduction
+
+__all__ = ["Aggregation", "GroupBy", "SeriesGroupBy"]
+
+_SIMPLE = {
+    "sum": "sum",
+    "count": "sum",
+    "size": "sum",
+    "min": "min",
+    "max": "max",
+    "prod": "prod",
+    "first": "first",
+    "last": "last",
+}
+_MOMENTS = ("mean", "var", "std")
+_KNOWN = set(_SIMPLE) | set(_MOMENTS) | {"nunique"}
+
+
+class Aggregation:
+    """A user-defined groupby aggregation built from three steps.
+
+    ``chunk(grouped_series) -> Series`` per partition, ``agg(grouped_series)``
+    on the concatenated chunk results grouped by key, and an optional
+    ``finalize(series)``.
+
+    >>> import shoal.dataframe as sd
+    >>> span = Aggregation("span", lambda g: g.agg(["min", "max"]),
+    ...                    lambda g: g.agg(["min", "max"]))
+    >>> custom_sum = Aggregation("mysum", lambda g: g.sum(), lambda g: g.sum())
+    >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 1, 2], "v": [1, 2, 3]}), npartitions=2)
+    >>> df.groupby("k").v.agg(custom_sum).compute().tolist()
+    [3, 3]
+    """
+
+    def __init__(self, name: str, chunk: Callable, agg: Callable, finalize: Callable | None = None):
+        self.name = name
+        self.chunk = chunk
+        self.agg = agg
+        self.finalize = finalize
+
+    def __repr__(self) -> str:
+        return f"Aggregation({self.name!r})"
+
+
+def _func_label(func: Any) -> str:
+    if isinstance(func, Aggregation):
+        return func.name
+    return func
+
+
+# ----------------------------------------------------------- task functions
+
+
+def _group(part, by, level, by_part, opts):
+    """``(grouped, restore)``: string keys are grouped as categoricals (one
+    factorization per partition instead of one per aggregation); ``restore``
+    maps their dtypes back on the results' index."""
+    if by_part is not None:
+        return part.groupby(by_part, **opts), {}
+    if level is not None:
+        return part.groupby(level=level, **opts), {}
+    keys = by if isinstance(by, list) else [by]
+    dtypes = {k: part.dtypes[k] for k in keys}
+    if any(isinstance(d, pd.CategoricalDtype) for d in dtypes.values()):
+        return part.groupby(by, **opts), {}
+    restore = {
+        k: d
+        for k, d in dtypes.items()
+        if pd.api.types.is_object_dtype(d) or isinstance(d, pd.StringDtype)
+    }
+    if not restore:
+        return part.groupby(by, **opts), {}
+    series = [_as_categorical(part[k]) if k in restore else part[k] for k in keys]
+    opts = {**opts, "observed": True}
+    return part.groupby(series if isinstance(by, list) else series[0], **opts), restore
+
+
+def _as_categorical(s: pd.Series) -> pd.Series:
+    """A categorical copy of a string Series (arrow-encoded when possible)."""
+    chunked = getattr(s.array, "_pa_array", None)
+    if chunked is None:
+        return s.astype("category")
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(chunked).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    categories = pd.Index(encoded.dictionary.to_pylist(), dtype=s.dtype)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=categories), index=s.index, name=s.name
+    )
+
+
+def _restore_index(value, keys: list, restore: dict):
+    index = value.index
+    if isinstance(index, pd.MultiIndex):
+        arrays = [index.get_level_values(i) for i in range(index.nlevels)]
+        arrays = [
+            a.astype(restore[keys[i]]) if i < len(keys) and keys[i] in restore else a
+            for i, a in enumerate(arrays)
+        ]
+        value.index = pd.MultiIndex.from_arrays(arrays, names=index.names)
+    else:
+        value.index = index.astype(restore[keys[0]])
+    return value
+
+
+_NEEDS = {
+    "mean": ("count", "sum"),
+    "var": ("count", "mean", "var0"),
+    "std": ("count", "mean", "var0"),
+}
+
+
+def _batched(grouped, specs) -> dict:
+    """One groupby call per pandas method over all the columns that need it
+    (the grouping is factorized once per call, not once per column)."""
+    wanted: dict = {}
+    for col, func in specs.values():
+        if col is None or isinstance(func, Aggregation) or func in ("size", "nunique"):
+            continue
+        for method in _NEEDS.get(func, (func,)):
+            wanted.setdefault(method, [])
+            if col not in wanted[method]:
+                wanted[method].append(col)
+    out = {}
+    for method, cols in wanted.items():
+        g = grouped[cols]
+        out[method] = g.var(ddof=0) if method == "var0" else getattr(g, method)()
+    return out
+
+
+def _chunk_one(grouped, col, func, cache):
+    if isinstance(func, Aggregation):
+        return func.chunk(grouped[col])
+    if func == "size":
+        return grouped.size()
+    if func == "nunique":
+        return grouped[col].value_counts(dropna=False)
+    if func in _SIMPLE:
+        return cache[func][col]
+    n = cache["count"][col].astype("float64")
+    if func == "mean":
+        return pd.DataFrame({"n": n, "sum": cache["sum"][col]})
+    return pd.DataFrame(
+        {
+            "n": n,
+            "mean": cache["mean"][col].astype("float64").fillna(0.0),
+            "m2": (cache["var0"][col] * n).astype("float64").fillna(0.0),
+        }
+    )
+
+
+def groupby_chunk(part, by_part=None, *, by, level, opts, specs, split_out):
+    """Intermediates of every spec for one partition (split by key hash)."""
+    grouped, restore = _group(part, by, level, by_part, opts)
+    cache = _batched(grouped, specs)
+    out = {k: _chunk_one(grouped, col, func, cache) for k, (col, func) in specs.items()}
+    if restore:
+        keys = by if isinstance(by, list) else [by]
+        out = {k: _restore_index(v, keys, restore) for k, v in out.items()}
+    if split_out == 1:
+        return out
+    pieces = [{} for _ in range(split_out)]
+    for k, value in out.items():
+        nkeys = value.index.nlevels - (1 if specs[k][1] == "nunique" else 0)
+        keys = value.index.to_frame(index=False).iloc[:, :nkeys]
+        hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+        target = hashes % np.uint64(split_out)
+        for j in range(split_out):
+            pieces[j][k] = value[target == j]
+    return pieces
+
+
+def _concat_keyed(values: list):
+    """Concatenate intermediates; categorical keys with different categories
+    per partition keep a categorical index (with the union of categories)."""
+    both = pd.concat(values)
+    indexes = [v.index for v in values if len(v)]
+    if (
+        indexes
+        and all(isinstance(i, pd.CategoricalIndex) for i in indexes)
+        and not isinstance(both.index, pd.CategoricalIndex)
+    ):
+        from pandas.api.types import union_categoricals
+
+        cats = union_categoricals([i.values for i in indexes]).categories
+        both.index = pd.CategoricalIndex(both.index, categories=cats, name=both.index.name)
+    return both
+
+
+def _combine_one(values: list, func, nlevels, opts):
+    both = _concat_keyed(values)
+    levels = list(range(nlevels))
+    kw = {"sort": False, "dropna": opts.get("dropna", True), "observed": True}
+    if isinstance(func, Aggregation):
+        return func.agg(both.groupby(level=levels, **kw))
+    if func in _SIMPLE:
+        return getattr(both.groupby(level=levels, **kw), _SIMPLE[func])()
+    if func == "mean":
+        return both.groupby(level=levels, **kw).sum()
+    if func in _MOMENTS:
+        grp = both.groupby(level=levels, **kw)
+        n = grp["n"].sum()
+        mean = (both["n"] * both["mean"]).groupby(level=levels, **kw).sum() / n.where(n > 0, 1)
+        dev = both["mean"] - mean.reindex(both.index).to_numpy()
+        m2 = (both["m2"] + both["n"] * dev**2).groupby(level=levels, **kw).sum()
+        return pd.DataFrame({"n": n, "mean": mean, "m2": m2})
+    # nunique: (keys..., value) -> count; dedupe the pairs
+    return both.groupby(level=list(range(both.index.nlevels)), **kw).sum()
+
+
+def groupby_combine(parts, *, specs, nlevels, opts, **kw):
+    """Merge several partitions' intermediates."""
+    return {
+        k: _combine_one([p[k] for p in parts], func, nlevels, opts)
+        for k, (col, func) in specs.items()
+    }
+
+
+def _finish_one(value, func, nlevels, ddof):
+    if isinstance(func, Aggregation):
+        return func.finalize(value) if func.finalize else value
+    if func in _SIMPLE:
+        return value
+    if func == "mean":
+        n = value["n"]
+        return (value["sum"] / n.where(n > 0, 1)).where(n > 0, np.nan)
+    if func in _MOMENTS:
+        n, m2 = value["n"], value["m2"]
+        var = (m2 / (n - ddof)).where(n - ddof > 0, np.nan)
+        return var if func == "var" else np.sqrt(var)
+    keys = list(range(nlevels))
+    present = pd.Series(value.index.get_level_values(-1).notna().astype("int64"), index=value.index)
+    return present.groupby(level=keys, sort=False, dropna=False, observed=True).sum()
+
+
+def groupby_aggregate(parts, *, specs, nlevels, opts, outputs, labels, series_name, sort, ddof):
+    """The final groupby result from the merged intermediates."""
+    merged = groupby_combine(parts, specs=specs, nlevels=nlevels, opts=opts)
+    finished = {k: _finish_one(v, specs[k][1], nlevels, ddof) for k, v in merged.items()}
+    columns = [finished[k] for k in outputs]
+    if len(columns) == 1:
+        result = columns[0].to_frame()
+    else:
+        result = pd.concat(columns, axis=1)
+    if isinstance(labels, pd.MultiIndex):
+        result.columns = labels
+    else:
+        result.columns = list(labels)
+    if sort:
+        result = result.sort_index()
+    if series_name is not False:
+        return result.iloc[:, 0].rename(series_name)
+    return result
+
+
+# ---------------------------------------------------------------------- API
+
+
+class GroupBy:
+    """``df.groupby(by)``: group a DataFrame by columns, an aligned Series or
+    index levels, then aggregate.
+
+    >>> import shoal.dataframe as sd
+    >>> pdf = pd.DataFrame({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+    >>> sd.from_pandas(pdf, npartitions=2).groupby("k").v.sum().compute().to_dict()
+    {'a': 4, 'b': 2}
+    """
+
+    def __init__(
+        self,
+        frame,
+        by=None,
+        level=None,
+        sort: bool | None = None,
+        dropna: bool = True,
+        observed: bool = True,
+        selection=None,
+    ):
+        from shoal.dataframe.collection import Series, new_collection  # noqa: F401
+
+        if (by is None) == (level is None):
+            raise TypeError("groupby needs exactly one of by= or level=")
+        self._frame = frame
+        self._by_series = None
+        self._by = None
+        self._level = level
+        if isinstance(by, Series):
+            from shoal.dataframe.expr import align, check_aligned
+
+            base, by_expr = align(frame.expr, by.expr)
+            check_aligned(base, by_expr, what="groupby by a Series")
+            if base is not frame.expr:
+                frame = new_collection(base)
+                by = new_collection(by_expr)
+            self._frame = frame
+            self._by_series = by
+        elif by is not None:
+            by_list = by if isinstance(by, list) else [by]
+            frame._check_columns(by_list, "groupby")
+            self._by = by
+        self._sort = sort
+        self._dropna = dropna
+        self._observed = observed
+        self._selection = selection
+
+    # ----------------------------------------------------------- selection
+
+    def __getitem__(self, key):
+        cols = key if isinstance(key, list) else [key]
+        self._frame._check_columns(cols, "groupby selection")
+        cls = GroupBy if isinstance(key, list) else SeriesGroupBy
+        return cls(
+            self._frame,
+            by=self._by if self._by_series is None else self._by_series,
+            level=self._level,
+            sort=self._sort,
+            dropna=self._dropna,
+            observed=self._observed,
+            selection=key,
+        )
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._frame.columns:
+            return self[name]
+        raise AttributeError(f"'GroupBy' object has no attribute {name!r}")
+
+    def _key_columns(self) -> list:
+        if self._by is None:
+            return []
+        return self._by if isinstance(self._by, list) else [self._by]
+
+    def _value_columns(self) -> list:
+        if self._selection is not None:
+            return self._selection if isinstance(self._selection, list) else [self._selection]
+        keys = set(self._key_columns())
+        return [c for c in self._frame.columns if c not in keys]
+
+    # -------------------------------------------------------- aggregation
+
+    def _normalize(self, arg, named):
+        """``(entries, labels, series_name)``: entries are (column, func)."""
+        values = self._value_columns()
+        series_sel = isinstance(self, SeriesGroupBy)
+        if named:
+            entries, labels = [], []
+            for name, spec in named.items():
+                if not (isinstance(spec, tuple) and len(spec) == 2):
+                    raise TypeError(
+                        f"named aggregation {name}= must be (column, func), got {spec!r}"
+                    )
+                col, func = spec
+                self._frame._check_columns([col], "agg")
+                entries.append((col, func))
+                labels.append(name)
+            return entries, labels, False
+        if isinstance(arg, dict):
+            if series_sel:
+                raise TypeError("SeriesGroupBy.agg takes a function or a list, not a dict")
+            self._frame._check_columns(list(arg), "agg")
+            entries, tuples = [], []
+            multi = any(isinstance(v, list) for v in arg.values())
+            for col, funcs in arg.items():
+                for func in funcs if isinstance(funcs, list) else [funcs]:
+                    entries.append((col, func))
+                    tuples.append((col, _func_label(func)))
+            labels = pd.MultiIndex.from_tuples(tuples) if multi else [t[0] for t in tuples]
+            return entries, labels, False
+        if isinstance(arg, list):
+            if series_sel:
+                return ([(values[0], f) for f in arg], [_func_label(f) for f in arg], False)
+            entries = [(c, f) for c in values for f in arg]
+            labels = pd.MultiIndex.from_tuples([(c, _func_label(f)) for c, f in entries])
+            return entries, labels, False
+        if arg == "size":
+            name = values[0] if series_sel else None
+            return [(None, "size")], [name], name
+        if series_sel:
+            return [(values[0], arg)], [values[0]], values[0]
+        return [(c, arg) for c in values], values, False
+
+    def agg(
+        self, arg=None, split_every: int | None = None, split_out: int = 1, ddof: int = 1, **named
+    ):
+        """Aggregate with a name (``"sum"``), an ``Aggregation``, a list, a dict
+        ``{column: func or [funcs]}`` or named aggregations ``out=(col, func)``."""
+        from shoal.dataframe.collection import new_collection
+
+        if arg is None and not named:
+            raise TypeError("agg needs a function, a list, a dict or name=(column, func)")
+        entries, labels, series_name = self._normalize(arg, named)
+        for _, func in entries:
+            if not isinstance(func, Aggregation) and func not in _KNOWN:
+                raise ValueError(
+                    f"unknown aggregation {func!r}; expected one of {sorted(_KNOWN)} or a "
+                    "shoal.dataframe.Aggregation"
+                )
+        specs: dict = {}
+        outputs = []
+        for col, func in entries:
+            key = next(
+                (
+                    k
+                    for k, v in specs.items()
+                    if v[0] == col
+                    and v[1] is func
+                    or (v[0] == col and v[1] == func and isinstance(func, str))
+                ),
+                None,
+            )
+            if key is None:
+                key = len(specs)
+                specs[key] = (col, func)
+            outputs.append(key)
+        if not isinstance(split_out, int) or split_out < 1:
+            raise ValueError(f"split_out must be a positive integer, got {split_out!r}")
+        sort = self._sort
+        if sort is None:
+            sort = split_out == 1
+        elif sort and split_out > 1:
+            raise NotImplementedError(
+                "groupby(sort=True) with split_out > 1 needs a global sort, not supported yet; "
+                "use sort=False (groups are then hash-partitioned, unsorted)"
+            )
+        opts = {"sort": False, "dropna": self._dropna, "observed": self._observed}
+        nlevels = self._nlevels()
+        chunk_kw = {
+            "by": self._by,
+            "level": self._level,
+            "opts": opts,
+            "specs": specs,
+            "split_out": split_out,
+        }
+        agg_kw = {
+            "specs": specs,
+            "nlevels": nlevels,
+            "opts": opts,
+            "outputs": outputs,
+            "labels": labels,
+            "series_name": series_name,
+            "sort": sort,
+            "ddof": ddof,
+        }
+        meta = self._meta(chunk_kw, agg_kw)
+        needed = None
+        if self._by_series is None and self._level is None:
+            needed = list(
+                dict.fromkeys(self._key_columns() + [c for c, _ in entries if c is not None])
+            )
+        others = (self._by_series.expr,) if self._by_series is not None else ()
+        expr = reduction(
+            self._frame.expr,
+            groupby_chunk,
+            groupby_combine,
+            groupby_aggregate,
+            meta,
+            "groupby-agg",
+            split_every,
+            chunk_kwargs=chunk_kw,
+            kwargs={**agg_kw},
+            needed=needed,
+            others=others,
+            split_out=split_out,
+        )
+        return new_collection(expr)
+
+    aggregate = agg
+
+    def _nlevels(self) -> int:
+        if self._by_series is not None:
+            return 1
+        if self._level is not None:
+            return len(self._level) if isinstance(self._level, list) else 1
+        return len(self._key_columns())
+
+    def _meta(self, chunk_kw, agg_kw):
+        from shoal.dataframe.meta import MetaInferenceError
+
+        fake = meta_nonempty(self._frame._meta)
+        by_part = meta_nonempty(self._by_series._meta) if self._by_series is not None else None
+        try:
+            chunk = groupby_chunk(fake, by_part, **{**chunk_kw, "split_out": 1})
+            out = groupby_aggregate([chunk], **{**agg_kw, "sort": False})
+        except Exception as e:
+            raise MetaInferenceError(
+                f"groupby aggregation failed on fake data of the input's types: "
+                f"{type(e).__name__}: {e}. Check that every function applies to its column's "
+                "dtype."
+            ) from e
+        return out.iloc[:0]
+
+    def _method(name):  # noqa: N805
+        def method(self, split_every: int | None = None, split_out: int = 1, **kw):
+            return self.agg(name, split_every=split_every, split_out=split_out, **kw)
+
+        method.__name__ = name
+        method.__doc__ = f"Groupby {name} as a tree reduction (see ``agg``)."
+        return method
+
+    sum = _method("sum")
+    count = _method("count")
+    min = _method("min")
+    max = _method("max")
+    prod = _method("prod")
+    first = _method("first")
+    last = _method("last")
+    mean = _method("mean")
+    nunique = _method("nunique")
+
+    def size(self, split_every: int | None = None, split_out: int = 1):
+        """Rows per group."""
+        return self.agg("size", split_every=split_every, split_out=split_out)
+
+    def var(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1):
+        """Variance per group (Chan's parallel algorithm)."""
+        return self.agg("var", split_every=split_every, split_out=split_out, ddof=ddof)
+
+    def std(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1):
+        """Standard deviation per group."""
+        return self.agg("std", split_every=split_every, split_out=split_out, ddof=ddof)
+
+    del _method
+
+
+class SeriesGroupBy(GroupBy):
+    """A groupby with one selected column: aggregations give a Series.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}), npartitions=2)
+    >>> df.groupby("k").v.mean().compute().tolist()
+    [2.0, 5.0]
+    """

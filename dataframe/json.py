@@ -1,0 +1,185 @@
+"""JSON IO: ``read_json`` / ``to_json`` (line-delimited records by default).
+
+With ``lines=True`` files are cut into blocks of about ``blocksize`` bytes at
+newlines (like ``read_csv``, without a header); otherwise, or for compressed
+files, each file is one partition. Column dtypes come from the first block
+of data and every block is cast to them losslessly or raises
+``CSVBlockError`` naming the file and column.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import fsspec
+import pandas as pd
+from fsspec.utils import infer_compression, read_block
+
+from shoal.core.task import Task
+from shoal.core.tokenize import tokenize
+from shoal.core.utils import parse_bytes
+from shoal.dataframe.csv import _coerce, _natural_key
+from shoal.dataframe.expr import Blockwise
+
+__all__ = ["read_json", "to_json"]
+
+
+def read_json_block(fs, path, offset, length, compression, kwargs, meta):
+    """Parse one block (``length=None``: the whole file)."""
+    where = f"read_json {path!r}"
+    with fs.open(path, "rb", compression=compression) as f:
+        if length is None:
+            data = f.read()
+        else:
+            data = read_block(f, offset, length, delimiter=b"\n")
+            where += f" bytes {offset}-{offset + length}"
+    if not data.strip():
+        return meta.copy() if meta is not None else pd.DataFrame()
+    try:
+        df = pd.read_json(io.BytesIO(data), **kwargs)
+    except Exception as e:
+        raise type(e)(f"{where}: {e}") from e
+    if meta is None:
+        return df
+    missing = [c for c in meta.columns if c not in df.columns]
+    for c in missing:  # a key absent from every record of this block
+        df[c] = pd.Series(pd.NA, index=df.index, dtype="object")
+    return _coerce(df[list(meta.columns)], meta, where)
+
+
+class ReadJSON(Blockwise):
+    """One partition per block of each file."""
+
+    _parameters = ["fs", "blocks", "kwargs", "meta", "token"]
+    _explain_params = ("npartitions",)
+
+    @property
+    def _prefix(self):
+        return "read-json"
+
+    @functools.cached_property
+    def _name(self):
+        return f"read-json-{tokenize(self.token, self.kwargs)}"
+
+    def _args(self):
+        return []
+
+    @functools.cached_property
+    def _meta(self):
+        return self.meta
+
+    @functools.cached_property
+    def divisions(self):
+        return (None,) * (len(self.blocks) + 1)
+
+    def _task(self, i):
+        path, offset, length, compression = self.blocks[i]
+        return Task(
+            read_json_block, self.fs, path, offset, length, compression, self.kwargs, self.meta
+        )
+
+
+def read_json(
+    path,
+    lines: bool = True,
+    blocksize: str | int | None = "64MiB",
+    compression: str | None = "infer",
+    storage_options: dict | None = None,
+    **kwargs,
+):
+    """Read JSON files (a path, glob, URL or list) into a DataFrame.
+
+    ``lines=True`` reads one record per line and splits files into blocks
+    at newlines; ``lines=False`` reads each file whole (``orient`` and other
+    keywords go to ``pandas.read_json``).
+
+    >>> import pandas as pd, shoal.dataframe as sd
+    >>> pd.DataFrame({"a": [1, 2, 3]}).to_json("memory://doc/j.json", orient="records",
+    ...                                         lines=True)
+    >>> sd.read_json("memory://doc/j.json", blocksize=8).a.sum().compute()
+    np.int64(6)
+    """
+    paths = path if isinstance(path, (list, tuple)) else [path]
+    fs, _ = fsspec.core.url_to_fs(str(paths[0]), **(storage_options or {}))
+    files: list[str] = []
+    for p in paths:
+        stripped = fs._strip_protocol(str(p))
+        found = (
+            sorted(fs.glob(stripped), key=_natural_key)
+            if any(ch in stripped for ch in "*?[")
+            else ([stripped] if fs.exists(stripped) else [])
+        )
+        if not found:
+            raise FileNotFoundError(f"read_json: no files match {p!r}")
+        files += found
+    opts = {"lines": lines, **kwargs}
+    if lines:
+        opts.setdefault("orient", "records")
+    size_limit = parse_bytes(blocksize) if blocksize is not None and lines else None
+    blocks = []
+    infos = []
+    for f in files:
+        comp = infer_compression(f) if compression == "infer" else compression
+        info = fs.info(f)
+        size = info.get("size") or 0
+        infos.append((f, size, str(info.get("mtime", info.get("created", "")))))
+        if comp is not None or size_limit is None or size <= size_limit:
+            blocks.append((f, 0, None, comp))
+        else:
+            blocks.extend((f, off, size_limit, comp) for off in range(0, size, size_limit))
+    meta = None
+    for block in blocks:
+        first = read_json_block(fs, *block, opts, None)
+        if len(first.columns):
+            meta = first.iloc[:0]
+            break
+    if meta is None:
+        raise ValueError(f"read_json: no records found in {files}")
+    from shoal.dataframe.collection import new_collection
+
+    return new_collection(ReadJSON(fs, tuple(blocks), opts, meta, tokenize(infos, blocks)))
+
+
+def write_json_part(part: pd.DataFrame, i: int, fs, pattern: str, kwargs: dict) -> list[str]:
+    """Write partition ``i`` to ``pattern`` with ``*`` replaced by ``i``."""
+    target = pattern.replace("*", str(i))
+    with fs.open(target, "w") as f:
+        part.to_json(f, **kwargs)
+    return [target]
+
+
+def to_json(
+    df,
+    path: str,
+    orient: str = "records",
+    lines: bool = True,
+    compute: bool = True,
+    storage_options: dict | None = None,
+    **kwargs,
+):
+    """Write one JSON file per partition (``*`` in ``path`` becomes the
+    partition number; a path without ``*`` is a directory of ``{i}.part``).
+
+    >>> import pandas as pd, shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2, 3]}), npartitions=2)
+    >>> sd.to_json(df, "memory://doc/json-*.json")
+    ['/doc/json-0.json', '/doc/json-1.json']
+    """
+    from shoal.dataframe.collection import FrameBase
+    from shoal.dataframe.parquet import write_partitions
+
+    if not isinstance(df, FrameBase):
+        raise TypeError(f"to_json expects a shoal DataFrame or Series, got {type(df).__name__}")
+    fs, _ = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
+    target = fs._strip_protocol(str(path))
+    if "*" not in target:
+        fs.makedirs(target, exist_ok=True)
+        target = target.rstrip("/") + "/*.part"
+    else:
+        parent = target.rsplit("/", 1)[0]
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+    kwargs = {"orient": orient, "lines": lines, **kwargs}
+    out = write_partitions(df, write_json_part, "to-json", fs=fs, pattern=target, kwargs=kwargs)
+    return out.compute() if compute else out

@@ -1,0 +1,79 @@
+"""``map_overlap``: a function over each partition with rows borrowed from
+its neighbours, then trimmed back.
+
+The rows before partition ``i`` come from a chain of small tasks
+``before_i = tail(concat(before_{i-1}, partition_{i-1}), n)``, so they are
+right even when neighbouring partitions are shorter than the window or
+empty; the rows after come from the mirror chain of heads.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+
+from shoal.core.task import Ref, Task
+from shoal.dataframe.expr import FrameExpr
+
+__all__ = ["apply_overlap"]
+
+
+def _tail(prev, part, n):
+    both = part if prev is None else pd.concat([prev, part])
+    return both.iloc[len(both) - n :] if n else both.iloc[:0]
+
+
+def _head(part, nxt, n):
+    both = part if nxt is None else pd.concat([part, nxt])
+    return both.iloc[:n]
+
+
+def apply_overlap(before, part, after, func, args, kwargs):
+    """``func`` over ``before + part + after``, trimmed to ``part``'s rows.
+
+    >>> s = pd.Series([3, 4])
+    >>> apply_overlap(pd.Series([1, 2]), s, None, lambda x: x.cumsum(), (), {}).tolist()
+    [6, 10]
+    """
+    pieces = [p for p in (before, part, after) if p is not None]
+    both = pd.concat(pieces) if len(pieces) > 1 else part
+    out = func(both, *args, **kwargs)
+    start = 0 if before is None else len(before)
+    stop = len(out) - (0 if after is None else len(after))
+    return out.iloc[start:stop]
+
+
+class MapOverlap(FrameExpr):
+    """``func`` applied with ``before``/``after`` neighbouring rows."""
+
+    _parameters = ["frame", "func", "before", "after", "args", "kwargs", "meta"]
+    _explain_params = ("before", "after")
+
+    @functools.cached_property
+    def _meta(self):
+        return self.meta
+
+    @functools.cached_property
+    def divisions(self):
+        return self.frame.divisions
+
+    def _layer(self) -> dict:
+        prefix, token = self._name.rsplit("-", 1)
+        tails, heads = f"{prefix}-before-{token}", f"{prefix}-after-{token}"
+        n = self.frame.npartitions
+        name = self.frame._name
+        layer: dict = {}
+        for i in range(1, n):
+            prev = Ref((tails, i - 1)) if i > 1 else None
+            layer[(tails, i)] = Task(_tail, prev, Ref((name, i - 1)), self.before)
+        for i in range(n - 2, -1, -1):
+            nxt = Ref((heads, i + 1)) if i < n - 2 else None
+            layer[(heads, i)] = Task(_head, Ref((name, i + 1)), nxt, self.after)
+        for i in range(n):
+            before = Ref((tails, i)) if i > 0 and self.before else None
+            after = Ref((heads, i)) if i < n - 1 and self.after else None
+            layer[(self._name, i)] = Task(
+                apply_overlap, before, Ref((name, i)), after, self.func, self.args, self.kwargs
+            )
+        return layer

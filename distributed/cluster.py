@@ -1,0 +1,190 @@
+"""``LocalCluster``: a scheduler and workers on this machine.
+
+The scheduler runs on an event loop in this process (a background thread
+for synchronous use); workers run as separate processes under nannies
+(``processes=True``) or as in-process workers sharing the loop. Closing
+stops every process and thread it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import psutil
+
+from shoal.core.utils import parse_bytes
+from shoal.distributed.nanny import Nanny
+from shoal.distributed.scheduler import Scheduler
+from shoal.distributed.utils import LoopRunner
+from shoal.distributed.worker import Worker
+
+__all__ = ["LocalCluster"]
+
+logger = logging.getLogger("shoal.distributed.cluster")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class LocalCluster:
+    """A scheduler plus ``n_workers`` workers of ``threads_per_worker`` threads.
+
+    ``memory_limit`` is per worker (bytes or a string such as ``"2GiB"``;
+    ``None`` or ``"auto"`` splits the machine's memory, ``0`` means no limit).
+
+    >>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+    ...     print(len(cluster.workers), cluster.scheduler_address.startswith("tcp://"))
+    ...     cluster.scale(3)
+    ...     print(len(cluster.workers))
+    2 True
+    3
+    """
+
+    def __init__(
+        self,
+        n_workers: int | None = None,
+        threads_per_worker: int | None = None,
+        processes: bool = True,
+        memory_limit: Any = None,
+        host: str = "127.0.0.1",
+        scheduler_port: int = 0,
+        asynchronous: bool = False,
+        validate: bool = False,
+    ):
+        cores = _cores()
+        if n_workers is None:
+            n_workers = (
+                cores
+                if processes and threads_per_worker is None
+                else max(1, cores // (threads_per_worker or cores))
+            )
+        if n_workers < 0:
+            raise ValueError(f"n_workers must be >= 0, got {n_workers}")
+        self.n_workers = int(n_workers)
+        self.threads_per_worker = int(threads_per_worker or max(1, cores // max(1, n_workers)))
+        self.processes = processes
+        if memory_limit is None or memory_limit == "auto":
+            total = psutil.virtual_memory().total
+            memory_limit = total // max(1, n_workers) if processes else 0
+        self.memory_limit = parse_bytes(memory_limit) if memory_limit else 0
+        self.host = host
+        self.scheduler_port = scheduler_port
+        self.asynchronous = asynchronous
+        self.validate = validate
+        self.scheduler: Scheduler | None = None
+        self.workers: dict[str, Any] = {}
+        self._counter = 0
+        self.status = "init"
+        self._runner: LoopRunner | None = None
+        if not asynchronous:
+            self._runner = LoopRunner(name="shoal-cluster")
+            try:
+                self._runner.run(self._start(), 120)
+            except BaseException:
+                self._runner.run(self._close(), 60)
+                self._runner.stop()
+                raise
+
+    @property
+    def scheduler_address(self) -> str:
+        return self.scheduler.address if self.scheduler is not None else ""
+
+    async def _start(self) -> LocalCluster:
+        if self.status == "running":
+            return self
+        self.scheduler = Scheduler(
+            f"tcp://{self.host}:{self.scheduler_port}", validate=self.validate
+        )
+        await self.scheduler.start()
+        self.status = "running"
+        await self._scale(self.n_workers)
+        return self
+
+    def __await__(self):
+        return self._start().__await__()
+
+    async def _new_worker(self) -> None:
+        name = str(self._counter)
+        self._counter += 1
+        if self.processes:
+            nanny = Nanny(
+                self.scheduler.address,
+                self.threads_per_worker,
+                name,
+                self.memory_limit,
+                listen=f"tcp://{self.host}:0",
+            )
+            await nanny.start()
+            self.workers[name] = nanny
+            await nanny.wait_for_worker(self.scheduler)
+        else:
+            worker = Worker(
+                self.scheduler.address,
+                self.threads_per_worker,
+                name,
+                self.memory_limit,
+                listen=f"tcp://{self.host}:0",
+            )
+            await worker.start()
+            self.workers[name] = worker
+
+    async def _scale(self, n: int) -> None:
+        if n < 0:
+            raise ValueError(f"scale needs n >= 0, got {n}")
+        while len(self.workers) < n:
+            await self._new_worker()
+        while len(self.workers) > n:
+            name = list(self.workers)[-1]
+            await self.workers.pop(name).close()
+
+    def scale(self, n: int) -> Any:
+        """Grow or shrink to ``n`` workers (the newest ones leave first)."""
+        if self.asynchronous:
+            return self._scale(n)
+        return self._runner.run(self._scale(n), 300)
+
+    async def _close(self) -> None:
+        if self.status == "closed":
+            return
+        self.status = "closed"
+        await asyncio.gather(*(w.close() for w in self.workers.values()), return_exceptions=True)
+        self.workers.clear()
+        if self.scheduler is not None:
+            await self.scheduler.close()
+
+    def close(self) -> Any:
+        """Stop every worker and the scheduler."""
+        if self.asynchronous:
+            return self._close()
+        if self._runner is not None:
+            try:
+                self._runner.run(self._close(), 60)
+            finally:
+                self._runner.stop()
+                self._runner = None
+        return None
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LocalCluster:
+        return await self._start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self._close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<LocalCluster {self.scheduler_address!r} workers={len(self.workers)} "
+            f"threads={self.threads_per_worker} processes={self.processes}>"
+        )

@@ -1,0 +1,242 @@
+"""The nanny: starts a worker process and restarts it when it dies.
+
+The worker runs as ``python -m shoal.distributed.cli worker ... --no-nanny``
+with this process's ``sys.path``. A worker that exits with a non-zero code
+(killed, crashed, over its memory limit) is started again; one that exits
+cleanly (it lost its scheduler, or was told to close) ends the nanny's
+watch. Every ``memory-check-interval`` the nanny compares the worker's
+resident memory with ``memory_limit`` and kills it at 95% (it is then
+restarted, and the scheduler reschedules its tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+
+import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
+from shoal.core import config
+from shoal.distributed.server import Server
+
+__all__ = ["Nanny", "worker_command"]
+
+logger = logging.getLogger("shoal.distributed.nanny")
+
+
+def worker_command(
+    scheduler_address: str, nthreads: int, name: str, memory_limit: int, nanny_address: str = ""
+) -> list[str]:
+    """The command line that starts one worker process without a nanny.
+
+    >>> worker_command("tcp://127.0.0.1:1", 2, "w", 0)[3:6]
+    ['shoal.distributed.cli', 'worker', 'tcp://127.0.0.1:1']
+    """
+    cmd = [
+        sys.executable,
+        "-P",
+        "-m",
+        "shoal.distributed.cli",
+        "worker",
+        scheduler_address,
+        "--nthreads",
+        str(nthreads),
+        "--memory-limit",
+        str(memory_limit),
+        "--no-nanny",
+    ]
+    if name:
+        cmd += ["--name", name]
+    if nanny_address:
+        cmd += ["--nanny-address", nanny_address]
+    return cmd
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+class Nanny(Server):
+    """Supervises one worker process (see module docstring).
+
+    >>> import asyncio
+    >>> from shoal.distributed.scheduler import Scheduler
+    >>> async def demo():
+    ...     async with Scheduler() as s:
+    ...         nanny = await Nanny(s.address, nthreads=1).start()
+    ...         await nanny.wait_for_worker(s)
+    ...         n = len(s.state.workers)
+    ...         await nanny.close()
+    ...         return n, nanny.process is None
+    >>> asyncio.run(demo())
+    (1, True)
+    """
+
+    def __init__(
+        self,
+        scheduler_address: str,
+        nthreads: int = 1,
+        name: str = "",
+        memory_limit: int = 0,
+        listen: str = "tcp://127.0.0.1:0",
+    ):
+        super().__init__(
+            handlers={
+                "restart": self.restart,
+                "close": self._close_handler,
+                "identity": self.identity,
+            }
+        )
+        self.scheduler_address = scheduler_address
+        self.nthreads = nthreads
+        self.name = name
+        self.memory_limit = int(memory_limit or 0)
+        self.listen_address = listen
+        self.process: subprocess.Popen | None = None
+        self.status = "init"
+        self.restarts = 0
+        self.exit_causes: list[str] = []
+        self._watch_task: asyncio.Task | None = None
+        self._busy = asyncio.Lock()
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> Nanny:
+        await self.listen(self.listen_address)
+        self._spawn()
+        self.status = "running"
+        self._watch_task = asyncio.ensure_future(self._watch())
+        return self
+
+    def __await__(self):
+        return self.start().__await__()
+
+    def _spawn(self) -> None:
+        cmd = worker_command(
+            self.scheduler_address, self.nthreads, self.name, self.memory_limit, self.address
+        )
+        self.process = subprocess.Popen(cmd, env=_child_env(), stdin=subprocess.DEVNULL)
+
+    async def wait_for_worker(self, scheduler, timeout: float = 60.0) -> str:
+        """Wait until this nanny's worker has registered with an in-process scheduler."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            for address, info in scheduler.worker_info.items():
+                if info.get("nanny") == self.address and info.get("pid") == self.pid:
+                    return address
+            if self.process is None or self.process.poll() not in (None,):
+                if self.status != "running":
+                    raise RuntimeError("the nanny closed before its worker started")
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"worker of nanny {self.address} did not register within {timeout}s")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    async def _watch(self) -> None:
+        interval = float(config.get("distributed.worker.memory-check-interval"))
+        since_check = 0.0
+        try:
+            while self.status == "running":
+                await asyncio.sleep(0.05)
+                since_check += 0.05
+                if self._busy.locked() or self.process is None:
+                    continue
+                code = self.process.poll()
+                if code is not None:
+                    cause = _describe_exit(code)
+                    self.exit_causes.append(cause)
+                    if code == 0:
+                        logger.info("worker of nanny %s exited cleanly; nanny stops", self.address)
+                        self.process = None
+                        self.status = "stopped"
+                        self.stopped.set()
+                        return
+                    logger.warning("worker of nanny %s %s; restarting it", self.address, cause)
+                    self.restarts += 1
+                    self._spawn()
+                    continue
+                if self.memory_limit and since_check >= interval:
+                    since_check = 0.0
+                    try:
+                        rss = psutil.Process(self.process.pid).memory_info().rss
+                    except psutil.Error:
+                        continue
+                    if rss > 0.95 * self.memory_limit:
+                        logger.warning(
+                            "worker of nanny %s uses %d bytes, over 95%% of its "
+                            "memory limit %d; killing it",
+                            self.address,
+                            rss,
+                            self.memory_limit,
+                        )
+                        self.process.kill()
+        except asyncio.CancelledError:
+            pass
+
+    async def _stop_process(self, timeout: float = 5.0, kill: bool = False) -> None:
+        proc = self.process
+        if proc is None:
+            return
+        if kill and proc.poll() is None:
+            proc.kill()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while proc.poll() is None and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if proc.poll() is None:
+                proc.kill()
+        await asyncio.get_running_loop().run_in_executor(None, proc.wait)
+        self.process = None
+
+    async def restart(self, comm=None, timeout: float = 10.0) -> dict:
+        """Kill the worker process and start a fresh one."""
+        async with self._busy:
+            await self._stop_process(timeout=timeout, kill=True)
+            self.restarts += 1
+            self._spawn()
+        return {"status": "ok"}
+
+    def _close_handler(self, comm, reason: str = "") -> str:
+        asyncio.ensure_future(self.close())
+        return "ok"
+
+    def identity(self, comm) -> dict:
+        return {
+            "type": "Nanny",
+            "address": self.address,
+            "pid": self.pid,
+            "restarts": self.restarts,
+        }
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker process and the nanny."""
+        if self.status == "closed":
+            return
+        self.status = "closed"
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        async with self._busy:
+            await self._stop_process(timeout)
+        await super().close()
+        self.stopped.set()
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"

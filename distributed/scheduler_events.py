@@ -1,0 +1,210 @@
+"""Events into the scheduler state machine and instructions out of it.
+
+Every event carries a ``stimulus_id`` (what caused it), which the state
+machine writes into its story log next to each transition it caused.
+
+>>> AddWorker("tcp://127.0.0.1:1", nthreads=2, stimulus_id="s1").nthreads
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Event",
+    "AddWorker",
+    "RemoveWorker",
+    "Heartbeat",
+    "AddClient",
+    "RemoveClient",
+    "UpdateGraph",
+    "UpdateData",
+    "TaskFinished",
+    "TaskErred",
+    "MissingData",
+    "ReleaseKeys",
+    "CancelKeys",
+    "Tick",
+    "Instruction",
+    "ComputeTask",
+    "FreeKeys",
+    "CloseWorker",
+    "KeyInMemory",
+    "KeyErred",
+    "KeyCancelled",
+    "StealTask",
+]
+
+
+@dataclass(slots=True)
+class Event:
+    stimulus_id: str = field(default="", kw_only=True)
+
+
+@dataclass(slots=True)
+class AddWorker(Event):
+    address: str
+    nthreads: int = 1
+    name: str = ""
+    memory_limit: int = 0
+    nanny: str = ""
+    now: float = 0.0
+
+
+@dataclass(slots=True)
+class RemoveWorker(Event):
+    address: str
+    reason: str = "removed"
+
+
+@dataclass(slots=True)
+class Heartbeat(Event):
+    address: str
+    now: float
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AddClient(Event):
+    client: str
+
+
+@dataclass(slots=True)
+class RemoveClient(Event):
+    client: str
+
+
+@dataclass(slots=True)
+class UpdateGraph(Event):
+    """New tasks: ``keys[i]`` runs ``specs[i]`` after ``deps[i]`` (keys, new
+    or known); ``order[i]`` is its static priority; ``wanted`` are the keys
+    the client holds futures for; ``retries`` maps keys to retry counts."""
+
+    client: str
+    keys: list
+    deps: list
+    specs: list
+    order: list
+    wanted: list
+    retries: dict = field(default_factory=dict)
+    watch: bool = False
+
+
+@dataclass(slots=True)
+class UpdateData(Event):
+    """Data a client placed on workers (scatter): key -> (addresses, nbytes)."""
+
+    client: str
+    data: dict
+
+
+@dataclass(slots=True)
+class TaskFinished(Event):
+    worker: str
+    key: Any
+    nbytes: int = 0
+    duration: float = 0.0
+
+
+@dataclass(slots=True)
+class TaskErred(Event):
+    worker: str
+    key: Any
+    exception: Any = None
+    traceback: str = ""
+
+
+@dataclass(slots=True)
+class MissingData(Event):
+    """``worker`` could not get ``dependency`` of ``key`` from ``errant``."""
+
+    worker: str
+    key: Any
+    dependency: Any
+    errant: str
+
+
+@dataclass(slots=True)
+class ReleaseKeys(Event):
+    client: str
+    keys: list
+
+
+@dataclass(slots=True)
+class CancelKeys(Event):
+    client: str
+    keys: list
+
+
+@dataclass(slots=True)
+class Tick(Event):
+    now: float
+
+
+# ------------------------------------------------------------ instructions
+
+
+@dataclass(slots=True)
+class Instruction:
+    stimulus_id: str = field(default="", kw_only=True)
+
+
+@dataclass(slots=True)
+class ComputeTask(Instruction):
+    worker: str
+    key: Any
+    spec: Any
+    priority: int
+    who_has: dict
+
+
+@dataclass(slots=True)
+class FreeKeys(Instruction):
+    worker: str
+    keys: list
+
+
+@dataclass(slots=True)
+class StealTask(Instruction):
+    """Ask ``worker`` to drop a queued task that moves elsewhere."""
+
+    worker: str
+    key: Any
+
+
+@dataclass(slots=True)
+class CloseWorker(Instruction):
+    worker: str
+    reason: str
+
+
+@dataclass(slots=True)
+class KeyInMemory(Instruction):
+    client: str
+    key: Any
+    nbytes: int = 0
+
+
+@dataclass(slots=True)
+class KeyErred(Instruction):
+    client: str
+    key: Any
+    exception: Any = None
+    traceback: str = ""
+
+
+@dataclass(slots=True)
+class KeyCancelled(Instruction):
+    client: str
+    key: Any
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class KeyDone(Instruction):
+    """A task of a graph the client watches (for progress bars) finished or erred."""
+
+    client: str
+    key: Any

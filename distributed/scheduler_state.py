@@ -1,0 +1,954 @@
+"""The scheduler as a pure state machine: events in, instructions out.
+
+No sockets, no timers, no clock of its own (events carry the time). The
+adapter in ``scheduler.py`` turns messages into events and instructions
+into messages. Tests drive this class directly, thousands of events per second.
+
+Task states and the transitions between them (``TRANSITIONS``)::
+
+    released -> waiting -> queued -> processing -> memory -> released -> forgotten
+                   |          \\________/  |  \\
+                   |       (no worker has  |   -> erred -> released
+                   |        room for it)   v
+                   +-------------------> erred
+
+- released: known, not computed, not needed right now (or lost).
+- waiting: needed; some dependencies not in memory yet.
+- queued: ready, but held back: a root task (no dependencies) while every
+  worker holds its share of root tasks (queuing keeps data loading from
+  outrunning its processing), or any ready task while no worker is up.
+- processing: sent to one worker.
+- memory: held by one or more workers.
+- erred: raised (or a dependency did, or it was on too many dying workers).
+- forgotten: no client wants it and no task needs it: dropped.
+
+A transition not in the table goes through ``released``. Every transition
+is logged in ``story`` with the stimulus that caused it.
+
+Placement: a ready task goes to the worker minimising
+``bytes of inputs it lacks / bandwidth + occupancy / nthreads``, where
+occupancy is the summed expected duration (measured per key prefix) of the
+tasks it is processing. Root tasks go to the least loaded worker that has
+room: ``nthreads * worker-saturation`` tasks, more for task groups measured
+to run faster than ``fast-task-window`` (so tiny tasks are not starved by
+round trips), at most ``max-queued-per-thread`` per thread.
+
+>>> from shoal.core.task import Task
+>>> s = SchedulerState()
+>>> _ = s.handle(AddWorker("w1", nthreads=1, stimulus_id="w"))
+>>> _ = s.handle(AddClient("c", stimulus_id="c"))
+>>> out = s.handle(UpdateGraph("c", ["x"], [()], [Task(abs, -1)], [0], ["x"], stimulus_id="g"))
+>>> [type(i).__name__ for i in out], s.tasks["x"].state
+(['ComputeTask'], 'processing')
+>>> [type(i).__name__ for i in s.handle(TaskFinished("w1", "x", 28, 0.1, stimulus_id="f"))]
+['KeyInMemory']
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
+from shoal.core import config
+from shoal.core.utils import key_prefix
+from shoal.distributed.scheduler_events import (
+    AddClient,
+    AddWorker,
+    CancelKeys,
+    CloseWorker,
+    ComputeTask,
+    Event,
+    FreeKeys,
+    Heartbeat,
+    Instruction,
+    KeyCancelled,
+    KeyDone,
+    KeyErred,
+    KeyInMemory,
+    MissingData,
+    ReleaseKeys,
+    RemoveClient,
+    RemoveWorker,
+    StealTask,
+    TaskErred,
+    TaskFinished,
+    Tick,
+    UpdateData,
+    UpdateGraph,
+)
+
+__all__ = [
+    "SchedulerState",
+    "TaskState",
+    "WorkerState",
+    "KilledWorker",
+    "InvalidTransition",
+    "LostData",
+    "TRANSITIONS",
+]
+
+
+FIRE_AND_FORGET = "fire-and-forget"
+
+
+class KilledWorker(RuntimeError):
+    """A task was on too many workers that died while running it."""
+
+
+class LostData(RuntimeError):
+    """Data placed on workers with scatter is gone with the last worker holding it."""
+
+
+class InvalidTransition(RuntimeError):
+    """A transition the state machine has no rule for (a bug)."""
+
+
+_EMPTY: frozenset = frozenset()
+
+
+def _added(members, item):
+    """``members`` with ``item`` added, replacing the shared empty frozenset."""
+    if members is _EMPTY:
+        return {item}
+    members.add(item)
+    return members
+
+
+class TaskState:
+    """Everything the scheduler knows about one key; no references back to
+    the scheduler, so records hold no cycles through it."""
+
+    __slots__ = (
+        "key",
+        "prefix",
+        "run_spec",
+        "priority",
+        "state",
+        "dependencies",
+        "dependents",
+        "waiting_on",
+        "waiters",
+        "who_has",
+        "processing_on",
+        "who_wants",
+        "nbytes",
+        "retries",
+        "suspicious",
+        "deaths",
+        "exception",
+        "traceback",
+        "blame",
+        "queue_seq",
+    )
+
+    def __init__(self, key: Any, run_spec: Any, priority: int, prefix: str):
+        self.key = key
+        self.prefix = prefix
+        self.run_spec = run_spec
+        self.priority = priority
+        self.state = "released"
+        self.dependencies: list[TaskState] = []
+        # the sets start as one shared empty frozenset (an empty set costs 216
+        # bytes, and most tasks never need most of them); ``_added`` swaps in
+        # a real set on the first insertion
+        self.dependents: set[TaskState] = _EMPTY
+        self.waiting_on: set[TaskState] = _EMPTY
+        self.waiters: set[TaskState] = _EMPTY
+        self.who_has: set[WorkerState] = _EMPTY
+        self.processing_on: WorkerState | None = None
+        self.who_wants: set[str] = _EMPTY
+        self.nbytes = 0
+        self.retries = 0
+        self.suspicious = 0
+        self.deaths: list | None = None
+        self.exception: Any = None
+        self.traceback = ""
+        self.blame: TaskState | None = None
+        self.queue_seq = -1
+
+    def __repr__(self) -> str:
+        return f"<TaskState {self.key!r} {self.state}>"
+
+
+class WorkerState:
+    """One worker: its threads, what it runs and what it holds."""
+
+    __slots__ = (
+        "address",
+        "nthreads",
+        "name",
+        "memory_limit",
+        "nanny",
+        "processing",
+        "occupancy",
+        "has_what",
+        "nbytes",
+        "last_seen",
+        "metrics",
+    )
+
+    def __init__(
+        self, address: str, nthreads: int, name: str, memory_limit: int, nanny: str, now: float
+    ):
+        self.address = address
+        self.nthreads = nthreads
+        self.name = name or address
+        self.memory_limit = memory_limit
+        self.nanny = nanny
+        self.processing: dict[TaskState, float] = {}
+        self.occupancy = 0.0
+        self.has_what: set[TaskState] = set()
+        self.nbytes = 0
+        self.last_seen = now
+        self.metrics: dict = {}
+
+    def __repr__(self) -> str:
+        return f"<WorkerState {self.address} processing={len(self.processing)}>"
+
+
+class SchedulerState:
+    """Pure scheduler logic (see the module docstring)."""
+
+    def __init__(self, validate: bool = False, story_length: int = 100_000):
+        self.tasks: dict[Any, TaskState] = {}
+        self.workers: dict[str, WorkerState] = {}
+        self.clients: dict[str, set[TaskState]] = {}
+        self.queued: list = []
+        self.durations: dict[str, float] = {}
+        self.generation = 0
+        self.validate = validate
+        self.story: deque = deque(maxlen=story_length)
+        self.transition_count = 0
+        self._seq = itertools.count()
+        self._out: list[Instruction] = []
+        self._prefixes: dict[str, str] = {}
+        self._root_slots: dict[str, float] = {}
+        self.watched: dict = {}  # key -> client following its progress
+        self.saturation = float(config.get("distributed.scheduler.worker-saturation"))
+        self.fast_window = float(config.get("distributed.scheduler.fast-task-window"))
+        self.max_per_thread = int(config.get("distributed.scheduler.max-queued-per-thread"))
+        self.unknown_duration = float(config.get("distributed.scheduler.unknown-task-duration"))
+        self.allowed_failures = int(config.get("distributed.scheduler.allowed-failures"))
+        self.worker_ttl = float(config.get("distributed.scheduler.worker-ttl"))
+        self.bandwidth = float(config.get("distributed.scheduler.bandwidth"))
+        self._handlers: dict[type, Callable] = {
+            AddWorker: self._add_worker,
+            RemoveWorker: self._remove_worker,
+            Heartbeat: self._heartbeat,
+            AddClient: self._add_client,
+            RemoveClient: self._remove_client,
+            UpdateGraph: self._update_graph,
+            UpdateData: self._update_data,
+            TaskFinished: self._task_finished,
+            TaskErred: self._task_erred,
+            MissingData: self._missing_data,
+            ReleaseKeys: self._release_keys,
+            CancelKeys: self._cancel_keys,
+            Tick: self._tick,
+        }
+
+    # ------------------------------------------------------------ driver
+
+    def handle(self, event: Event) -> list[Instruction]:
+        """Apply one event; return the instructions it produced."""
+        self._out = out = []
+        self._handlers[type(event)](event)
+        if self.queued and self.workers:
+            self._fill_workers(event.stimulus_id)
+        if self.validate:
+            self.validate_state()
+        self._out = []
+        return out
+
+    def _transitions(self, recs: dict, stim: str) -> None:
+        tasks = self.tasks
+        while recs:
+            key, finish = recs.popitem()
+            ts = tasks.get(key)
+            if ts is not None:
+                self._transition(ts, finish, stim, recs)
+
+    def _transition(self, ts: TaskState, finish: str, stim: str, recs: dict) -> None:
+        start = ts.state
+        if start == finish:
+            return
+        if (finish == "released" or finish == "forgotten") and (ts.who_wants or ts.waiters):
+            return  # a recommendation to let go of a task that became needed again
+        func = TRANSITIONS.get((start, finish))
+        if func is not None:
+            func(self, ts, stim, recs)
+        elif (start, "released") in TRANSITIONS and ("released", finish) in TRANSITIONS:
+            TRANSITIONS[(start, "released")](self, ts, stim, recs)
+            if ts.state == "released":
+                TRANSITIONS[("released", finish)](self, ts, stim, recs)
+        else:
+            raise InvalidTransition(f"no transition of {ts.key!r} from {start!r} to {finish!r}")
+        self.transition_count += 1
+        self.story.append((ts.key, start, ts.state, stim))
+
+    def story_of(self, key: Any) -> list:
+        """The logged transitions of ``key``: ``(key, start, finish, stimulus_id)``."""
+        return [entry for entry in self.story if entry[0] == key]
+
+    # ------------------------------------------------------------ events
+
+    def _add_worker(self, ev: AddWorker) -> None:
+        if ev.address in self.workers:
+            return
+        self.workers[ev.address] = WorkerState(
+            ev.address, max(1, int(ev.nthreads)), ev.name, ev.memory_limit, ev.nanny, ev.now
+        )
+
+    def _remove_worker(self, ev: RemoveWorker) -> None:
+        ws = self.workers.pop(ev.address, None)
+        if ws is None:
+            return
+        stim = ev.stimulus_id
+        recs: dict = {}
+        for ts in list(ws.processing):
+            ws.processing.pop(ts)
+            ts.processing_on = None
+            ts.suspicious += 1
+            if ts.deaths is None:
+                ts.deaths = []
+            ts.deaths.append(f"{ws.address} ({ev.reason})")
+            ts.state = "released"
+            self.story.append((ts.key, "processing", "released", stim))
+            if ts.suspicious > self.allowed_failures:
+                ts.exception = KilledWorker(
+                    f"task {ts.key!r} was on {ts.suspicious} workers that died while running "
+                    f"it: {'; '.join(ts.deaths)}. It may crash its worker (segfault, "
+                    "memory limit); see distributed.scheduler.allowed-failures"
+                )
+                ts.traceback = ""
+                ts.blame = ts
+                recs[ts.key] = "erred"
+            else:
+                recs[ts.key] = "waiting"
+        for ts in ws.has_what:
+            if ts.who_has:
+                ts.who_has.discard(ws)
+            if not ts.who_has:
+                self._lost(ts, stim, recs)
+        ws.has_what = set()
+        self._transitions(recs, stim)
+
+    def _lost(self, ts: TaskState, stim: str, recs: dict) -> None:
+        """``ts`` was in memory and its last copy is gone."""
+        ts.state = "released"
+        ts.nbytes = 0
+        self.story.append((ts.key, "memory", "released", stim))
+        for dts in ts.dependents:
+            if dts.state == "waiting":
+                dts.waiting_on = _added(dts.waiting_on, ts)
+            elif dts.state == "queued" or dts.state == "processing":
+                recs[dts.key] = "waiting"
+        if ts.run_spec is None:
+            ts.exception = LostData(
+                f"the data of {ts.key!r} was scattered to workers that are all gone"
+            )
+            ts.blame = ts
+            recs[ts.key] = "erred"
+        elif ts.waiters or ts.who_wants:
+            recs[ts.key] = "waiting"
+        else:
+            self._maybe_forget(ts, recs)
+
+    def _heartbeat(self, ev: Heartbeat) -> None:
+        ws = self.workers.get(ev.address)
+        if ws is not None:
+            ws.last_seen = ev.now
+            ws.metrics = ev.metrics
+
+    def _tick(self, ev: Tick) -> None:
+        for ws in list(self.workers.values()):
+            if ev.now - ws.last_seen > self.worker_ttl:
+                reason = f"no heartbeat for {ev.now - ws.last_seen:.1f}s"
+                self._out.append(CloseWorker(ws.address, reason, stimulus_id=ev.stimulus_id))
+                self._remove_worker(RemoveWorker(ws.address, reason, stimulus_id=ev.stimulus_id))
+        self._steal(ev.stimulus_id)
+
+    def _add_client(self, ev: AddClient) -> None:
+        self.clients.setdefault(ev.client, set())
+
+    def _remove_client(self, ev: RemoveClient) -> None:
+        wants = self.clients.pop(ev.client, None)
+        if wants:
+            self._drop_wants(ev.client, wants, ev.stimulus_id)
+
+    def _prefix(self, key: Any) -> str:
+        p = key_prefix(key)
+        return self._prefixes.setdefault(p, p)
+
+    def _update_graph(self, ev: UpdateGraph) -> None:
+        stim = ev.stimulus_id
+        tasks = self.tasks
+        wants = self.clients.setdefault(ev.client, set())
+        self.generation += 1
+        base = self.generation << 32
+        new: list[TaskState] = []
+        for key, spec, order in zip(ev.keys, ev.specs, ev.order):
+            ts = tasks.get(key)
+            if ts is None:
+                ts = tasks[key] = TaskState(key, spec, base + order, self._prefix(key))
+                new.append(ts)
+            elif ts.run_spec is None and ts.state == "released":
+                ts.run_spec = spec
+                new.append(ts)
+        recs: dict = {}
+        index = {ts.key: ts for ts in new}
+        if new:
+            for key, deps in zip(ev.keys, ev.deps):
+                ts = index.get(key)
+                if ts is None or ts.dependencies:
+                    continue
+                for dk in deps:
+                    dts = tasks.get(dk)
+                    if dts is None:
+                        ts.exception = KeyError(
+                            f"task {key!r} depends on {dk!r}, which the scheduler does not "
+                            "have (was the future it came from released?)"
+                        )
+                        ts.blame = ts
+                        recs[key] = "erred"
+                        continue
+                    ts.dependencies.append(dts)
+                    dts.dependents = _added(dts.dependents, ts)
+            if ev.watch:
+                for ts in new:
+                    self.watched[ts.key] = ev.client
+            for key, n in ev.retries.items():
+                ts = index.get(key)
+                if ts is not None:
+                    ts.retries = int(n)
+        for key in ev.wanted:
+            ts = tasks.get(key)
+            if ts is None:
+                continue
+            ts.who_wants = _added(ts.who_wants, ev.client)
+            wants.add(ts)
+            if ts.state == "memory":
+                self._out.append(KeyInMemory(ev.client, ts.key, ts.nbytes, stimulus_id=stim))
+            elif ts.state == "erred":
+                self._tell_erred(ts, ev.client, stim)
+            elif ts.state == "released" and ts.run_spec is not None and key not in index:
+                recs[ts.key] = "waiting"  # known, let go of before, wanted again
+        self._transitions(recs, stim)
+        new.sort(key=_priority)
+        for ts in new:
+            if ts.state == "released" and (ts.who_wants or ts.dependents):
+                self._transition(ts, "waiting", stim, recs)
+                if recs:
+                    self._transitions(recs, stim)
+        for ts in new:
+            if ts.state == "released":
+                self._maybe_forget(ts, recs)
+        self._transitions(recs, stim)
+
+    def _update_data(self, ev: UpdateData) -> None:
+        stim = ev.stimulus_id
+        wants = self.clients.setdefault(ev.client, set())
+        recs: dict = {}
+        for key, (addresses, nbytes) in ev.data.items():
+            holders = [self.workers[a] for a in addresses if a in self.workers]
+            ts = self.tasks.get(key)
+            if ts is None:
+                ts = self.tasks[key] = TaskState(key, None, 0, self._prefix(key))
+            if not holders:
+                continue
+            if ts.state not in ("released", "memory"):
+                continue
+            start = ts.state
+            ts.state = "memory"
+            ts.nbytes = int(nbytes)
+            for ws in holders:
+                if ws not in ts.who_has:
+                    ts.who_has = _added(ts.who_has, ws)
+                    ws.has_what.add(ts)
+                    ws.nbytes += ts.nbytes
+            self.story.append((key, start, "memory", stim))
+            ts.who_wants = _added(ts.who_wants, ev.client)
+            wants.add(ts)
+            self._out.append(KeyInMemory(ev.client, key, ts.nbytes, stimulus_id=stim))
+            for dts in ts.dependents:
+                if dts.state == "waiting" and ts in dts.waiting_on:
+                    dts.waiting_on.discard(ts)
+                    if not dts.waiting_on:
+                        recs[dts.key] = "processing"
+        self._transitions(recs, stim)
+
+    def _task_finished(self, ev: TaskFinished) -> None:
+        ts = self.tasks.get(ev.key)
+        ws = self.workers.get(ev.worker)
+        if ws is None:
+            return
+        if ts is None or ts.state != "processing" or ts.processing_on is not ws:
+            if ts is not None and ts.state == "memory":
+                if ws not in ts.who_has:
+                    ts.who_has = _added(ts.who_has, ws)
+                    ws.has_what.add(ts)
+                    ws.nbytes += ts.nbytes
+                return
+            self._out.append(FreeKeys(ev.worker, [ev.key], stimulus_id=ev.stimulus_id))
+            return
+        ts.nbytes = int(ev.nbytes)
+        old = self.durations.get(ts.prefix)
+        d = float(ev.duration)
+        self.durations[ts.prefix] = d if old is None else 0.5 * (old + d)
+        self._root_slots.pop(ts.prefix, None)
+        recs: dict = {}
+        self._transition_to_memory(ts, ws, ev.stimulus_id, recs)
+        self._transitions(recs, ev.stimulus_id)
+
+    def _task_erred(self, ev: TaskErred) -> None:
+        ts = self.tasks.get(ev.key)
+        ws = self.workers.get(ev.worker)
+        if ts is None or ts.state != "processing" or ts.processing_on is not ws:
+            return
+        recs: dict = {}
+        if ts.retries > 0:
+            ts.retries -= 1
+            self._transition(ts, "waiting", ev.stimulus_id, recs)
+        else:
+            ts.exception = ev.exception
+            ts.traceback = ev.traceback
+            ts.blame = ts
+            self._transition(ts, "erred", ev.stimulus_id, recs)
+        self._transitions(recs, ev.stimulus_id)
+
+    def _missing_data(self, ev: MissingData) -> None:
+        stim = ev.stimulus_id
+        recs: dict = {}
+        dts = self.tasks.get(ev.dependency)
+        errant = self.workers.get(ev.errant)
+        if dts is not None and errant is not None and errant in dts.who_has:
+            dts.who_has.discard(errant)
+            errant.has_what.discard(dts)
+            errant.nbytes -= dts.nbytes
+            if not dts.who_has and dts.state == "memory":
+                self._lost(dts, stim, recs)
+        ts = self.tasks.get(ev.key)
+        if ts is not None and ts.state == "processing" and ts.processing_on is not None:
+            if ts.processing_on.address == ev.worker:
+                recs[ts.key] = "waiting"
+        self._transitions(recs, stim)
+
+    def _release_keys(self, ev: ReleaseKeys) -> None:
+        wants = self.clients.get(ev.client)
+        if wants is None:
+            return
+        dropped = []
+        for key in ev.keys:
+            ts = self.tasks.get(key)
+            if ts is not None and ts in wants:
+                wants.discard(ts)
+                dropped.append(ts)
+        self._drop_wants(ev.client, dropped, ev.stimulus_id)
+
+    def _cancel_keys(self, ev: CancelKeys) -> None:
+        for key in ev.keys:
+            self._out.append(KeyCancelled(ev.client, key, "cancelled", stimulus_id=ev.stimulus_id))
+        self._release_keys(ReleaseKeys(ev.client, ev.keys, stimulus_id=ev.stimulus_id))
+
+    def _drop_wants(self, client: str, dropped, stim: str) -> None:
+        recs: dict = {}
+        for ts in dropped:
+            if ts.who_wants:
+                ts.who_wants.discard(client)
+            if not ts.who_wants and not ts.waiters:
+                recs[ts.key] = "forgotten" if not ts.dependents else "released"
+        self._transitions(recs, stim)
+
+    def restart(self, stimulus_id: str) -> list[Instruction]:
+        """Forget every task (clients' futures are cancelled); workers stay."""
+        self._out = out = []
+        for client, wants in self.clients.items():
+            for ts in wants:
+                out.append(
+                    KeyCancelled(client, ts.key, "the cluster restarted", stimulus_id=stimulus_id)
+                )
+            wants.clear()
+        for ws in self.workers.values():
+            if ws.processing or ws.has_what:
+                keys = [ts.key for ts in ws.processing] + [ts.key for ts in ws.has_what]
+                out.append(FreeKeys(ws.address, keys, stimulus_id=stimulus_id))
+            ws.processing.clear()
+            ws.has_what.clear()
+            ws.occupancy = 0.0
+            ws.nbytes = 0
+        for ts in self.tasks.values():
+            ts.state = "forgotten"
+        self.tasks.clear()
+        self.queued.clear()
+        self.watched.clear()
+        self._out = []
+        return out
+
+    # ------------------------------------------------------- placement
+
+    def _duration(self, ts: TaskState) -> float:
+        d = self.durations.get(ts.prefix)
+        return self.unknown_duration if d is None else d
+
+    def _slots_per_thread(self, prefix: str) -> float:
+        """Root tasks of ``prefix`` a worker thread may hold (see module docstring)."""
+        slots = self._root_slots.get(prefix)
+        if slots is None:
+            slots = self.saturation
+            d = self.durations.get(prefix)
+            if d is not None and d < self.fast_window:
+                slots = max(slots, min(self.max_per_thread, self.fast_window / max(d, 1e-6)))
+            self._root_slots[prefix] = slots
+        return slots
+
+    def _worker_with_room(self, ts: TaskState) -> WorkerState | None:
+        slots = self._slots_per_thread(ts.prefix)
+        best = None
+        best_load = math.inf
+        for ws in self.workers.values():
+            n = len(ws.processing)
+            limit = int(ws.nthreads * slots + 0.999)
+            if n < limit or not n:
+                load = n / ws.nthreads
+                if load < best_load:
+                    best, best_load = ws, load
+        return best
+
+    def _decide_worker(self, ts: TaskState) -> WorkerState | None:
+        workers = self.workers
+        if not workers:
+            return None
+        candidates: set[WorkerState] = set()
+        for dts in ts.dependencies:
+            candidates.update(dts.who_has)
+        if len(workers) <= 32 or not candidates:
+            candidates = set(workers.values())
+        else:
+            candidates.add(min(workers.values(), key=_load))
+        best = None
+        best_cost = math.inf
+        for ws in candidates:
+            missing = 0
+            for dts in ts.dependencies:
+                if ws not in dts.who_has:
+                    missing += dts.nbytes
+            cost = missing / self.bandwidth + ws.occupancy / ws.nthreads
+            if cost < best_cost or (
+                cost == best_cost and best is not None and len(ws.processing) < len(best.processing)
+            ):
+                best, best_cost = ws, cost
+        return best
+
+    def _assign(self, ts: TaskState, ws: WorkerState, stim: str) -> None:
+        d = self._duration(ts)
+        ts.state = "processing"
+        ts.processing_on = ws
+        ws.processing[ts] = d
+        ws.occupancy += d
+        who_has = {dts.key: [w.address for w in dts.who_has] for dts in ts.dependencies}
+        self._out.append(
+            ComputeTask(ws.address, ts.key, ts.run_spec, ts.priority, who_has, stimulus_id=stim)
+        )
+
+    def _queue(self, ts: TaskState) -> None:
+        ts.state = "queued"
+        seq = next(self._seq)
+        ts.queue_seq = seq
+        heapq.heappush(self.queued, (ts.priority, seq, ts))
+
+    def _fill_workers(self, stim: str) -> None:
+        queued = self.queued
+        while queued:
+            prio, seq, ts = queued[0]
+            if ts.state != "queued" or ts.queue_seq != seq:
+                heapq.heappop(queued)
+                continue
+            ws = self._worker_with_room(ts) if not ts.dependencies else self._decide_worker(ts)
+            if ws is None:
+                return
+            heapq.heappop(queued)
+            self._assign(ts, ws, stim)
+            self.story.append((ts.key, "queued", "processing", stim))
+            self.transition_count += 1
+
+    def _steal(self, stim: str) -> None:
+        """Move not-yet-started non-root tasks from saturated workers to idle ones."""
+        if len(self.workers) < 2:
+            return
+        idle = [ws for ws in self.workers.values() if len(ws.processing) < ws.nthreads]
+        if not idle:
+            return
+        busy = sorted(self.workers.values(), key=_load, reverse=True)
+        for victim in busy:
+            if len(victim.processing) <= 2 * victim.nthreads:
+                break
+            movable = sorted(
+                (ts for ts in victim.processing if ts.dependencies), key=_priority, reverse=True
+            )
+            for ts in movable[: len(victim.processing) - 2 * victim.nthreads]:
+                thief = min(idle, key=_load)
+                if len(thief.processing) >= thief.nthreads:
+                    return
+                d = victim.processing.pop(ts)
+                victim.occupancy -= d
+                self._out.append(StealTask(victim.address, ts.key, stimulus_id=stim))
+                self._assign(ts, thief, stim)
+                self.story.append((ts.key, "processing", "processing", stim))
+
+    # ----------------------------------------------------- transitions
+
+    def _t_released_waiting(self, ts: TaskState, stim: str, recs: dict) -> None:
+        if ts.run_spec is None:
+            ts.exception = LostData(f"no way to compute {ts.key!r}: its data is gone")
+            ts.blame = ts
+            self._t_any_erred(ts, stim, recs)
+            return
+        waiting_on = set()
+        for dts in ts.dependencies:
+            dts.waiters = _added(dts.waiters, ts)
+            state = dts.state
+            if state != "memory":
+                waiting_on.add(dts)
+                if state == "released":
+                    recs[dts.key] = "waiting"
+                elif state == "erred":
+                    ts.blame = dts.blame
+        ts.waiting_on = waiting_on or _EMPTY
+        ts.state = "waiting"
+        if ts.blame is not None:
+            recs[ts.key] = "erred"
+        elif not waiting_on:
+            recs[ts.key] = "processing"
+
+    def _t_waiting_processing(self, ts: TaskState, stim: str, recs: dict) -> None:
+        if ts.waiting_on:
+            return
+        if not ts.dependencies:
+            # root tasks queue behind better-placed ones already waiting
+            if self.queued and self.queued[0][0] < ts.priority and self._queued_head_live():
+                self._queue(ts)
+                return
+            ws = self._worker_with_room(ts)
+        else:
+            ws = self._decide_worker(ts)
+        if ws is None:
+            self._queue(ts)
+            return
+        self._assign(ts, ws, stim)
+
+    def _queued_head_live(self) -> bool:
+        queued = self.queued
+        while queued:
+            _, seq, ts = queued[0]
+            if ts.state == "queued" and ts.queue_seq == seq:
+                return True
+            heapq.heappop(queued)
+        return False
+
+    def _t_unready_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+        """waiting / queued -> released."""
+        ts.state = "released"
+        ts.waiting_on = _EMPTY
+        self._forget_inputs(ts, recs)
+
+    def _forget_inputs(self, ts: TaskState, recs: dict) -> None:
+        for dts in ts.dependencies:
+            if dts.waiters:
+                dts.waiters.discard(ts)
+            if not dts.waiters and not dts.who_wants and dts.state != "erred":
+                recs[dts.key] = "released" if dts.dependents - {ts} else "forgotten"
+
+    def _t_processing_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+        ws = ts.processing_on
+        if ws is not None:
+            ws.occupancy -= ws.processing.pop(ts, 0.0)
+            self._out.append(FreeKeys(ws.address, [ts.key], stimulus_id=stim))
+        ts.processing_on = None
+        ts.state = "released"
+        self._forget_inputs(ts, recs)
+
+    def _transition_to_memory(self, ts: TaskState, ws: WorkerState, stim: str, recs: dict) -> None:
+        ws.occupancy -= ws.processing.pop(ts, 0.0)
+        if not ws.processing:
+            ws.occupancy = 0.0
+        ts.processing_on = None
+        ts.who_has = _added(ts.who_has, ws)
+        ws.has_what.add(ts)
+        ws.nbytes += ts.nbytes
+        ts.state = "memory"
+        self.transition_count += 1
+        self.story.append((ts.key, "processing", "memory", stim))
+        if self.watched:
+            self._done_watching(ts, stim)
+        for dts in ts.dependents:
+            if dts.state == "waiting":
+                wo = dts.waiting_on
+                if wo:
+                    wo.discard(ts)
+                if not wo:
+                    recs[dts.key] = "processing"
+        for dts in ts.dependencies:
+            if dts.waiters:
+                dts.waiters.discard(ts)
+            if not dts.waiters and not dts.who_wants:
+                recs[dts.key] = "released"
+        if ts.who_wants:
+            self._drop_fire_and_forget(ts)
+            for client in ts.who_wants:
+                self._out.append(KeyInMemory(client, ts.key, ts.nbytes, stimulus_id=stim))
+        if not ts.who_wants and not ts.waiters:
+            recs[ts.key] = "forgotten" if not ts.dependents else "released"
+
+    def _t_memory_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+        if ts.waiters or ts.who_wants:
+            return
+        for ws in ts.who_has:
+            ws.has_what.discard(ts)
+            ws.nbytes -= ts.nbytes
+            self._out.append(FreeKeys(ws.address, [ts.key], stimulus_id=stim))
+        ts.who_has = _EMPTY
+        ts.state = "released"
+        self._maybe_forget(ts, recs)
+
+    def _maybe_forget(self, ts: TaskState, recs: dict) -> None:
+        if not ts.who_wants and not ts.waiters and not ts.dependents:
+            recs[ts.key] = "forgotten"
+
+    def _t_released_forgotten(self, ts: TaskState, stim: str, recs: dict) -> None:
+        if ts.who_wants or ts.dependents:
+            return
+        ts.state = "forgotten"
+        del self.tasks[ts.key]
+        if self.watched:
+            self.watched.pop(ts.key, None)
+        for dts in ts.dependencies:
+            if dts.dependents:
+                dts.dependents.discard(ts)
+            if dts.waiters:
+                dts.waiters.discard(ts)
+            if dts.state in ("released", "erred", "memory") and not dts.who_wants:
+                if not dts.dependents and not dts.waiters:
+                    recs[dts.key] = "forgotten"
+        ts.dependencies = []
+        ts.run_spec = None
+
+    def _t_any_erred(self, ts: TaskState, stim: str, recs: dict) -> None:
+        ws = ts.processing_on
+        if ws is not None:
+            ws.occupancy -= ws.processing.pop(ts, 0.0)
+            ts.processing_on = None
+        ts.waiting_on = _EMPTY
+        ts.state = "erred"
+        if self.watched:
+            self._done_watching(ts, stim)
+        if ts.blame is None:
+            ts.blame = ts
+        for dts in ts.dependents:
+            if dts.state in ("waiting", "queued", "processing", "released") and (
+                dts.state != "released" or dts.who_wants
+            ):
+                dts.blame = ts.blame
+                recs[dts.key] = "erred"
+        self._drop_fire_and_forget(ts)
+        for client in ts.who_wants:
+            self._tell_erred(ts, client, stim)
+        self._forget_inputs(ts, recs)
+
+    def _done_watching(self, ts: TaskState, stim: str) -> None:
+        client = self.watched.pop(ts.key, None)
+        if client is not None:
+            self._out.append(KeyDone(client, ts.key, stimulus_id=stim))
+
+    def _drop_fire_and_forget(self, ts: TaskState) -> None:
+        """A fire-and-forget key is wanted only until it is done."""
+        if FIRE_AND_FORGET in ts.who_wants:
+            ts.who_wants.discard(FIRE_AND_FORGET)
+            self.clients[FIRE_AND_FORGET].discard(ts)
+
+    def _tell_erred(self, ts: TaskState, client: str, stim: str) -> None:
+        blame = ts.blame or ts
+        self._out.append(
+            KeyErred(client, ts.key, blame.exception, blame.traceback, stimulus_id=stim)
+        )
+
+    def _t_erred_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+        ts.state = "released"
+        ts.blame = None
+        ts.exception = None
+        ts.traceback = ""
+        self._maybe_forget(ts, recs)
+
+    # ------------------------------------------------------ validation
+
+    def validate_state(self) -> None:
+        """Check every invariant; raise AssertionError naming the broken one."""
+        for key, ts in self.tasks.items():
+            assert ts.key == key, ts
+            state = ts.state
+            assert state in STATES and state != "forgotten", ts
+            for dts in ts.dependencies:
+                assert ts in dts.dependents, (ts, dts)
+                assert dts.key in self.tasks, f"{ts} depends on forgotten {dts}"
+            if state == "memory":
+                assert ts.who_has, f"{ts} in memory nowhere"
+                for ws in ts.who_has:
+                    assert ts in ws.has_what and ws.address in self.workers, (ts, ws)
+            else:
+                assert not ts.who_has, ts
+            if state == "processing":
+                ws = ts.processing_on
+                assert ws is not None and ws.address in self.workers, ts
+                assert ts in ws.processing, ts
+                assert all(d.state == "memory" for d in ts.dependencies), ts
+            else:
+                assert ts.processing_on is None, ts
+            if state == "waiting":
+                expected = {d for d in ts.dependencies if d.state != "memory"}
+                assert ts.waiting_on == expected, (ts, ts.waiting_on, expected)
+                assert ts.waiting_on, f"{ts} waits on nothing"
+            if state in ("waiting", "queued", "processing"):
+                for dts in ts.dependencies:
+                    assert ts in dts.waiters, (ts, dts)
+            if state == "queued":
+                assert not ts.waiting_on and all(d.state == "memory" for d in ts.dependencies), ts
+            for client in ts.who_wants:
+                assert ts in self.clients[client], (ts, client)
+        for ws in self.workers.values():
+            for ts in ws.processing:
+                assert ts.processing_on is ws and ts.state == "processing", (ws, ts)
+            for ts in ws.has_what:
+                assert ws in ts.who_has and ts.state == "memory", (ws, ts)
+        for client, wants in self.clients.items():
+            for ts in wants:
+                assert client in ts.who_wants and ts.key in self.tasks, (client, ts)
+
+
+def _priority(ts: TaskState) -> int:
+    return ts.priority
+
+
+def _load(ws: WorkerState) -> float:
+    return ws.occupancy / ws.nthreads
+
+
+STATES = ("released", "waiting", "queued", "processing", "memory", "erred", "forgotten")
+
+TRANSITIONS: dict[tuple[str, str], Callable] = {
+    ("released", "waiting"): SchedulerState._t_released_waiting,
+    ("released", "forgotten"): SchedulerState._t_released_forgotten,
+    ("released", "erred"): SchedulerState._t_any_erred,
+    ("waiting", "processing"): SchedulerState._t_waiting_processing,
+    ("waiting", "released"): SchedulerState._t_unready_released,
+    ("waiting", "erred"): SchedulerState._t_any_erred,
+    ("queued", "released"): SchedulerState._t_unready_released,
+    ("queued", "erred"): SchedulerState._t_any_erred,
+    ("processing", "released"): SchedulerState._t_processing_released,
+    ("processing", "erred"): SchedulerState._t_any_erred,
+    ("memory", "released"): SchedulerState._t_memory_released,
+    ("erred", "released"): SchedulerState._t_erred_released,
+}

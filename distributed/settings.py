@@ -1,0 +1,66 @@
+"""The distributed room's settings, added to ``shoal.config`` on import.
+
+>>> from shoal.core import config
+>>> config.get("distributed.comm.batch-interval")
+0.002
+"""
+
+from __future__ import annotations
+
+from shoal.core import config
+
+__all__ = ["DEFAULTS"]
+
+DEFAULTS = {
+    "distributed": {
+        "comm": {
+            "max-message-size": "2GiB",
+            "batch-interval": 0.002,
+            "connect-timeout": 10.0,
+            "max-connections": 256,
+            "compression": None,
+            "compression-min-size": "1MiB",
+        },
+        "scheduler": {
+            "worker-saturation": 1.0,
+            "fast-task-window": 0.02,
+            "max-queued-per-thread": 64,
+            "unknown-task-duration": 0.5,
+            "allowed-failures": 3,
+            "worker-ttl": 30.0,
+            "tick-interval": 0.5,
+            "bandwidth": 100_000_000,
+        },
+        "worker": {
+            "heartbeat-interval": 0.5,
+            "memory-check-interval": 0.5,
+        },
+    }
+}
+
+DOCS = {
+    "distributed.comm.max-message-size": "Largest message a comm reads or writes; a bigger "
+    "frame header closes the connection.",
+    "distributed.comm.batch-interval": "Seconds a batched stream waits to group messages.",
+    "distributed.comm.connect-timeout": "Seconds to keep retrying a connection before failing.",
+    "distributed.comm.max-connections": "Open connections a connection pool keeps at most.",
+    "distributed.comm.compression": "None, or 'zstd' to compress the data frames of TCP "
+    "messages (needs the optional zstandard package; worth it on slow networks only).",
+    "distributed.comm.compression-min-size": "Messages smaller than this are never compressed.",
+    "distributed.scheduler.worker-saturation": "Root tasks per worker thread sent at once; the "
+    "rest wait in the scheduler's queue.",
+    "distributed.scheduler.fast-task-window": "Seconds of measured work per thread a worker may "
+    "hold of short root tasks (so round trips do not starve it).",
+    "distributed.scheduler.max-queued-per-thread": "Upper bound of root tasks per thread however "
+    "short they are.",
+    "distributed.scheduler.unknown-task-duration": "Duration assumed for a task group never run.",
+    "distributed.scheduler.allowed-failures": "Worker deaths a task may be part of before it "
+    "errs with KilledWorker.",
+    "distributed.scheduler.worker-ttl": "Seconds without a heartbeat before a worker is removed.",
+    "distributed.scheduler.tick-interval": "Seconds between scheduler checks of worker health.",
+    "distributed.scheduler.bandwidth": "Bytes per second assumed between workers for placement.",
+    "distributed.worker.heartbeat-interval": "Seconds between a worker's heartbeats.",
+    "distributed.worker.memory-check-interval": "Seconds between a nanny's memory checks.",
+}
+
+config.update_defaults(DEFAULTS, DOCS)

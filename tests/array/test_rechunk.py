@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+import shoal
+import shoal.array as sa
+from shoal.array.rechunk import plan_rechunk
+from shoal.testing import assert_eq
+
+A = np.arange(11 * 13).reshape(11, 13)
+
+
+@pytest.mark.parametrize("old", [1, (3, 5), (11, 13), ((2, 0, 9), (6, 7))])
+@pytest.mark.parametrize("new", [1, (4, 4), -1, ((5, 6), (1, 12)), {1: 3}, "auto"])
+def test_rechunk_values(old, new):
+    x = sa.from_array(A, chunks=old)
+    y = x.rechunk(new)
+    assert_eq(y, A)
+    if new == {1: 3}:
+        assert y.chunks[0] == x.chunks[0] and y.chunks[1] == (3, 3, 3, 3, 1)
+
+
+def test_rechunk_of_computed_blocks():
+    x = (sa.random.default_rng(0).random((30, 20), chunks=(7, 3)) * 2).persist(scheduler="sync")
+    values = x.compute()
+    assert_eq(x.rechunk((5, 20)), values)
+    assert_eq(x.rechunk((30, 1)).rechunk(4), values)
+
+
+def test_rechunk_no_op_and_collapse():
+    x = sa.arange(10, chunks=3)
+    assert x.rechunk(3) is x
+    y = x.rechunk(2).rechunk(5)
+    assert y.expr.child.chunks == x.chunks
+
+
+def test_right_angle_rechunk_is_staged():
+    x = sa.random.default_rng(0).random((400, 400), chunks=(400, 10))
+    y = x.rechunk((10, 400))
+    stages = plan_rechunk(x.chunks, y.chunks)
+    assert len(stages) > 1
+    graph = y.__shoal_graph__()
+    from shoal.core.task import dependencies_of
+
+    widest = max(len(dependencies_of(v)) for v in graph.values())
+    assert widest < 40
+    assert len(graph) < 40 * 40
+    assert_eq(y, x.compute())
+
+
+def test_rechunk_errors():
+    x = sa.ones((4, 4), chunks=2)
+    with pytest.raises(ValueError, match="sum to"):
+        x.rechunk(((1, 1), (4,)))
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        x[x > 0].rechunk(3)
+
+
+def test_rechunk_auto_respects_limit():
+    x = sa.ones((1000, 1000), chunks=10)
+    with shoal.config.set({"array.chunk-size": "800kB"}):
+        y = x.rechunk("auto")
+    assert max(y.chunks[0]) * max(y.chunks[1]) * 8 <= 800_000

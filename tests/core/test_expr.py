@@ -1,0 +1,245 @@
+"""Expr: naming, operands, simplify to a fixed point, lower, graph, explain."""
+
+import operator
+
+import pytest
+
+from shoal.core.expr import ConvergenceError, Expr
+from shoal.core.local import get_sync
+from shoal.core.task import Ref, Task
+
+
+class Source(Expr):
+    """A list of numbers; ``columns`` is a projection pushed into the source."""
+
+    _parameters = ["values", "columns"]
+    _defaults = {"columns": None}
+
+    def _layer(self):
+        values = self.values
+        if self.columns is not None:
+            values = [values[i] for i in self.columns]
+        return {self._name: list(values)}
+
+
+class Select(Expr):
+    _parameters = ["frame", "columns"]
+
+    def _layer(self):
+        return {self._name: Task(_select, Ref(self.frame._name), self.columns)}
+
+
+def _select(values, columns):
+    return [values[i] for i in columns]
+
+
+class PushSelectIntoSource(Source):
+    """A source that accepts projections (the rewrite is the parent's _simplify_up)."""
+
+    def _simplify_up(self, parent, dependents):
+        if isinstance(parent, Select) and len(dependents[self._name]) == 1:
+            columns = parent.columns
+            if self.columns is not None:
+                columns = [self.columns[i] for i in columns]
+            return PushSelectIntoSource(self.values, columns)
+        return None
+
+
+class Add(Expr):
+    _parameters = ["left", "right"]
+
+    def _simplify_down(self):
+        if isinstance(self.right, int) and self.right == 0:
+            return self.left
+        return None
+
+    def _layer(self):
+        right = Ref(self.right._name) if isinstance(self.right, Expr) else self.right
+        return {self._name: Task(_add_lists, Ref(self.left._name), right)}
+
+
+def _add_lists(a, b):
+    if isinstance(b, list):
+        return list(map(operator.add, a, b))
+    return [x + b for x in a]
+
+
+class Logical(Expr):
+    """Has no tasks itself: lowered to Add(child, 0) then simplified away."""
+
+    _parameters = ["child"]
+
+    def _lower(self):
+        return Add(self.child, 1)
+
+
+def test_names_are_deterministic_and_operand_based():
+    assert Source([1, 2])._name == Source([1, 2])._name
+    assert Source([1, 2])._name != Source([1, 3])._name
+    assert Source([1, 2])._name.startswith("source-")
+    assert PushSelectIntoSource([1])._name.startswith("push-select-into-source-")
+    assert Source([1, 2], None)._name == Source([1, 2])._name  # defaults fill in
+    assert Source([1, 2]) == Source([1, 2]) and hash(Source([1])) == hash(Source([1]))
+    assert Add(Source([1]), 1)._name != Add(Source([1]), 2)._name
+
+
+def test_operands_are_checked():
+    with pytest.raises(TypeError, match="missing operand 'values'"):
+        Source()
+    with pytest.raises(TypeError, match="takes 2 operands"):
+        Source(1, 2, 3)
+    with pytest.raises(TypeError, match="unknown operands"):
+        Source([1], colums=[0])
+    s = Source([1], columns=[0])
+    assert s.values == [1] and s.columns == [0]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        s.nothing  # noqa: B018
+
+
+def test_simplify_pushes_projection_into_source():
+    """
+    Select(columns=[0, 2])           PushSelectIntoSource(columns=[1, 3])
+      Select(columns=[1, 2, 3])  ->
+        PushSelectIntoSource
+    """
+    src = PushSelectIntoSource([10, 20, 30, 40])
+    plan = Select(Select(src, [1, 2, 3]), [0, 2])
+    simple = plan.simplify()
+    assert simple.explain_text() == "PushSelectIntoSource: values=[10, 20, 30, 40], columns=[1, 3]"
+    assert get_sync(simple.__shoal_graph__(), simple._name) == [20, 40]
+    assert get_sync(plan.__shoal_graph__(), plan._name) == [20, 40]
+
+
+def test_simplify_does_not_push_into_shared_nodes():
+    """
+        Add
+       /   \\
+    Select  src      src has two users: no pushdown
+      |
+     src
+    """
+    src = PushSelectIntoSource([1, 2, 3])
+    plan = Add(Select(src, [0, 1, 2]), src)
+    assert plan.simplify()._name == plan._name
+    assert get_sync(plan.__shoal_graph__(), plan._name) == [2, 4, 6]
+
+
+def test_simplify_down_removes_nodes():
+    plan = Add(Add(Source([1, 2]), 0), 0)
+    assert plan.simplify() == Source([1, 2])
+
+
+class Flip(Expr):
+    _parameters = ["value"]
+
+    def _simplify_down(self):
+        return Flip(not self.value)  # never settles
+
+
+class Count(Expr):
+    _parameters = ["n"]
+
+    def _simplify_down(self):
+        return Count(self.n + 1)  # a new node every time
+
+
+class Creep(Expr):
+    """Moves one step per pass (every other call), so no pass ever settles."""
+
+    _parameters = ["n"]
+    calls = [0]
+
+    def _simplify_down(self):
+        Creep.calls[0] += 1
+        return Creep(self.n + 1) if Creep.calls[0] % 2 else None
+
+
+def test_simplify_raises_when_it_does_not_converge():
+    with pytest.raises(ConvergenceError, match="rewrites in a cycle: Flip"):
+        Flip(True).simplify()
+    with pytest.raises(ConvergenceError, match="kept rewriting Count without end"):
+        Count(0).simplify()
+    Creep.calls[0] = 0
+    with pytest.raises(ConvergenceError, match="did not converge after 5 passes"):
+        Creep(0).simplify(max_passes=5)
+
+
+def test_lower_and_optimize():
+    plan = Logical(Source([1, 2]))
+    lowered = plan.lower()
+    assert isinstance(lowered, Add) and lowered.right == 1
+    assert get_sync(lowered.__shoal_graph__(), lowered._name) == [2, 3]
+    assert plan.optimize() == lowered
+    with pytest.raises(NotImplementedError, match="Logical has no _layer"):
+        plan.__shoal_graph__()
+
+
+def test_walk_visits_shared_nodes_once_and_graph_has_every_layer():
+    src = Source([1, 2, 3])
+    plan = Add(Add(src, src), Add(src, 1))
+    names = [n._name for n in plan.walk()]
+    assert len(names) == len(set(names)) == 4
+    assert names[0] == plan._name
+    graph = plan.__shoal_graph__()
+    assert set(graph) == set(names)
+    assert get_sync(graph, plan._name) == [4, 7, 10]
+    assert [n._name for n in plan.find_operations(Source)] == [src._name]
+
+
+def test_explain_text_is_a_tree():
+    plan = Add(Select(Source([1, 2]), [0]), 5)
+    assert plan.explain_text() == ("Add: right=5\n  Select: columns=[0]\n    Source: values=[1, 2]")
+    long = Source(list(range(100)))
+    assert len(long.explain_text()) < 100 and "..." in long.explain_text()
+
+
+def test_deep_trees_do_not_hit_the_recursion_limit():
+    """A loop of 3,000 chained operations: simplify, lower and explain walk
+    iteratively."""
+    plan = Source([0])
+    for i in range(3_000):
+        plan = Add(plan, i + 1)
+    assert plan.simplify()._name == plan._name
+    assert plan.lower()._name == plan._name
+    assert plan.explain_text().count("\n") == 3_000
+    assert get_sync(plan.__shoal_graph__(), plan._name) == [sum(range(3_001))]
+    wrapped = Source([5])
+    for _ in range(3_000):
+        wrapped = Logical(wrapped)
+    lowered = wrapped.lower()
+    assert get_sync(lowered.__shoal_graph__(), lowered._name) == [3_005]
+    zeros = Source([5])
+    for _ in range(3_000):
+        zeros = Add(zeros, 0)
+    assert zeros.simplify() == Source([5])
+
+
+class Shift(Expr):
+    """Adds one to every value; lets a projection pass below it."""
+
+    _parameters = ["frame"]
+
+    def _simplify_up(self, parent, dependents):
+        if isinstance(parent, Select):
+            return Shift(Select(self.frame, parent.columns))
+        return None
+
+    def _layer(self):
+        return {self._name: Task(_add_lists, Ref(self.frame._name), 1)}
+
+
+def test_a_pushdown_travels_all_the_way_in_one_pass():
+    """Select(Shift(Shift(...(source)))) -> Shift(Shift(...(PushSelectIntoSource)))"""
+    plan = PushSelectIntoSource([10, 20, 30])
+    for _ in range(300):
+        plan = Shift(plan)
+    plan = Select(plan, [2, 0])
+    simple = plan.simplify(max_passes=3)
+    bottom = simple
+    for _ in range(300):
+        assert isinstance(bottom, Shift)
+        bottom = bottom.frame
+    assert bottom == PushSelectIntoSource([10, 20, 30], [2, 0])
+    expected = [330, 310]
+    assert get_sync(simple.__shoal_graph__(), simple._name) == expected
+    assert get_sync(plan.__shoal_graph__(), plan._name) == expected

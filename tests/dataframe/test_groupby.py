@@ -1,0 +1,138 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as sd
+from shoal.testing import assert_eq
+
+METHODS = [
+    "sum",
+    "mean",
+    "count",
+    "size",
+    "min",
+    "max",
+    "std",
+    "var",
+    "first",
+    "last",
+    "nunique",
+    "prod",
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_groupby_methods(method, variants, frame):
+    pdf = frame(60)[["i", "f", "s"]]
+    pdf["k"] = pdf.i % 3
+    for _, df in variants(pdf):
+        assert_eq(
+            getattr(df.groupby("k")[["i", "f"]], method)(),
+            getattr(pdf.groupby("k")[["i", "f"]], method)(),
+        )
+        assert_eq(
+            getattr(df.groupby("s").f, method)(split_every=2), getattr(pdf.groupby("s").f, method)()
+        )
+        assert_eq(
+            getattr(df.groupby(["s", "k"]).i, method)(),
+            getattr(pdf.groupby(["s", "k"]).i, method)(),
+        )
+
+
+def test_groupby_whole_frame_and_string_columns(variants, frame):
+    pdf = frame(40)[["i", "s", "f"]]
+    for _, df in variants(pdf):
+        assert_eq(df.groupby("i").sum(), pdf.groupby("i").sum())
+        assert_eq(df.groupby("i").count(), pdf.groupby("i").count())
+        assert_eq(df.groupby("i").max(), pdf.groupby("i").max())
+        assert_eq(df.groupby("s").size(), pdf.groupby("s").size())
+
+
+def test_groupby_dropna_and_sort(variants, frame):
+    pdf = frame(50)[["i", "s", "f"]]
+    for _, df in variants(pdf):
+        assert_eq(df.groupby("s", dropna=False).f.sum(), pdf.groupby("s", dropna=False).f.sum())
+        got = df.groupby("s", sort=False).i.sum().compute().sort_index()
+        pd.testing.assert_series_equal(got, pdf.groupby("s").i.sum())
+
+
+def test_groupby_by_series_and_level(variants, frame):
+    pdf = frame(50)
+    for _, df in variants(pdf):
+        assert_eq(df.groupby(df.i % 2).f.mean(), pdf.groupby(pdf.i % 2).f.mean())
+        assert_eq(df.f.groupby(df.s).sum(), pdf.f.groupby(pdf.s).sum())
+    idx = pdf.set_index("i")
+    for _, df in variants(idx):
+        assert_eq(df.groupby(level=0).f.sum(), idx.groupby(level=0).f.sum())
+
+
+def test_groupby_categorical_observed():
+    pdf = pd.DataFrame(
+        {"c": pd.Categorical(["a", "b", "a"], categories=["a", "b", "z"]), "v": [1.0, 2.0, 3.0]}
+    )
+    for observed in (True, False):
+        df = sd.from_pandas(pdf, npartitions=2)
+        assert_eq(
+            df.groupby("c", observed=observed).v.sum(), pdf.groupby("c", observed=observed).v.sum()
+        )
+
+
+def test_agg_dicts_lists_named(variants, frame):
+    pdf = frame(60)[["i", "f", "s"]]
+    for _, df in variants(pdf):
+        spec = {"i": "sum", "f": ["mean", "max", "std"]}
+        assert_eq(df.groupby("s").agg(spec), pdf.groupby("s").agg(spec))
+        assert_eq(
+            df.groupby("s").agg({"i": "min", "f": "count"}),
+            pdf.groupby("s").agg({"i": "min", "f": "count"}),
+        )
+        assert_eq(df.groupby("s").agg(["sum", "count"]), pdf.groupby("s").agg(["sum", "count"]))
+        assert_eq(df.groupby("s").f.agg(["min", "max"]), pdf.groupby("s").f.agg(["min", "max"]))
+        assert_eq(
+            df.groupby("s").agg(total=("i", "sum"), avg=("f", "mean"), n=("f", "nunique")),
+            pdf.groupby("s").agg(total=("i", "sum"), avg=("f", "mean"), n=("f", "nunique")),
+        )
+
+
+def test_custom_aggregation(variants, frame):
+    pdf = frame(60)[["i", "f", "s"]]
+    sumsq = sd.Aggregation("sumsq", lambda g: g.apply(lambda x: (x**2).sum()), lambda g: g.sum())
+    spread = sd.Aggregation(
+        "spread", lambda g: g.max() - g.min(), lambda g: g.max(), lambda s: s * 1.0
+    )
+    for _, df in variants(pdf):
+        assert_eq(
+            df.groupby("s").i.agg(sumsq), pdf.groupby("s").i.agg(lambda x: (x**2).sum()).rename("i")
+        )
+        got = df.groupby("s").agg({"i": [sumsq, "sum"]}).compute()
+        assert list(got.columns) == [("i", "sumsq"), ("i", "sum")]
+        pd.testing.assert_series_equal(
+            got[("i", "sum")], pdf.groupby("s").i.sum(), check_names=False
+        )
+        assert df.groupby("s").f.agg(spread).compute().dtype == np.float64
+
+
+@pytest.mark.parametrize("split_out", [2, 5])
+def test_split_out(split_out, variants):
+    rng = np.random.default_rng(3)
+    pdf = pd.DataFrame({"k": rng.integers(0, 500, 3000), "v": rng.normal(size=3000)})
+    for _, df in variants(pdf):
+        out = df.groupby("k").v.agg(["sum", "mean", "count"], split_out=split_out)
+        assert out.npartitions == split_out
+        parts = [out.get_partition(j).compute() for j in range(split_out)]
+        seen = [set(p.index) for p in parts]
+        assert sum(len(s) for s in seen) == len(set().union(*seen))  # groups do not overlap
+        got = out.compute().sort_index()
+        pd.testing.assert_frame_equal(got, pdf.groupby("k").v.agg(["sum", "mean", "count"]))
+    with pytest.raises(NotImplementedError, match="global sort"):
+        sd.from_pandas(pdf, npartitions=2).groupby("k", sort=True).v.sum(split_out=2)
+
+
+def test_groupby_errors(frame):
+    df = sd.from_pandas(frame(), npartitions=2)
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        df.groupby("s").agg({"i": "median"})
+    with pytest.raises(KeyError, match="did you mean"):
+        df.groupby("s").agg({"ii": "sum"})
+    with pytest.raises(sd.MetaInferenceError, match="groupby"):
+        df.groupby("i").s.mean()
