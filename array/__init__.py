@@ -7,6 +7,7 @@
 """
 
 from . import fft, linalg, random
+from .arg_reductions import argmax, argmin, nanargmax, nanargmin
 from .blockwise import blockwise, map_blocks
 from .chunks import normalize_chunks
 from .core import Array
@@ -36,9 +37,11 @@ from .creation import (
 from .elementwise import (
     UFUNC_NAMES,
     allclose,
+    angle,
     around,
     astype,
     clip,
+    digitize,
     elemwise,
     imag,
     isclose,
@@ -49,26 +52,27 @@ from .elementwise import (
     where,
 )
 from .manipulation import diff, pad, repeat, roll, tile
-from .order_stats import argtopk, median, nanmedian, percentile, quantile, topk
+from .order_stats import (
+    argtopk,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    percentile,
+    quantile,
+    topk,
+)
 from .overlap import map_overlap
-from .products import dot, einsum, matmul, outer, tensordot, vdot
+from .products import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .rechunk import rechunk
 from .reductions import (
     all,
     any,
-    argmax,
-    argmin,
     average,
     count_nonzero,
-    cumprod,
-    cumsum,
     max,
     mean,
     min,
-    nanargmax,
-    nanargmin,
-    nancumprod,
-    nancumsum,
     nanmax,
     nanmean,
     nanmin,
@@ -84,6 +88,7 @@ from .reductions import (
     var,
 )
 from .routines import apply_along_axis, argwhere, diag, diagonal, flatnonzero, nonzero, tril, triu
+from .scans import cumprod, cumsum, nancumprod, nancumsum
 from .search import bincount, histogram, isin, searchsorted, unique
 from .shape import (
     atleast_1d,
@@ -106,9 +111,18 @@ from .shape import (
     transpose,
 )
 from .sorting import argsort, sort
+from .stats import corrcoef, cov
 from .storage import from_npy_stack, store, to_npy_stack
 
 __all__ = [
+    "nanquantile",
+    "nanpercentile",
+    "trace",
+    "inner",
+    "digitize",
+    "angle",
+    "cov",
+    "corrcoef",
     "argsort",
     "sort",
     "ptp",

@@ -51,6 +51,8 @@ bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
     _sa.right_shift,
 )
 concat = _sa.concatenate
+nextafter, reciprocal = _sa.nextafter, _sa.reciprocal
+count_nonzero, diff = _sa.count_nonzero, _sa.diff
 unique_values = _sa.unique
 
 
@@ -193,3 +195,76 @@ def from_dlpack(x: Any, /) -> Array:
     array([0, 1, 2])
     """
     return _sa.asarray(np.from_dlpack(x))
+
+
+def cumulative_prod(
+    x: Array, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False
+) -> Array:
+    """Running products along ``axis`` (optionally starting with a one).
+
+    >>> cumulative_prod(_sa.arange(1, 5, chunks=3)).compute()
+    array([ 1,  2,  6, 24])
+    """
+    x = _sa.asarray(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError("cumulative_prod needs axis= for arrays of more than one axis")
+        axis = 0
+    out = _sa.cumprod(x, axis=axis, dtype=dtype)
+    if include_initial:
+        axis %= x.ndim
+        shape = tuple(1 if a == axis else n for a, n in enumerate(x.shape))
+        chunks = tuple((1,) if a == axis else c for a, c in enumerate(out.chunks))
+        out = _sa.concatenate([_sa.ones(shape, dtype=out.dtype, chunks=chunks), out], axis)
+    return out
+
+
+class _Info:
+    """What this namespace supports (``__array_api_info__()``)."""
+
+    def capabilities(self) -> dict:
+        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": None}
+
+    def default_device(self) -> str:
+        return "cpu"
+
+    def devices(self) -> list:
+        return ["cpu"]
+
+    def default_dtypes(self, *, device: Any = None) -> dict:
+        return {
+            "real floating": float64,
+            "complex floating": complex128,
+            "integral": int64,
+            "indexing": int64,
+        }
+
+    def dtypes(self, *, device: Any = None, kind: Any = None) -> dict:
+        names = [
+            "bool",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "float32",
+            "float64",
+            "complex64",
+            "complex128",
+        ]
+        table = {n: np.dtype(n) for n in names}
+        if kind is None:
+            return table
+        return {n: d for n, d in table.items() if np.isdtype(d, kind)}
+
+
+def __array_api_info__() -> _Info:  # noqa: N807 - the standard's name
+    """The namespace's capabilities, devices and dtypes.
+
+    >>> __array_api_info__().default_device()
+    'cpu'
+    """
+    return _Info()

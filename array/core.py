@@ -218,8 +218,12 @@ class Array(CollectionMethods):
 
     # -------------------------------------------------------------- reprs
     def _summary(self) -> dict:
-        # counting tasks builds the graph: skip it for very large arrays
-        tasks = len(self.__shoal_graph__()) if self.npartitions <= 20_000 else "many"
+        # counting tasks builds the graph: once per expression, and not for huge arrays
+        cache = self._expr.__dict__
+        if "_task_count" not in cache:
+            big = self.npartitions > 20_000
+            cache["_task_count"] = "many" if big else len(self.__shoal_graph__())
+        tasks = cache["_task_count"]
         return {
             "shape": self.shape,
             "dtype": self.dtype,
@@ -438,9 +442,13 @@ class Array(CollectionMethods):
     # ---------------------------------------------------------- reductions
     def _reduce(name: str) -> Any:  # noqa: N805 - class-body factory
         def method(self: Array, *args: Any, **kwargs: Any) -> Any:
-            from . import reductions
+            from . import arg_reductions, reductions, scans
 
-            return getattr(reductions, name)(self, *args, **kwargs)
+            module = reductions
+            for other in (scans, arg_reductions):
+                if name in other.__all__:
+                    module = other
+            return getattr(module, name)(self, *args, **kwargs)
 
         method.__name__ = name
         method.__doc__ = f"``shoal.array.{name}`` of this array."
@@ -469,13 +477,13 @@ class Array(CollectionMethods):
 
     @property
     def vindex(self) -> Any:
-        """Point-wise indexing with integer arrays (see ``shoal.array.slicing.vindex``)."""
-        from .slicing import VIndexer
+        """Point-wise indexing with integer arrays (see ``shoal.array.points.vindex``)."""
+        from .points import VIndexer
 
         return VIndexer(self)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        from .slicing import setitem
+        from .assignment import setitem
 
         self._expr = setitem(self, index, value)._expr
 

@@ -21,7 +21,7 @@ from shoal.core.tokenize import tokenize
 from .blockwise import meta_from
 from .chunks import normalize_chunks
 from .core import Array
-from .sources import FromDelayed, NamedLock, RegionSource, region_shape
+from .sources import FromDelayed, FunctionSource, NamedLock, RegionSource, region_shape
 
 __all__ = [
     "from_array",
@@ -502,7 +502,7 @@ def fromfunction(
     chunks = normalize_chunks(chunks, shape, dtype)
     probe = np.asarray(func(*[np.zeros((1,) * len(shape), dtype) for _ in shape], **kwargs))
     meta = meta_from(probe.dtype, len(shape))
-    source = RegionSource(_function_region, (func, dtype, kwargs), chunks, meta, "fromfunction")
+    source = FunctionSource(_function_region, (func, dtype, kwargs), chunks, meta, "fromfunction")
     return Array(source)
 
 

@@ -21,6 +21,8 @@ from .blockwise import _LETTERS, blockwise
 from .core import Array
 
 __all__ = [
+    "digitize",
+    "angle",
     "isclose",
     "allclose",
     "nan_to_num",
@@ -151,7 +153,9 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
     if method == "reduce" and ufunc.__name__ in _REDUCE_UFUNCS:
         return getattr(reductions, _REDUCE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
     if method == "accumulate" and ufunc.__name__ in _ACCUMULATE_UFUNCS:
-        return getattr(reductions, _ACCUMULATE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
+        from . import scans
+
+        return getattr(scans, _ACCUMULATE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
     if method == "outer" and len(inputs) == 2:
         from .creation import asarray
 
@@ -306,3 +310,27 @@ def nan_to_num(
     array([-1.,  1.])
     """
     return elemwise(np.nan_to_num, x, nan=nan, posinf=posinf, neginf=neginf, name="nan_to_num")
+
+
+def digitize(x: Any, bins: Any, right: bool = False) -> Array:
+    """Indices of the bins (a NumPy array) each value falls in.
+
+    >>> import shoal.array as sa
+    >>> digitize(sa.asarray([0.5, 1.5, 3.0], chunks=2), np.array([1.0, 2.0])).compute()
+    array([0, 1, 2])
+    """
+    bins = np.asarray(bins)
+    if bins.ndim != 1:
+        raise ValueError("bins must be a 1-D NumPy array")
+    op = functools.partial(np.digitize, bins=bins, right=right)
+    return elemwise(op, x, dtype=np.intp, name="digitize")
+
+
+def angle(z: Any, deg: bool = False) -> Array:
+    """The angle of complex numbers.
+
+    >>> import shoal.array as sa
+    >>> angle(sa.asarray([1j, -1.0]), deg=True).compute()
+    array([ 90., 180.])
+    """
+    return elemwise(np.angle, z, deg=deg, name="angle")

@@ -98,6 +98,14 @@ class ArrayExpr(Expr):
         """True if each block of ``child`` is used by at most one block here."""
         return False
 
+    def _passthrough_cost(self) -> str:
+        """Cost of a node that only reshapes or selects its inputs' blocks: as
+        cheap as its inputs when it uses each of their blocks once."""
+        children = [c for c in self.dependencies() if isinstance(c, ArrayExpr)]
+        if children and all(c.cost in ("free", "cheap") and self._one_to_one(c) for c in children):
+            return "cheap"
+        return "stored"
+
     def _extra_layer(self, b: GraphBuilder) -> dict:
         """Graph entries this node needs besides its blocks (persisted data)."""
         return {}

@@ -12,8 +12,10 @@ small R. ``lstsq`` solves R x = Q^T b.
 
 ``cholesky`` is blocked (square blocks, right-looking): block (i, k) of L
 depends on the blocks left of it, so the factorization streams through the
-lower triangle without ever holding the whole matrix. ``solve`` and ``inv``
-work on one block (n x n must fit in memory).
+lower triangle without ever holding the whole matrix. ``solve_triangular``
+is block substitution; ``solve(assume_a="pos")`` chains the two, blocked
+end to end. General ``solve`` and ``inv`` work on one block (n x n must fit in
+memory).
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 from .products import matmul
 
-__all__ = ["norm", "qr", "svd", "tsqr", "lstsq", "cholesky", "solve", "inv"]
+__all__ = [
+    "norm",
+    "qr",
+    "svd",
+    "tsqr",
+    "lstsq",
+    "cholesky",
+    "solve",
+    "solve_triangular",
+    "inv",
+]
 
 
 def _asarray(x: Any) -> Array:
@@ -365,10 +377,68 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.solve(a, b)
 
 
-def solve(a: Any, b: Any) -> Array:
-    """Solve ``a x = b`` for a square ``a``, gathered into one block (it must
-    fit in memory; a symmetric positive definite ``a`` can be factored blocked
-    with ``cholesky``).
+def _tri_block(a_ii: np.ndarray, b_ik: np.ndarray, *products: np.ndarray) -> np.ndarray:
+    rhs = b_ik - sum(products) if products else b_ik
+    return np.linalg.solve(a_ii, rhs)
+
+
+class _TriangularSolve(ArrayExpr):
+    """Block substitution for ``a x = b`` with a triangular ``a`` in square blocks
+    whose row blocks match ``b``'s: block row i of x needs the rows solved
+    before it (after, for upper triangles), so the solve streams through ``a``."""
+
+    _parameters = ["a", "b", "lower"]
+
+    @property
+    def chunks(self) -> tuple:
+        return self.b.chunks
+
+    @functools.cached_property
+    def meta(self) -> np.ndarray:
+        return meta_from(np.result_type(self.a.dtype, self.b.dtype, np.float64), 2)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        i, k = index
+        n = self.a.numblocks[0]
+        before = range(i) if self.lower else range(i + 1, n)
+        products = [
+            Task(np.matmul, b.input(self, self.a, (i, j)), Ref(self.key((j, k)))) for j in before
+        ]
+        return Task(
+            _tri_block, b.input(self, self.a, (i, i)), b.input(self, self.b, (i, k)), *products
+        )
+
+
+def solve_triangular(a: Any, b: Any, lower: bool = False) -> Array:
+    """Solve ``a x = b`` for a triangular ``a`` by block substitution (``a`` is
+    rechunked into square blocks matching ``b``'s rows; nothing is gathered).
+
+    >>> import shoal.array as sa
+    >>> low = sa.asarray([[2.0, 0.0], [1.0, 1.0]], chunks=1)
+    >>> solve_triangular(low, sa.asarray([4.0, 5.0], chunks=1), lower=True).compute()
+    array([2., 3.])
+    """
+    from .rechunk import rechunk
+
+    a, b = _asarray(a), _asarray(b)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"solve_triangular needs a square matrix, got shape {a.shape}")
+    if b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise ValueError(f"solve_triangular: a has shape {a.shape} but b has shape {b.shape}")
+    rows = a.chunks[0]
+    a = rechunk(a, (rows, rows))
+    vector = b.ndim == 1
+    b2 = b[:, None] if vector else b
+    b2 = rechunk(b2, (rows, b2.chunks[1]))
+    x = Array(_TriangularSolve(a.expr, b2.expr, bool(lower)))
+    return x[:, 0] if vector else x
+
+
+def solve(a: Any, b: Any, assume_a: str = "gen") -> Array:
+    """Solve ``a x = b`` for a square ``a``. ``assume_a="pos"`` (symmetric
+    positive definite) factors ``a`` with the blocked ``cholesky`` and runs two
+    block substitutions, never gathering ``a``; the general case gathers ``a``
+    into one block (n x n must fit in memory).
 
     >>> import shoal.array as sa
     >>> solve(sa.asarray([[3.0, 1.0], [1.0, 2.0]]), sa.asarray([9.0, 8.0])).compute()
@@ -382,6 +452,12 @@ def solve(a: Any, b: Any) -> Array:
         raise ValueError(f"solve needs a square matrix, got shape {a.shape}")
     if b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
         raise ValueError(f"solve: a has shape {a.shape} but b has shape {b.shape}")
+    if assume_a == "pos":
+        low = cholesky(a)
+        y = solve_triangular(low, b, lower=True)
+        return solve_triangular(low.T, y, lower=False)
+    if assume_a != "gen":
+        raise ValueError(f"assume_a must be 'gen' or 'pos', got {assume_a!r}")
     dtype = np.result_type(a.dtype, b.dtype, np.float64)
     a, b = rechunk(a, -1), rechunk(b, -1)
     if b.ndim == 1:

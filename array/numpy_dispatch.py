@@ -40,6 +40,7 @@ def implementations() -> dict:
     import shoal.array as sa
 
     from . import (
+        arg_reductions,
         creation,
         elementwise,
         linalg,
@@ -48,8 +49,10 @@ def implementations() -> dict:
         products,
         reductions,
         routines,
+        scans,
         search,
         shape,
+        stats,
     )
 
     table: dict[Callable, Callable] = {
@@ -67,6 +70,9 @@ def implementations() -> dict:
         manipulation,
         search,
         order_stats,
+        scans,
+        arg_reductions,
+        stats,
     ):
         for name in module.__all__:
             np_func = getattr(np, name, None)

@@ -21,7 +21,16 @@ import numpy as np
 from .blockwise import _LETTERS, blockwise
 from .core import Array
 
-__all__ = ["topk", "argtopk", "percentile", "quantile", "median", "nanmedian"]
+__all__ = [
+    "topk",
+    "argtopk",
+    "percentile",
+    "quantile",
+    "median",
+    "nanmedian",
+    "nanpercentile",
+    "nanquantile",
+]
 
 
 def _asarray(x: Any) -> Array:
@@ -298,3 +307,29 @@ def nanmedian(a: Any, axis: int | None = None, keepdims: bool = False) -> Array:
     array([2.])
     """
     return _percentile(a, 50, axis, "linear", 1000, keepdims, nan=True)
+
+
+def nanpercentile(
+    a: Any, q: Any, axis: int | None = None, method: str = "linear", keepdims: bool = False
+) -> Array:
+    """Like ``percentile``, ignoring NaNs.
+
+    >>> import shoal.array as sa
+    >>> nanpercentile(sa.asarray([[1.0, np.nan, 3.0]], chunks=1), 50, axis=1).compute()
+    array([2.])
+    """
+    return _percentile(a, q, axis, method, 1000, keepdims, nan=True)
+
+
+def nanquantile(
+    a: Any, q: Any, axis: int | None = None, method: str = "linear", keepdims: bool = False
+) -> Array:
+    """Like ``quantile``, ignoring NaNs.
+
+    >>> import shoal.array as sa
+    >>> nanquantile(sa.asarray([[1.0, np.nan, 3.0]], chunks=1), 0.5, axis=1).compute()
+    array([2.])
+    """
+    return nanpercentile(
+        a, np.asarray(q, dtype=float) * 100, axis=axis, method=method, keepdims=keepdims
+    )

@@ -17,7 +17,7 @@ import numpy as np
 from .blockwise import _LETTERS, blockwise
 from .core import Array
 
-__all__ = ["tensordot", "matmul", "dot", "outer", "vdot", "einsum"]
+__all__ = ["tensordot", "matmul", "dot", "outer", "vdot", "einsum", "inner", "trace"]
 
 
 def _asarray(x: Any) -> Array:
@@ -269,3 +269,28 @@ def einsum(subscripts: str, *operands: Any, dtype: Any = None) -> Array:
         pairs += [arr, spec]
     pairs += [text, None, orders, None, sizes, None, np.dtype(dtype), None]
     return blockwise(_einsum_blocks, out, *pairs, dtype=dtype, name="einsum")
+
+
+def inner(a: Any, b: Any) -> Array:
+    """Inner product over the last axes (like ``np.inner``).
+
+    >>> import shoal.array as sa
+    >>> inner(sa.arange(3, chunks=2), sa.arange(3, chunks=1)).compute()
+    np.int64(5)
+    """
+    a, b = _asarray(a), _asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
+
+
+def trace(a: Any, offset: int = 0) -> Array:
+    """Sum along diagonal ``offset`` of a 2-D array.
+
+    >>> import shoal.array as sa
+    >>> int(trace(sa.arange(9, chunks=2).reshape((3, 3))))
+    12
+    """
+    from .routines import diagonal
+
+    return diagonal(_asarray(a), offset).sum()

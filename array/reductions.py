@@ -1,5 +1,5 @@
 """Reductions as trees: sum, prod, mean, var, std, min, max, arg*, any, all,
-their ``nan`` variants, count_nonzero; and cumulative sums and products.
+their ``nan`` variants, count_nonzero, ptp, average (arg* in ``arg_reductions.py``).
 
 A reduction runs in three kinds of tasks. ``chunk`` reduces each input block
 (with ``keepdims``; the input block is fused into this task), ``combine``
@@ -10,7 +10,8 @@ partials are alive at once, so memory stays bounded by the tree's width.
 Partials may be arrays or dicts of arrays: ``mean`` carries (count, total);
 ``var``/``std`` carry (count, mean, M2) per block and combine them with the
 parallel formula of Chan et al., which stays accurate where the textbook
-``E[x^2] - E[x]^2`` cancels catastrophically.
+``E[x^2] - E[x]^2`` cancels catastrophically. Cumulative sums and products
+are in ``scans.py``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ __all__ = [
     "std",
     "min",
     "max",
-    "argmin",
-    "argmax",
     "any",
     "all",
     "nansum",
@@ -53,13 +52,7 @@ __all__ = [
     "nanstd",
     "nanmin",
     "nanmax",
-    "nanargmin",
-    "nanargmax",
     "count_nonzero",
-    "cumsum",
-    "cumprod",
-    "nancumsum",
-    "nancumprod",
 ]
 
 config.update_defaults(
@@ -542,221 +535,6 @@ var = _moment_reduction("var", np.var, second=True, nan=False)
 nanvar = _moment_reduction("nanvar", np.nanvar, second=True, nan=True)
 std = _moment_reduction("std", np.std, second=True, nan=False, sqrt=True)
 nanstd = _moment_reduction("nanstd", np.nanstd, second=True, nan=True, sqrt=True)
-
-
-# --------------------------------------------------------- argmin, argmax
-
-
-def _arg_chunk(block, axis, keepdims, offset, shape, which="min", nan=False, **kw):
-    (ax,) = axis if len(axis) == 1 else (None,)
-    values = block if ax is not None else block.reshape(-1)
-    a = 0 if ax is None else ax
-    allnan = None
-    if nan and values.dtype.kind in "fc":
-        isnan = np.isnan(values)
-        allnan = np.all(isnan, axis=a, keepdims=True)
-        fill = np.inf if which == "min" else -np.inf
-        values = np.where(isnan, fill, values)
-    pick = np.argmin if which == "min" else np.argmax
-    local = pick(values, axis=a, keepdims=True)
-    best = np.take_along_axis(values, local, axis=a)
-    if ax is None:
-        coords = np.unravel_index(int(local.reshape(-1)[0]), block.shape)
-        glob = np.ravel_multi_index([c + o for c, o in zip(coords, offset)], shape)
-        idx = np.full((1,) * block.ndim, glob, dtype=np.intp)
-        best = best.reshape((1,) * block.ndim)
-        if allnan is not None:
-            allnan = allnan.reshape((1,) * block.ndim)
-    else:
-        idx = (local + offset[ax]).astype(np.intp)
-    if allnan is not None:
-        best = np.where(allnan, np.nan, best)
-    return {"v": best, "i": idx}
-
-
-def _arg_combine(part, axis, keepdims, which="min", nan=False, **kw):
-    v, i = part["v"], part["i"]
-    ax = axis[0] if len(axis) == 1 else None
-    if ax is None:
-        v2, i2 = v.reshape(-1), i.reshape(-1)
-        a = 0
-    else:
-        v2, i2, a = v, i, ax
-    if nan and v2.dtype.kind in "fc":
-        isnan = np.isnan(v2)
-        fill = np.inf if which == "min" else -np.inf
-        filled = np.where(isnan, fill, v2)
-        allnan = np.all(isnan, axis=a, keepdims=True)
-    else:
-        filled, allnan = v2, None
-    pick = np.argmin if which == "min" else np.argmax
-    loc = pick(filled, axis=a, keepdims=True)
-    best_v = np.take_along_axis(v2, loc, axis=a)
-    best_i = np.take_along_axis(i2, loc, axis=a)
-    if allnan is not None:
-        best_v = np.where(allnan, np.nan, np.take_along_axis(filled, loc, axis=a))
-        best_i = np.where(allnan, -1, best_i) if np.any(allnan) else best_i
-    if ax is None:
-        shape = (1,) * v.ndim
-        best_v, best_i = best_v.reshape(shape), best_i.reshape(shape)
-    return {"v": best_v, "i": best_i}
-
-
-def _arg_aggregate(part, axis, keepdims, which="min", nan=False, **kw):
-    out = _arg_combine(part, axis, True, which=which, nan=nan)
-    idx = out["i"]
-    if nan and np.any(idx < 0):
-        raise ValueError("All-NaN slice encountered")
-    if axis and len(axis) == 1 and not keepdims:
-        return np.squeeze(idx, axis=axis)
-    if not keepdims:
-        return idx.reshape(())
-    return idx
-
-
-def _arg_reduction(name: str, which: str, nan: bool) -> Callable:
-    def reduce(
-        x: Any, axis: int | None = None, keepdims: bool = False, split_every: Any = None
-    ) -> Array:
-        from .creation import asarray
-
-        x = asarray(x)
-        if axis is not None and not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{name} takes a single int axis or None, got {axis!r}")
-        if x.size == 0:
-            raise ValueError(f"attempt to get {name} of an empty sequence (shape {x.shape})")
-        chunk = functools.partial(_arg_chunk, which=which, nan=nan)
-        combine = functools.partial(_arg_combine, which=which, nan=nan)
-        aggregate = functools.partial(_arg_aggregate, which=which, nan=nan)
-        return reduction(
-            x,
-            chunk,
-            combine,
-            aggregate,
-            axis=axis,
-            keepdims=keepdims,
-            dtype=np.intp,
-            split_every=split_every,
-            name=name,
-            offsets=True,
-        )
-
-    reduce.__name__ = name
-    reduce.__qualname__ = name
-    reduce.__doc__ = (
-        f"``numpy.{name}`` along one axis (or of the flattened array).\n\n"
-        f"    >>> import shoal.array as sa\n"
-        f"    >>> int(sa.{name}(sa.asarray([3., 1., 4., 1., 5.], chunks=2)))"
-        f" == int(np.{name}([3., 1., 4., 1., 5.]))\n    True\n"
-    )
-    return reduce
-
-
-argmin = _arg_reduction("argmin", "min", False)
-argmax = _arg_reduction("argmax", "max", False)
-nanargmin = _arg_reduction("nanargmin", "min", True)
-nanargmax = _arg_reduction("nanargmax", "max", True)
-
-
-# ------------------------------------------------------------- cumulative
-
-
-class Cumulative(ArrayExpr):
-    """Cumulative sum/product along ``axis``: each block is scanned locally,
-    then the running total of the blocks before it (the carry) is applied."""
-
-    _parameters = ["child", "func", "combine", "axis", "meta_", "prefix"]
-
-    @property
-    def _prefix(self) -> str:
-        return self.prefix
-
-    @property
-    def chunks(self) -> tuple:
-        return self.child.chunks
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
-
-    def _one_to_one(self, child: ArrayExpr) -> bool:
-        return True
-
-    def _scan_key(self, index: tuple) -> tuple:
-        return (self.stage_name("scan"), *index)
-
-    def _carry_key(self, index: tuple) -> tuple:
-        return (self.stage_name("carry"), *index)
-
-    def _extra_layer(self, b: GraphBuilder) -> dict:
-        layer: dict = {}
-        dtype = self.dtype
-        for index in all_block_indices(self.numblocks):
-            block = b.input(self, self.child, index)
-            layer[self._scan_key(index)] = Task(self.func, block, axis=self.axis, dtype=dtype)
-            k = index[self.axis]
-            if k > 0:
-                prev = list(index)
-                prev[self.axis] = k - 1
-                prev = tuple(prev)
-                carry_prev = Ref(self._carry_key(prev)) if k > 1 else None
-                layer[self._carry_key(index)] = Task(
-                    _next_carry, carry_prev, Ref(self._scan_key(prev)), self.axis, self.combine
-                )
-        return layer
-
-    def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        carry = Ref(self._carry_key(index)) if index[self.axis] > 0 else None
-        return Task(_apply_carry, Ref(self._scan_key(index)), carry, self.combine)
-
-
-def _next_carry(carry: Any, scanned: np.ndarray, axis: int, combine: Callable) -> Any:
-    n = scanned.shape[axis]
-    if n == 0:
-        return carry
-    last = np.take(scanned, [n - 1], axis=axis)
-    return last if carry is None else combine(carry, last)
-
-
-def _apply_carry(scanned: np.ndarray, carry: Any, combine: Callable) -> np.ndarray:
-    if carry is None:
-        return scanned
-    return combine(scanned, carry).astype(scanned.dtype, copy=False)
-
-
-def _cumulative(name: str, np_func: Callable, combine: Callable) -> Callable:
-    def scan(x: Any, axis: int | None = None, dtype: Any = None) -> Array:
-        from .creation import asarray
-
-        x = asarray(x)
-        if axis is None:
-            x = x.ravel()
-            axis = 0
-        (axis,) = normalize_axis(axis, x.ndim)
-        if has_unknown((x.chunks[axis],)):
-            raise ValueError(
-                f"{name} needs known chunk sizes along axis {axis}; "
-                "call .compute_chunk_sizes() first"
-            )
-        out_dtype = np.dtype(dtype) if dtype is not None else _probe_dtype(np_func, x, axis=0)
-        return Array(Cumulative(x.expr, np_func, combine, axis, meta_from(out_dtype, x.ndim), name))
-
-    scan.__name__ = name
-    scan.__qualname__ = name
-    scan.__doc__ = (
-        f"``numpy.{name}`` along ``axis`` (the flattened array for None), carrying\n"
-        f"    block prefixes.\n\n"
-        f"    >>> import shoal.array as sa\n"
-        f"    >>> sa.{name}(sa.arange(1, 6, chunks=2)).compute().tolist() == "
-        f"np.{name}(np.arange(1, 6)).tolist()\n    True\n"
-    )
-    return scan
-
-
-cumsum = _cumulative("cumsum", np.cumsum, np.add)
-cumprod = _cumulative("cumprod", np.cumprod, np.multiply)
-nancumsum = _cumulative("nancumsum", np.nancumsum, np.add)
-nancumprod = _cumulative("nancumprod", np.nancumprod, np.multiply)
 
 
 def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Array:

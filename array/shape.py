@@ -202,6 +202,11 @@ class Reshape(ArrayExpr):
     """Each block of ``child`` reshaped; ``groups`` maps output axes to input axes."""
 
     _parameters = ["child", "chunks_", "groups"]
+    fusable = True
+
+    @functools.cached_property
+    def cost(self) -> str:  # type: ignore[override]
+        return self._passthrough_cost()
 
     @property
     def chunks(self) -> tuple:
@@ -324,6 +329,11 @@ class _WholeReshape(ArrayExpr):
     """A one-block array reshaped as a whole."""
 
     _parameters = ["child", "chunks_"]
+    fusable = True
+
+    @functools.cached_property
+    def cost(self) -> str:  # type: ignore[override]
+        return self._passthrough_cost()
 
     @property
     def chunks(self) -> tuple:
@@ -358,6 +368,11 @@ class Concatenate(ArrayExpr):
     """Arrays joined along ``axis`` (their other chunks already agree)."""
 
     _parameters = ["axis", "arrays"]
+    fusable = True
+
+    @functools.cached_property
+    def cost(self) -> str:  # type: ignore[override]
+        return self._passthrough_cost()
 
     def dependencies(self) -> list:
         return list(self.arrays)

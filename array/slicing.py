@@ -1,4 +1,4 @@
-"""Indexing: ``x[...]`` and ``x[...] = value``.
+"""Indexing: ``x[...]`` (assignment is in ``assignment.py``, ``vindex`` in ``points.py``).
 
 - Basic indices (ints, slices with any step, ``Ellipsis``, ``None``) give a
   ``BasicSlice``: each output block is the selected part of one input block,
@@ -9,6 +9,8 @@
   gathers from just the input blocks its indices fall in.
 - A shoal integer array gathers from the whole axis (``blockwise`` with the
   axis contracted).
+- Several NumPy integer arrays follow NumPy's advanced-indexing rules through
+  ``vindex``.
 - Boolean masks: a 1-D NumPy mask along an axis is an integer array; a shoal
   mask selects block by block and the result has unknown (``nan``) chunk
   lengths (see ``Array.compute_chunk_sizes``).
@@ -33,7 +35,7 @@ from .chunks import chunk_offsets, has_unknown, normalize_chunks
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 
-__all__ = ["getitem", "setitem", "vindex", "BasicSlice", "Take", "PointIndex", "normalize_index"]
+__all__ = ["getitem", "BasicSlice", "Take", "normalize_index"]
 
 
 def _is_int(x: Any) -> bool:
@@ -152,6 +154,11 @@ class BasicSlice(ArrayExpr):
     """
 
     _parameters = ["child", "index"]
+    fusable = True
+
+    @functools.cached_property
+    def cost(self) -> str:  # type: ignore[override]
+        return self._passthrough_cost()
 
     @functools.cached_property
     def _selection(self) -> list:
@@ -411,6 +418,7 @@ def _several_arrays(x: Array, index: tuple) -> Array:
     """NumPy's rule for several advanced indices: they (and any ints) broadcast
     together and pick points; the point axes go where the advanced indices were
     if those are adjacent, else first."""
+    from .points import vindex
     from .shape import moveaxis, transpose
 
     if any(i is None for i in index):
@@ -460,221 +468,3 @@ def _index_one_array(out: Array, axis: int, arr: Any) -> Array:
             )
         arr = np.flatnonzero(arr)
     return _take(out, axis, arr)
-
-
-# ------------------------------------------------------------- setitem
-
-
-def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict) -> np.ndarray:
-    location = block_info[None]["array-location"]
-    local, value_sel = [], []
-    shape = block_info[None]["shape"]
-    for axis, (spec, (a, b)) in enumerate(zip(index, location)):
-        if _is_int(spec):
-            if not a <= spec < b:
-                return block
-            local.append(spec - a)
-            continue
-        start, stop, step = spec.indices(shape[axis])
-        if step > 0:
-            first = start if start >= a else start + -(-(a - start) // step) * step
-            bound = min(stop, b)
-            if first >= bound:
-                return block
-            count = len(range(first, bound, step))
-            local.append(slice(first - a, first - a + (count - 1) * step + 1, step))
-            v0 = (first - start) // step
-        else:
-            first = start if start < b else start - -(-(start - (b - 1)) // -step) * -step
-            bound = max(stop, a - 1)
-            if first <= bound:
-                return block
-            count = len(range(first, bound, step))
-            last = first + (count - 1) * step
-            local.append(slice(first - a, last - a - 1 if last - a - 1 >= 0 else None, step))
-            v0 = (start - first) // -step
-        value_sel.append(slice(v0, v0 + count))
-    out = block.copy()
-    out[tuple(local)] = value[tuple(value_sel)]
-    return out
-
-
-def _mask_assign(block: np.ndarray, mask: np.ndarray, value: Any) -> np.ndarray:
-    return np.where(mask, value, block).astype(block.dtype, copy=False)
-
-
-def setitem(x: Array, index: Any, value: Any) -> Array:
-    """The array ``x`` with ``x[index] = value`` applied (a new expression).
-
-    Supported: a boolean mask (NumPy or shoal, the shape of ``x``) with a
-    scalar or an array broadcasting to ``x``; ints and slices with a scalar
-    or a NumPy array broadcasting to ``x[index]``.
-
-    >>> import shoal.array as sa
-    >>> x = sa.zeros(5, dtype=int, chunks=2)
-    >>> x[1:4] = 7
-    >>> x[x > 5] = np.array([1, 2, 3, 4, 5])
-    >>> x.compute()
-    array([0, 2, 3, 4, 0])
-    """
-    from .elementwise import elemwise
-
-    if isinstance(value, Array) and not (isinstance(index, Array) or _is_bool_array(index)):
-        raise NotImplementedError(
-            "assigning a shoal array through slices is not supported; use a NumPy value "
-            "or where(mask, value, x)"
-        )
-    if isinstance(index, Array) or _is_bool_array(index):
-        if tuple(np.shape(index)) != tuple(x.shape):
-            raise IndexError(
-                f"boolean mask of shape {np.shape(index)} must match the array "
-                f"shape {x.shape} for assignment"
-            )
-        return elemwise(_mask_assign, x, index, value, dtype=x.dtype, name="setitem")
-    norm = normalize_index(index, x.shape)
-    if any(i is None or not (isinstance(i, slice) or _is_int(i)) for i in norm):
-        raise NotImplementedError(
-            f"assignment supports ints, slices and boolean masks; got index {index!r}"
-        )
-    target_shape = tuple(
-        len(range(*i.indices(n))) for i, n in zip(norm, x.shape) if isinstance(i, slice)
-    )
-    try:
-        full = np.broadcast_to(np.asarray(value, dtype=x.dtype), target_shape)
-    except ValueError:
-        raise ValueError(
-            f"could not broadcast a value of shape {np.shape(value)} into the selection of "
-            f"shape {target_shape}"
-        ) from None
-    letters = _LETTERS[: x.ndim]
-    return blockwise(
-        _assign, letters, x, letters, norm, None, full, None, dtype=x.dtype, name="setitem"
-    )
-
-
-# -------------------------------------------------------------- vindex
-
-
-def _points(block: np.ndarray, local: tuple) -> np.ndarray:
-    return block[local]
-
-
-class PointIndex(ArrayExpr):
-    """Points of ``child`` picked by integer coordinates along its first axes.
-
-    >>> import shoal.array as sa
-    >>> sa.arange(6, chunks=4).reshape((2, 3)).vindex[[1, 0], [2, 2]].chunks
-    ((2,),)
-    """
-
-    _parameters = ["child", "coords", "out_chunks"]
-
-    @functools.cached_property
-    def chunks(self) -> tuple:
-        return (self.out_chunks, *self.child.chunks[len(self.coords) :])
-
-    @property
-    def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
-
-    @functools.cached_property
-    def _plan(self) -> list:
-        k = len(self.coords)
-        offsets = [np.asarray(chunk_offsets(c)) for c in self.child.chunks[:k]]
-        plan = []
-        start = 0
-        for n in self.out_chunks:
-            pts = [c[start : start + n] for c in self.coords]
-            start += n
-            blocks = (
-                np.stack(
-                    [
-                        np.minimum(np.searchsorted(o, p, side="right") - 1, len(o) - 2)
-                        for o, p in zip(offsets, pts)
-                    ],
-                    axis=1,
-                )
-                if n
-                else np.empty((0, k), dtype=int)
-            )
-            groups: dict = {}
-            for i, b in enumerate(map(tuple, blocks)):
-                groups.setdefault(b, []).append(i)
-            parts, order = [], []
-            for b, members in groups.items():
-                members = np.asarray(members)
-                local = tuple(p[members] - o[j] for p, o, j in zip(pts, offsets, b))
-                parts.append((b, local))
-                order.append(members)
-            flat = np.concatenate(order) if order else np.empty(0, dtype=int)
-            inverse = np.empty(len(flat), dtype=np.intp)
-            inverse[flat] = np.arange(len(flat))
-            plan.append((parts, inverse))
-        return plan
-
-    def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        parts, inverse = self._plan[index[0]]
-        if not parts:
-            shape = tuple(c[i] for c, i in zip(self.chunks, index))
-            return Task(np.empty, shape, self.dtype)
-        nodes = [
-            Task(_points, b.input(self, self.child, (*blk, *index[1:])), local)
-            for blk, local in parts
-        ]
-        return Task(_gather, nodes, inverse, 0)
-
-
-def vindex(x: Array, index: Any) -> Array:
-    """Point-wise indexing: integer arrays for the leading axes are broadcast
-    together and pick one element (or sub-array) per point, like NumPy's
-    ``x[[0, 2], [1, 3]]``.
-
-    >>> import shoal.array as sa
-    >>> x = sa.arange(12, chunks=5).reshape((3, 4))
-    >>> x.vindex[[0, 2, 1], [3, 0, 1]].compute()
-    array([3, 8, 5])
-    """
-    if not isinstance(index, tuple):
-        index = (index,)
-    if len(index) > x.ndim:
-        raise IndexError(f"too many indices for vindex: {len(index)} for {x.ndim} axes")
-    if has_unknown(x.chunks):
-        raise ValueError("vindex needs known chunk sizes; call .compute_chunk_sizes() first")
-    arrays = []
-    for axis, i in enumerate(index):
-        if isinstance(i, Array):
-            raise NotImplementedError("vindex takes NumPy integer arrays, not shoal arrays")
-        a = np.asarray(i)
-        if a.dtype.kind not in "iu":
-            raise IndexError(f"vindex takes integer arrays, got {a.dtype} for axis {axis}")
-        n = x.shape[axis]
-        if a.size and (a.min() < -n or a.max() >= n):
-            bad = a[(a < -n) | (a >= n)].ravel()[0]
-            raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
-        arrays.append(np.where(a < 0, a + n, a))
-    try:
-        shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    except ValueError:
-        raise IndexError(
-            f"vindex arrays of shapes {[a.shape for a in arrays]} do not broadcast"
-        ) from None
-    coords = tuple(np.broadcast_to(a, shape).ravel().astype(np.intp) for a in arrays)
-    # about as many elements per output block as in an input block
-    per_block = math.prod(max(c) if c else 1 for c in x.chunks)
-    per_point = math.prod(max(c) if c else 1 for c in x.chunks[len(index) :])
-    size = max(per_block // max(per_point, 1), 1)
-    out_chunks = normalize_chunks(size, (len(coords[0]),))[0]
-    flat = Array(PointIndex(x.expr, coords, out_chunks))
-    return flat.reshape(shape + x.shape[len(index) :])
-
-
-class VIndexer:
-    """``x.vindex[...]``: see ``vindex``."""
-
-    __slots__ = ("_array",)
-
-    def __init__(self, array: Array):
-        self._array = array
-
-    def __getitem__(self, index: Any) -> Array:
-        return vindex(self._array, index)

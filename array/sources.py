@@ -22,7 +22,7 @@ from shoal.core.task import Ref, Task
 from .chunks import block_slices
 from .expr import ArrayExpr, GraphBuilder
 
-__all__ = ["RegionSource", "FromDelayed", "NamedLock", "region_shape"]
+__all__ = ["RegionSource", "FunctionSource", "FromDelayed", "NamedLock", "region_shape"]
 
 
 def region_shape(region: tuple) -> tuple:
@@ -114,6 +114,19 @@ class RegionSource(ArrayExpr):
 
     def _explain_args(self) -> str:
         return f"{self.prefix}, chunks={self.chunks}"
+
+
+class FunctionSource(RegionSource):
+    """A region source whose maker runs user code (``fromfunction``): made again
+    only where each block is used once ("cheap", see ``expr.py``), stored
+    otherwise.
+
+    >>> import shoal.array as sa
+    >>> sa.fromfunction(lambda i: i * 2, (3,), chunks=2).expr.cost
+    'cheap'
+    """
+
+    cost = "cheap"
 
 
 class FromDelayed(ArrayExpr):

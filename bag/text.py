@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -51,11 +52,40 @@ def _missing_file(fs: Any, path: str, error: Exception) -> Exception:
     return error
 
 
+class _Window(io.RawIOBase):
+    """The next ``nbytes`` bytes of a file (all the rest if None), as a raw
+    stream that ``io`` can buffer and decode in C."""
+
+    def __init__(self, f: Any, nbytes: int | None):
+        self.f = f
+        self.left = nbytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = len(buffer) if self.left is None else min(len(buffer), self.left)
+        if n <= 0:
+            return 0
+        data = self.f.read(n)
+        buffer[: len(data)] = data
+        if self.left is not None:
+            self.left -= len(data)
+        return len(data)
+
+
 def _decode_lines(
     f: Any, nbytes: int | None, encoding: str, errors: str, delimiter: str
 ) -> Iterator[str]:
     """Lines of the next ``nbytes`` bytes of ``f`` (all of it if None), read
     and decoded one chunk at a time."""
+    if delimiter in ("\n", "\r\n", "\r"):
+        # io's own line splitting, on exactly this delimiter and untranslated
+        raw = io.BufferedReader(_Window(f, nbytes), buffer_size=_CHUNK)
+        text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=delimiter)
+        text._CHUNK_SIZE = _CHUNK
+        yield from text
+        return
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     rest = ""
     left = nbytes

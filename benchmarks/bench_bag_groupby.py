@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import threading
 import time
 
@@ -97,6 +98,7 @@ def summarize(kv: tuple) -> tuple:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2_000_000)
     parser.add_argument("--groups", type=int, default=20_000)

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -184,6 +185,7 @@ dask_pool = None
 
 def main() -> None:
     global dask_pool
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="300MB", help="bytes of JSON lines to generate")
     parser.add_argument("--blocksize", default="32MiB")

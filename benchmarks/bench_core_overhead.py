@@ -1,6 +1,6 @@
 """Per-task overhead of the local schedulers: shoal vs Dask, in one run.
 
-Three graph shapes of trivial tasks (builtins on small ints):
+Three graph shapes of trivial tasks (builtins such as ``int``, ``add``, ``sum`` on ints):
 
 - independent: n-1 leaf tasks gathered by one task;
 - chain: a linear chain of n tasks;
@@ -17,7 +17,7 @@ started. The "chain+fuse" rows time fusion plus ``get`` for the chain
 (shoal ``fuse_linear``, Dask ``fuse_linear_task_spec``).
 
     .venv/bin/python -P benchmarks/bench_core_overhead.py [--size 100000]
-        [--process-size 20000] [--repeat 2]
+        [--process-size 20000] [--repeat 2] [--schedulers sync,threads,processes]
 """
 
 from __future__ import annotations
@@ -122,6 +122,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000, help="tasks per graph (sync, threads)")
     parser.add_argument("--process-size", type=int, default=20_000, help="tasks for processes")
     parser.add_argument("--repeat", type=int, default=2, help="runs per figure; the best counts")
+    parser.add_argument(
+        "--schedulers", default="sync,threads,processes", help="comma-separated subset to run"
+    )
     args = parser.parse_args()
 
     import dask
@@ -149,8 +152,13 @@ def main() -> None:
         "threads": (get_threads, dask.threaded.get),
         "processes": (get_processes, dask_processes),
     }
+    chosen = args.schedulers.split(",")
+    unknown = set(chosen) - set(backends)
+    if unknown:
+        parser.error(f"unknown schedulers {sorted(unknown)}; choose from {sorted(backends)}")
     # warm up pools and imports on a tiny graph
-    for shoal_get, dask_get in backends.values():
+    for name in chosen:
+        shoal_get, dask_get = backends[name]
         small = spec("tree", 100)
         assert shoal_get(shoal_graph(small), small[-1][0]) == dask_get(
             dask_graph(small), small[-1][0]
@@ -172,6 +180,7 @@ def main() -> None:
     cases += [("chain+fuse", "sync"), ("chain+fuse", "threads")]
     cases += [(shape, "processes") for shape in ("independent", "chain", "tree")]
     cases += [("chain+fuse", "processes")]
+    cases = [(shape, name) for shape, name in cases if name in chosen]
     for shape, name in cases:
         n = args.process_size if name == "processes" else args.size
         rows = spec("chain" if shape == "chain+fuse" else shape, n)

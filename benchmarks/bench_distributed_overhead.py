@@ -12,19 +12,14 @@ task while holding a big graph of pending tasks.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
+import subprocess
+import sys
 import time
 
 
 def inc(x):
     return x + 1
-
-
-def _rss() -> int:
-    import psutil
-
-    return psutil.Process(os.getpid()).memory_info().rss
 
 
 def _loop_cpu(**kwargs) -> float:
@@ -50,19 +45,19 @@ def _time_map(client, n: int, repeat: int) -> tuple[float, float]:
     return best / n, cpu / n
 
 
-def _scheduler_memory_shoal(client, n: int) -> float:
-    def measure(shoal_scheduler):
-        gc.collect()
-        return _rss()
+_DASK_SCHEDULER = """
+import asyncio
+from distributed import Scheduler
+async def main():
+    async with Scheduler(host="127.0.0.1", port=0, dashboard_address=None) as s:
+        print(s.address, flush=True)
+        await s.finished()
+asyncio.run(main())
+"""
 
-    before = client.run_on_scheduler(measure)
-    gate = client.submit(time.sleep, 60, pure=False)  # keeps every task waiting
-    futures = client.map(_after, range(n), [gate] * n)
-    while client.run_on_scheduler(_count_tasks) < n + 1:
-        time.sleep(0.1)
-    after = client.run_on_scheduler(measure)
-    del futures, gate  # closing the cluster drops them (dask's cancel of 50k is slow)
-    return (after - before) / n
+
+def _after(x, gate):
+    return x
 
 
 def _count_tasks(shoal_scheduler=None, dask_scheduler=None):
@@ -70,22 +65,68 @@ def _count_tasks(shoal_scheduler=None, dask_scheduler=None):
     return len(s.tasks)
 
 
-def _after(x, gate):
-    return x
+def scheduler_memory(system: str, n: int) -> float:
+    """Resident memory per pending task of a fresh scheduler process holding
+    ``n`` tasks that wait on one long task (scheduler, worker and client are
+    separate processes, so only the scheduler's own memory is counted)."""
+    import psutil
 
-
-def _scheduler_memory_dask(client, n: int) -> float:
-    def measure(dask_scheduler):
-        gc.collect()
-        return _rss()
-
-    before = client.run_on_scheduler(measure)
-    gate = client.submit(time.sleep, 60, pure=False)
-    futures = client.map(_after, range(n), [gate] * n)
-    while client.run_on_scheduler(_count_tasks) < n + 1:
-        time.sleep(0.1)
-    after = client.run_on_scheduler(measure)
-    del futures, gate  # closing the cluster drops them (dask's cancel of 50k is slow)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    if system == "shoal":
+        cmd = [sys.executable, "-P", "-m", "shoal.distributed.cli", "scheduler", "--port", "0"]
+    else:
+        cmd = [sys.executable, "-P", "-c", _DASK_SCHEDULER]
+    sched = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env=env, stderr=subprocess.DEVNULL
+    )
+    worker = None
+    try:
+        address = sched.stdout.readline().split()[-1]
+        if system == "shoal":
+            wcmd = [
+                sys.executable,
+                "-P",
+                "-m",
+                "shoal.distributed.cli",
+                "worker",
+                address,
+                "--no-nanny",
+            ]
+            from shoal.distributed import Client
+        else:
+            wcmd = [
+                sys.executable,
+                "-P",
+                "-m",
+                "distributed.cli.dask_worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+            ]
+            from distributed import Client
+        worker = subprocess.Popen(
+            wcmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        proc = psutil.Process(sched.pid)
+        with Client(address) as client:
+            client.wait_for_workers(1)
+            client.gather(client.map(inc, range(10)))
+            time.sleep(0.5)
+            before = proc.memory_info().rss
+            gate = client.submit(time.sleep, 30, pure=False)
+            futures = client.map(_after, range(n), [gate] * n)
+            while client.run_on_scheduler(_count_tasks) < n + 1:
+                time.sleep(0.1)
+            after = proc.memory_info().rss
+            del futures, gate
+    finally:
+        for p in (worker, sched):
+            if p is not None:
+                p.kill()
+                p.wait()
+        sched.stdout.close()
     return (after - before) / n
 
 
@@ -94,8 +135,7 @@ def run_shoal(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
 
     with Client(n_workers=2, threads_per_worker=1, processes=True) as client:
         per_task = _time_map(client, n, repeat)
-        mem = _scheduler_memory_shoal(client, mem_n) if mem_n else float("nan")
-    return per_task, mem
+    return per_task, scheduler_memory("shoal", mem_n) if mem_n else float("nan")
 
 
 def run_dask(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
@@ -111,8 +151,7 @@ def run_dask(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
         Client(cluster) as client,
     ):
         per_task = _time_map(client, n, repeat)
-        mem = _scheduler_memory_dask(client, mem_n) if mem_n else float("nan")
-    return per_task, mem
+    return per_task, scheduler_memory("dask", mem_n) if mem_n else float("nan")
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from shoal.dataframe.collection import FrameBase, Scalar
+from shoal.dataframe.collection import FrameBase
 from shoal.dataframe.meta import has_known_categories
+from shoal.dataframe.series import Scalar
 from shoal.testing import register_checker
 
 __all__ = ["check_partitions"]

@@ -20,10 +20,7 @@ from shoal.core.base import CollectionMethods
 from shoal.core.delayed import Delayed
 from shoal.core.tokenize import tokenize
 from shoal.dataframe import reductions as red
-from shoal.dataframe.accessors import Accessor, CatAccessor
 from shoal.dataframe.expr import (
-    Assign,
-    Filter,
     FrameExpr,
     FromGraph,
     Partitions,
@@ -43,9 +40,9 @@ from shoal.dataframe.meta import (
     wants_unknown_categories,
 )
 from shoal.dataframe.optimize import optimize_expr
-from shoal.dataframe.reduction_methods import ReductionMethods, check_split_out
+from shoal.dataframe.reduction_methods import ReductionMethods
 
-__all__ = ["DataFrame", "Series", "Index", "Scalar", "new_collection", "FrameBase"]
+__all__ = ["new_collection", "FrameBase", "Elementwise"]
 
 
 def new_collection(expr: FrameExpr) -> FrameBase:
@@ -56,6 +53,9 @@ def new_collection(expr: FrameExpr) -> FrameBase:
     'Series'
     """
     meta = expr._meta
+    from shoal.dataframe.frame import DataFrame
+    from shoal.dataframe.series import Index, Scalar, Series
+
     if isinstance(meta, pd.DataFrame):
         return DataFrame(expr)
     if isinstance(meta, pd.Series):
@@ -81,7 +81,7 @@ def _concat(parts: list) -> Any:
     return _union_categories(live, pd.concat(live))
 
 
-def _first(parts: list) -> Any:
+def first_partition(parts: list) -> Any:
     return parts[0]
 
 
@@ -231,6 +231,14 @@ class FrameBase(ReductionMethods, CollectionMethods):
         return self._head_tail(n, False, compute, npartitions)
 
     def __len__(self) -> int:
+        """Rows: from metadata when the plan is a plain source (parquet
+        footers, in-memory partitions), else counted per partition."""
+        source = self._expr.simplify()
+        while isinstance(source, Projection):
+            source = source.frame
+        known = getattr(source, "_known_length", None)
+        if known is not None and known() is not None:
+            return known()
         expr = red.reduction(
             self._expr, red.chunk_len, red.aggregate_sum, red.aggregate_sum, np.int64(0), "len"
         )
@@ -264,13 +272,27 @@ class FrameBase(ReductionMethods, CollectionMethods):
         partition first gets the ``before`` rows preceding it and the
         ``after`` rows following it (across any number of partitions); the
         borrowed rows are trimmed from the result, which must keep one row
-        per input row (e.g. rolling windows, ``diff``, ``shift``).
+        per input row (e.g. rolling windows, ``diff``, ``shift``). With a
+        datetime index and known divisions, ``before``/``after`` may be time
+        spans (``"2h"``, ``pd.Timedelta``) for time-based windows.
         """
         from shoal.dataframe.overlap import MapOverlap
 
-        for label, value in (("before", before), ("after", after)):
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"map_overlap: {label} must be a row count >= 0, got {value!r}")
+        if isinstance(before, (str, pd.Timedelta)) or isinstance(after, (str, pd.Timedelta)):
+            before, after = pd.Timedelta(before), pd.Timedelta(after)
+            if not self.known_divisions or self._meta.index.dtype.kind != "M":
+                raise ValueError(
+                    "map_overlap with time spans needs a datetime index with known divisions"
+                )
+            if before < pd.Timedelta(0) or after < pd.Timedelta(0):
+                raise ValueError("map_overlap: time spans must not be negative")
+        else:
+            for label, value in (("before", before), ("after", after)):
+                if not isinstance(value, int) or value < 0:
+                    raise ValueError(
+                        f"map_overlap: {label} must be a row count >= 0 or a time span, "
+                        f"got {value!r}"
+                    )
         if meta is None:
             meta = emulate(
                 func,
@@ -289,6 +311,13 @@ class FrameBase(ReductionMethods, CollectionMethods):
         from shoal.dataframe.arrays import to_array
 
         return to_array(self, lengths=lengths)
+
+    @property
+    def values(self):
+        """The values as a ``shoal.array.Array`` (``to_array()``). Reading it
+        computes the partitions' lengths, since shoal arrays have known
+        chunk sizes; the values themselves stay lazy."""
+        return self.to_array(lengths=True)
 
     def to_records(self, lengths: bool = True, index: bool = False):
         """A ``shoal.array.Array`` of NumPy records (lengths computed first)."""
@@ -370,7 +399,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
         return self._method("clip", lower, upper, passthrough=True)
 
     def _where_mask(self, how, cond, other):
-        simple = not isinstance(cond, DataFrame) and not isinstance(other, DataFrame)
+        simple = not any(isinstance(getattr(a, "_meta", None), pd.DataFrame) for a in (cond, other))
         base, *args = align(
             self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in (cond, other)]
         )
@@ -480,7 +509,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
         return new_collection(rp.repartition_npartitions(self._expr, npartitions))
 
     def _check_columns(self, cols, what: str) -> None:
-        available = list(self.columns) if isinstance(self, DataFrame) else []
+        available = list(self.columns) if isinstance(self._meta, pd.DataFrame) else []
         missing = [c for c in cols if c not in available]
         if missing:
             raise KeyError(_missing_message(missing, available, what))
@@ -508,7 +537,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
         return LocIndexer(self)
 
     @property
-    def index(self) -> Index:
+    def index(self) -> FrameBase:
         """The index of every partition."""
         return new_collection(map_partitions_expr(_get_index, self._expr, label="index"))
 
@@ -643,497 +672,5 @@ def _install_operators(cls):
 
 
 @_install_operators
-class _Elementwise(FrameBase):
+class Elementwise(FrameBase):
     """Operators shared by DataFrame, Series and Scalar."""
-
-
-class DataFrame(_Elementwise):
-    """A partitioned pandas DataFrame.
-
-    >>> import shoal.dataframe as sd
-    >>> df = sd.from_pandas(pd.DataFrame({"x": [1, 2, 3, 4], "y": list("abcd")}), npartitions=2)
-    >>> df.npartitions, df.columns, df.divisions
-    (2, ['x', 'y'], (0, 2, 3))
-    >>> df[df.x > 1].x.sum().compute()
-    np.int64(9)
-    """
-
-    @property
-    def dtypes(self) -> pd.Series:
-        """The column dtypes."""
-        return self._meta.dtypes
-
-    def __getitem__(self, key):
-        if isinstance(key, Series):
-            if key._meta.dtype != bool and str(key._meta.dtype) != "boolean":
-                raise TypeError(f"a boolean filter needs a bool Series, got {key._meta.dtype}")
-            base, mask = align(self._expr, key._expr)
-            check_aligned(base, mask, what="boolean filter")
-            return new_collection(Filter(base, mask))
-        if isinstance(key, list):
-            self._check_columns(key, "selection")
-            return new_collection(Projection(self._expr, list(key)))
-        if isinstance(key, (str, int, float, tuple)) or np.isscalar(key):
-            self._check_columns([key], "selection")
-            return new_collection(Projection(self._expr, key))
-        if isinstance(key, pd.Index):
-            return self[list(key)]
-        raise TypeError(f"cannot index a DataFrame with {type(key).__name__}")
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        expr = self.__dict__.get("_expr")
-        if expr is not None and name in expr.columns:
-            return self[name]
-        cols = expr.columns if expr is not None else []
-        close = difflib.get_close_matches(name, [str(c) for c in cols], n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise AttributeError(f"DataFrame has no attribute or column {name!r}{hint}")
-
-    def __dir__(self):
-        return list(super().__dir__()) + [c for c in self.columns if isinstance(c, str)]
-
-    def __setitem__(self, key, value):
-        new = self.assign(**{key: value}) if isinstance(key, str) else None
-        if new is None:
-            raise TypeError("df[key] = value needs a string column name")
-        self._expr = new._expr
-        self._optimized_cache = None
-
-    def assign(self, **kwargs):
-        """New columns from aligned Series, scalars or callables of the frame."""
-        pairs: list = []
-        for name, value in kwargs.items():
-            if callable(value) and not isinstance(value, FrameBase):
-                value = value(self)
-            if isinstance(value, DataFrame):
-                raise TypeError(f"assign {name}=: expected a Series or scalar, got a DataFrame")
-            if isinstance(value, FrameBase):
-                value = value._expr
-            elif is_frame_like(value):
-                raise TypeError(f"assign {name}=: wrap pandas objects with from_pandas first")
-            pairs += [name, value]
-        base, *values = align(self._expr, *pairs[1::2])
-        check_aligned(base, *values, what="assign")
-        pairs[1::2] = values
-        return new_collection(Assign(base, *pairs))
-
-    def rename(self, columns=None):
-        """Rename columns with a dict or a function."""
-        if columns is None:
-            raise TypeError("rename needs columns= (a dict or a function)")
-        if isinstance(columns, dict):
-            self._check_columns(list(columns), "rename")
-            back = {new: old for old, new in columns.items()}
-            if len(back) == len(columns) and not set(back) & (set(self.columns) - set(columns)):
-                return self._method("rename", columns=columns, passthrough=back)
-        return self._method("rename", columns=columns)
-
-    def drop(self, columns=None, labels=None, axis: int = 0, errors: str = "raise"):
-        """Drop columns (``columns=`` or ``labels=`` with ``axis=1``)."""
-        if columns is None and axis in (1, "columns"):
-            columns = labels
-        if columns is None:
-            raise NotImplementedError("drop supports columns only (columns= or axis=1)")
-        cols = columns if isinstance(columns, list) else [columns]
-        if errors == "raise":
-            self._check_columns(cols, "drop")
-        return self[[c for c in self.columns if c not in cols]]
-
-    def select_dtypes(self, include=None, exclude=None):
-        """Columns of the given dtypes (decided from meta, no computation)."""
-        kept = self._meta.select_dtypes(include=include, exclude=exclude).columns
-        return self[list(kept)]
-
-    def query(self, expr: str, **kwargs):
-        """Rows matching a boolean expression over columns."""
-        return self._method("query", expr, **kwargs)
-
-    def eval(self, expr: str, **kwargs):
-        """Evaluate an expression over columns (``"z = x + y"`` assigns)."""
-        return self._method("eval", expr, **kwargs)
-
-    def apply(self, func, axis: int = 1, meta=None, args: tuple = (), **kwargs):
-        """``func(row)`` for every row (axis=1 only); give ``meta`` to skip inference."""
-        if axis not in (1, "columns"):
-            raise NotImplementedError("DataFrame.apply supports axis=1 only")
-        if meta is None:
-            meta = emulate(
-                _apply_rows, self._meta, func, args, None, fname="apply", nonempty=True, **kwargs
-            )
-        meta = make_meta(meta)
-        expr = map_partitions_expr(
-            _apply_rows,
-            self._expr,
-            func,
-            args,
-            meta,
-            meta=meta,
-            enforce=True,
-            label="apply",
-            **kwargs,
-        )
-        return new_collection(expr)
-
-    def groupby(
-        self,
-        by=None,
-        level=None,
-        sort: bool | None = None,
-        dropna: bool = True,
-        observed: bool = True,
-    ):
-        """Group rows by columns, an aligned Series or index levels."""
-        from shoal.dataframe.groupby import GroupBy
-
-        return GroupBy(self, by=by, level=level, sort=sort, dropna=dropna, observed=observed)
-
-    def nlargest(self, n: int, columns, split_every=None):
-        """The ``n`` rows with the largest ``columns``."""
-        self._check_columns(columns if isinstance(columns, list) else [columns], "nlargest")
-        return self._nbest("nlargest", n, split_every, columns=columns)
-
-    def nsmallest(self, n: int, columns, split_every=None):
-        """The ``n`` rows with the smallest ``columns``."""
-        self._check_columns(columns if isinstance(columns, list) else [columns], "nsmallest")
-        return self._nbest("nsmallest", n, split_every, columns=columns)
-
-    def to_parquet(self, path, **kwargs):
-        """Write one parquet file per partition (see ``shoal.dataframe.to_parquet``)."""
-        from shoal.dataframe.parquet import to_parquet
-
-        return to_parquet(self, path, **kwargs)
-
-    def cov(self, min_periods: int | None = None, ddof: int = 1, split_every=None):
-        """Pairwise covariance of the numeric columns (pairwise-complete rows,
-        combined with Chan's parallel algorithm)."""
-        return self._cov(False, min_periods, split_every, ddof)
-
-    def corr(self, method: str = "pearson", min_periods: int | None = None, split_every=None):
-        """Pairwise Pearson correlation of the numeric columns."""
-        if method != "pearson":
-            raise NotImplementedError(f"corr supports method='pearson', got {method!r}")
-        return self._cov(True, min_periods, split_every)
-
-    def _cov(self, corr, min_periods, split_every, ddof=1):
-        frame = self.select_dtypes(include=["number", "bool"])
-        columns = frame.columns
-        meta = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-        expr = red.reduction(
-            frame._expr,
-            red.chunk_cov,
-            red.combine_cov,
-            red.aggregate_cov,
-            meta,
-            "corr" if corr else "cov",
-            split_every,
-            kwargs={
-                "columns": list(columns),
-                "corr": corr,
-                "min_periods": min_periods,
-                "ddof": ddof,
-            },
-        )
-        return new_collection(expr)
-
-    def categorize(self, columns: list | None = None, split_every=None):
-        """Cast columns (default: all string columns) to categoricals whose
-        categories are the values found in the data, in order of first
-        appearance. Computes the distinct values now."""
-        if columns is None:
-            columns = [
-                c
-                for c, d in self.dtypes.items()
-                if pd.api.types.is_object_dtype(d) or isinstance(d, pd.StringDtype)
-            ]
-        self._check_columns(columns, "categorize")
-        if not columns:
-            return self
-        uniques = self[columns]._distinct(split_every)
-        dtypes = {c: pd.CategoricalDtype(uniques[c].dropna().tolist()) for c in columns}
-        return self.astype(dtypes)
-
-    def to_json(self, path, **kwargs):
-        """Write JSON lines (see ``shoal.dataframe.to_json``)."""
-        from shoal.dataframe.json import to_json
-
-        return to_json(self, path, **kwargs)
-
-    def to_csv(self, path, **kwargs):
-        """Write CSV (see ``shoal.dataframe.to_csv``)."""
-        from shoal.dataframe.csv import to_csv
-
-        return to_csv(self, path, **kwargs)
-
-
-def _apply_rows(df, func, args, empty, **kwargs):
-    if len(df) == 0 and empty is not None:
-        return empty
-    return df.apply(func, axis=1, args=args, **kwargs)
-
-
-def _map_values(s, arg, na_action):
-    return s.map(arg, na_action=na_action)
-
-
-class Series(_Elementwise):
-    """A partitioned pandas Series.
-
-    >>> import shoal.dataframe as sd
-    >>> s = sd.from_pandas(pd.Series([3, 1, 2], name="v"), npartitions=2)
-    >>> (s * 2).max().compute()
-    np.int64(6)
-    """
-
-    @property
-    def name(self):
-        """The Series name."""
-        return self._meta.name
-
-    @property
-    def dtype(self):
-        """The Series dtype."""
-        return self._meta.dtype
-
-    def __getitem__(self, key):
-        if not isinstance(key, Series):
-            raise TypeError("a Series can be indexed by a boolean Series; use loc for labels")
-        if key._meta.dtype != bool and str(key._meta.dtype) != "boolean":
-            raise TypeError(f"a boolean filter needs a bool Series, got {key._meta.dtype}")
-        base, mask = align(self._expr, key._expr)
-        check_aligned(base, mask, what="boolean filter")
-        return new_collection(Filter(base, mask))
-
-    def rename(self, name):
-        """Rename the Series."""
-        return self._method("rename", name)
-
-    def to_frame(self, name=None):
-        """A one-column DataFrame."""
-        return self._method("to_frame", *([] if name is None else [name]))
-
-    def map(self, arg, na_action=None, meta=None):
-        """Map values through a function, dict or Series."""
-        given = None if meta is None else make_meta(meta)
-        return new_collection(
-            map_partitions_expr(
-                _map_values,
-                self._expr,
-                arg,
-                na_action,
-                meta=given,
-                label="map",
-                nonempty=True,
-                enforce=True,
-            )
-        )
-
-    def between(self, left, right, inclusive: str = "both"):
-        """Whether values lie between ``left`` and ``right``."""
-        return self._method("between", left, right, inclusive=inclusive, passthrough=True)
-
-    def value_counts(
-        self,
-        sort: bool = True,
-        ascending: bool = False,
-        dropna: bool = True,
-        normalize: bool = False,
-        split_every=None,
-        split_out: int = 1,
-    ):
-        """Counts of distinct values: one output partition, or ``split_out``
-        hash-partitioned ones (each sorted on its own). Ties keep no
-        particular order."""
-        check_split_out(split_out)
-        if normalize and split_out > 1:
-            raise ValueError("value_counts(normalize=True) needs split_out=1 (one total)")
-        meta = pd.Series(
-            [],
-            dtype="float64" if normalize else "int64",
-            name="proportion" if normalize else "count",
-            index=pd.Index([], dtype=self._meta.dtype, name=self.name),
-        )
-        chunk, chunk_kw = red.chunk_value_counts, {"dropna": dropna}
-        if split_out > 1:
-            chunk_kw = {"k": split_out, "chunk": chunk, "on_index": True, "dropna": dropna}
-            chunk = red.chunk_split
-        expr = red.reduction(
-            self._expr,
-            chunk,
-            red.combine_value_counts,
-            red.aggregate_value_counts,
-            meta,
-            "value-counts",
-            split_every,
-            split_out=split_out,
-            chunk_kwargs=chunk_kw,
-            kwargs={
-                "dropna": dropna,
-                "sort": sort,
-                "ascending": ascending,
-                "normalize": normalize,
-                "name": self.name,
-            },
-        )
-        return new_collection(expr)
-
-    def unique(self, split_every=None):
-        """Distinct values as a Series (in order of first appearance)."""
-        expr = red.reduction(
-            self._expr,
-            red.chunk_drop_duplicates,
-            red.combine_unique,
-            red.aggregate_unique,
-            self._meta.reset_index(drop=True),
-            "unique",
-            split_every,
-            kwargs={"name": self.name},
-        )
-        return new_collection(expr)
-
-    def cov(self, other: Series, min_periods: int | None = None, ddof: int = 1, split_every=None):
-        """Covariance with another Series (rows where both are present)."""
-        return self._pair(other, False, min_periods, split_every, ddof)
-
-    def corr(
-        self,
-        other: Series,
-        method: str = "pearson",
-        min_periods: int | None = None,
-        split_every=None,
-    ):
-        """Pearson correlation with another Series."""
-        if method != "pearson":
-            raise NotImplementedError(f"corr supports method='pearson', got {method!r}")
-        return self._pair(other, True, min_periods, split_every)
-
-    def _pair(self, other, corr, min_periods, split_every, ddof=1):
-        if not isinstance(other, Series):
-            raise TypeError(f"expected a shoal Series, got {type(other).__name__}")
-        both = self.to_frame("a").assign(b=other)
-        expr = red.reduction(
-            both._expr,
-            red.chunk_cov,
-            red.combine_cov,
-            red.aggregate_series_cov,
-            np.float64(0),
-            "corr" if corr else "cov",
-            split_every,
-            kwargs={"corr": corr, "min_periods": min_periods, "ddof": ddof},
-        )
-        return new_collection(expr)
-
-    def mode(self, dropna: bool = True, split_every=None):
-        """The most frequent value(s), sorted, as a Series."""
-        meta = pd.Series([], dtype=self._meta.dtype, name=self.name)
-        expr = red.reduction(
-            self._expr,
-            red.chunk_value_counts,
-            red.combine_value_counts,
-            red.aggregate_mode,
-            meta,
-            "mode",
-            split_every,
-            chunk_kwargs={"dropna": dropna},
-            kwargs={"dropna": dropna, "name": self.name},
-        )
-        return new_collection(expr)
-
-    def nlargest(self, n: int = 5, split_every=None):
-        """The ``n`` largest values."""
-        return self._nbest("nlargest", n, split_every)
-
-    def nsmallest(self, n: int = 5, split_every=None):
-        """The ``n`` smallest values."""
-        return self._nbest("nsmallest", n, split_every)
-
-    def groupby(
-        self,
-        by=None,
-        level=None,
-        sort: bool | None = None,
-        dropna: bool = True,
-        observed: bool = True,
-    ):
-        """Group the Series by an aligned Series or index levels."""
-        from shoal.dataframe.groupby import SeriesGroupBy
-
-        frame = self.to_frame()
-        return SeriesGroupBy(
-            frame,
-            by=by,
-            level=level,
-            sort=sort,
-            dropna=dropna,
-            observed=observed,
-            selection=self.name,
-        )
-
-    @property
-    def str(self):
-        """Vectorized string methods, per partition."""
-        return Accessor(self, "str")
-
-    @property
-    def dt(self):
-        """Datetime properties and methods, per partition."""
-        return Accessor(self, "dt")
-
-    @property
-    def cat(self):
-        """Categorical properties and methods, per partition (categories are
-        those of meta: known categories)."""
-        return CatAccessor(self, "cat")
-
-    def as_known(self, split_every=None):
-        """A categorical Series with the categories found in the data."""
-        if not isinstance(self.dtype, pd.CategoricalDtype):
-            raise TypeError(f"as_known needs a categorical Series, got dtype {self.dtype}")
-        values = self._distinct(split_every)
-        return self.astype(
-            pd.CategoricalDtype(values.dropna().tolist(), ordered=self.dtype.ordered)
-        )
-
-
-class Index(FrameBase):
-    """The index of a partitioned collection.
-
-    >>> import shoal.dataframe as sd
-    >>> sd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).index.compute().tolist()
-    [0, 1, 2]
-    """
-
-    @property
-    def name(self):
-        """The index name."""
-        return self._meta.name
-
-    @property
-    def dtype(self):
-        """The index dtype."""
-        return self._meta.dtype
-
-
-class Scalar(_Elementwise):
-    """A lazy single value (the result of a reduction).
-
-    >>> import shoal.dataframe as sd
-    >>> total = sd.from_pandas(pd.Series([1.0, 2.0]), npartitions=2).sum()
-    >>> (total * 2).compute()
-    np.float64(6.0)
-    """
-
-    def __shoal_postcompute__(self):
-        return _first, ()
-
-    @property
-    def dtype(self):
-        """The value's dtype, from meta."""
-        return getattr(self._meta, "dtype", np.dtype(type(self._meta)))
-
-    def __bool__(self):
-        raise TypeError("the truth value of a lazy Scalar is unknown; call .compute() first")
-
-    def __repr__(self) -> str:
-        return f"shoal.dataframe.Scalar<{self._expr._name}, dtype={self.dtype}>"

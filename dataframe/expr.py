@@ -181,6 +181,22 @@ def check_aligned(*exprs: Any, what: str = "operation") -> None:
                 f"{what}: one input has known divisions and the other unknown ones; "
                 "cannot tell whether their partitions line up"
             )
+        if (
+            not first.known_divisions
+            and first.npartitions > 1
+            and not (_sources(first) & _sources(other))
+        ):
+            raise ValueError(
+                f"{what}: the inputs have unknown divisions and come from different sources, "
+                "so their partitions need not hold the same rows; give them known divisions "
+                "(from_pandas(sort=True), read_parquet(index=..., calculate_divisions=True)) "
+                "or derive both from one collection"
+            )
+
+
+def _sources(expr: FrameExpr) -> set:
+    """Names of the leaf nodes (data sources) an expression reads."""
+    return {n._name for n in expr.walk() if not n.dependencies()}
 
 
 # ------------------------------------------------------------------ leaves
@@ -220,6 +236,9 @@ class FromPandas(FrameExpr):
 
     def _task(self, i: int) -> Any:
         return self.parts[i]
+
+    def _known_length(self) -> int:
+        return sum(len(p) for p in self.parts)
 
 
 class FromGraph(FrameExpr):

@@ -307,7 +307,8 @@ class GroupBy:
         observed: bool = True,
         selection=None,
     ):
-        from shoal.dataframe.collection import Series, new_collection  # noqa: F401
+        from shoal.dataframe.collection import new_collection
+        from shoal.dataframe.series import Series
 
         if (by is None) == (level is None):
             raise TypeError("groupby needs exactly one of by= or level=")
@@ -404,11 +405,12 @@ class GroupBy:
             entries = [(c, f) for c in values for f in arg]
             labels = pd.MultiIndex.from_tuples([(c, _func_label(f)) for c, f in entries])
             return entries, labels, False
+        name = getattr(self, "_result_name", values[0] if values else None)
         if arg == "size":
-            name = values[0] if series_sel else None
+            name = name if series_sel else None
             return [(None, "size")], [name], name
         if series_sel:
-            return [(values[0], arg)], [values[0]], values[0]
+            return [(values[0], arg)], [name], name
         return [(c, arg) for c in values], values, False
 
     def agg(

@@ -100,7 +100,7 @@ class LocIndexer:
     >>> import shoal.dataframe as sd
     >>> s = sd.from_pandas(pd.Series(range(10)), npartitions=5)
     >>> s.loc[3:6].npartitions, s.loc[3:6].compute().tolist()
-    (2, [3, 4, 5, 6])
+    (3, [3, 4, 5, 6])
     """
 
     def __init__(self, coll):
@@ -111,7 +111,7 @@ class LocIndexer:
         cols = None
         if isinstance(key, tuple):
             key, cols = key
-        from shoal.dataframe.collection import Series
+        from shoal.dataframe.series import Series
 
         if isinstance(key, Series):
             out = coll[key]

@@ -1,5 +1,7 @@
 """``map_overlap``: a function over each partition with rows borrowed from
-its neighbours, then trimmed back.
+its neighbours, then trimmed back. ``before``/``after`` are row counts, or
+time spans (``pd.Timedelta``) over a datetime index with known divisions:
+then every row within that span of the partition's index range is borrowed.
 
 The rows before partition ``i`` come from a chain of small tasks
 ``before_i = tail(concat(before_{i-1}, partition_{i-1}), n)``, so they are
@@ -27,6 +29,16 @@ def _tail(prev, part, n):
 def _head(part, nxt, n):
     both = part if nxt is None else pd.concat([part, nxt])
     return both.iloc[:n]
+
+
+def _tail_since(prev, part, start):
+    both = part if prev is None else pd.concat([prev, part])
+    return both[both.index >= start]
+
+
+def _head_until(part, nxt, stop):
+    both = part if nxt is None else pd.concat([part, nxt])
+    return both[both.index <= stop]
 
 
 def apply_overlap(before, part, after, func, args, kwargs):
@@ -63,13 +75,25 @@ class MapOverlap(FrameExpr):
         tails, heads = f"{prefix}-before-{token}", f"{prefix}-after-{token}"
         n = self.frame.npartitions
         name = self.frame._name
+        by_time = not isinstance(self.before, int)
+        div = self.frame.divisions
         layer: dict = {}
         for i in range(1, n):
             prev = Ref((tails, i - 1)) if i > 1 else None
-            layer[(tails, i)] = Task(_tail, prev, Ref((name, i - 1)), self.before)
+            if by_time:  # rows within `before` of the partition's first possible label
+                layer[(tails, i)] = Task(
+                    _tail_since, prev, Ref((name, i - 1)), div[i] - self.before
+                )
+            else:
+                layer[(tails, i)] = Task(_tail, prev, Ref((name, i - 1)), self.before)
         for i in range(n - 2, -1, -1):
             nxt = Ref((heads, i + 1)) if i < n - 2 else None
-            layer[(heads, i)] = Task(_head, Ref((name, i + 1)), nxt, self.after)
+            if by_time:
+                layer[(heads, i)] = Task(
+                    _head_until, Ref((name, i + 1)), nxt, div[i + 1] + self.after
+                )
+            else:
+                layer[(heads, i)] = Task(_head, Ref((name, i + 1)), nxt, self.after)
         for i in range(n):
             before = Ref((tails, i)) if i > 0 and self.before else None
             after = Ref((heads, i)) if i < n - 1 and self.after else None

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -238,22 +239,31 @@ def _filter_expression(filters):
 # --------------------------------------------------------------------- read
 
 
+_ROW = "__shoal_row__"
+
+
 def read_parquet_part(
     fs, pieces: list, columns: list, index: list, filters, hive: dict, schema: pa.Schema
 ) -> pd.DataFrame:
     """Read row groups of files into one pandas partition.
 
-    ``pieces`` are ``(path, row_groups, hive_values)``; ``filters`` are
-    applied to rows after reading (statistics only chose the row groups).
+    ``pieces`` are ``(path, row_groups, hive_values, starts)``, ``starts``
+    being each row group's first row within the partition. ``filters`` are
+    applied to rows after reading (statistics only chose the row groups);
+    without an index column the kept rows keep their positions as index, as
+    if the whole partition had been read and then filtered.
     """
     filter_cols = sorted({t[0] for conj in filters for t in conj}) if filters else []
     wanted = list(dict.fromkeys(columns + index + filter_cols))
+    positions = bool(filters) and not index
     tables = []
-    for path, row_groups, hive_values in pieces:
+    for path, row_groups, hive_values, starts in pieces:
         file_cols = [c for c in wanted if c not in hive]
         try:
             with fs.open(path, "rb") as f:
-                table = pq.ParquetFile(f).read_row_groups(row_groups, columns=file_cols)
+                pf = pq.ParquetFile(f)
+                table = pf.read_row_groups(row_groups, columns=file_cols)
+                sizes = [pf.metadata.row_group(rg).num_rows for rg in row_groups]
         except Exception as e:
             raise OSError(
                 f"read_parquet: cannot read row groups {row_groups} of {path!r}: "
@@ -264,14 +274,23 @@ def read_parquet_part(
                 table = table.append_column(
                     pa.field(key, typ), pa.array([hive_values.get(key)] * table.num_rows, typ)
                 )
+        if positions:
+            rows = np.concatenate([np.arange(a, a + n) for a, n in zip(starts, sizes)])
+            table = table.append_column(_ROW, pa.array(rows, pa.int64()))
         if filters:
             table = table.filter(_filter_expression(filters))
-        tables.append(table.select(wanted).replace_schema_metadata(None))
+        keep = wanted + ([_ROW] if positions else [])
+        tables.append(table.select(keep).replace_schema_metadata(None))
     if tables:
         table = pa.concat_tables(tables)
     else:
         table = schema.empty_table().select(wanted)
-    return _to_pandas(table.select(list(dict.fromkeys(columns + index))), index)
+        if positions:
+            table = table.append_column(_ROW, pa.array([], pa.int64()))
+    out = _to_pandas(table.select(list(dict.fromkeys(columns + index))), index)
+    if positions:
+        out.index = pd.Index(table.column(_ROW).to_numpy(), dtype="int64")
+    return out
 
 
 class ReadParquet(Blockwise):
@@ -283,8 +302,17 @@ class ReadParquet(Blockwise):
     ['b']
     """
 
-    _parameters = ["dataset", "columns_", "filters", "index", "blocksize", "calculate_divisions"]
-    _defaults = {"calculate_divisions": False}
+    _parameters = [
+        "dataset",
+        "columns_",
+        "filters",
+        "index",
+        "blocksize",
+        "calculate_divisions",
+        "plan_columns",
+        "plan_filters",
+    ]
+    _defaults = {"calculate_divisions": False, "plan_columns": None, "plan_filters": None}
     _explain_params = ("columns_", "filters")
 
     @property
@@ -307,21 +335,21 @@ class ReadParquet(Blockwise):
     @functools.cached_property
     def _plan(self) -> list[list[tuple]]:
         ds = self.dataset
-        filters = self.filters
+        filters = self.plan_filters
         target = parse_bytes(self.blocksize)
         parts: list[list[tuple]] = []
         current: list[tuple] = []
         current_size = 0
         for fi, (path, footer) in enumerate(zip(ds.files, ds.footers)):
             hive_values = {k: ds.hive_value(fi, k) for k in ds.hive_types}
-            if filters and not self._file_may_match(hive_values):
+            if filters and not _file_may_match(filters, hive_values):
                 continue
             groups: list[int] = []
             size = 0
             for rg in range(footer.num_row_groups):
-                if filters and not self._row_group_may_match(footer, rg, hive_values):
+                if filters and not _row_group_may_match(filters, footer, rg, hive_values):
                     continue
-                rg_size = footer.row_group(rg).total_byte_size
+                rg_size = self._row_group_bytes(footer, rg)
                 if groups and size + rg_size > target:
                     parts.append([(path, groups, hive_values)])
                     groups, size = [], 0
@@ -338,35 +366,23 @@ class ReadParquet(Blockwise):
             parts.append(current)
         return parts or [[]]
 
-    def _file_may_match(self, hive_values: dict) -> bool:
-        for conj in self.filters:
-            ok = True
-            for col, op, value in conj:
-                if col in hive_values:
-                    v = hive_values[col]
-                    if v is None or not _eval_op(op, v, value):
-                        ok = False
-                        break
-            if ok:
-                return True
-        return False
+    @functools.cached_property
+    def _read_columns(self) -> set:
+        plan = self.plan_filters
+        filter_cols = {t[0] for conj in plan for t in conj} if plan else set()
+        columns = self.plan_columns if self.plan_columns is not None else self.columns_
+        return set(columns) | set(self._index) | filter_cols
 
-    def _row_group_may_match(self, footer, rg: int, hive_values: dict) -> bool:
-        stats = _stats(footer, rg)
-        nrows = footer.row_group(rg).num_rows
-        for conj in self.filters:
-            ok = True
-            for col, op, value in conj:
-                if col in hive_values:
-                    continue
-                if col in stats:
-                    lo, hi, nulls = stats[col]
-                    if nulls == nrows or not _may_match(op, value, lo, hi):
-                        ok = False
-                        break
-            if ok:
-                return True
-        return False
+    def _row_group_bytes(self, footer, rg: int) -> int:
+        """Uncompressed bytes of the columns this read needs in a row group
+        (so a narrow projection makes fewer, fuller partitions)."""
+        group = footer.row_group(rg)
+        wanted = self._read_columns
+        return sum(
+            group.column(j).total_uncompressed_size
+            for j in range(group.num_columns)
+            if group.column(j).path_in_schema.split(".")[0] in wanted
+        )
 
     @functools.cached_property
     def divisions(self):
@@ -400,12 +416,40 @@ class ReadParquet(Blockwise):
         values = [b[0] for b in bounds] + [bounds[-1][1]]
         return tuple(pd.Index(values).astype(dtype))
 
+    @property
+    def _plan_columns(self) -> list:
+        return list(self.plan_columns if self.plan_columns is not None else self.columns_)
+
+    def _pieces(self, i: int) -> list:
+        """Partition ``i``'s pieces with each row group's first row, pruned by
+        filters pushed down after planning (the plan itself only uses the
+        filters given to read_parquet, so partitions stay aligned with the
+        unfiltered reader)."""
+        footers = dict(zip(self.dataset.files, self.dataset.footers))
+        prune = bool(self.filters) and self.filters != self.plan_filters
+        out = []
+        start = 0
+        for path, groups, hive_values in self._plan[i]:
+            footer = footers[path]
+            file_ok = not prune or _file_may_match(self.filters, hive_values)
+            kept, starts = [], []
+            for rg in groups:
+                if file_ok and (
+                    not prune or _row_group_may_match(self.filters, footer, rg, hive_values)
+                ):
+                    kept.append(rg)
+                    starts.append(start)
+                start += footer.row_group(rg).num_rows
+            if kept:
+                out.append((path, kept, hive_values, starts))
+        return out
+
     def _task(self, i: int):
         ds = self.dataset
         return Task(
             read_parquet_part,
             ds.fs,
-            self._plan[i],
+            self._pieces(i),
             list(self.columns_),
             self._index,
             self.filters,
@@ -413,12 +457,31 @@ class ReadParquet(Blockwise):
             ds.full_schema,
         )
 
+    def _known_length(self) -> int | None:
+        """Rows from the footers, when no filter may drop any."""
+        if self.filters:
+            return None
+        footers = dict(zip(self.dataset.files, self.dataset.footers))
+        return sum(
+            footers[path].row_group(rg).num_rows
+            for pieces in self._plan
+            for path, groups, _ in pieces
+            for rg in groups
+        )
+
     def _project_columns(self, needed: set):
         cols = [c for c in self.columns_ if c in needed]
         if cols == list(self.columns_):
             return None
         return ReadParquet(
-            self.dataset, cols, self.filters, self.index, self.blocksize, self.calculate_divisions
+            self.dataset,
+            cols,
+            self.filters,
+            self.index,
+            self.blocksize,
+            self.calculate_divisions,
+            self._plan_columns,
+            self.plan_filters,
         )
 
     def _simplify_up(self, parent, dependents):
@@ -434,8 +497,44 @@ class ReadParquet(Blockwise):
                 self.index,
                 self.blocksize,
                 self.calculate_divisions,
+                self._plan_columns,
+                self.plan_filters,
             )
         return None
+
+
+def _file_may_match(filters, hive_values: dict) -> bool:
+    """Whether a file with these hive values may hold matching rows."""
+    for conj in filters:
+        ok = True
+        for col, op, value in conj:
+            if col in hive_values:
+                v = hive_values[col]
+                if v is None or not _eval_op(op, v, value):
+                    ok = False
+                    break
+        if ok:
+            return True
+    return False
+
+
+def _row_group_may_match(filters, footer, rg: int, hive_values: dict) -> bool:
+    """Whether a row group may hold matching rows, by its min/max statistics."""
+    stats = _stats(footer, rg)
+    nrows = footer.row_group(rg).num_rows
+    for conj in filters:
+        ok = True
+        for col, op, value in conj:
+            if col in hive_values:
+                continue
+            if col in stats:
+                lo, hi, nulls = stats[col]
+                if nulls == nrows or not _may_match(op, value, lo, hi):
+                    ok = False
+                    break
+        if ok:
+            return True
+    return False
 
 
 def _eval_op(op: str, left, right) -> bool:
@@ -497,19 +596,48 @@ def _predicate_to_filters(pred, reader):
         return _and_filters(left, right) if func is operator.and_ else left + right
     if func in _PUSHABLE and len(args) == 2 and not pred.kwargs:
         col = _is_column_of(args[0], reader)
-        if col is not None and _literal(args[1]):
-            return [[(col, _PUSHABLE[func], args[1])]]
+        value = _as_column_literal(args[1], reader, col)
+        if value is not _NOT_PUSHABLE:
+            return [[(col, _PUSHABLE[func], value)]]
     if func is call_method and pred.kwargs.get("_method") == "isin" and len(args) == 2:
         col = _is_column_of(args[0], reader)
         values = args[1]
-        if (
-            col is not None
-            and isinstance(values, (list, tuple))
-            and values
-            and all(_literal(v) for v in values)
-        ):
-            return [[(col, "in", list(values))]]
+        if col is not None and isinstance(values, (list, tuple)) and values:
+            cast = [_as_column_literal(v, reader, col) for v in values]
+            if all(v is not _NOT_PUSHABLE for v in cast):
+                return [[(col, "in", cast)]]
     return None
+
+
+_NOT_PUSHABLE = object()
+
+
+def _as_column_literal(value, reader, col):
+    """``value`` as parquet filters compare it with column ``col`` the way
+    pandas would (e.g. a date string against timestamps), or
+    ``_NOT_PUSHABLE`` when the comparison cannot be pushed exactly."""
+    if col is None or not _literal(value):
+        return _NOT_PUSHABLE
+    typ = reader.dataset.full_schema.field(col).type
+    is_text = pa.types.is_string(typ) or pa.types.is_large_string(typ) or str(typ) == "string_view"
+    if isinstance(value, str):
+        if is_text:
+            return value
+        if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+            try:
+                return pd.Timestamp(value).to_pydatetime()
+            except (ValueError, TypeError):
+                return _NOT_PUSHABLE
+        return _NOT_PUSHABLE
+    if is_text:
+        return _NOT_PUSHABLE
+    if isinstance(value, pd.Timestamp):
+        if not (pa.types.is_timestamp(typ) or pa.types.is_date(typ)):
+            return _NOT_PUSHABLE
+        return value.to_pydatetime()
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return value
+    return _NOT_PUSHABLE
 
 
 def read_parquet(
@@ -565,7 +693,16 @@ def read_parquet(
             raise KeyError(_missing_message(bad, names, "read_parquet filters"))
     blocksize = blocksize or config.get("dataframe.partition-size")
     return new_collection(
-        ReadParquet(dataset, columns, filters, tuple(index_cols), blocksize, calculate_divisions)
+        ReadParquet(
+            dataset,
+            columns,
+            filters,
+            tuple(index_cols),
+            blocksize,
+            calculate_divisions,
+            list(columns),
+            filters,
+        )
     )
 
 
@@ -640,7 +777,7 @@ def to_parquet(
     >>> sd.read_parquet("memory://doc/out").a.sum().compute()
     np.int64(6)
     """
-    from shoal.dataframe.collection import DataFrame
+    from shoal.dataframe.frame import DataFrame
 
     if not isinstance(df, DataFrame):
         raise TypeError(f"to_parquet expects a shoal DataFrame, got {type(df).__name__}")

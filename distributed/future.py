@@ -207,6 +207,7 @@ def wait(
     if not futures:
         return DoneAndNotDone(set(), set())
     client = futures[0].client
+    futures[0]._check_client()
 
     async def run():
         if return_when == "ALL_COMPLETED":
@@ -229,10 +230,10 @@ def wait(
         except TimeoutError:
             n = sum(not f.done() for f in futures)
             raise TimeoutError(f"{n} futures not done after {timeout}s") from None
+        done = {f for f in futures if f.done()}
+        return DoneAndNotDone(done, {f for f in futures if f not in done})
 
-    client._sync(run_with_timeout)
-    done = {f for f in futures if f.done()}
-    return DoneAndNotDone(done, {f for f in futures if f not in done})
+    return client._sync(run_with_timeout)  # an awaitable for asynchronous clients
 
 
 class as_completed:

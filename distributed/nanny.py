@@ -22,7 +22,7 @@ import psutil
 
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
-from shoal.distributed.server import Server
+from shoal.distributed.server import ConnectionPool, Server
 
 __all__ = ["Nanny", "worker_command"]
 
@@ -106,6 +106,8 @@ class Nanny(Server):
         self.exit_causes: list[str] = []
         self._watch_task: asyncio.Task | None = None
         self._busy = asyncio.Lock()
+        self.pool = ConnectionPool(limit=4)
+        self._reports: set = set()
         self.stopped = asyncio.Event()
 
     async def start(self) -> Nanny:
@@ -155,6 +157,7 @@ class Nanny(Server):
                 if code is not None:
                     cause = _describe_exit(code)
                     self.exit_causes.append(cause)
+                    self._report_exit(self.process.pid, cause)
                     if code == 0:
                         logger.info("worker of nanny %s exited cleanly; nanny stops", self.address)
                         self.process = None
@@ -183,10 +186,33 @@ class Nanny(Server):
         except asyncio.CancelledError:
             pass
 
+    def _report_exit(self, pid: int, cause: str) -> None:
+        """Tell the scheduler how the worker process ended (best effort), so
+        errors such as KilledWorker can name the cause."""
+
+        async def send():
+            try:
+                await self.pool.call(
+                    self.scheduler_address,
+                    {
+                        "op": "worker-exited",
+                        "nanny": self.address,
+                        "pid": pid,
+                        "cause": cause,
+                    },
+                )
+            except Exception as e:  # the scheduler may be gone
+                logger.debug("could not report the exit of worker %d: %s", pid, e)
+
+        task = asyncio.ensure_future(send())
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
     async def _stop_process(self, timeout: float = 5.0, kill: bool = False) -> None:
         proc = self.process
         if proc is None:
             return
+        self._report_exit(proc.pid, "was stopped by its nanny")
         if kill and proc.poll() is None:
             proc.kill()
         if proc.poll() is None:
@@ -229,6 +255,9 @@ class Nanny(Server):
             self._watch_task.cancel()
         async with self._busy:
             await self._stop_process(timeout)
+        if self._reports:
+            await asyncio.wait(list(self._reports), timeout=1.0)
+        await self.pool.close()
         await super().close()
         self.stopped.set()
 

@@ -23,9 +23,11 @@ as tuples, so tuple keys round-trip as tuples.
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 import threading
+from types import FunctionType
 from typing import Any
 
 import cloudpickle
@@ -100,44 +102,42 @@ class Pickled:
 
 
 def pickle_dumps(obj: Any, buffers: list | None = None) -> bytes:
-    """Pickle with protocol 5, falling back to cloudpickle for what the standard
-    pickle cannot ship by reference (lambdas, closures, ``__main__`` functions).
+    """Pickle with protocol 5. Functions and classes that workers cannot import
+    (defined in ``__main__`` or registered with
+    ``cloudpickle.register_pickle_by_value``) go by value through cloudpickle,
+    once each; everything else takes the fast C pickler. Objects even that
+    cannot handle (lambdas or closures of other modules) fall back to
+    cloudpickle for the whole value.
 
     >>> pickle.loads(pickle_dumps(lambda x: x + 1))(1)
     2
     """
     callback = None if buffers is None else buffers.append
     try:
-        data = _dumps_plain(obj, callback)
+        out = io.BytesIO()
+        _ByValuePickler(out, protocol=5, buffer_callback=callback).dump(obj)
+        return out.getvalue()
     except Exception:
         if buffers is not None:
             buffers.clear()
         return cloudpickle.dumps(obj, protocol=5, buffer_callback=callback)
-    return data
 
 
-class _MainAwarePickler(pickle.Pickler):
-    """The C pickler, refusing objects defined in ``__main__`` (which workers
-    cannot import) so that ``pickle_dumps`` retries with cloudpickle."""
+class _ByValuePickler(pickle.Pickler):
+    """The C pickler, shipping ``__main__`` and by-value functions and classes
+    as cloudpickle blobs (the pickle memo keeps each one to a single copy)."""
 
     def reducer_override(self, obj):
-        if isinstance(obj, type) or callable(obj):
+        typ = type(obj)
+        if typ is FunctionType or isinstance(obj, type):
             module = getattr(obj, "__module__", None)
             if module == "__main__" or module in _BY_VALUE:
-                raise pickle.PicklingError("to be pickled by value")
+                return pickle.loads, (cloudpickle.dumps(obj, protocol=5),)
         return NotImplemented
 
 
 # Modules registered with cloudpickle.register_pickle_by_value (a live set).
 _BY_VALUE = getattr(getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", set())
-
-
-def _dumps_plain(obj: Any, callback) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    _MainAwarePickler(out, protocol=5, buffer_callback=callback).dump(obj)
-    return out.getvalue()
 
 
 def dumps(msg: Any) -> list:

@@ -58,6 +58,8 @@ __all__ = ["Scheduler"]
 
 logger = logging.getLogger("shoal.distributed.scheduler")
 
+EXIT_CAUSE_WAIT = 1.0
+
 
 def _load(value: Any) -> Any:
     return value.load() if type(value) is Pickled else value
@@ -76,6 +78,7 @@ class Scheduler(Server):
                 "restart": self.restart,
                 "close": self._close_handler,
                 "retire-workers": self.retire_workers,
+                "worker-exited": self.worker_exited,
             },
             stream_handlers={
                 "register-worker": self.add_worker,
@@ -88,6 +91,7 @@ class Scheduler(Server):
         self.worker_info: dict[str, dict] = {}
         self.client_streams: dict[str, BatchedSend] = {}
         self.pool = ConnectionPool(deserialize=False)
+        self._exit_causes: dict = {}
         self._stim = 0
         self._tick_task: asyncio.Task | None = None
         self.status = "init"
@@ -244,7 +248,7 @@ class Scheduler(Server):
                 for msg in msgs:
                     self._worker_message(address, msg)
         except CommClosedError as e:
-            reason = f"connection lost: {e}"
+            reason = await self._exit_cause(address, pid, nanny) or f"connection lost: {e}"
         except asyncio.CancelledError:
             reason = "scheduler closing"
             raise
@@ -261,6 +265,28 @@ class Scheduler(Server):
                 self.handle(
                     RemoveWorker(address, reason, stimulus_id=self._next_stim("remove-worker"))
                 )
+
+    async def _exit_cause(self, address: str, pid: int, nanny: str) -> str:
+        """Why a worker's connection dropped, as its nanny saw the process end
+        (waits up to ``EXIT_CAUSE_WAIT`` seconds for the nanny's report)."""
+        if not nanny:
+            return ""
+        key = (nanny, pid)
+        waiter = self._exit_causes.setdefault(key, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), EXIT_CAUSE_WAIT)
+        except TimeoutError:
+            return ""
+        finally:
+            self._exit_causes.pop(key, None)
+
+    def worker_exited(self, comm, nanny: str, pid: int, cause: str) -> str:
+        """A nanny reports how its worker process ended."""
+        key = (nanny, pid)
+        waiter = self._exit_causes.setdefault(key, asyncio.get_running_loop().create_future())
+        if not waiter.done():
+            waiter.set_result(f"its process {cause}")
+        return "ok"
 
     def _worker_message(self, address: str, msg: dict) -> None:
         op = msg["op"]

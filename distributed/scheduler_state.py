@@ -13,7 +13,7 @@ Task states and the transitions between them (``TRANSITIONS``)::
                    +-------------------> erred
 
 - released: known, not computed, not needed right now (or lost).
-- waiting: needed; some dependencies not in memory yet.
+- waiting: needed; some dependencies not in memory yet (counted in ``n_waiting``).
 - queued: ready, but held back: a root task (no dependencies) while every
   worker holds its share of root tasks (queuing keeps data loading from
   outrunning its processing), or any ready task while no worker is up.
@@ -119,6 +119,27 @@ def _added(members, item):
     return members
 
 
+def _wanted_by(members, client: str, shared: dict):
+    """``who_wants`` plus ``client``: a task wanted by one client shares one
+    frozenset per client instead of owning a set."""
+    if members is _EMPTY:
+        single = shared.get(client)
+        if single is None:
+            single = shared[client] = frozenset((client,))
+        return single
+    if client in members:
+        return members
+    return set(members) | {client} if type(members) is frozenset else members | {client}
+
+
+def _unwanted_by(members, client: str):
+    """``who_wants`` without ``client``."""
+    if client not in members:
+        return members
+    rest = members - {client}
+    return rest if rest else _EMPTY
+
+
 class TaskState:
     """Everything the scheduler knows about one key; no references back to
     the scheduler, so records hold no cycles through it."""
@@ -131,7 +152,7 @@ class TaskState:
         "state",
         "dependencies",
         "dependents",
-        "waiting_on",
+        "n_waiting",
         "waiters",
         "who_has",
         "processing_on",
@@ -152,12 +173,12 @@ class TaskState:
         self.run_spec = run_spec
         self.priority = priority
         self.state = "released"
-        self.dependencies: list[TaskState] = []
+        self.dependencies: tuple[TaskState, ...] = ()
         # the sets start as one shared empty frozenset (an empty set costs 216
         # bytes, and most tasks never need most of them); ``_added`` swaps in
         # a real set on the first insertion
         self.dependents: set[TaskState] = _EMPTY
-        self.waiting_on: set[TaskState] = _EMPTY
+        self.n_waiting = 0  # dependencies not in memory (a count: a set per task costs 216 B)
         self.waiters: set[TaskState] = _EMPTY
         self.who_has: set[WorkerState] = _EMPTY
         self.processing_on: WorkerState | None = None
@@ -228,6 +249,7 @@ class SchedulerState:
         self._out: list[Instruction] = []
         self._prefixes: dict[str, str] = {}
         self._root_slots: dict[str, float] = {}
+        self._single_client: dict[str, frozenset] = {}
         self.watched: dict = {}  # key -> client following its progress
         self.saturation = float(config.get("distributed.scheduler.worker-saturation"))
         self.fast_window = float(config.get("distributed.scheduler.fast-task-window"))
@@ -345,7 +367,7 @@ class SchedulerState:
         self.story.append((ts.key, "memory", "released", stim))
         for dts in ts.dependents:
             if dts.state == "waiting":
-                dts.waiting_on = _added(dts.waiting_on, ts)
+                dts.n_waiting += 1
             elif dts.state == "queued" or dts.state == "processing":
                 recs[dts.key] = "waiting"
         if ts.run_spec is None:
@@ -382,6 +404,16 @@ class SchedulerState:
             self._drop_wants(ev.client, wants, ev.stimulus_id)
 
     def _prefix(self, key: Any) -> str:
+        """``key_prefix(key)``, interned; the common ``name-<hex token>`` form
+        is recognised without a regular expression."""
+        name = key[0] if type(key) is tuple and key else key
+        if type(name) is str:
+            head, sep, tail = name.rpartition("-")
+            if sep and len(tail) >= 8 and _HEX_DIGITS.issuperset(tail):
+                p = self._prefixes.get(head)
+                if p is None:
+                    p = self._prefixes[head] = key_prefix(name)
+                return p
         p = key_prefix(key)
         return self._prefixes.setdefault(p, p)
 
@@ -407,6 +439,7 @@ class SchedulerState:
                 ts = index.get(key)
                 if ts is None or ts.dependencies:
                     continue
+                found = []
                 for dk in deps:
                     dts = tasks.get(dk)
                     if dts is None:
@@ -417,8 +450,9 @@ class SchedulerState:
                         ts.blame = ts
                         recs[key] = "erred"
                         continue
-                    ts.dependencies.append(dts)
+                    found.append(dts)
                     dts.dependents = _added(dts.dependents, ts)
+                ts.dependencies = tuple(found)
             if ev.watch:
                 for ts in new:
                     self.watched[ts.key] = ev.client
@@ -430,7 +464,7 @@ class SchedulerState:
             ts = tasks.get(key)
             if ts is None:
                 continue
-            ts.who_wants = _added(ts.who_wants, ev.client)
+            ts.who_wants = _wanted_by(ts.who_wants, ev.client, self._single_client)
             wants.add(ts)
             if ts.state == "memory":
                 self._out.append(KeyInMemory(ev.client, ts.key, ts.nbytes, stimulus_id=stim))
@@ -440,8 +474,23 @@ class SchedulerState:
                 recs[ts.key] = "waiting"  # known, let go of before, wanted again
         self._transitions(recs, stim)
         new.sort(key=_priority)
+        queued = self.queued
+        story = self.story
         for ts in new:
             if ts.state == "released" and (ts.who_wants or ts.dependents):
+                if (
+                    not ts.dependencies
+                    and ts.run_spec is not None
+                    and queued
+                    and queued[0][0] < ts.priority
+                    and self._queued_head_live()
+                ):
+                    # fast path for a big batch of root tasks behind a live queue:
+                    # released -> waiting -> queued without the generic machinery
+                    self._queue(ts)
+                    story.append((ts.key, "released", "queued", stim))
+                    self.transition_count += 2
+                    continue
                 self._transition(ts, "waiting", stim, recs)
                 if recs:
                     self._transitions(recs, stim)
@@ -472,13 +521,13 @@ class SchedulerState:
                     ws.has_what.add(ts)
                     ws.nbytes += ts.nbytes
             self.story.append((key, start, "memory", stim))
-            ts.who_wants = _added(ts.who_wants, ev.client)
+            ts.who_wants = _wanted_by(ts.who_wants, ev.client, self._single_client)
             wants.add(ts)
             self._out.append(KeyInMemory(ev.client, key, ts.nbytes, stimulus_id=stim))
             for dts in ts.dependents:
-                if dts.state == "waiting" and ts in dts.waiting_on:
-                    dts.waiting_on.discard(ts)
-                    if not dts.waiting_on:
+                if dts.state == "waiting" and start != "memory":
+                    dts.n_waiting -= 1
+                    if not dts.n_waiting:
                         recs[dts.key] = "processing"
         self._transitions(recs, stim)
 
@@ -558,8 +607,7 @@ class SchedulerState:
     def _drop_wants(self, client: str, dropped, stim: str) -> None:
         recs: dict = {}
         for ts in dropped:
-            if ts.who_wants:
-                ts.who_wants.discard(client)
+            ts.who_wants = _unwanted_by(ts.who_wants, client)
             if not ts.who_wants and not ts.waiters:
                 recs[ts.key] = "forgotten" if not ts.dependents else "released"
         self._transitions(recs, stim)
@@ -708,17 +756,17 @@ class SchedulerState:
             ts.blame = ts
             self._t_any_erred(ts, stim, recs)
             return
-        waiting_on = set()
+        waiting_on = 0
         for dts in ts.dependencies:
             dts.waiters = _added(dts.waiters, ts)
             state = dts.state
             if state != "memory":
-                waiting_on.add(dts)
+                waiting_on += 1
                 if state == "released":
                     recs[dts.key] = "waiting"
                 elif state == "erred":
                     ts.blame = dts.blame
-        ts.waiting_on = waiting_on or _EMPTY
+        ts.n_waiting = waiting_on
         ts.state = "waiting"
         if ts.blame is not None:
             recs[ts.key] = "erred"
@@ -726,7 +774,7 @@ class SchedulerState:
             recs[ts.key] = "processing"
 
     def _t_waiting_processing(self, ts: TaskState, stim: str, recs: dict) -> None:
-        if ts.waiting_on:
+        if ts.n_waiting:
             return
         if not ts.dependencies:
             # root tasks queue behind better-placed ones already waiting
@@ -753,7 +801,7 @@ class SchedulerState:
     def _t_unready_released(self, ts: TaskState, stim: str, recs: dict) -> None:
         """waiting / queued -> released."""
         ts.state = "released"
-        ts.waiting_on = _EMPTY
+        ts.n_waiting = 0
         self._forget_inputs(ts, recs)
 
     def _forget_inputs(self, ts: TaskState, recs: dict) -> None:
@@ -787,10 +835,8 @@ class SchedulerState:
             self._done_watching(ts, stim)
         for dts in ts.dependents:
             if dts.state == "waiting":
-                wo = dts.waiting_on
-                if wo:
-                    wo.discard(ts)
-                if not wo:
+                dts.n_waiting -= 1
+                if not dts.n_waiting:
                     recs[dts.key] = "processing"
         for dts in ts.dependencies:
             if dts.waiters:
@@ -834,7 +880,7 @@ class SchedulerState:
             if dts.state in ("released", "erred", "memory") and not dts.who_wants:
                 if not dts.dependents and not dts.waiters:
                     recs[dts.key] = "forgotten"
-        ts.dependencies = []
+        ts.dependencies = ()
         ts.run_spec = None
 
     def _t_any_erred(self, ts: TaskState, stim: str, recs: dict) -> None:
@@ -842,7 +888,7 @@ class SchedulerState:
         if ws is not None:
             ws.occupancy -= ws.processing.pop(ts, 0.0)
             ts.processing_on = None
-        ts.waiting_on = _EMPTY
+        ts.n_waiting = 0
         ts.state = "erred"
         if self.watched:
             self._done_watching(ts, stim)
@@ -867,7 +913,7 @@ class SchedulerState:
     def _drop_fire_and_forget(self, ts: TaskState) -> None:
         """A fire-and-forget key is wanted only until it is done."""
         if FIRE_AND_FORGET in ts.who_wants:
-            ts.who_wants.discard(FIRE_AND_FORGET)
+            ts.who_wants = _unwanted_by(ts.who_wants, FIRE_AND_FORGET)
             self.clients[FIRE_AND_FORGET].discard(ts)
 
     def _tell_erred(self, ts: TaskState, client: str, stim: str) -> None:
@@ -909,13 +955,13 @@ class SchedulerState:
                 assert ts.processing_on is None, ts
             if state == "waiting":
                 expected = {d for d in ts.dependencies if d.state != "memory"}
-                assert ts.waiting_on == expected, (ts, ts.waiting_on, expected)
-                assert ts.waiting_on, f"{ts} waits on nothing"
+                assert ts.n_waiting == len(expected), (ts, ts.n_waiting, expected)
+                assert ts.n_waiting, f"{ts} waits on nothing"
             if state in ("waiting", "queued", "processing"):
                 for dts in ts.dependencies:
                     assert ts in dts.waiters, (ts, dts)
             if state == "queued":
-                assert not ts.waiting_on and all(d.state == "memory" for d in ts.dependencies), ts
+                assert not ts.n_waiting and all(d.state == "memory" for d in ts.dependencies), ts
             for client in ts.who_wants:
                 assert ts in self.clients[client], (ts, client)
         for ws in self.workers.values():
@@ -926,6 +972,9 @@ class SchedulerState:
         for client, wants in self.clients.items():
             for ts in wants:
                 assert client in ts.who_wants and ts.key in self.tasks, (client, ts)
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _priority(ts: TaskState) -> int:

@@ -66,7 +66,7 @@ def run(scale: float = 1.0) -> None:
     )
     flagged = int((counts > 0).sum())
     print(
-        f"{flagged} sensors flagged; {format_bytes(x.nbytes / elapsed)}/s over 4 passes "
+        f"{flagged} sensors flagged; 4 passes over {format_bytes(x.nbytes)} of readings "
         f"in {elapsed:.1f} s"
     )
 

@@ -13,3 +13,5 @@ def _fresh_config():
     yield
     shoal.config.config.clear()
     shoal.config.config.update(saved)
+    # a module imported during the test may have added defaults: keep them
+    shoal.config.update_defaults({})

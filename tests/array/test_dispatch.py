@@ -62,6 +62,12 @@ def test_array_namespace():
     assert xp.astype(x, xp.float32).dtype == np.float32
     assert xp.isdtype(xp.float64, "real floating")
     assert x.device == "cpu" and x.to_device("cpu") is x
+    assert_eq(xp.cumulative_prod(x, axis=0), np.cumprod(a, axis=0))
+    assert_eq(xp.reciprocal(x), 1 / a)
+    assert_eq(xp.count_nonzero(x > 1), np.count_nonzero(a > 1))
+    info = xp.__array_api_info__()
+    assert info.default_device() == "cpu" and info.devices() == ["cpu"]
+    assert set(info.dtypes(kind="real floating")) == {"float32", "float64"}
     with pytest.raises(ValueError, match="version"):
         x.__array_namespace__(api_version="1999.01")
 

@@ -99,3 +99,12 @@ def test_deep_chains_stop_inlining_and_still_run():
     assert_eq(x, np.ones(10) + 120)
     assert_eq(x, np.ones(10) + 120)
     shoal.compute(x, scheduler="threads")
+
+
+def test_slices_and_reshapes_of_random_data_fuse_into_the_reduction():
+    x = sa.random.default_rng(4).random((40, 30), chunks=(10, 10))
+    expr = x[::2, 5:].reshape((20 * 25,)).sum()
+    names = prefixes(expr)
+    assert not names & {"random", "basic-slice", "reshape"}
+    values = x.compute()
+    np.testing.assert_allclose(float(expr), values[::2, 5:].sum())

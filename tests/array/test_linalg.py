@@ -112,3 +112,37 @@ def test_solve_inv():
         sa.linalg.solve(sa.ones((3, 4), chunks=2), np.ones(3))
     with pytest.raises(ValueError, match="shape"):
         sa.linalg.solve(x, np.ones(5))
+
+
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("chunks", [1, 3, (4, 4), -1])
+def test_solve_triangular(lower, chunks):
+    m = RNG.standard_normal((10, 10)) + 5 * np.eye(10)
+    tri = np.tril(m) if lower else np.triu(m)
+    b = RNG.standard_normal(10)
+    bb = RNG.standard_normal((10, 4))
+    x = sa.from_array(tri, chunks=chunks)
+    assert_eq(
+        sa.linalg.solve_triangular(x, sa.from_array(b, chunks=4), lower=lower),
+        np.linalg.solve(tri, b),
+        rtol=1e-10,
+    )
+    assert_eq(
+        sa.linalg.solve_triangular(x, sa.from_array(bb, chunks=(5, 3)), lower=lower),
+        np.linalg.solve(tri, bb),
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("chunks", [2, (3, 3), -1])
+def test_solve_positive_definite_is_blocked(chunks):
+    m = RNG.standard_normal((9, 9))
+    spd = m @ m.T + 9 * np.eye(9)
+    b = RNG.standard_normal((9, 2))
+    x = sa.from_array(spd, chunks=chunks)
+    result = sa.linalg.solve(x, sa.from_array(b, chunks=3), assume_a="pos")
+    assert_eq(result, np.linalg.solve(spd, b), rtol=1e-9)
+    if chunks == 2:  # nothing gathers the matrix: every expression keeps small row blocks
+        assert all(max(e.chunks[0]) <= 3 for e in result.expr.walk() if e.ndim)
+    with pytest.raises(ValueError, match="assume_a"):
+        sa.linalg.solve(x, b, assume_a="sym")

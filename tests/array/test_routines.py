@@ -154,3 +154,34 @@ def test_unique_index_needs_known_chunks():
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         sa.unique(x[x > 2], return_index=True)
     assert_eq(sa.unique(x[x > 2]), np.arange(3, 6))
+
+
+@pytest.mark.parametrize("rowvar", [True, False])
+@pytest.mark.parametrize("chunks", [1, (2, 5), -1])
+def test_cov_corrcoef(rowvar, chunks):
+    data = np.random.default_rng(3).standard_normal((4, 9))
+    x = sa.from_array(data, chunks=chunks)
+    assert_eq(sa.cov(x, rowvar=rowvar), np.cov(data, rowvar=rowvar))
+    assert_eq(sa.cov(x, rowvar=rowvar, ddof=0), np.cov(data, rowvar=rowvar, ddof=0))
+    assert_eq(sa.corrcoef(x, rowvar=rowvar), np.corrcoef(data, rowvar=rowvar))
+    assert_eq(np.cov(x), np.cov(data))
+    v = data[0]
+    assert_eq(sa.cov(sa.from_array(v, chunks=4)), np.cov(v))
+    assert_eq(sa.cov(sa.from_array(v, chunks=4), data[1]), np.cov(v, data[1]))
+
+
+def test_inner_trace_digitize_angle_nanpercentile():
+    a = np.arange(12.0).reshape(3, 4)
+    x = sa.from_array(a, chunks=2)
+    assert_eq(sa.inner(x, x), np.inner(a, a))
+    assert_eq(sa.trace(x, 1), np.trace(a, 1))
+    bins = np.array([2.0, 5.0, 9.0])
+    assert_eq(sa.digitize(x, bins), np.digitize(a, bins))
+    assert_eq(sa.digitize(x, bins, right=True), np.digitize(a, bins, right=True))
+    z = a + 1j * a[::-1]
+    assert_eq(sa.angle(sa.from_array(z, chunks=2)), np.angle(z))
+    b = a.copy()
+    b[1, 2] = np.nan
+    y = sa.from_array(b, chunks=2)
+    assert_eq(sa.nanpercentile(y, [10, 90], axis=1), np.nanpercentile(b, [10, 90], axis=1))
+    assert_eq(sa.nanquantile(y, 0.5, axis=0), np.nanquantile(b, 0.5, axis=0))

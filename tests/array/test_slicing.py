@@ -144,8 +144,10 @@ def test_setitem_errors():
     x = sa.zeros((3, 3), chunks=2)
     with pytest.raises(ValueError, match="broadcast"):
         x[0:2] = np.ones(4)
-    with pytest.raises(NotImplementedError):
-        x[0] = sa.ones(3, chunks=1)
+    with pytest.raises(NotImplementedError, match="step 1"):
+        x[::2] = sa.ones((2, 3), chunks=1)
+    with pytest.raises(ValueError, match="selection's shape"):
+        x[0] = sa.ones(2, chunks=1)
     with pytest.raises(IndexError, match="must match"):
         x[np.ones(3, dtype=bool)] = 1
 
@@ -195,3 +197,17 @@ def test_vindex_errors():
 def test_several_index_arrays_follow_numpy(index):
     x = sa.from_array(A, chunks=(2, 3, 2))
     assert_eq(x[index], A[index])
+
+
+def test_setitem_shoal_array_through_slices():
+    a = np.arange(42.0).reshape(6, 7)
+    for chunks in (1, (4, 3), -1):
+        x = sa.from_array(a, chunks=chunks)
+        expected = a.copy()
+        x[1:4, 2:6] = sa.ones((3, 4), chunks=2) * -1
+        expected[1:4, 2:6] = -1
+        x[5] = sa.arange(7.0, chunks=3)
+        expected[5] = np.arange(7.0)
+        x[:, -1] = sa.from_array(np.full(6, 9.0), chunks=4)
+        expected[:, -1] = 9.0
+        assert_eq(x, expected)

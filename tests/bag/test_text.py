@@ -46,19 +46,21 @@ def test_blocks_never_lose_or_repeat_a_line(tmp_path):
             assert_eq(b, split_keep(text)), (trial, blocksize)
 
 
-def test_blocks_with_multibyte_delimiter(tmp_path, monkeypatch):
+@pytest.mark.parametrize("delim", ["\r\n", "<>", ";"])
+def test_blocks_with_other_delimiters(tmp_path, monkeypatch, delim):
     from shoal.bag import text as text_mod
 
     monkeypatch.setattr(text_mod, "_CHUNK", 7)  # delimiters and characters cut between reads
     rng = random.Random(7)
-    for trial in range(20):
-        text = random_text(rng, rng.randint(0, 80), 20, rng.random() < 0.5, delim="\r\n")
+    for trial in range(15):
+        text = random_text(rng, rng.randint(0, 80), 20, rng.random() < 0.5, delim=delim)
         text = text.replace("\r\r", "\r")
-        path = tmp_path / f"crlf{trial}.txt"
+        path = tmp_path / f"d{trial}.txt"
         path.write_bytes(text.encode())
+        assert_eq(sb.read_text(str(path), linedelimiter=delim), split_keep(text, delim))
         for blocksize in (1, 2, 5, 64, 1000):
-            b = sb.read_text(str(path), blocksize=blocksize, linedelimiter="\r\n")
-            assert_eq(b, split_keep(text, "\r\n"))
+            b = sb.read_text(str(path), blocksize=blocksize, linedelimiter=delim)
+            assert_eq(b, split_keep(text, delim))
 
 
 def test_whole_files_stream_across_chunk_borders(tmp_path, monkeypatch):

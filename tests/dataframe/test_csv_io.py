@@ -170,6 +170,7 @@ def test_from_array_and_to_array(variants):
         assert arr.shape == (9, 2)
         np.testing.assert_array_equal(arr.compute(), pdf.to_numpy())
         np.testing.assert_array_equal(df.i.to_array().compute(), pdf.i.to_numpy())
+        np.testing.assert_array_equal(df.values.compute(), pdf.values)
         rec = df.to_records().compute()
         np.testing.assert_array_equal(rec["f"], pdf.f.to_numpy())
     with pytest.raises(ValueError, match="lengths=True"):

@@ -136,3 +136,17 @@ def test_groupby_errors(frame):
         df.groupby("s").agg({"ii": "sum"})
     with pytest.raises(sd.MetaInferenceError, match="groupby"):
         df.groupby("i").s.mean()
+
+
+def test_unnamed_series_groupby(variants):
+    s = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    k = pd.Series(["a", "b", "a", "b", "a"])
+    both = pd.DataFrame({"s": s, "k": k})
+    for _, df in variants(both):
+        ds, dk = df.s.rename(None), df.k.rename(None)
+        assert_eq(ds.groupby(dk).sum(), s.groupby(k).sum())
+        assert_eq(ds.groupby(dk).size(), s.groupby(k).size())
+        assert_eq(ds.groupby(dk).agg(["min", "max"]), s.groupby(k).agg(["min", "max"]))
+    separate = sd.from_pandas(s, npartitions=2, sort=False)
+    with pytest.raises(ValueError, match="different sources"):
+        separate.groupby(sd.from_pandas(k, npartitions=2, sort=False)).sum()

@@ -70,6 +70,10 @@ def test_misaligned_operands_raise(frame):
         known.i + a.i
     with pytest.raises(TypeError, match="from_pandas"):
         a.i + pdf.i
+    c = sd.from_pandas(pdf.iloc[::-1], npartitions=2, sort=False)
+    with pytest.raises(ValueError, match="different sources"):
+        a.i + c.i
+    assert_eq(a.i + a[a.i > 0].f, pdf.i + pdf[pdf.i > 0].f)  # one source: aligned
 
 
 def test_assign_rename_drop_astype(variants, frame):
@@ -289,3 +293,17 @@ def test_unknown_categories(variants, frame, tmp_path):
     df = sd.read_csv(str(tmp_path / "c.csv"), blocksize=100, dtype={"s": "category"})
     assert not df.s.cat.known
     assert set(df.s.cat.as_known().cat.categories) == set(pdf.s.dropna())
+
+
+def test_map_overlap_time_spans():
+    idx = pd.date_range("2024-01-01", periods=60, freq="37min")
+    pdf = pd.DataFrame({"v": np.arange(60.0)}, index=idx)
+    for n in (1, 4, 7):
+        df = sd.from_pandas(pdf, npartitions=n)
+        assert_eq(df.map_overlap(lambda d: d.rolling("3h").sum(), "3h", 0), pdf.rolling("3h").sum())
+        assert_eq(
+            df.v.map_overlap(lambda s: s.rolling("2h", center=True).mean(), "1h", "1h"),
+            pdf.v.rolling("2h", center=True).mean(),
+        )
+    with pytest.raises(ValueError, match="known divisions"):
+        sd.from_pandas(pdf, npartitions=2, sort=False).map_overlap(lambda d: d, "1h", 0)

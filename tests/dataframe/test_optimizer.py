@@ -136,3 +136,47 @@ def test_filter_moves_below_projection_to_reach_reader(table):
     assert_eq(out, pdf[["b", "c"]][pdf.a < 30], check_index=False)
     series = df.b[df.a < 30]
     assert_eq(series, pdf.b[pdf.a < 30], check_index=False)
+
+
+def test_predicate_literals_are_cast_like_pandas():
+    pdf = pd.DataFrame(
+        {
+            "t": pd.date_range("2024-01-01", periods=50, freq="D"),
+            "v": np.arange(50.0),
+            "s": ["a", "b"] * 25,
+        }
+    )
+    url = f"memory://opt-{uuid.uuid4().hex}/t.parquet"
+    pdf.to_parquet(url, index=False)
+    df = sd.read_parquet(url)
+    by_text = df[df.t >= "2024-02-10"]
+    (reader,) = _plan(by_text).find_operations(sd.parquet.ReadParquet)
+    assert reader.filters is not None
+    assert_eq(by_text, pdf[pdf.t >= "2024-02-10"], check_index=False)
+    by_stamp = df[(df.t < pd.Timestamp("2024-01-05")) | df.s.isin(["b"])]
+    assert_eq(
+        by_stamp, pdf[(pdf.t < pd.Timestamp("2024-01-05")) | pdf.s.isin(["b"])], check_index=False
+    )
+    mixed = df[df.v > 2.5]
+    assert_eq(mixed, pdf[pdf.v > 2.5], check_index=False)
+
+
+def test_pushed_filters_keep_partitions_and_index_aligned():
+    pdf = pd.DataFrame({"a": np.arange(1000), "b": np.arange(1000.0), "c": np.arange(1000) % 7})
+    url = f"memory://opt-{uuid.uuid4().hex}/t.parquet"
+    import fsspec
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with fsspec.open(url, "wb") as f:
+        pq.write_table(pa.Table.from_pandas(pdf, preserve_index=False), f, row_group_size=100)
+    df = sd.read_parquet(url, blocksize=1)
+    filtered = df[df.a >= 850]
+    (reader,) = _plan(filtered).find_operations(sd.parquet.ReadParquet)
+    assert reader.filters and reader.npartitions == df.npartitions == 10
+    # the same rows and index as filtering the whole partitions in pandas
+    plain = df.map_partitions(lambda p: p[p.a >= 850])
+    pd.testing.assert_frame_equal(filtered.compute(), plain.compute())
+    both = filtered.b + df.c  # aligned partition by partition, index by index
+    pd.testing.assert_series_equal(both.compute(), (plain.b + df.c).compute())
+    assert len(filtered) == 150

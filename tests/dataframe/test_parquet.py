@@ -159,3 +159,12 @@ def test_calculate_divisions_from_statistics(url):
     shuffled = f"{url}-shuffled"
     sd.from_pandas(pdf.iloc[::-1], npartitions=2, sort=False).to_parquet(shuffled)
     assert not sd.read_parquet(shuffled, calculate_divisions=True, blocksize=1).known_divisions
+
+
+def test_len_from_footers(url):
+    pdf = pd.DataFrame({"a": np.arange(25)})
+    sd.from_pandas(pdf, npartitions=3).to_parquet(url)
+    df = sd.read_parquet(url)
+    assert len(df) == 25 == len(df[["a"]]) == len(df.a)
+    assert len(df[df.a > 20]) == 4  # filtered: counted, not read from footers
+    assert len(sd.read_parquet(url, filters=[("a", "<", 5)])) == 5

@@ -256,6 +256,8 @@ def test_async_client():
                 f = c.submit(inc, 1)
                 assert await f == 2
                 assert await c.gather(c.map(inc, range(3))) == [1, 2, 3]
+                done, not_done = await wait(c.map(inc, [7, 8]))
+                assert len(done) == 2 and not not_done
                 got = [await fut async for fut in as_completed(c.map(inc, [5, 6]))]
                 assert sorted(got) == [6, 7]
                 with pytest.raises(ZeroDivisionError):
@@ -322,3 +324,28 @@ def test_whole_cluster_over_inproc_comms():
                         assert w1.tasks_run + w2.tasks_run == 51
 
     asyncio.run(main())
+
+
+def test_garbage_collected_futures_in_cycles_do_not_deadlock(client):
+    """Future.__del__ may run inside the client's own bookkeeping (a GC pass
+    triggered by an allocation while the client holds its lock)."""
+    import threading
+
+    gc.disable()
+    try:
+        for f in client.map(inc, range(50), pure=False):
+            box = {"future": f}
+            box["self"] = box  # a cycle: only the cyclic GC frees it
+        del f, box
+
+        def collect_inside_bookkeeping():
+            with client.lock:
+                gc.collect()  # runs Future.__del__ -> client._dec_ref
+
+        t = threading.Thread(target=collect_inside_bookkeeping, daemon=True)
+        t.start()
+        t.join(10)
+        assert not t.is_alive(), "Future.__del__ deadlocked on the client's lock"
+    finally:
+        gc.enable()
+    assert client.submit(inc, 1).result() == 2

@@ -103,17 +103,18 @@ def test_killed_worker_error_after_repeated_deaths():
     with shoal.config.set({"distributed.scheduler.allowed-failures": 1}):
         with Client(n_workers=1, threads_per_worker=1) as c:
             future = c.submit(die_on, 1, 1)
-            with pytest.raises(KilledWorker, match="was on 2 workers that died"):
+            with pytest.raises(KilledWorker, match="was on 2 workers that died") as info:
                 future.result(timeout=60)
+            assert str(info.value).count("its process was killed by signal SIGKILL") == 2
             assert c.submit(inc, 1).result() == 2  # the restarted worker serves
 
 
 def test_worker_joining_mid_computation_gets_work(no_leaks):
     with LocalCluster(n_workers=1, threads_per_worker=1) as cluster, Client(cluster) as c:
-        futures = c.map(slow_inc, range(80), delay=0.02)
+        futures = c.map(slow_inc, range(200), delay=0.02)
         time.sleep(0.2)
-        cluster.scale(2)
-        assert c.gather(futures) == [i + 1 for i in range(80)]
+        cluster.scale(2)  # returns once the new worker has registered
+        assert c.gather(futures) == [i + 1 for i in range(200)]
         counts = c.run(_tasks_run)
         assert len(counts) == 2 and all(n > 0 for n in counts.values()), counts
 
@@ -176,15 +177,19 @@ def test_restart_cancels_futures_and_restarts_workers(no_leaks):
         assert c.submit(inc, 1).result() == 2
 
 
-def test_cluster_closes_without_leaks(no_leaks, tmp_path):
-    before = set(os.listdir("/tmp"))
+def test_cluster_closes_without_leaks(no_leaks, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # workers inherit it
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with Client(n_workers=2, threads_per_worker=2) as c:
         assert c.gather(c.map(inc, range(100))) == list(range(1, 101))
         pids = list(c.run(os.getpid).values())
+        assert c.run(tempfile.gettempdir) == dict.fromkeys(c.nthreads(), str(tmp_path))
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    assert set(os.listdir("/tmp")) - before == set()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_scheduler_and_workers(no_leaks):

@@ -310,10 +310,14 @@ def test_zstd_compression_round_trip_and_bomb_limit():
         # a compressed frame that expands past the limit closes its connection
         frames = dumps({"x": ToPickle(b"\0" * 4_000_000)})
         packed = [frames[0]] + [zstandard.ZstdCompressor().compress(bytes(f)) for f in frames[1:]]
-        bomb = HEADER.pack(MAGIC, VERSION, 1, 0, len(packed)) + struct.pack(
-            f"<{len(packed)}Q", *map(len, packed)) + b"".join(packed)
+        bomb = (
+            HEADER.pack(MAGIC, VERSION, 1, 0, len(packed))
+            + struct.pack(f"<{len(packed)}Q", *map(len, packed))
+            + b"".join(packed)
+        )
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: _send_and_drain(listener.address, bomb))
+            None, lambda: _send_and_drain(listener.address, bomb)
+        )
         await asyncio.sleep(0.1)
         assert len(got) == 2
         listener.stop()

@@ -1,0 +1,151 @@
+"""Assignment: ``x[index] = value`` builds a new expression.
+
+Ints and slices (any step) with a scalar or a NumPy value: each block copies
+itself and writes the part of the selection that falls inside it. Boolean
+masks (NumPy or shoal, the shape of ``x``) with a scalar or an array that
+broadcasts to ``x``: an elementwise ``where``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .blockwise import _LETTERS, blockwise
+from .core import Array
+from .slicing import _is_bool_array, _is_int, normalize_index
+
+__all__ = ["setitem"]
+
+
+def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict) -> np.ndarray:
+    location = block_info[None]["array-location"]
+    local, value_sel = [], []
+    shape = block_info[None]["shape"]
+    for axis, (spec, (a, b)) in enumerate(zip(index, location)):
+        if _is_int(spec):
+            if not a <= spec < b:
+                return block
+            local.append(spec - a)
+            continue
+        start, stop, step = spec.indices(shape[axis])
+        if step > 0:
+            first = start if start >= a else start + -(-(a - start) // step) * step
+            bound = min(stop, b)
+            if first >= bound:
+                return block
+            count = len(range(first, bound, step))
+            local.append(slice(first - a, first - a + (count - 1) * step + 1, step))
+            v0 = (first - start) // step
+        else:
+            first = start if start < b else start - -(-(start - (b - 1)) // -step) * -step
+            bound = max(stop, a - 1)
+            if first <= bound:
+                return block
+            count = len(range(first, bound, step))
+            last = first + (count - 1) * step
+            local.append(slice(first - a, last - a - 1 if last - a - 1 >= 0 else None, step))
+            v0 = (start - first) // -step
+        value_sel.append(slice(v0, v0 + count))
+    out = block.copy()
+    out[tuple(local)] = value[tuple(value_sel)]
+    return out
+
+
+def _mask_assign(block: np.ndarray, mask: np.ndarray, value: Any) -> np.ndarray:
+    return np.where(mask, value, block).astype(block.dtype, copy=False)
+
+
+def setitem(x: Array, index: Any, value: Any) -> Array:
+    """The array ``x`` with ``x[index] = value`` applied (a new expression).
+
+    Supported: a boolean mask (NumPy or shoal, the shape of ``x``) with a
+    scalar or an array broadcasting to ``x``; ints and slices with a scalar
+    or a NumPy array broadcasting to ``x[index]``, or with a shoal array of
+    the selection's shape when the slices have step 1 (the value is padded
+    to ``x``'s shape and chunks, then selected elementwise).
+
+    >>> import shoal.array as sa
+    >>> x = sa.zeros(5, dtype=int, chunks=2)
+    >>> x[1:4] = 7
+    >>> x[x > 5] = np.array([1, 2, 3, 4, 5])
+    >>> x.compute()
+    array([0, 2, 3, 4, 0])
+    """
+    from .elementwise import elemwise
+
+    if isinstance(index, Array) or _is_bool_array(index):
+        if tuple(np.shape(index)) != tuple(x.shape):
+            raise IndexError(
+                f"boolean mask of shape {np.shape(index)} must match the array "
+                f"shape {x.shape} for assignment"
+            )
+        return elemwise(_mask_assign, x, index, value, dtype=x.dtype, name="setitem")
+    norm = normalize_index(index, x.shape)
+    if any(i is None or not (isinstance(i, slice) or _is_int(i)) for i in norm):
+        raise NotImplementedError(
+            f"assignment supports ints, slices and boolean masks; got index {index!r}"
+        )
+    target_shape = tuple(
+        len(range(*i.indices(n))) for i, n in zip(norm, x.shape) if isinstance(i, slice)
+    )
+    if isinstance(value, Array):
+        return _assign_array(x, norm, value, target_shape)
+    try:
+        full = np.broadcast_to(np.asarray(value, dtype=x.dtype), target_shape)
+    except ValueError:
+        raise ValueError(
+            f"could not broadcast a value of shape {np.shape(value)} into the selection of "
+            f"shape {target_shape}"
+        ) from None
+    letters = _LETTERS[: x.ndim]
+    return blockwise(
+        _assign, letters, x, letters, norm, None, full, None, dtype=x.dtype, name="setitem"
+    )
+
+
+def _in_region(region: tuple, bounds: tuple) -> np.ndarray:
+    inside = np.ones(tuple(len(range(r.start, r.stop, r.step)) for r in region), dtype=bool)
+    for axis, (r, (lo, hi)) in enumerate(zip(region, bounds)):
+        coords = np.arange(r.start, r.stop, r.step)
+        shape = [1] * len(region)
+        shape[axis] = -1
+        inside &= ((coords >= lo) & (coords < hi)).reshape(shape)
+    return inside
+
+
+def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> Array:
+    from .blockwise import meta_from
+    from .elementwise import where
+    from .manipulation import pad
+    from .sources import RegionSource
+
+    if any(isinstance(i, slice) and i.step != 1 for i in norm):
+        raise NotImplementedError(
+            "assigning a shoal array needs slices with step 1; use a NumPy value for "
+            "strided assignment"
+        )
+    if value.shape != target_shape:
+        raise ValueError(
+            f"could not assign a shoal array of shape {value.shape} into the selection of "
+            f"shape {target_shape} (shoal values must match the selection's shape)"
+        )
+    bounds = []
+    widths = []
+    expanded = value
+    for axis, (i, n) in enumerate(zip(norm, x.shape)):
+        if _is_int(i):
+            expanded = expanded.reshape(expanded.shape[:axis] + (1,) + expanded.shape[axis:])
+            lo, hi = i, i + 1
+        else:
+            lo, hi = i.start, i.start + len(range(i.start, i.stop, 1))
+        bounds.append((lo, hi))
+        widths.append((lo, n - hi))
+    placed = pad(expanded.astype(x.dtype), widths).rechunk(x.chunks)
+    mask = Array(
+        RegionSource(
+            _in_region, (tuple(bounds),), x.chunks, meta_from(bool, x.ndim), "setitem-region"
+        )
+    )
+    return where(mask, placed, x)

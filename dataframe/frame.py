@@ -1,0 +1,253 @@
+"""``DataFrame``: a partitioned pandas DataFrame (column selection,
+assignment, row-wise apply, groupby, writers)."""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from shoal.dataframe import reductions as red
+from shoal.dataframe.collection import (
+    Elementwise,
+    FrameBase,
+    new_collection,
+)
+from shoal.dataframe.expr import (
+    Assign,
+    Filter,
+    Projection,
+    align,
+    check_aligned,
+    map_partitions_expr,
+)
+from shoal.dataframe.meta import emulate, is_frame_like, make_meta
+
+__all__ = ["DataFrame"]
+
+
+class DataFrame(Elementwise):
+    """A partitioned pandas DataFrame.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"x": [1, 2, 3, 4], "y": list("abcd")}), npartitions=2)
+    >>> df.npartitions, df.columns, df.divisions
+    (2, ['x', 'y'], (0, 2, 3))
+    >>> df[df.x > 1].x.sum().compute()
+    np.int64(9)
+    """
+
+    @property
+    def dtypes(self) -> pd.Series:
+        """The column dtypes."""
+        return self._meta.dtypes
+
+    def __getitem__(self, key):
+        if isinstance(key, FrameBase) and isinstance(key._meta, pd.Series):
+            if key._meta.dtype != bool and str(key._meta.dtype) != "boolean":
+                raise TypeError(f"a boolean filter needs a bool Series, got {key._meta.dtype}")
+            base, mask = align(self._expr, key._expr)
+            check_aligned(base, mask, what="boolean filter")
+            return new_collection(Filter(base, mask))
+        if isinstance(key, list):
+            self._check_columns(key, "selection")
+            return new_collection(Projection(self._expr, list(key)))
+        if isinstance(key, (str, int, float, tuple)) or np.isscalar(key):
+            self._check_columns([key], "selection")
+            return new_collection(Projection(self._expr, key))
+        if isinstance(key, pd.Index):
+            return self[list(key)]
+        raise TypeError(f"cannot index a DataFrame with {type(key).__name__}")
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        expr = self.__dict__.get("_expr")
+        if expr is not None and name in expr.columns:
+            return self[name]
+        cols = expr.columns if expr is not None else []
+        close = difflib.get_close_matches(name, [str(c) for c in cols], n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise AttributeError(f"DataFrame has no attribute or column {name!r}{hint}")
+
+    def __dir__(self):
+        return list(super().__dir__()) + [c for c in self.columns if isinstance(c, str)]
+
+    def __setitem__(self, key, value):
+        new = self.assign(**{key: value}) if isinstance(key, str) else None
+        if new is None:
+            raise TypeError("df[key] = value needs a string column name")
+        self._expr = new._expr
+        self._optimized_cache = None
+
+    def assign(self, **kwargs):
+        """New columns from aligned Series, scalars or callables of the frame."""
+        pairs: list = []
+        for name, value in kwargs.items():
+            if callable(value) and not isinstance(value, FrameBase):
+                value = value(self)
+            if isinstance(value, DataFrame):
+                raise TypeError(f"assign {name}=: expected a Series or scalar, got a DataFrame")
+            if isinstance(value, FrameBase):
+                value = value._expr
+            elif is_frame_like(value):
+                raise TypeError(f"assign {name}=: wrap pandas objects with from_pandas first")
+            pairs += [name, value]
+        base, *values = align(self._expr, *pairs[1::2])
+        check_aligned(base, *values, what="assign")
+        pairs[1::2] = values
+        return new_collection(Assign(base, *pairs))
+
+    def rename(self, columns=None):
+        """Rename columns with a dict or a function."""
+        if columns is None:
+            raise TypeError("rename needs columns= (a dict or a function)")
+        if isinstance(columns, dict):
+            self._check_columns(list(columns), "rename")
+            back = {new: old for old, new in columns.items()}
+            if len(back) == len(columns) and not set(back) & (set(self.columns) - set(columns)):
+                return self._method("rename", columns=columns, passthrough=back)
+        return self._method("rename", columns=columns)
+
+    def drop(self, columns=None, labels=None, axis: int = 0, errors: str = "raise"):
+        """Drop columns (``columns=`` or ``labels=`` with ``axis=1``)."""
+        if columns is None and axis in (1, "columns"):
+            columns = labels
+        if columns is None:
+            raise NotImplementedError("drop supports columns only (columns= or axis=1)")
+        cols = columns if isinstance(columns, list) else [columns]
+        if errors == "raise":
+            self._check_columns(cols, "drop")
+        return self[[c for c in self.columns if c not in cols]]
+
+    def select_dtypes(self, include=None, exclude=None):
+        """Columns of the given dtypes (decided from meta, no computation)."""
+        kept = self._meta.select_dtypes(include=include, exclude=exclude).columns
+        return self[list(kept)]
+
+    def query(self, expr: str, **kwargs):
+        """Rows matching a boolean expression over columns."""
+        return self._method("query", expr, **kwargs)
+
+    def eval(self, expr: str, **kwargs):
+        """Evaluate an expression over columns (``"z = x + y"`` assigns)."""
+        return self._method("eval", expr, **kwargs)
+
+    def apply(self, func, axis: int = 1, meta=None, args: tuple = (), **kwargs):
+        """``func(row)`` for every row (axis=1 only); give ``meta`` to skip inference."""
+        if axis not in (1, "columns"):
+            raise NotImplementedError("DataFrame.apply supports axis=1 only")
+        if meta is None:
+            meta = emulate(
+                _apply_rows, self._meta, func, args, None, fname="apply", nonempty=True, **kwargs
+            )
+        meta = make_meta(meta)
+        expr = map_partitions_expr(
+            _apply_rows,
+            self._expr,
+            func,
+            args,
+            meta,
+            meta=meta,
+            enforce=True,
+            label="apply",
+            **kwargs,
+        )
+        return new_collection(expr)
+
+    def groupby(
+        self,
+        by=None,
+        level=None,
+        sort: bool | None = None,
+        dropna: bool = True,
+        observed: bool = True,
+    ):
+        """Group rows by columns, an aligned Series or index levels."""
+        from shoal.dataframe.groupby import GroupBy
+
+        return GroupBy(self, by=by, level=level, sort=sort, dropna=dropna, observed=observed)
+
+    def nlargest(self, n: int, columns, split_every=None):
+        """The ``n`` rows with the largest ``columns``."""
+        self._check_columns(columns if isinstance(columns, list) else [columns], "nlargest")
+        return self._nbest("nlargest", n, split_every, columns=columns)
+
+    def nsmallest(self, n: int, columns, split_every=None):
+        """The ``n`` rows with the smallest ``columns``."""
+        self._check_columns(columns if isinstance(columns, list) else [columns], "nsmallest")
+        return self._nbest("nsmallest", n, split_every, columns=columns)
+
+    def to_parquet(self, path, **kwargs):
+        """Write one parquet file per partition (see ``shoal.dataframe.to_parquet``)."""
+        from shoal.dataframe.parquet import to_parquet
+
+        return to_parquet(self, path, **kwargs)
+
+    def cov(self, min_periods: int | None = None, ddof: int = 1, split_every=None):
+        """Pairwise covariance of the numeric columns (pairwise-complete rows,
+        combined with Chan's parallel algorithm)."""
+        return self._cov(False, min_periods, split_every, ddof)
+
+    def corr(self, method: str = "pearson", min_periods: int | None = None, split_every=None):
+        """Pairwise Pearson correlation of the numeric columns."""
+        if method != "pearson":
+            raise NotImplementedError(f"corr supports method='pearson', got {method!r}")
+        return self._cov(True, min_periods, split_every)
+
+    def _cov(self, corr, min_periods, split_every, ddof=1):
+        frame = self.select_dtypes(include=["number", "bool"])
+        columns = frame.columns
+        meta = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        expr = red.reduction(
+            frame._expr,
+            red.chunk_cov,
+            red.combine_cov,
+            red.aggregate_cov,
+            meta,
+            "corr" if corr else "cov",
+            split_every,
+            kwargs={
+                "columns": list(columns),
+                "corr": corr,
+                "min_periods": min_periods,
+                "ddof": ddof,
+            },
+        )
+        return new_collection(expr)
+
+    def categorize(self, columns: list | None = None, split_every=None):
+        """Cast columns (default: all string columns) to categoricals whose
+        categories are the values found in the data, in order of first
+        appearance. Computes the distinct values now."""
+        if columns is None:
+            columns = [
+                c
+                for c, d in self.dtypes.items()
+                if pd.api.types.is_object_dtype(d) or isinstance(d, pd.StringDtype)
+            ]
+        self._check_columns(columns, "categorize")
+        if not columns:
+            return self
+        uniques = self[columns]._distinct(split_every)
+        dtypes = {c: pd.CategoricalDtype(uniques[c].dropna().tolist()) for c in columns}
+        return self.astype(dtypes)
+
+    def to_json(self, path, **kwargs):
+        """Write JSON lines (see ``shoal.dataframe.to_json``)."""
+        from shoal.dataframe.json import to_json
+
+        return to_json(self, path, **kwargs)
+
+    def to_csv(self, path, **kwargs):
+        """Write CSV (see ``shoal.dataframe.to_csv``)."""
+        from shoal.dataframe.csv import to_csv
+
+        return to_csv(self, path, **kwargs)
+
+
+def _apply_rows(df, func, args, empty, **kwargs):
+    if len(df) == 0 and empty is not None:
+        return empty
+    return df.apply(func, axis=1, args=args, **kwargs)
