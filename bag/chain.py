@@ -46,7 +46,11 @@ def run_chain(source: Iterable, ops: tuple, finish: Callable | None, where: tupl
 
 class BagArg:
     """Placeholder, inside a function's arguments, for the elements (``map``)
-    or the partition (``map_partitions``) of the ``index``-th zipped bag."""
+    or the partition (``map_partitions``) of the ``index``-th zipped bag.
+
+    >>> _fill((BagArg(1), "c"), {}, ("a", "b"))
+    (['b', 'c'], {})
+    """
 
     __slots__ = ("index",)
 
@@ -68,7 +72,11 @@ class BagArg:
 
 class Packed:
     """Constant extra arguments of a user function, kept opaque so task
-    construction does not scan them for references once per partition."""
+    construction does not scan them for references once per partition.
+
+    >>> Packed((1, 2), {}).args
+    (1, 2)
+    """
 
     __slots__ = ("args", "kwargs")
 
@@ -84,7 +92,11 @@ class Packed:
 
 
 def unpack(spec: Any) -> tuple[tuple, dict]:
-    """``(args, kwargs)`` from a ``Packed`` or a plain ``(args, kwargs)`` pair."""
+    """``(args, kwargs)`` from a ``Packed`` or a plain ``(args, kwargs)`` pair.
+
+    >>> unpack(Packed((1,), {"k": 2})), unpack([[1], {}])
+    (((1,), {'k': 2}), ((1,), {}))
+    """
     if type(spec) is Packed:
         return spec.args, spec.kwargs
     return tuple(spec[0]), dict(spec[1])

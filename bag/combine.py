@@ -43,7 +43,12 @@ def op_join(it: Iterable, table: dict, on_self: Callable) -> Iterator:
 
 
 def join(bag: Bag, other: Any, on_self: Any, on_other: Any = None) -> Bag:
-    """``Bag.join`` (see there)."""
+    """``Bag.join`` (see there).
+
+    >>> import shoal.bag as sb
+    >>> join(sb.from_sequence([1, 2]), [("a", 1)], abs, on_other=1).compute(scheduler="sync")
+    [(('a', 1), 1)]
+    """
     on_self = key_func("join", on_self)
     on_other = on_self if on_other is None else key_func("join", on_other)
     if on_self is None:
@@ -82,7 +87,12 @@ def product_part(a: list, b: list) -> list:
 
 
 def product(bag: Bag, other: Bag) -> Bag:
-    """``Bag.product`` (see there)."""
+    """``Bag.product`` (see there).
+
+    >>> import shoal.bag as sb
+    >>> product(sb.from_sequence([1]), sb.from_sequence("ab")).compute(scheduler="sync")
+    [(1, 'a'), (1, 'b')]
+    """
     if not isinstance(other, Bag):
         raise TypeError(f"product: other must be a Bag, got {type(other).__name__}")
     srcs = [
@@ -109,7 +119,13 @@ def split_even(part: list, n: int) -> list[list]:
 
 def repartition(bag: Bag, npartitions: int) -> Bag:
     """``Bag.repartition``: merge neighbouring partitions, or split each
-    partition into nearly equal pieces; element order is kept."""
+    partition into nearly equal pieces; element order is kept.
+
+    >>> import shoal.bag as sb
+    >>> r = repartition(sb.range(5, npartitions=2), 3)
+    >>> r.npartitions, r.compute(scheduler="sync")
+    (3, [0, 1, 2, 3, 4])
+    """
     if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
         raise ValueError(f"repartition: npartitions must be a positive int, got {npartitions!r}")
     n_in = bag.npartitions

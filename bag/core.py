@@ -72,7 +72,11 @@ def check_callable(where: str, argument: str, value: Any) -> None:
 
 class Layer:
     """A plain piece of graph (data nodes, a reduction tree) that bags and
-    items depend on."""
+    items depend on.
+
+    >>> collect_graph(Layer({"x": 1}))
+    {'x': 1}
+    """
 
     __slots__ = ("graph",)
     _deps: tuple = ()
@@ -86,7 +90,11 @@ class Layer:
 
 class PerPart:
     """An operation argument that differs per partition (a zipped bag's
-    partition node); resolved when the graph is built."""
+    partition node); resolved when the graph is built.
+
+    >>> PerPart(["a", "b"]).nodes[1]
+    'b'
+    """
 
     __slots__ = ("nodes",)
 
@@ -146,7 +154,13 @@ def _rebuild_item(graph: dict, key: Any) -> Item:
 
 def value_arg(value: Any, deps: list) -> Any:
     """A function argument as a task argument: ``Item``/``Delayed`` (and other
-    collections) become references to their computed value."""
+    collections) become references to their computed value.
+
+    >>> from shoal import delayed
+    >>> deps = []
+    >>> value_arg(delayed(1, name="one"), deps), value_arg(2, deps), len(deps)
+    (Ref('one'), 2, 1)
+    """
     if isinstance(value, Item):
         deps.append(value)
         return Ref(value.key)
@@ -223,11 +237,21 @@ class Bag(CollectionMethods):
         return {(name, i): self.part_node(i) for i in range(self.npartitions)}
 
     def needs(self) -> tuple:
-        """What the per-partition nodes of this bag refer to."""
+        """What the per-partition nodes of this bag refer to.
+
+        >>> import shoal.bag as sb
+        >>> sb.range(3).needs()
+        ()
+        """
         return self._deps if self._srcs is not None else (self,)
 
     def part_node(self, i: int, finish: Callable | None = None) -> Any:
-        """The node computing partition ``i`` (finished by ``finish``)."""
+        """The node computing partition ``i`` (finished by ``finish``).
+
+        >>> import shoal.bag as sb
+        >>> sb.range(5, npartitions=2).map(abs).part_node(1, sum)({})
+        7
+        """
         if self._srcs is None:
             if finish is None:
                 return Ref((self.name, i))
@@ -241,7 +265,12 @@ class Bag(CollectionMethods):
         return Task(ch.run_chain, self._srcs[i], ops, finish, (self.name, i))
 
     def then(self, prefix: str, op: tuple, token: Any, deps: tuple = ()) -> Bag:
-        """A new bag: this one with ``op`` appended to every partition's chain."""
+        """A new bag: this one with ``op`` appended to every partition's chain.
+
+        >>> import shoal.bag as sb
+        >>> sb.range(3).then("neg", (ch.op_map, abs), None).compute(scheduler="sync")
+        [0, 1, 2]
+        """
         if self._srcs is None:
             srcs, ops, base = [Ref((self.name, i)) for i in range(self.npartitions)], (), (self,)
         else:
@@ -661,7 +690,12 @@ class Bag(CollectionMethods):
         """A partitioned dataframe (``shoal.dataframe``) with one pandas
         partition per bag partition; elements are dicts, tuples or lists.
 
-        Needs ``shoal.dataframe`` to provide a ``from_map`` constructor.
+        Needs ``shoal.dataframe.from_delayed`` (checked when called).
+
+        >>> import shoal.bag as sb
+        >>> df = sb.from_sequence([{"a": 1}, {"a": 2}], npartitions=2).to_dataframe()
+        >>> int(df.a.sum().compute())
+        3
         """
         from shoal.bag.outputs import to_dataframe
 
@@ -707,7 +741,12 @@ class Item(CollectionMethods):
         return f"shoal.bag.Item<{self.key}>"
 
     def apply(self, func: Callable) -> Item:
-        """An item computed as ``func(value)``."""
+        """An item computed as ``func(value)``.
+
+        >>> import shoal.bag as sb
+        >>> sb.range(3).count().apply(str).compute(scheduler="sync")
+        '3'
+        """
         check_callable("Item.apply", "func", func)
         key = f"apply-{funcname(func)}-{tokenize(self.key, func)}"
         return Item(key, {key: Task(func, Ref(self.key))}, (self,))

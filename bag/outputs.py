@@ -120,7 +120,13 @@ def _meta_of(bag: Bag, meta: Any, columns: Any) -> Any:
 
 def to_dataframe(bag: Bag, meta: Any = None, columns: Any = None) -> Any:
     """``Bag.to_dataframe``: needs ``shoal.dataframe.DataFrame`` and
-    ``shoal.dataframe.from_delayed`` (checked when called)."""
+    ``shoal.dataframe.from_delayed`` (checked when called).
+
+    >>> import shoal.bag as sb
+    >>> df = to_dataframe(sb.from_sequence([(1, "x")]), columns=["n", "s"])
+    >>> list(df.columns)
+    ['n', 's']
+    """
     import shoal.dataframe as sd
 
     missing = [n for n in ("DataFrame", "from_delayed") if not hasattr(sd, n)]

@@ -231,6 +231,12 @@ def moments(bag: Bag, stat: str, ddof: int = 0, split_every: Any = None) -> Item
 
 
 def key_func(where: str, key: Any) -> Callable:
+    """A key given as a function (or None) as it is, an item index as an
+    ``itemgetter``.
+
+    >>> key_func("groupby", "a")({"a": 1})
+    1
+    """
     if key is None or callable(key):
         return key
     if isinstance(key, (str, int, tuple)):
@@ -513,7 +519,13 @@ def user_reduction(
     out_type: type | None,
     name: str | None,
 ) -> Any:
-    """``Bag.reduction``: ``perpartition`` gets each partition as a list."""
+    """``Bag.reduction``: ``perpartition`` gets each partition as a list.
+
+    >>> import shoal.bag as sb
+    >>> user_reduction(sb.range(4, npartitions=2), len, sum, None, None, None, None).compute(
+    ...     scheduler="sync")
+    4
+    """
     check_callable("reduction", "perpartition", perpartition)
     check_callable("reduction", "aggregate", aggregate)
     combine = aggregate if combine is None else combine

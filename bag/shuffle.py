@@ -153,7 +153,14 @@ def merge_groups(buckets: Iterable[dict]) -> list[tuple]:
 
 def spill(it: Iterable, key: Callable, n_out: int, root: str, index: int) -> tuple[str, list]:
     """Write one input partition's buckets to a new file under ``root``;
-    return its path and the ``n_out + 1`` bucket offsets."""
+    return its path and the ``n_out + 1`` bucket offsets.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> path, offsets = spill(range(4), lambda x: x % 2, 2, root, 0)
+    >>> len(offsets), unspill([(path, offsets)], 1, root, 2)
+    (3, [(1, [1, 3])])
+    """
     buckets = group_split(it, key, n_out)
     os.makedirs(root, exist_ok=True)
     path = os.path.join(root, f"input-{index}-{uuid.uuid4().hex}.bin")
@@ -169,7 +176,7 @@ def spill(it: Iterable, key: Callable, n_out: int, root: str, index: int) -> tup
 
 def unspill(spills: list, j: int, root: str, n_out: int) -> list[tuple]:
     """Output partition ``j``: read bucket ``j`` of every spilled input, then
-    mark it read; the run's last reader deletes its files."""
+    mark it read; the run's last reader deletes its files (see ``spill``)."""
 
     def buckets():
         for path, offsets in spills:
@@ -218,7 +225,10 @@ def _shuffle_root() -> str:
 @atexit.register
 def remove_leftovers() -> None:
     """Delete what disk shuffles built by this process left behind (partial
-    or failed runs); runs at exit."""
+    or failed runs); runs at exit.
+
+    >>> remove_leftovers()
+    """
     while _roots:
         shutil.rmtree(_roots.pop(), ignore_errors=True)
 

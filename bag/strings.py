@@ -43,7 +43,12 @@ class StringAccessor:
         return self._bag.map(methodcaller(name, *args, **kwargs))
 
     def match(self, pattern: str) -> Any:
-        """Keep the elements matching the glob ``pattern`` (``fnmatch``, case-sensitive)."""
+        """Keep the elements matching the glob ``pattern`` (``fnmatch``, case-sensitive).
+
+        >>> import shoal.bag as sb
+        >>> sb.from_sequence(["ab", "ba"]).str.match("a*").compute(scheduler="sync")
+        ['ab']
+        """
         if not isinstance(pattern, str):
             raise TypeError(f"str.match: pattern must be a str, got {type(pattern).__name__}")
         return self._bag.filter(functools.partial(_matches, pattern=pattern))

@@ -297,7 +297,15 @@ def read_text(
 
 def write_lines(it: Iterable, fs: Any, path: str, compression: str | None, encoding: str) -> str:
     """Write string elements to ``path``, one per line (an element that
-    already ends with a newline gets no other); returns the path."""
+    already ends with a newline gets no other); returns the path.
+
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> write_lines(["a", "b\\n"], fs, "/doc-out/x.txt", None, "utf-8")
+    '/doc-out/x.txt'
+    >>> fs.cat("/doc-out/x.txt")
+    b'a\\nb\\n'
+    """
     parent = fs._parent(path)
     if parent:
         fs.makedirs(parent, exist_ok=True)
@@ -328,7 +336,12 @@ def to_textfiles(
     storage_options: dict | None = None,
     **kwargs: Any,
 ) -> Any:
-    """``Bag.to_textfiles`` (see there)."""
+    """``Bag.to_textfiles`` (see there).
+
+    >>> import shoal.bag as sb
+    >>> to_textfiles(sb.from_sequence(["x"]), "memory://doc-tf/*.txt", scheduler="sync")
+    ['/doc-tf/0.txt']
+    """
     import fsspec
 
     from shoal.bag.outputs import to_delayed

@@ -168,10 +168,18 @@ def _q6_frame(df, pd):
     return (df.l_extendedprice * df.l_discount).sum()
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts
+    afresh at exec, so the parent's memory is not counted)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def run_one(system: str, query: str, path: str) -> dict:
     """Run one query in this process; time it and report peak RSS."""
-    import resource
-
     import pandas as pd
 
     build = _q1_frame if query == "q1" else _q6_frame
@@ -199,7 +207,7 @@ def run_one(system: str, query: str, path: str) -> dict:
         value = {"rows": len(result), "sum_charge": float(result.sum_charge.sum())}
     else:
         value = {"revenue": float(result)}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     return {"seconds": elapsed, "peak_bytes": peak, "value": value}
 
 

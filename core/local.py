@@ -35,6 +35,7 @@ running in threads finish in the background.
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import os
 import threading
@@ -553,6 +554,19 @@ def _drop_process_pool(size: int) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
         for p in workers:
             p.terminate()
+
+
+def _shutdown_process_pools() -> None:
+    """At exit, close the pools while the interpreter is still whole (a pool
+    left to its weakref callbacks during teardown prints spurious errors)."""
+    with _pools_lock:
+        pools = list(_process_pools.values())
+        _process_pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(_shutdown_process_pools)
 
 
 def get_processes(

@@ -77,6 +77,7 @@ def _replace_futures(obj: Any, found: dict) -> Any:
 
 
 _PLAIN = frozenset((int, float, str, bytes, bool, type(None)))
+_MAP_BATCH = 10_000  # tasks per update-graph message of Client.map
 
 
 def _token(base: str, args: tuple) -> str:
@@ -422,39 +423,52 @@ class Client:
             raise TypeError(f"map expects a callable first, got {type(func).__name__}")
         arg_lists = list(zip(*[list(it) for it in iterables]))
         if key is not None and not isinstance(key, str):
-            keys = list(key)
-            if len(keys) != len(arg_lists):
-                raise ValueError(f"map got {len(keys)} keys for {len(arg_lists)} tasks")
+            given = list(key)
+            if len(given) != len(arg_lists):
+                raise ValueError(f"map got {len(given)} keys for {len(arg_lists)} tasks")
+
+            def make_keys(lo: int, hi: int) -> list:
+                return given[lo:hi]
         else:
             prefix = key or funcname(func)
             base = tokenize(func, kwargs) if pure else uuid.uuid4().hex
-            if pure:
-                keys = [f"{prefix}-{_token(base, args)}" for args in arg_lists]
-            else:
-                keys = [f"{prefix}-{base}-{i}" for i in range(len(arg_lists))]
-        deps_found: dict = {}
-        tasks = []
-        deps = []
-        for args in arg_lists:
-            if any(type(a) is Future for a in args) or deps_found:
-                t = Task(
-                    func,
-                    *_replace_futures(list(args), deps_found),
-                    **_replace_futures(kwargs, deps_found),
-                )
-            else:
-                t = Task(func, *args, **kwargs)
-            tasks.append(t)
-            deps.append(t.dependencies)
-        futures = [Future(k, self) for k in keys]
-        self._send_graph(
-            keys,
-            deps,
-            tasks,
-            list(range(len(keys))),
-            keys,
-            dict.fromkeys(keys, retries) if retries else None,
-        )
+
+            def make_keys(lo: int, hi: int) -> list:
+                if pure:
+                    return [f"{prefix}-{_token(base, args)}" for args in arg_lists[lo:hi]]
+                return [f"{prefix}-{base}-{i}" for i in range(lo, min(hi, len(arg_lists)))]
+
+        # sent in batches, so the cluster starts on the first ones while the
+        # client still builds the rest of a very long map
+        futures: list[Future] = []
+        for lo in range(0, len(arg_lists), _MAP_BATCH):
+            hi = lo + _MAP_BATCH
+            keys = make_keys(lo, hi)
+            tasks = []
+            deps = []
+            for args in arg_lists[lo:hi]:
+                if any(type(a) is Future for a in args) or any(
+                    type(v) is Future for v in kwargs.values()
+                ):
+                    found: dict = {}
+                    t = Task(
+                        func,
+                        *_replace_futures(list(args), found),
+                        **_replace_futures(kwargs, found),
+                    )
+                else:
+                    t = Task(func, *args, **kwargs)
+                tasks.append(t)
+                deps.append(t.dependencies)
+            futures.extend(Future(k, self) for k in keys)
+            self._send_graph(
+                keys,
+                deps,
+                tasks,
+                list(range(lo, lo + len(keys))),
+                keys,
+                dict.fromkeys(keys, retries) if retries else None,
+            )
         return futures
 
     def _send_graph(self, keys, deps, specs, order, wanted, retries=None, watch=False) -> None:

@@ -99,9 +99,17 @@ class ResourceProfiler(Callback):
             self._depth += 1
             if self._depth > 1:  # nested in a task: the outer run is being sampled
                 return
+            import psutil  # here, not in the thread: an import there crawls while a task holds the GIL
+
+            proc = psutil.Process(os.getpid())
+            proc.cpu_percent()
+            children = proc.children(recursive=True)
             self._stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._sample, args=(self._stop,), name="shoal-resources", daemon=True
+                target=self._sample,
+                args=(self._stop, proc, children),
+                name="shoal-resources",
+                daemon=True,
             )
             self._thread.start()
 
@@ -116,15 +124,20 @@ class ResourceProfiler(Callback):
         if thread is not None:
             thread.join()
 
-    def _sample(self, stop: threading.Event) -> None:
+    def _sample(self, stop: threading.Event, proc: Any, children: list) -> None:
         import psutil
 
-        proc = psutil.Process(os.getpid())
-        proc.cpu_percent()
+        listed_at = time.monotonic()
         while True:
             mem = proc.memory_info().rss
             cpu = proc.cpu_percent()
-            for child in proc.children(recursive=True):
+            # Listing children scans /proc and, while a task holds the GIL, costs
+            # many GIL hand-offs: refresh the list once a second only.
+            now = time.monotonic()
+            if now - listed_at > 1.0:
+                children = proc.children(recursive=True)
+                listed_at = now
+            for child in children:
                 try:
                     mem += child.memory_info().rss
                 except psutil.Error:
