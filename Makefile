@@ -23,6 +23,7 @@ demo: install
 
 test: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -P -m pytest -q tests
 
 lint: install

@@ -70,9 +70,17 @@ def _is_pandas_like(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "pandas"
 
 
-def assert_eq(a: Any, b: Any, check_dtype: bool = True, check_names: bool = True,
-              check_index: bool = True, rtol: float = 1e-7, atol: float = 0.0,
-              ordered: bool = True, **kwargs: Any) -> None:
+def assert_eq(
+    a: Any,
+    b: Any,
+    check_dtype: bool = True,
+    check_names: bool = True,
+    check_index: bool = True,
+    rtol: float = 1e-7,
+    atol: float = 0.0,
+    ordered: bool = True,
+    **kwargs: Any,
+) -> None:
     """Assert that two values (shoal collections or plain ones) are equal.
 
     ``ordered=False`` compares sequences as multisets (for bags and unordered
@@ -83,12 +91,31 @@ def assert_eq(a: Any, b: Any, check_dtype: bool = True, check_names: bool = True
     """
     va = compute_checked(a)
     vb = compute_checked(b)
-    _compare(va, vb, check_dtype=check_dtype, check_names=check_names,
-             check_index=check_index, rtol=rtol, atol=atol, ordered=ordered, **kwargs)
+    _compare(
+        va,
+        vb,
+        check_dtype=check_dtype,
+        check_names=check_names,
+        check_index=check_index,
+        rtol=rtol,
+        atol=atol,
+        ordered=ordered,
+        **kwargs,
+    )
 
 
-def _compare(a: Any, b: Any, *, check_dtype: bool, check_names: bool, check_index: bool,
-             rtol: float, atol: float, ordered: bool, **kwargs: Any) -> None:
+def _compare(
+    a: Any,
+    b: Any,
+    *,
+    check_dtype: bool,
+    check_names: bool,
+    check_index: bool,
+    rtol: float,
+    atol: float,
+    ordered: bool,
+    **kwargs: Any,
+) -> None:
     if _is_pandas_like(a) or _is_pandas_like(b):
         import pandas as pd
         import pandas.testing as tm
@@ -96,13 +123,27 @@ def _compare(a: Any, b: Any, *, check_dtype: bool, check_names: bool, check_inde
         if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
             if not check_index:
                 a, b = a.reset_index(drop=True), b.reset_index(drop=True)
-            tm.assert_frame_equal(a, b, check_dtype=check_dtype, check_names=check_names,
-                                  rtol=rtol, atol=max(atol, 1e-12), **kwargs)
+            tm.assert_frame_equal(
+                a,
+                b,
+                check_dtype=check_dtype,
+                check_names=check_names,
+                rtol=rtol,
+                atol=max(atol, 1e-12),
+                **kwargs,
+            )
         elif isinstance(a, pd.Series) or isinstance(b, pd.Series):
             if not check_index:
                 a, b = a.reset_index(drop=True), b.reset_index(drop=True)
-            tm.assert_series_equal(a, b, check_dtype=check_dtype, check_names=check_names,
-                                   rtol=rtol, atol=max(atol, 1e-12), **kwargs)
+            tm.assert_series_equal(
+                a,
+                b,
+                check_dtype=check_dtype,
+                check_names=check_names,
+                rtol=rtol,
+                atol=max(atol, 1e-12),
+                **kwargs,
+            )
         elif isinstance(a, pd.Index) or isinstance(b, pd.Index):
             tm.assert_index_equal(a, b, check_names=check_names, exact=check_dtype)
         else:
@@ -120,8 +161,14 @@ def _compare(a: Any, b: Any, *, check_dtype: bool, check_names: bool, check_inde
         else:
             np.testing.assert_array_equal(na, nb)
         return
-    opts = dict(check_dtype=check_dtype, check_names=check_names, check_index=check_index,
-                rtol=rtol, atol=atol, ordered=ordered)
+    opts = dict(
+        check_dtype=check_dtype,
+        check_names=check_names,
+        check_index=check_index,
+        rtol=rtol,
+        atol=atol,
+        ordered=ordered,
+    )
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         assert len(a) == len(b), f"lengths differ: {len(a)} != {len(b)}"
         if not ordered:

@@ -62,15 +62,16 @@ def demo_delayed(scale: float) -> None:
     sensors = max(2, int(64 * scale))
     readings = 100_000
     print(f"\n== delayed: statistics of {sensors} sensors x {readings:,} readings ==")
-    summaries = [shoal.delayed(summarize)(shoal.delayed(read_sensor)(s, readings))
-                 for s in range(sensors)]
+    summaries = [
+        shoal.delayed(summarize)(shoal.delayed(read_sensor)(s, readings)) for s in range(sensors)
+    ]
     while len(summaries) > 1:  # a tree of combines with fan-in 8
-        summaries = [shoal.delayed(combine)(*summaries[i:i + 8])
-                     for i in range(0, len(summaries), 8)]
+        summaries = [
+            shoal.delayed(combine)(*summaries[i : i + 8]) for i in range(0, len(summaries), 8)
+        ]
     with shoal.ProgressBar():
         n, mean, m2, lo, hi = summaries[0].compute()
-    print(f"readings={n:,} mean={mean:.3f} std={math.sqrt(m2 / n):.3f} "
-          f"min={lo:.2f} max={hi:.2f}")
+    print(f"readings={n:,} mean={mean:.3f} std={math.sqrt(m2 / n):.3f} min={lo:.2f} max={hi:.2f}")
 
 
 def _room_step(name: str):
@@ -85,10 +86,12 @@ def _room_step(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="data size relative to the default (default 1.0)")
-    parser.add_argument("--only", choices=STEPS, action="append",
-                        help="run only these steps (repeatable)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="data size relative to the default (default 1.0)"
+    )
+    parser.add_argument(
+        "--only", choices=STEPS, action="append", help="run only these steps (repeatable)"
+    )
     args = parser.parse_args(argv)
     steps = args.only or STEPS
     t0 = time.perf_counter()
