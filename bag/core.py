@@ -620,15 +620,31 @@ class Bag(CollectionMethods):
 
         return product(self, other)
 
-    def repartition(self, npartitions: int) -> Bag:
-        """The same elements, in the same order, in ``npartitions`` partitions.
+    def repartition(self, npartitions: int | None = None, partition_size: Any = None) -> Bag:
+        """The same elements, in the same order, in ``npartitions`` partitions,
+        or in partitions of about ``partition_size`` bytes each (an int or a
+        string like ``"64MiB"``; element sizes are estimated with
+        ``sys.getsizeof`` of each element and its items). Give exactly one.
+        ``partition_size`` computes the bag once now to measure it.
 
         >>> import shoal.bag as sb
         >>> sb.range(10, npartitions=2).repartition(5).npartitions
         5
+        >>> import shoal
+        >>> b = sb.from_sequence(["x" * 100] * 10, npartitions=1)
+        >>> with shoal.config.set(scheduler="sync"):
+        ...     b.repartition(partition_size="1kB").npartitions
+        2
         """
-        from shoal.bag.combine import repartition
+        from shoal.bag.combine import repartition, repartition_by_size
 
+        if (npartitions is None) == (partition_size is None):
+            raise ValueError(
+                "repartition: give exactly one of npartitions or partition_size, got "
+                f"npartitions={npartitions!r}, partition_size={partition_size!r}"
+            )
+        if partition_size is not None:
+            return repartition_by_size(self, partition_size)
         return repartition(self, npartitions)
 
     # --------------------------------------------------------------- outputs

@@ -198,8 +198,11 @@ def _mark_read(spills: list, j: int, root: str, n_out: int) -> None:
     marks = os.path.join(root, f"read-{run}")
     os.makedirs(marks, exist_ok=True)
     open(os.path.join(marks, str(j)), "wb").close()
-    if len(os.listdir(marks)) < n_out:
-        return
+    try:
+        if len(os.listdir(marks)) < n_out:
+            return
+    except FileNotFoundError:
+        return  # another reader saw every mark at once and is cleaning up
     for path, _ in spills:
         try:
             os.remove(path)

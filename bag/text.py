@@ -125,6 +125,30 @@ def read_file_lines(
         yield from _decode_lines(f, None, encoding, errors, delimiter)
 
 
+def read_files_lines(
+    fs: Any,
+    paths: list[str],
+    compressions: list[str | None],
+    encoding: str,
+    errors: str,
+    delimiter: str,
+    include_path: bool,
+) -> Iterator:
+    """Stream the lines of several whole files, one file after the other
+    (``(line, path)`` pairs if ``include_path``).
+
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe({"/doc-f1.txt": b"a\\n", "/doc-f2.txt": b"b\\n"})
+    >>> paths = ["/doc-f1.txt", "/doc-f2.txt"]
+    >>> list(read_files_lines(fs, paths, [None, None], "utf-8", "strict", "\\n", True))
+    [('a\\n', '/doc-f1.txt'), ('b\\n', '/doc-f2.txt')]
+    """
+    for path, comp in zip(paths, compressions, strict=True):
+        lines = read_file_lines(fs, path, comp, encoding, errors, delimiter)
+        yield from ch.op_with_path(lines, path) if include_path else lines
+
+
 def _find(f: Any, pos: int, delim: bytes) -> int | None:
     """Absolute position of the first ``delim`` at or after ``pos``, or None."""
     f.seek(pos)
@@ -222,6 +246,7 @@ def read_text(
     linedelimiter: str = "\n",
     include_path: bool = False,
     storage_options: dict | None = None,
+    files_per_partition: int | None = None,
 ) -> Bag:
     """A bag of the lines of text files (see the module docstring).
 
@@ -229,6 +254,8 @@ def read_text(
     ``blocksize`` (bytes or a string like ``"64MiB"``) splits uncompressed
     files; ``compression`` is inferred from the extension (gzip, bz2, xz,
     zstd) or given. ``include_path=True`` makes elements ``(line, path)``.
+    ``files_per_partition=n`` reads ``n`` whole files (in order) per
+    partition instead of one; it cannot be combined with ``blocksize``.
 
     >>> import fsspec
     >>> fsspec.filesystem("memory").pipe("/doc-read.txt", b"one\\ntwo\\n")
@@ -239,7 +266,34 @@ def read_text(
         raise ValueError(f"read_text: linedelimiter must be a non-empty str, got {linedelimiter!r}")
     codecs.lookup(encoding)
     codecs.lookup_error(errors)
+    if files_per_partition is not None:
+        if (
+            isinstance(files_per_partition, bool)
+            or not isinstance(files_per_partition, int)
+            or files_per_partition < 1
+        ):
+            raise ValueError(
+                f"read_text: files_per_partition must be a positive int, got "
+                f"{files_per_partition!r}"
+            )
+        if blocksize is not None:
+            raise ValueError(
+                "read_text: give blocksize (split files) or files_per_partition (group whole "
+                f"files), not both; got blocksize={blocksize!r}, "
+                f"files_per_partition={files_per_partition!r}"
+            )
     fs, paths = _expand_paths(urlpath, storage_options)
+    if files_per_partition is not None:
+        return _read_file_groups(
+            fs,
+            paths,
+            files_per_partition,
+            compression,
+            encoding,
+            errors,
+            linedelimiter,
+            include_path,
+        )
     size = None if blocksize is None else parse_bytes(blocksize)
     if size is not None and size < 1:
         raise ValueError(f"read_text: blocksize must be positive, got {blocksize!r}")
@@ -290,6 +344,37 @@ def read_text(
     if include_path:
         bag = bag.then("read-text-paths", (ch.op_with_path, PerPart(part_paths)), None)
     return bag
+
+
+def _read_file_groups(
+    fs: Any,
+    paths: list[str],
+    per: int,
+    compression: str | None,
+    encoding: str,
+    errors: str,
+    delimiter: str,
+    include_path: bool,
+) -> Bag:
+    """``read_text(files_per_partition=per)``: ``per`` whole files a partition."""
+    comps = [_compression_of(p, compression) for p in paths]
+    srcs = [
+        Task(
+            read_files_lines,
+            fs,
+            paths[i : i + per],
+            comps[i : i + per],
+            encoding,
+            errors,
+            delimiter,
+            include_path,
+        )
+        for i in range(0, len(paths), per)
+    ]
+    name = "read-text-files-" + tokenize(
+        paths, [fs.ukey(p) for p in paths], per, comps, encoding, errors, delimiter, include_path
+    )
+    return Bag(name, len(srcs), srcs=srcs)
 
 
 # ------------------------------------------------------------------ output

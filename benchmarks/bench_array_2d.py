@@ -17,8 +17,8 @@ Scale 1 is n = 10,000 (800 MB) and m = 5,000.
 from __future__ import annotations
 
 import argparse
-import gc
-import threading
+import os
+import sys
 import time
 
 import psutil
@@ -27,36 +27,13 @@ import shoal
 import shoal.array as sa
 from shoal.core.utils import format_bytes
 
-
-class PeakMemory:
-    """Peak resident memory of this process while the block runs."""
-
-    def __init__(self, interval: float = 0.02):
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        gc.collect()
-        self.start = self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import PeakRSS  # noqa: E402
 
 
 def run(collection) -> tuple[float, int]:
     """Seconds and peak resident memory above the level before the run."""
-    with PeakMemory() as mem:
+    with PeakRSS() as mem:
         start = time.perf_counter()
         collection.compute(scheduler="threads")
         elapsed = time.perf_counter() - start

@@ -17,8 +17,8 @@ for shoal (the graph that runs) and Dask (before and after its optimization).
 from __future__ import annotations
 
 import argparse
-import gc
-import threading
+import os
+import sys
 import time
 
 import numpy as np
@@ -28,32 +28,8 @@ import shoal
 import shoal.array as sa
 from shoal.core.utils import format_bytes, parse_bytes
 
-
-class PeakMemory:
-    """Peak resident memory of this process while the block runs."""
-
-    def __init__(self, interval: float = 0.02):
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        gc.collect()
-        self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import PeakRSS  # noqa: E402
 
 OPS = {
     "x.sum()": lambda x: x.sum(),
@@ -67,7 +43,7 @@ def timed(collection, repeat: int) -> tuple[float, int, float]:
     """Best time of ``repeat`` runs (the machine is shared), highest peak memory."""
     best, peak = float("inf"), 0
     for _ in range(repeat):
-        with PeakMemory() as mem:
+        with PeakRSS() as mem:
             start = time.perf_counter()
             value = collection.compute(scheduler="threads")
             best = min(best, time.perf_counter() - start)

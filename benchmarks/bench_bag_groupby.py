@@ -21,66 +21,15 @@ import argparse
 import os
 import random
 import sys
-import threading
 import time
 
-import psutil
-
-from shoal.core.utils import format_bytes
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import best_of_interleaved, print_tree_timings  # noqa: E402
 
 
 def nap(x: int) -> int:
     time.sleep(0.2)
     return x
-
-
-class PeakMemory:
-    """Peak RSS of this process and its children while the block runs."""
-
-    def __init__(self):
-        self.proc = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _cpu(self) -> float:
-        """CPU seconds used so far by this process and its live children."""
-        procs = [self.proc, *self.proc.children(recursive=True)]
-        total = 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
-
-    def _rss(self) -> int:
-        total = self.proc.memory_info().rss
-        for child in self.proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self):
-        self.base = self._rss()
-        self.peak = self.base
-        self.cpu0 = self._cpu()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self._rss())
-        self.extra = self.peak - self.base
-        self.cpu = self._cpu() - self.cpu0
 
 
 def make_records(seed: int, n: int, groups: int) -> list:
@@ -143,23 +92,10 @@ def main() -> None:
         g = b.groupby(first, npartitions=nparts, shuffle="disk").map(summarize)
         return dask.compute(g, scheduler="processes", pool=pool)[0]
 
-    results = {"shoal": float("inf"), "dask": float("inf")}
-    peaks = {"shoal": 0, "dask": 0}
-    cpu = {"shoal": float("inf"), "dask": float("inf")}
-    answers = {}
-    for _ in range(args.repeat):  # interleaved, so load drifts hit both systems
-        for name, run in (("shoal", run_shoal), ("dask", run_dask)):
-            with PeakMemory() as mem:
-                start = time.perf_counter()
-                answers[name] = sorted(run())
-                results[name] = min(results[name], time.perf_counter() - start)
-            peaks[name] = max(peaks[name], mem.extra)
-            cpu[name] = min(cpu[name], mem.cpu)
-    for name in results:
-        print(
-            f"groupby {name:6s} {results[name]:8.2f} s   cpu {cpu[name]:8.2f} s   "
-            f"peak +{format_bytes(peaks[name])}"
-        )
+    answers, results, peaks, cpu = best_of_interleaved(
+        {"shoal": lambda: sorted(run_shoal()), "dask": lambda: sorted(run_dask())}, args.repeat
+    )
+    print_tree_timings("groupby", results, cpu, peaks)
     assert answers["shoal"] == answers["dask"], "shoal and Dask disagree"
     assert sum(n for _, n, _ in answers["shoal"]) == per * nparts
     print(f"\ngroupby dask/shoal {results['dask'] / results['shoal']:5.2f}x")

@@ -31,14 +31,14 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from operator import add
 
-import psutil
-
 from shoal.core.utils import format_bytes, parse_bytes
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import best_of_interleaved, print_tree_timings  # noqa: E402
 
 COUNTRIES = ["DE", "FR", "US", "BR", "IN", "CN", "JP", "NG", "ZA", "AU", "CA", "MX"]
 
@@ -86,55 +86,6 @@ def nap(x: int) -> int:
 
 def country(record: dict) -> str:
     return record["country"]
-
-
-class PeakMemory:
-    """Peak RSS of this process and its children while the block runs."""
-
-    def __init__(self):
-        self.proc = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _cpu(self) -> float:
-        """CPU seconds used so far by this process and its live children."""
-        procs = [self.proc, *self.proc.children(recursive=True)]
-        total = 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
-
-    def _rss(self) -> int:
-        total = self.proc.memory_info().rss
-        for child in self.proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self):
-        self.base = self._rss()
-        self.peak = self.base
-        self.cpu0 = self._cpu()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self._rss())
-        self.extra = self.peak - self.base
-        self.cpu = self._cpu() - self.cpu0
 
 
 def plain_frequencies(paths: list[str]) -> dict:
@@ -231,25 +182,11 @@ def main() -> None:
             }
         results: dict = {}
         for query in ("frequencies", "foldby"):
-            answers = {}
-            best = dict.fromkeys(systems, float("inf"))
-            peak = dict.fromkeys(systems, 0)
-            cpu = dict.fromkeys(systems, float("inf"))
-            for _ in range(args.repeat):  # interleaved, so load drifts hit every system
-                for system, queries in systems.items():
-                    with PeakMemory() as mem:
-                        start = time.perf_counter()
-                        answers[system] = queries[query]()
-                        elapsed = time.perf_counter() - start
-                    best[system] = min(best[system], elapsed)
-                    peak[system] = max(peak[system], mem.extra)
-                    cpu[system] = min(cpu[system], mem.cpu)
+            runs = {system: queries[query] for system, queries in systems.items()}
+            answers, best, peak, cpu = best_of_interleaved(runs, args.repeat)
             for system in systems:
                 results[(system, query)] = (best[system], peak[system])
-                print(
-                    f"{query:12s} {system:6s} {best[system]:8.2f} s   "
-                    f"cpu {cpu[system]:8.2f} s   peak +{format_bytes(peak[system])}"
-                )
+            print_tree_timings(f"{query:12s}", best, cpu, peak)
             ref = answers["shoal"]
             for system, value in answers.items():
                 assert value.keys() == ref.keys(), system

@@ -15,12 +15,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import peak_rss, print_vs_shoal, run_child  # noqa: E402
+
 FILE_BYTES = 256 * 2**20
 
 
@@ -57,16 +58,6 @@ def generate(size: int, data_dir: str) -> str:
     return target
 
 
-def _peak_rss() -> int:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts
-    afresh at exec, so the parent's memory is not counted)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def run_one(system: str, src: str, out: str) -> dict:
     import pandas as pd
 
@@ -95,7 +86,7 @@ def run_one(system: str, src: str, out: str) -> dict:
         agg.to_parquet(os.path.join(out, "part.0.parquet"))
     elapsed = time.perf_counter() - start
     back = pd.read_parquet(out).sort_index()
-    peak = _peak_rss()
+    peak = peak_rss()
     return {
         "seconds": elapsed,
         "peak_bytes": peak,
@@ -123,27 +114,9 @@ def main() -> None:
     results = {}
     for system in args.systems.split(","):
         out = os.path.join(args.data_dir, f"out-{system}")
-        proc = subprocess.run(
-            [sys.executable, "-P", os.path.abspath(__file__), "--child", system, src, out],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[system] = run_child(__file__, system, src, out)
         shutil.rmtree(out, ignore_errors=True)
-    base = results.get("shoal")
-    for system, r in results.items():
-        line = (
-            f"csv->groupby->parquet {system:7s} {r['seconds']:8.2f} s  peak "
-            f"{r['peak_bytes'] / 2**30:6.2f} GiB  {r['value']}"
-        )
-        if base and system != "shoal":
-            line += (
-                f"  time ratio {system}/shoal {r['seconds'] / base['seconds']:.2f}x, "
-                f"memory ratio {r['peak_bytes'] / base['peak_bytes']:.2f}x"
-            )
-        print(line)
+    print_vs_shoal("csv->groupby->parquet", results)
     values = [r["value"] for r in results.values()]
     for v in values[1:]:
         assert v["groups"] == values[0]["groups"] and v["n"] == values[0]["n"], values

@@ -26,8 +26,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import peak_rss, print_vs_shoal, run_child  # noqa: E402
+
 Q1_DATE = "1998-09-02"
 Q1_COLUMNS = [
     "l_returnflag",
@@ -168,16 +169,6 @@ def _q6_frame(df, pd):
     return (df.l_extendedprice * df.l_discount).sum()
 
 
-def _peak_rss() -> int:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts
-    afresh at exec, so the parent's memory is not counted)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def run_one(system: str, query: str, path: str) -> dict:
     """Run one query in this process; time it and report peak RSS."""
     import pandas as pd
@@ -207,19 +198,8 @@ def run_one(system: str, query: str, path: str) -> dict:
         value = {"rows": len(result), "sum_charge": float(result.sum_charge.sum())}
     else:
         value = {"revenue": float(result)}
-    peak = _peak_rss()
+    peak = peak_rss()
     return {"seconds": elapsed, "peak_bytes": peak, "value": value}
-
-
-def _subprocess(system: str, query: str, path: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-P", os.path.abspath(__file__), "--child", system, query, path],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -241,19 +221,8 @@ def main() -> None:
     print(f"lineitem SF{args.scale:g} ({source}, {len(files)} files) at {path}")
     systems = args.systems.split(",")
     for query in args.queries.split(","):
-        results = {s: _subprocess(s, query, path) for s in systems}
-        base = results.get("shoal")
-        for s, r in results.items():
-            line = (
-                f"{query} {s:7s} {r['seconds']:8.2f} s  peak {r['peak_bytes'] / 2**30:6.2f} "
-                f"GiB  {r['value']}"
-            )
-            if base and s != "shoal":
-                line += (
-                    f"  time ratio {s}/shoal {r['seconds'] / base['seconds']:.2f}x, "
-                    f"memory ratio {r['peak_bytes'] / base['peak_bytes']:.2f}x"
-                )
-            print(line)
+        results = {s: run_child(__file__, s, query, path) for s in systems}
+        print_vs_shoal(query, results)
         values = [r["value"] for r in results.values()]
         for v in values[1:]:
             for k in v:

@@ -213,3 +213,36 @@ def test_read_map_filter_frequencies_is_one_task_per_partition(tmp_path):
     assert prefixes == {"frequencies-part": n, "frequencies-combine": sum(levels), "frequencies": 1}
     expected = collections.Counter(r["k"] for r in rows if r["ok"])
     assert_eq(freq, list(expected.items()), ordered=False)
+
+
+@pytest.mark.parametrize("per", [1, 2, 3, 10])
+def test_files_per_partition(tmp_path, per):
+    rng = random.Random(per)
+    names = [f"f{i}.txt" + ("" if i % 3 else ".gz") for i in range(7)]
+    lines = {}
+    for i, name in enumerate(names):
+        text = random_text(rng, rng.choice([0, 1, 20]), 30, trailing_newline=i % 2 == 0)
+        lines[name] = split_keep(text)
+        data = text.encode()
+        (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    order = sorted(names)
+    b = sb.read_text(str(tmp_path / "f*"), files_per_partition=per)
+    assert b.npartitions == -(-len(names) // per)
+    # an unfinished last line stays its own line: files are never glued together
+    assert_eq(b, [line for name in order for line in lines[name]])
+    with_path = sb.read_text(str(tmp_path / "f*"), files_per_partition=per, include_path=True)
+    expected = [(line, name) for name in order for line in lines[name]]
+    got = with_path.compute(scheduler="processes")
+    assert [(line, os.path.basename(p)) for line, p in got] == expected
+    assert_eq(with_path.count(), len(expected))
+
+
+def test_files_per_partition_bad_arguments(tmp_path):
+    (tmp_path / "a.txt").write_text("a\n")
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="files_per_partition must be a positive int"):
+            sb.read_text(str(tmp_path / "a.txt"), files_per_partition=bad)
+    with pytest.raises(ValueError, match="not both"):
+        sb.read_text(str(tmp_path / "a.txt"), files_per_partition=2, blocksize=10)
+    with pytest.raises(FileNotFoundError, match="absent"):
+        sb.read_text(str(tmp_path / "absent*.txt"), files_per_partition=2)
