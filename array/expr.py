@@ -63,11 +63,11 @@ class ArrayExpr(Expr):
 
     @property
     def chunks(self) -> tuple:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define chunks")
 
     @property
     def meta(self) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define meta")
 
     @property
     def dtype(self) -> np.dtype:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 
 import fsspec
 import pandas as pd
@@ -27,6 +26,7 @@ from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.expr import Blockwise, FrameExpr
 from shoal.dataframe.meta import has_known_categories, unknown_categorical
+from shoal.dataframe.paths import expand_paths
 
 __all__ = ["read_csv", "to_csv", "CSVBlockError"]
 
@@ -37,10 +37,6 @@ class CSVBlockError(ValueError):
     >>> issubclass(CSVBlockError, ValueError)
     True
     """
-
-
-def _natural_key(path: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
 
 
 def _header(fs, path: str, compression) -> bytes:
@@ -212,19 +208,7 @@ def read_csv(
     >>> sd.read_csv("/tmp/shoal-doc.csv", blocksize=8).a.sum().compute()
     np.int64(6)
     """
-    paths = path if isinstance(path, (list, tuple)) else [path]
-    fs, _ = fsspec.core.url_to_fs(str(paths[0]), **(storage_options or {}))
-    files: list[str] = []
-    for p in paths:
-        stripped = fs._strip_protocol(str(p))
-        found = (
-            sorted(fs.glob(stripped), key=_natural_key)
-            if any(ch in stripped for ch in "*?[")
-            else ([stripped] if fs.exists(stripped) else [])
-        )
-        if not found:
-            raise FileNotFoundError(f"read_csv: no files match {p!r}")
-        files += found
+    fs, files = expand_paths(path, storage_options, "read_csv")
     if kwargs.get("header", "infer") not in ("infer", 0):
         raise ValueError("read_csv supports header=0 (a header line) only")
     for bad in ("chunksize", "iterator", "nrows", "skipfooter", "index_col"):

@@ -19,8 +19,9 @@ from fsspec.utils import infer_compression, read_block
 from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.csv import _coerce, _natural_key
+from shoal.dataframe.csv import _coerce
 from shoal.dataframe.expr import Blockwise
+from shoal.dataframe.paths import expand_paths
 
 __all__ = ["read_json", "to_json"]
 
@@ -100,19 +101,7 @@ def read_json(
     >>> sd.read_json("memory://doc/j.json", blocksize=8).a.sum().compute()
     np.int64(6)
     """
-    paths = path if isinstance(path, (list, tuple)) else [path]
-    fs, _ = fsspec.core.url_to_fs(str(paths[0]), **(storage_options or {}))
-    files: list[str] = []
-    for p in paths:
-        stripped = fs._strip_protocol(str(p))
-        found = (
-            sorted(fs.glob(stripped), key=_natural_key)
-            if any(ch in stripped for ch in "*?[")
-            else ([stripped] if fs.exists(stripped) else [])
-        )
-        if not found:
-            raise FileNotFoundError(f"read_json: no files match {p!r}")
-        files += found
+    fs, files = expand_paths(path, storage_options, "read_json")
     opts = {"lines": lines, **kwargs}
     if lines:
         opts.setdefault("orient", "records")

@@ -34,14 +34,11 @@ from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.expr import Blockwise, Filter, MapPartitions, Projection, call_method
+from shoal.dataframe.paths import natural_key
 
 __all__ = ["read_parquet", "to_parquet", "ReadParquet", "ParquetDataset"]
 
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-
-
-def _natural_key(path: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
 
 
 def _is_data_file(rel: str) -> bool:
@@ -59,7 +56,7 @@ def _expand(path, storage_options) -> tuple[Any, list[str], str | None]:
     for p in paths:
         stripped = fs._strip_protocol(str(p))
         if any(ch in stripped for ch in "*?["):
-            found = sorted(fs.glob(stripped), key=_natural_key)
+            found = sorted(fs.glob(stripped), key=natural_key)
             if not found:
                 raise FileNotFoundError(f"read_parquet: no files match {p!r}")
             files += [f for f in found if fs.isfile(f)]
@@ -68,7 +65,7 @@ def _expand(path, storage_options) -> tuple[Any, list[str], str | None]:
             found = [f for f in fs.find(stripped) if _is_data_file(f[len(root) + 1 :])]
             if not found:
                 raise FileNotFoundError(f"read_parquet: directory {p!r} has no data files")
-            files += sorted(found, key=_natural_key)
+            files += sorted(found, key=natural_key)
         elif fs.exists(stripped):
             files.append(stripped)
         else:
