@@ -209,9 +209,26 @@ def block_slices(chunks: tuple, index: tuple) -> tuple:
     """
     out = []
     for axis_chunks, i in zip(chunks, index):
-        start = sum(axis_chunks[:i])
+        start = _cached_offsets(axis_chunks)[i]
         out.append(slice(start, start + axis_chunks[i]))
     return tuple(out)
+
+
+_OFFSETS: dict = {}  # id(axis chunks) -> (axis chunks, their offsets); a few recent axes
+
+
+def _cached_offsets(axis_chunks: Sequence) -> list:
+    """``chunk_offsets`` of an axis, remembered while a graph is built (block by
+    block: recomputing them per block would make building quadratic). The entry
+    holds the chunks object itself, so its id cannot be reused while cached."""
+    hit = _OFFSETS.get(id(axis_chunks))
+    if hit is not None and hit[0] is axis_chunks:
+        return hit[1]
+    offsets = chunk_offsets(axis_chunks)
+    if len(_OFFSETS) >= 64:
+        _OFFSETS.clear()
+    _OFFSETS[id(axis_chunks)] = (axis_chunks, offsets)
+    return offsets
 
 
 def all_block_indices(numblocks: tuple) -> list:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from shoal.core.expr import Expr
+from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.task import Ref, Task
 
 from .chunks import all_block_indices
@@ -141,7 +142,7 @@ class GraphBuilder:
         self.pending: list[ArrayExpr] = []
         self.stored: set = set()
         self.extras: set = set()
-        self.graph: dict = {}
+        self.graph = LayeredGraph()
         self.depth = 0
 
     def _extra(self, node: ArrayExpr) -> None:
@@ -189,18 +190,19 @@ class GraphBuilder:
         self._store(child)
         return Task(operator.getitem, Ref(child.key(index)), slices)
 
-    def build(self) -> dict:
+    def build(self) -> LayeredGraph:
         graph = self.graph
         self._store(self.root)
         while self.pending:
             node = self.pending.pop()
             self._extra(node)
-            for index in all_block_indices(node.numblocks):
-                graph[node.key(index)] = node._block(index, self)
+            block = node._block
+            nodes = [block(index, self) for index in all_block_indices(node.numblocks)]
+            graph.add_layer(Layer(node._name, node.numblocks, nodes))
         return graph
 
 
-def build_graph(expr: ArrayExpr) -> dict:
+def build_graph(expr: ArrayExpr) -> LayeredGraph:
     """The task graph computing every block of ``expr``.
 
     >>> from shoal.array.creation import arange

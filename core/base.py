@@ -2,7 +2,8 @@
 
 A shoal collection is any object whose type defines:
 
-- ``__shoal_graph__() -> dict``: its task graph (key -> node);
+- ``__shoal_graph__() -> Mapping``: its task graph (key -> node): a dict, or a
+  ``LayeredGraph`` (``core/layers.py``) that stores block keys compactly;
 - ``__shoal_keys__() -> key | nested list of keys``: the outputs;
 - ``__shoal_postcompute__() -> (finalize, extra_args)``: ``finalize(results,
   *extra_args)`` turns the computed outputs (same nesting as the keys) into
@@ -11,7 +12,10 @@ A shoal collection is any object whose type defines:
   *extra_args)`` makes a new collection of the same kind from a graph whose
   output keys hold results (persist) or optimized tasks (optimize);
 - optionally ``__shoal_scheduler__``: the backend used when nothing else is
-  chosen (bags use "processes").
+  chosen (bags use "processes");
+- optionally a classmethod ``__shoal_graph_together__(collections)``: one graph
+  for several collections of its type computed together (arrays use it to make
+  a block read by several reductions once).
 
 The backend of a computation is chosen in this order: the ``scheduler=``
 argument, config ``scheduler``, the most recent active distributed client,
@@ -27,6 +31,7 @@ from typing import Any
 from shoal.core import config
 from shoal.core.fuse import fuse_linear
 from shoal.core.graph import flatten_keys
+from shoal.core.layers import LayeredGraph
 from shoal.core.local import BACKENDS
 
 __all__ = [
@@ -173,19 +178,31 @@ def _replace(obj: Any, values: dict, traverse: bool) -> Any:
     return obj
 
 
-def collections_to_graph(collections: list, optimize_graph: bool = True) -> tuple[dict, list]:
+def collections_to_graph(
+    collections: list, optimize_graph: bool = True
+) -> tuple[LayeredGraph, list]:
     """One merged graph for several collections, and their keys (one entry each).
+
+    The graph is a ``LayeredGraph``: collections that build their blocks as
+    layers keep them compact, and layers of the same name are shared.
 
     >>> from shoal import delayed
     >>> graph, keys = collections_to_graph([delayed(1, name="one")])
-    >>> keys
-    ['one']
+    >>> keys, graph["one"]
+    (['one'], 1)
     """
-    graph: dict = {}
+    graph = LayeredGraph()
     keys: list = []
+    together: dict = {}  # a type's __shoal_graph_together__(collections) builds them as one
     for c in collections:
-        graph.update(c.__shoal_graph__())
+        build = getattr(type(c), "__shoal_graph_together__", None)
+        if build is None:
+            graph.update(c.__shoal_graph__())
+        else:
+            together.setdefault(build, []).append(c)
         keys.append(c.__shoal_keys__())
+    for build, group in together.items():
+        graph.update(build(group))
     if optimize_graph and config.get("optimization.fuse.active"):
         graph = fuse_linear(graph, flatten_keys(keys))
     return graph, keys

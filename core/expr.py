@@ -24,9 +24,10 @@ Stages, each a method returning a new tree (never mutating):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from shoal.core.layers import LayeredGraph
 from shoal.core.tokenize import tokenize
 
 __all__ = ["Expr", "ConvergenceError"]
@@ -266,12 +267,13 @@ class Expr:
 
     # ---------------------------------------------------------------- graph
 
-    def _layer(self) -> dict:
-        """The tasks this node adds to the graph (keys named after ``_name``)."""
+    def _layer(self) -> Mapping:
+        """The tasks this node adds to the graph (keys named after ``_name``): a
+        dict, or a ``LayeredGraph`` whose layers keep block keys compact."""
         raise NotImplementedError(f"{type(self).__name__} has no _layer()")
 
-    def __shoal_graph__(self) -> dict:
-        graph: dict = {}
+    def __shoal_graph__(self) -> LayeredGraph:
+        graph = LayeredGraph()
         for node in self.walk():
             graph.update(node._layer())
         return graph

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from itertools import chain
 
 from shoal.core import config
+from shoal.core.layers import LayeredGraph
 from shoal.core.task import Fused, Task, dependencies_of
 
 __all__ = ["fuse_linear"]
@@ -34,7 +35,7 @@ def _annotations(node) -> dict | None:
     return None
 
 
-def fuse_linear(graph: Mapping, keys: Iterable = (), max_length: int | None = None) -> dict:
+def fuse_linear(graph: Mapping, keys: Iterable = (), max_length: int | None = None) -> Mapping:
     """Return a new graph with linear chains fused (see module docstring).
 
     ``keys`` are outputs that must stay addressable. ``max_length`` bounds the
@@ -83,18 +84,19 @@ def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
                 if annotated and _annotations(graph.get(d)) != _annotations(node):
                     continue
                 parent[k] = d  # d missing from the graph is checked per chain below
+    # The output starts as a copy (a layered graph stays layered) without the
+    # fused links; each chain's end key then gets its fused node.
+    out = graph.copy() if type(graph) is LayeredGraph else dict(graph)
     if not parent:
-        return dict(graph)
+        return out
     inner_links = set(parent.values())
     next_link = parent.get
+    for k in inner_links:
+        out.pop(k, None)
 
-    out: dict = {}
-    for k, node in graph.items():
+    for k in parent:
         if k in inner_links:
-            continue  # emitted with the end of its chain
-        if k not in parent:
-            out[k] = node
-            continue
+            continue  # not the end of its chain
         links = [k]
         cur = parent[k]
         while cur is not _END:

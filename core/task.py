@@ -1,6 +1,7 @@
 """The task spec: what one node of a task graph is.
 
-A graph is a plain ``dict`` mapping keys to nodes. A key is a ``str`` or a
+A graph is a mapping of keys to nodes: a ``dict``, or a ``LayeredGraph``
+(``layers.py``) that stores grids of block keys compactly. A key is a ``str`` or a
 tuple ``(name, i, j, ...)``. A node is one of:
 
 - ``Task(func, *args, **kwargs)``: call ``func``; any ``Ref(key)`` found in the
@@ -111,6 +112,21 @@ class _Meta:
 
 _CONTAINERS = (tuple, list, dict)
 _SOLO = object()  # Task._meta of a task with one argument and no references
+_REF_ONLY = object()  # Task._meta of a task whose one argument is a Ref
+
+
+class _RefAt:
+    """Task._meta of a task with one top-level ``Ref`` at ``pos`` among plain
+    arguments. The Ref's bare key sits in the argument tuple, which saves an
+    object per task in the commonest shape, ``f(block, constant)``."""
+
+    __slots__ = ("pos",)
+
+    def __init__(self, pos: int):
+        self.pos = pos
+
+
+_REF_AT = tuple(_RefAt(i) for i in range(8))
 
 
 def _call_meta(args: tuple, kwargs: dict) -> Any:
@@ -155,8 +171,10 @@ class Task:
     # call, decided once at construction:
     #   None      no references; ``_args`` is the argument tuple
     #   _SOLO     one argument without references, stored bare in ``_args``
-    #   a Ref     one dependency, referenced only by top-level positional Refs;
-    #             when it is the only argument, ``_args`` is that Ref itself
+    #   _REF_ONLY one argument, a Ref: ``_args`` is its bare key (no Ref object kept)
+    #   _RefAt    one top-level positional Ref among other plain arguments, at
+    #             ``_meta.pos``; ``_args`` holds its bare key there
+    #   a Ref     one dependency, referenced by several top-level positional Refs
     #   a tuple   several dependencies (the tuple), top-level positional Refs only
     #   _Meta     anything else: keyword arguments, annotations, nested references
     __slots__ = ("func", "_args", "_meta")
@@ -178,9 +196,20 @@ class Task:
         else:
             if kwargs:
                 meta = _call_meta(args, kwargs)
-        if len(args) == 1 and (meta is None or meta is args[0]):
+        if type(meta) is Ref:
+            positions = [i for i, a in enumerate(args) if type(a) is Ref]
+            if len(args) == 1:
+                self._args = meta.key
+                self._meta = _REF_ONLY
+                return
+            if len(positions) == 1 and positions[0] < len(_REF_AT):
+                pos = positions[0]
+                self._args = (*args[:pos], meta.key, *args[pos + 1 :])
+                self._meta = _REF_AT[pos]
+                return
+        if len(args) == 1 and meta is None:
             self._args = args[0]
-            self._meta = _SOLO if meta is None else meta
+            self._meta = _SOLO
         else:
             self._args = args
             self._meta = meta
@@ -189,22 +218,19 @@ class Task:
     def args(self) -> tuple:
         """The positional arguments, as given."""
         meta = self._meta
-        if meta is _SOLO or meta is self._args:
+        if meta is _SOLO:
             return (self._args,)
+        if meta is _REF_ONLY:
+            return (Ref(self._args),)
+        if type(meta) is _RefAt:
+            args = self._args
+            return (*args[: meta.pos], Ref(args[meta.pos]), *args[meta.pos + 1 :])
         return self._args
 
     @property
     def dependencies(self) -> tuple:
         """The keys this task needs, in argument order, without repeats."""
-        meta = self._meta
-        if meta is None or meta is _SOLO:
-            return ()
-        typ = type(meta)
-        if typ is Ref:
-            return (meta.key,)
-        if typ is tuple:
-            return meta
-        return meta.dependencies
+        return dependencies_of(self)
 
     @property
     def kwargs(self) -> dict | None:
@@ -246,10 +272,19 @@ class Task:
             return self.func(*args)
         if meta is _SOLO:
             return self.func(args)
+        if meta is _REF_ONLY:
+            return self.func(results[args])
         typ = type(meta)
+        if typ is _RefAt:
+            if len(args) == 2:  # the most common shape, without building a list
+                a, b = args
+                if meta.pos:
+                    return self.func(a, results[b])
+                return self.func(results[a], b)
+            args = list(args)
+            args[meta.pos] = results[args[meta.pos]]
+            return self.func(*args)
         if typ is Ref or typ is tuple:
-            if meta is args:
-                return self.func(results[meta.key])
             if len(args) == 2:  # the most common shape, without building a list
                 a, b = args
                 if type(a) is Ref:
@@ -413,11 +448,15 @@ def dependencies_of(node: Any) -> tuple:
     (('a',), ())
     """
     typ = type(node)
-    if typ is Task:  # Task.dependencies inlined: this runs once per node per walk
+    if typ is Task:  # runs once per node per walk, so the common cases come first
         meta = node._meta
         if meta is None or meta is _SOLO:
             return ()
+        if meta is _REF_ONLY:
+            return (node._args,)
         typ = type(meta)
+        if typ is _RefAt:
+            return (node._args[meta.pos],)
         if typ is Ref:
             return (meta.key,)
         if typ is tuple:

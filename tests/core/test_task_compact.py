@@ -33,6 +33,9 @@ SHAPES = [
     ((Ref("a"), 10), {}),
     ((10, Ref("a")), {}),
     ((Ref("a"), Ref("a")), {}),
+    ((1, 2, 3, 4, 5, 6, 7, Ref(("t", 0))), {}),  # the last position with a compact slot
+    ((1, 2, 3, 4, 5, 6, 7, 8, Ref("a")), {}),  # past it: the Ref is kept as an object
+    ((1, Ref("b"), 3), {}),
     ((Ref("a"), Ref("b")), {}),
     ((Ref("a"), Ref("b"), Ref(("t", 0)), 4), {}),
     (([Ref("a")],), {}),
