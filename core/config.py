@@ -156,6 +156,8 @@ def get(key: str, default: Any = _MISSING) -> Any:
 
     >>> get("optimization.fuse.max-length")
     10000
+
+    A section comes back as a copy: changing it changes nothing (use ``set``).
     """
     with _lock:
         node: Any = config
@@ -166,7 +168,7 @@ def get(key: str, default: Any = _MISSING) -> Any:
                 return default
             else:
                 raise KeyError(_unknown_message(key))
-        return node
+        return copy.deepcopy(node) if isinstance(node, dict) else node  # never the live section
 
 
 def _all_paths(node: Mapping, prefix: str = "") -> Iterator[str]:

@@ -33,6 +33,21 @@ from shoal.core.tokenize import tokenize
 __all__ = ["Expr", "ConvergenceError"]
 
 
+_SEQUENCES = (list, tuple)
+
+
+def _map_operand(op: Any, func) -> Any:
+    """``op`` with ``func`` applied to it if it is an expression, or to the
+    expressions inside it if it is a list or tuple; the same object if unchanged."""
+    if isinstance(op, Expr):
+        return func(op)
+    if type(op) in _SEQUENCES:
+        new = [func(x) if isinstance(x, Expr) else x for x in op]
+        if any(a is not b for a, b in zip(new, op)):
+            return type(op)(new)
+    return op
+
+
 class ConvergenceError(RuntimeError):
     """An optimizer kept rewriting without reaching a fixed point."""
 
@@ -104,8 +119,15 @@ class Expr:
     # ------------------------------------------------------------- structure
 
     def dependencies(self) -> list[Expr]:
-        """The operands that are expressions (the children)."""
-        return [op for op in self.operands if isinstance(op, Expr)]
+        """The operands that are expressions, also inside list or tuple operands
+        (the children)."""
+        out: list = []
+        for op in self.operands:
+            if isinstance(op, Expr):
+                out.append(op)
+            elif type(op) in _SEQUENCES:
+                out.extend(x for x in op if isinstance(x, Expr))
+        return out
 
     def walk(self) -> Iterator[Expr]:
         """Every distinct node in the tree, parents before children."""
@@ -128,7 +150,7 @@ class Expr:
         return type(self)(*operands)
 
     def _map_children(self, func) -> Expr:
-        new = [func(op) if isinstance(op, Expr) else op for op in self.operands]
+        new = [_map_operand(op, func) for op in self.operands]
         if all(a is b for a, b in zip(new, self.operands)):
             return self
         return self.substitute_operands(new)

@@ -210,3 +210,12 @@ def test_concurrent_sets_in_threads_restore_everything():
     assert config.get("scheduler") is None
     assert config.get("num-workers") is None
     assert config.get("optimization.fuse.max-length") == 10_000
+
+
+def test_a_section_is_returned_as_a_copy():
+    section = config.get("optimization")
+    before = config.get("optimization.fuse.max-length")
+    section["fuse"]["max-length"] = before + 1
+    section["new-key"] = 1
+    assert config.get("optimization.fuse.max-length") == before
+    assert "new-key" not in config.get("optimization")

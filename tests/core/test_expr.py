@@ -243,3 +243,42 @@ def test_a_pushdown_travels_all_the_way_in_one_pass():
     expected = [330, 310]
     assert get_sync(simple.__shoal_graph__(), simple._name) == expected
     assert get_sync(plan.__shoal_graph__(), plan._name) == expected
+
+
+class Concat(Expr):
+    """Children inside a list operand: walk, simplify, lower and the graph see them."""
+
+    _parameters = ["parts", "label"]
+
+    def _layer(self):
+        return {self._name: Task(_concat_lists, [Ref(p._name) for p in self.parts])}
+
+
+def _concat_lists(lists):
+    return [x for part in lists for x in part]
+
+
+def test_expressions_inside_list_operands_are_children():
+    src = PushSelectIntoSource([10, 20, 30])
+    plain = Source([1, 2])
+    expr = Concat([Select(src, [2, 0]), Logical(plain), plain], "tag")
+    assert {type(c).__name__ for c in expr.dependencies()} == {"Select", "Logical", "Source"}
+    assert {type(n).__name__ for n in expr.walk()} == {
+        "Concat",
+        "Select",
+        "Logical",
+        "PushSelectIntoSource",
+        "Source",
+    }
+    simplified = expr.simplify()
+    assert type(simplified.parts[0]) is PushSelectIntoSource  # pushed down inside the list
+    assert type(simplified.parts) is list and simplified.label == "tag"
+    lowered = simplified.lower()
+    assert type(lowered.parts[1]) is Add  # the nested Logical was lowered
+    assert get_sync(lowered.__shoal_graph__(), lowered._name) == [30, 10, 2, 3, 1, 2]
+    assert expr.simplify().lower()._name == lowered._name  # deterministic
+
+
+def test_unchanged_list_operands_keep_the_same_node():
+    expr = Concat((Source([1]), Source([2])), None)
+    assert expr.simplify() is expr and expr.lower() is expr
