@@ -9,7 +9,10 @@ implicit, ``core/layers.py``) and once as a plain dict; Dask builds its current
 task spec (``dask._task_spec`` ``Task``/``TaskRef``) in its dict. The figure is the memory ``tracemalloc`` sees allocated
 by building the graph dict (keys, nodes, arguments), divided by the tasks.
 
-    .venv/bin/python -P benchmarks/bench_core_graph_memory.py [--size 1000000]
+    .venv/bin/python -P benchmarks/bench_core_graph_memory.py [--size 1000000] [--array-blocks N]
+
+A second row measures a graph the collections build: ``(x + 1).sum()`` of an
+array of ``--array-blocks`` blocks, optimized by each library (same task count).
 """
 
 from __future__ import annotations
@@ -76,21 +79,54 @@ def build_skeleton(n: int) -> dict:
     return graph
 
 
-def bytes_per_task(build, n: int) -> float:
+def bytes_per_task(build, n: int, tasks: int | None = None) -> float:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     graph = build(n)
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    assert len(graph) == n // 2 * 2
+    tasks = n // 2 * 2 if tasks is None else tasks
+    assert len(graph) == tasks, (len(graph), tasks)
     del graph
-    return (after - before) / (n // 2 * 2)
+    return (after - before) / tasks
+
+
+def array_sum_shoal(blocks: int):
+    """The optimized graph of ``(x + 1).sum()`` over ``blocks`` one-element blocks."""
+    import shoal.array as sa
+    from shoal.core.base import collections_to_graph
+
+    return collections_to_graph([(sa.ones(blocks, chunks=1) + 1).sum(split_every=32)])[0]
+
+
+def array_sum_dask(blocks: int):
+    import dask
+    import dask.array as da
+
+    (y,) = dask.optimize((da.ones(blocks, chunks=1) + 1).sum(split_every=32))
+    return dict(y.__dask_graph__())
+
+
+def collection_rows(blocks: int) -> None:
+    """The same comparison for a graph built by the array collections."""
+    tasks = len(array_sum_shoal(blocks))
+    assert tasks == len(array_sum_dask(blocks)), "shoal and Dask should build as many tasks"
+    shoal_b = bytes_per_task(array_sum_shoal, blocks, tasks)
+    dask_b = bytes_per_task(array_sum_dask, blocks, tasks)
+    label = "array (x+1).sum()"
+    print(f"{label:<22}{shoal_b:>14.0f}{dask_b:>13.0f}{shoal_b / dask_b:>12.2f}  ({tasks} tasks)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="tasks in the graph")
+    parser.add_argument(
+        "--array-blocks",
+        type=int,
+        default=20_000,
+        help="blocks of the array-collection graph also measured (0: skip)",
+    )
     args = parser.parse_args()
 
     import dask._task_spec  # noqa: F401  (import outside the measured window)
@@ -110,6 +146,8 @@ def main() -> None:
     shoal_n, dask_n = shoal_b - base_b, dask_b - base_b
     print(f"{'dict nodes (no keys)':<22}{shoal_n:>14.0f}{dask_n:>13.0f}{shoal_n / dask_n:>12.2f}")
     print(f"(keys and dict alone: {base_b:.0f} B/task, the same for both)")
+    if args.array_blocks:
+        collection_rows(args.array_blocks)
     print("goal: shoal/dask <= 0.33")
 
 

@@ -129,6 +129,46 @@ class _RefAt:
 _REF_AT = tuple(_RefAt(i) for i in range(8))
 
 
+_SHARED_METAS: dict = {}  # (dependencies, deep, kwargs signature) -> one _Meta for all
+_PLAIN = (int, float, bool, str, bytes, type(None))
+
+
+def _signature(value: Any) -> Any:
+    """A hashable stand-in for ``value`` telling apart everything ``==`` would
+    confuse (1, 1.0 and True), or None if ``value`` is not a plain constant."""
+    typ = type(value)
+    if typ in _PLAIN:
+        return (typ, value)
+    if typ is tuple:
+        parts = tuple(map(_signature, value))
+        if None not in parts:
+            return (tuple, parts)
+    return None
+
+
+def _shared_meta(deps: tuple, deep: bool, kwargs: dict | None) -> _Meta:
+    """The ``_Meta`` of a task, shared with every task built with the same
+    dependencies, nesting and plain-constant keyword arguments: blocks of one
+    layer usually differ only in their positional arguments, so they share one
+    record and one kwargs dict instead of ~250 bytes each. Records are never
+    changed in place (annotating a task gives it a record of its own)."""
+    sig: Any = ()
+    if kwargs:
+        sig = tuple((k, _signature(v)) for k, v in kwargs.items())
+        if any(v is None for _, v in sig):
+            return _Meta(deps, deep, kwargs, None)
+    key = (deps, deep, sig)
+    try:
+        meta = _SHARED_METAS.get(key)
+    except TypeError:  # a dependency key that cannot be hashed is reported later
+        return _Meta(deps, deep, kwargs, None)
+    if meta is None:
+        if len(_SHARED_METAS) >= 4096:
+            _SHARED_METAS.clear()
+        meta = _SHARED_METAS[key] = _Meta(deps, deep, kwargs, None)
+    return meta
+
+
 def _call_meta(args: tuple, kwargs: dict) -> Any:
     """The ``_meta`` of a task with these arguments (see ``Task.__slots__``)."""
     deps: list = []
@@ -147,7 +187,7 @@ def _call_meta(args: tuple, kwargs: dict) -> Any:
     if kwargs and _collect(kwargs, deps, seen):
         deep = True
     if deep or kwargs:
-        return _Meta(tuple(deps), deep, kwargs or None, None)
+        return _shared_meta(tuple(deps), deep, kwargs or None)
     if not deps:
         return None
     if len(deps) == 1:
@@ -248,10 +288,10 @@ class Task:
     def annotations(self, value: dict | None) -> None:
         meta = self._meta
         if type(meta) is not _Meta:
-            args = self.args
-            meta = _Meta(self.dependencies, False, None, None)
-            self._args, self._meta = args, meta
-        meta.annotations = value
+            args, deps = self.args, self.dependencies
+            self._args, self._meta = args, _Meta(deps, False, None, value)
+        else:  # a new record: ``_Meta`` records may be shared between tasks
+            self._meta = _Meta(meta.dependencies, meta.deep, meta.kwargs, value)
 
     def annotate(self, **annotations: Any) -> Task:
         """Attach annotations (``priority``, ``resources``, ``retries``, ...) and

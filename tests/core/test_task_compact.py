@@ -144,3 +144,34 @@ def test_a_fused_chain_releases_its_inner_results_as_it_goes():
     Block.live = Block.peak = 0
     assert get_sync(fused, "x499").value == 499
     assert Block.peak <= 2
+
+
+def test_tasks_built_alike_share_one_record_without_mixing_values():
+    a = Task(pack, 1, axis=(0,), keepdims=True)
+    b = Task(pack, 2, axis=(0,), keepdims=True)
+    assert a._meta is b._meta  # one record and kwargs dict for a whole layer
+    look_alikes = [
+        Task(pack, 1, axis=(0,), keepdims=1),
+        Task(pack, 1, axis=(0.0,), keepdims=True),
+        Task(pack, 1, axis=(False,), keepdims=True),
+        Task(pack, 1, axis=[0], keepdims=True),
+    ]
+    for t in look_alikes:  # equal under == but not the same values
+        assert t._meta is not a._meta
+    assert [t({})[1] for t in look_alikes] == [
+        {"axis": (0,), "keepdims": 1},
+        {"axis": (0.0,), "keepdims": True},
+        {"axis": (False,), "keepdims": True},
+        {"axis": [0], "keepdims": True},
+    ]
+    assert type(look_alikes[0]({})[1]["keepdims"]) is int
+    b.annotate(retries=3)
+    assert a.annotations is None and b.annotations == {"retries": 3}
+    assert a({}) == ((1,), {"axis": (0,), "keepdims": True})
+    assert b({}) == ((2,), {"axis": (0,), "keepdims": True})
+
+
+def test_unhashable_and_reference_kwargs_still_work():
+    t = Task(pack, k=Ref("a"), j=[1, 2], m={"x": Ref("b")})
+    assert t.dependencies == ("a", "b")
+    assert t(RESULTS) == ((), {"k": 1, "j": [1, 2], "m": {"x": 2}})
