@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
-from itertools import product
+from itertools import chain, product
 from math import prod
 from typing import Any
 
@@ -93,19 +93,27 @@ class Layer:
             flat = flat * n + i
         return flat
 
+    def _all_keys(self) -> Iterator[tuple]:
+        return product((self.name,), *map(range, self.shape))  # key tuples made in C
+
     def keys(self) -> Iterator[tuple]:
         """The keys present, in C order."""
-        name, nodes = self.name, self.nodes
-        indices = product(*map(range, self.shape))
-        if self.count == len(nodes):
-            return ((name, *index) for index in indices)
-        return ((name, *index) for index, n in zip(indices, nodes) if n is not _ABSENT)
+        if self.count == len(self.nodes):
+            return self._all_keys()
+        return (k for k, n in zip(self._all_keys(), self.nodes) if n is not _ABSENT)
+
+    def values(self) -> Iterator:
+        """The nodes present, in C order."""
+        if self.count == len(self.nodes):
+            return iter(self.nodes)
+        return (n for n in self.nodes if n is not _ABSENT)
 
     def items(self) -> Iterator[tuple]:
         """``(key, node)`` pairs present, in C order."""
-        name = self.name
-        pairs = zip(product(*map(range, self.shape)), self.nodes)
-        return (((name, *index), n) for index, n in pairs if n is not _ABSENT)
+        pairs = zip(self._all_keys(), self.nodes)
+        if self.count == len(self.nodes):
+            return pairs
+        return (pair for pair in pairs if pair[1] is not _ABSENT)
 
     def copy(self) -> Layer:
         """A layer with its own node list."""
@@ -248,9 +256,7 @@ class LayeredGraph(MutableMapping):
             del self._layers[layer.name]
 
     def __iter__(self) -> Iterator:
-        for layer in list(self._layers.values()):
-            yield from layer.keys()
-        yield from self._loose
+        return chain(*[layer.keys() for layer in self._layers.values()], self._loose)
 
     def __len__(self) -> int:
         return sum(layer.count for layer in self._layers.values()) + len(self._loose)
@@ -269,9 +275,10 @@ class LayeredGraph(MutableMapping):
         return _Values(self)
 
     def _iter_items(self) -> Iterator[tuple]:
-        for layer in list(self._layers.values()):
-            yield from layer.items()
-        yield from self._loose.items()
+        return chain(*[layer.items() for layer in self._layers.values()], self._loose.items())
+
+    def _iter_values(self) -> Iterator:
+        return chain(*[layer.values() for layer in self._layers.values()], self._loose.values())
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Add the keys of ``other``: the layers of a ``LayeredGraph`` are shared;
@@ -321,7 +328,7 @@ class _Values(ValuesView):
     __slots__ = ()
 
     def __iter__(self) -> Iterator:
-        return (node for _, node in self._mapping._iter_items())
+        return self._mapping._iter_values()
 
 
 _COMPACT_MIN = 32  # smaller dicts are not worth searching for grids
