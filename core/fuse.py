@@ -91,8 +91,14 @@ def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
         return out
     inner_links = set(parent.values())
     next_link = parent.get
-    for k in inner_links:
-        out.pop(k, None)
+    if type(out) is LayeredGraph:
+        out.drop(inner_links)
+    else:
+        for k in inner_links:
+            out.pop(k, None)
+    # the nodes of every key on a chain, in one sequential pass (cheaper than
+    # looking each up in a layered graph)
+    on_chain = {k: node for k, node in graph.items() if k in parent or k in inner_links}
 
     for k in parent:
         if k in inner_links:
@@ -102,7 +108,7 @@ def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
         while cur is not _END:
             links.append(cur)
             cur = next_link(cur, _END)
-        if links[-1] not in graph:
+        if links[-1] not in on_chain:
             links.pop()  # a reference to a missing key: left for validation to report
         links.reverse()
         # links[0] is the head, links[-1] == k; cut into segments of max_length
@@ -110,14 +116,14 @@ def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
             segment = links[start : start + max_length]
             end = segment[-1]
             if len(segment) == 1:
-                out[end] = graph[end]
+                out[end] = on_chain[end]
                 continue
             inner: list = []
             for s in segment:
-                node = graph[s]
+                node = on_chain[s]
                 if type(node) is Fused:
                     inner.extend(node.tasks)
                 else:
                     inner.append((s, node))
-            out[end] = Fused(end, inner, _annotations(graph[end]))
+            out[end] = Fused(end, inner, _annotations(on_chain[end]))
     return out

@@ -211,8 +211,38 @@ class LayeredGraph(MutableMapping):
                     return layer, i
         return None, -1
 
+    def drop(self, keys: Iterable) -> None:
+        """Remove ``keys``, skipping those not present (one pass, for many keys).
+
+        >>> g = LayeredGraph({("x", i): i for i in range(40)})
+        >>> g.drop([("x", i) for i in range(0, 40, 2)] + ["absent"])
+        >>> len(g), ("x", 1) in g, ("x", 2) in g
+        (20, True, False)
+        """
+        loose = self._loose
+        for key in keys:
+            layer, i = self._find(key)
+            if layer is None:
+                loose.pop(key, None)
+            elif layer.nodes[i] is not _ABSENT:
+                if layer.name in self._shared:
+                    layer = self._own(layer.name)
+                layer.nodes[i] = _ABSENT
+                layer.count -= 1
+        for name in [name for name, layer in self._layers.items() if not layer.count]:
+            del self._layers[name]
+
     # ---------------------------------------------------------------- mapping
     def __getitem__(self, key: Key) -> Any:
+        if type(key) is tuple and len(key) == 2:  # ("name", i): the common case, inlined
+            layer = self._layers.get(key[0])
+            if layer is not None and len(layer.shape) == 1:
+                i = key[1]
+                if type(i) is int and 0 <= i < layer.shape[0]:
+                    node = layer.nodes[i]
+                    if node is _ABSENT:
+                        raise KeyError(key)
+                    return node
         layer, i = self._find(key)
         if layer is not None:
             node = layer.nodes[i]
@@ -222,6 +252,12 @@ class LayeredGraph(MutableMapping):
         return self._loose[key]
 
     def __contains__(self, key: object) -> bool:
+        if type(key) is tuple and len(key) == 2:  # ("name", i): the common case, inlined
+            layer = self._layers.get(key[0])
+            if layer is not None and len(layer.shape) == 1:
+                i = key[1]
+                if type(i) is int and 0 <= i < layer.shape[0]:
+                    return layer.nodes[i] is not _ABSENT
         layer, i = self._find(key)
         if layer is not None:
             return layer.nodes[i] is not _ABSENT

@@ -212,3 +212,20 @@ def test_fusing_keeps_layers_and_results():
     assert type(fused[("c", 0)]) is Fused
     assert get_sync(fused, "out") == get_sync(d, "out") == sum(i + 2 for i in range(n))
     assert set(lg) == set(d)  # the input is left alone
+
+
+def test_drop_matches_deleting_from_a_dict():
+    rng = random.Random(1)
+    d = blocks_graph(40)
+    lg = layered(d)
+    other = lg.copy()
+    keys = list(d)
+    for _ in range(5):
+        gone = rng.sample(keys, 30) + [("grid", 99, 0), "missing"]
+        lg.drop(gone)
+        for k in gone:
+            d.pop(k, None)
+        assert_same(lg, d)
+    lg.drop(list(d))
+    assert len(lg) == 0 and lg.layers == {}
+    assert len(other) == len(blocks_graph(40))  # the copy kept its shared layers
