@@ -7,11 +7,15 @@ strings once, so every system reads the same plain parquet files. Without
 generated with numpy.
 
 Each (system, query) runs in a fresh subprocess, so its peak memory (max
-RSS) is its own; the time excludes imports. Ratios are printed against
+RSS) is its own; the time excludes imports. CPU seconds (user + system, all
+threads) are printed too: on a shared machine they move much less than wall
+times. ``--repeat N`` runs every system N times, alternating which goes
+first, and prints the spread of times and ratios. Ratios are printed against
 shoal (>1 means shoal is faster / smaller).
 
     .venv/bin/python -P benchmarks/bench_dataframe_tpch.py            # SF 1
     .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --scale 10 # issue figure
+    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --scale 10 --systems shoal,dask --repeat 5
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -174,6 +179,8 @@ def run_one(system: str, query: str, path: str) -> dict:
     import pandas as pd
 
     build = _q1_frame if query == "q1" else _q6_frame
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     if system == "shoal":
         import shoal.dataframe as sd
@@ -193,13 +200,15 @@ def run_one(system: str, query: str, path: str) -> dict:
         )
         result = build(pd.read_parquet(path, columns=columns), pd)
     elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_start
     if query == "q1":
         result = result.sort_index()
         value = {"rows": len(result), "sum_charge": float(result.sum_charge.sum())}
     else:
         value = {"revenue": float(result)}
     peak = peak_rss()
-    return {"seconds": elapsed, "peak_bytes": peak, "value": value}
+    return {"seconds": elapsed, "cpu": cpu, "peak_bytes": peak, "value": value}
 
 
 def main() -> None:
@@ -208,6 +217,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "shoal-tpch"))
     parser.add_argument("--systems", default="shoal,dask,pandas")
     parser.add_argument("--queries", default="q1,q6")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per system, alternating their order"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -221,13 +233,48 @@ def main() -> None:
     print(f"lineitem SF{args.scale:g} ({source}, {len(files)} files) at {path}")
     systems = args.systems.split(",")
     for query in args.queries.split(","):
-        results = {s: run_child(__file__, s, query, path) for s in systems}
-        print_vs_shoal(query, results)
-        values = [r["value"] for r in results.values()]
-        for v in values[1:]:
-            for k in v:
-                a, b = v[k], values[0][k]
-                assert math.isclose(a, b, rel_tol=1e-6), f"{query}: results differ: {values}"
+        runs = []
+        for rep in range(args.repeat):
+            order = systems[rep % len(systems) :] + systems[: rep % len(systems)]
+            load = os.getloadavg()[0]
+            results = {s: run_child(__file__, s, query, path) for s in order}
+            results = {s: results[s] for s in systems}
+            print_vs_shoal(f"{query} run {rep + 1} (load {load:.1f})", results)
+            print(
+                f"{query} run {rep + 1} CPU seconds: "
+                + ", ".join(f"{s} {r['cpu']:.2f}" for s, r in results.items())
+            )
+            _check_same(query, results)
+            runs.append(results)
+        if args.repeat > 1:
+            _print_spread(query, runs, systems)
+
+
+def _check_same(query: str, results: dict) -> None:
+    values = [r["value"] for r in results.values()]
+    for v in values[1:]:
+        for k in v:
+            a, b = v[k], values[0][k]
+            assert math.isclose(a, b, rel_tol=1e-6), f"{query}: results differ: {values}"
+
+
+def _print_spread(query: str, runs: list, systems: list) -> None:
+    """Min / median / max of each system's time and of each run's ratio."""
+
+    def spread(xs):
+        xs = sorted(xs)
+        return f"min {xs[0]:.2f}, median {xs[len(xs) // 2]:.2f}, max {xs[-1]:.2f}"
+
+    for s in systems:
+        print(
+            f"{query} {s:7s} seconds over {len(runs)} runs: {spread([r[s]['seconds'] for r in runs])}"
+        )
+    for s in systems:
+        if s != "shoal" and "shoal" in systems:
+            ratios = [r[s]["seconds"] / r["shoal"]["seconds"] for r in runs]
+            print(f"{query} time ratio {s}/shoal per run: {spread(ratios)}")
+            ratios = [r[s]["cpu"] / r["shoal"]["cpu"] for r in runs]
+            print(f"{query} CPU-time ratio {s}/shoal per run: {spread(ratios)}")
 
 
 if __name__ == "__main__":

@@ -2,19 +2,22 @@
 
 ``from_array`` makes one partition per block of rows of an array (columns in
 one block), with known divisions from the row positions. ``to_array`` and
-``to_records`` need each partition's length, because shoal arrays have
-known chunk sizes: they compute the lengths first (``lengths=True``), then
-build the array lazily from the partitions.
+``to_records`` turn each partition into one block of rows, lazily: the row
+chunk sizes are unknown (``nan``) unless ``lengths=True`` computes them
+first or ``lengths=[...]`` gives them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shoal.core.delayed import delayed
+from shoal.core.task import Ref, Task
+from shoal.core.tokenize import tokenize
 
 __all__ = ["from_array", "to_array", "to_records"]
 
@@ -72,54 +75,78 @@ def from_array(x: Any, columns=None, chunksize: int | None = None):
     return from_delayed([parts[i] for i in keep], meta=meta, divisions=tuple(divisions))
 
 
-def _values(part, records: bool, index: bool):
-    if records:
-        return part.to_records(index=index)
-    return part.to_numpy()
+def _values(part, records: bool, index: bool, length: int | None = None, i: int = 0):
+    out = part.to_records(index=index) if records else part.to_numpy()
+    if length is not None and len(out) != length:
+        raise ValueError(
+            f"partition {i} has {len(out)} rows, but lengths= said {length}; pass "
+            "lengths=True to compute them"
+        )
+    return out
 
 
-def _lengths(frame) -> list[int]:
-    sizes = frame.map_partitions(lambda p: pd.Series([len(p)]), meta=(None, "int64"))
-    return [int(n) for n in sizes.compute()]
+def _length(part) -> pd.Series:
+    return pd.Series([len(part)], dtype="int64")
 
 
-def to_array(frame, lengths: bool = True, records: bool = False, index: bool = False):
+def _lengths(frame, lengths) -> tuple:
+    """The chunk sizes along rows: computed (True), given, or unknown (nan)."""
+    n = frame.npartitions
+    if lengths is None or lengths is False:
+        return (math.nan,) * n
+    if lengths is True:
+        sizes = frame.map_partitions(_length, meta=(None, "int64"))
+        return tuple(int(k) for k in sizes.compute())
+    sizes = tuple(lengths)
+    if len(sizes) != n or not all(isinstance(k, (int, np.integer)) and k >= 0 for k in sizes):
+        raise ValueError(
+            f"lengths must be True, None or {n} non-negative integers (one per partition), "
+            f"got {lengths!r}"
+        )
+    return tuple(int(k) for k in sizes)
+
+
+def to_array(frame, lengths=None, records: bool = False, index: bool = False):
     """A ``shoal.array.Array`` of the values (or records) of a collection.
 
-    The partitions' lengths are computed first (``lengths=True``; shoal
-    arrays need known chunk sizes).
+    ``lengths``: None (the default) leaves the row chunk sizes unknown
+    (``nan``; ``Array.compute_chunk_sizes()`` finds them later), True
+    computes the partitions' lengths first, a sequence gives them (each
+    partition is checked against it when it is computed).
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}), npartitions=2)
+    >>> to_array(df).chunks
+    ((nan, nan), (2,))
+    >>> to_array(df, lengths=True).chunks
+    ((2, 1), (2,))
     >>> to_array(df).compute()
     array([[1, 4],
            [2, 5],
            [3, 6]])
     """
-    import shoal.array as sa
+    from shoal.array.core import Array
+    from shoal.array.expr import FromGraph
 
-    if not lengths:
-        raise ValueError(
-            "to_array needs lengths=True: shoal arrays have known chunk sizes, "
-            "so the partition lengths are computed first"
-        )
-    meta = frame._meta
-    sample = _values(meta, records, index)
-    sizes = _lengths(frame)
-    make = delayed(_values)
-    blocks = []
-    for part, n in zip(frame.to_delayed(), sizes):
-        shape = (n,) + sample.shape[1:]
-        blocks.append(sa.from_delayed(make(part, records, index), shape, dtype=sample.dtype))
-    return sa.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    sizes = _lengths(frame, lengths)
+    known = not math.isnan(sizes[0]) if sizes else True
+    sample = _values(frame._meta, records, index)
+    graph = dict(frame.__shoal_graph__())
+    keys = frame.__shoal_keys__()
+    name = "values-" + tokenize(keys, records, index, sizes)
+    for i, key in enumerate(keys):
+        block = (name, i) if sample.ndim == 1 else (name, i, 0)
+        graph[block] = Task(_values, Ref(key), records, index, sizes[i] if known else None, i)
+    chunks = (sizes,) + tuple((n,) for n in sample.shape[1:])
+    return Array(FromGraph(name, graph, chunks, sample))
 
 
-def to_records(frame, lengths: bool = True, index: bool = False):
+def to_records(frame, lengths=None, index: bool = False):
     """A ``shoal.array.Array`` of NumPy records (``to_array(records=True)``).
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=2)
-    >>> to_records(df).compute()["a"].tolist()
+    >>> to_records(df, lengths=True).compute()["a"].tolist()
     [1, 2]
     """
     return to_array(frame, lengths=lengths, records=True, index=index)

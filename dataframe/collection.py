@@ -305,22 +305,23 @@ class FrameBase(ReductionMethods, CollectionMethods):
         meta = make_meta(meta)
         return new_collection(MapOverlap(self._expr, func, before, after, args, kwargs, meta))
 
-    def to_array(self, lengths: bool = True):
-        """A ``shoal.array.Array`` of the values; the partition lengths are
-        computed first (shoal arrays have known chunk sizes)."""
+    def to_array(self, lengths=None):
+        """A ``shoal.array.Array`` of the values, one block of rows per
+        partition: row chunk sizes unknown (``nan``) by default,
+        ``lengths=True`` computes them first, a sequence gives them."""
         from shoal.dataframe.arrays import to_array
 
         return to_array(self, lengths=lengths)
 
     @property
     def values(self):
-        """The values as a ``shoal.array.Array`` (``to_array()``). Reading it
-        computes the partitions' lengths, since shoal arrays have known
-        chunk sizes; the values themselves stay lazy."""
-        return self.to_array(lengths=True)
+        """The values as a lazy ``shoal.array.Array`` with unknown row chunk
+        sizes (``to_array(lengths=True)`` computes them)."""
+        return self.to_array()
 
-    def to_records(self, lengths: bool = True, index: bool = False):
-        """A ``shoal.array.Array`` of NumPy records (lengths computed first)."""
+    def to_records(self, lengths=None, index: bool = False):
+        """A ``shoal.array.Array`` of NumPy records (``lengths`` as in
+        ``to_array``)."""
         from shoal.dataframe.arrays import to_records
 
         return to_records(self, lengths=lengths, index=index)

@@ -99,6 +99,15 @@ class DataFrame(Elementwise):
         pairs[1::2] = values
         return new_collection(Assign(base, *pairs))
 
+    def mode(self, dropna: bool = True, split_every=None):
+        """The most frequent value(s) of every column, sorted, one row per
+        mode; shorter columns are padded with missing values (integer and
+        boolean columns of a multi-column frame are float64 and object, the
+        dtypes pandas gives when it pads)."""
+        from shoal.dataframe.describe import mode_expr
+
+        return new_collection(mode_expr(self, dropna, split_every))
+
     def rename(self, columns=None):
         """Rename columns with a dict or a function."""
         if columns is None:

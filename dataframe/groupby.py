@@ -16,7 +16,8 @@ Aggregation(c, a, f)       ``c(grouped)``                   ``a`` then ``f``
 Chunks are combined by ``groupby(level=...)`` on the concatenated pieces,
 ``split_every`` at a time. With ``split_out=k`` each chunk is split by a hash
 of the group keys into ``k`` pieces, giving ``k`` output partitions whose
-groups do not overlap (unsorted across partitions).
+groups do not overlap; with ``sort=True`` these are then re-cut into ``k``
+sorted ranges of keys (``sort_index.py``), else they stay unsorted.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, string_codes
 from shoal.dataframe.meta import meta_nonempty
 from shoal.dataframe.reductions import reduction
+from shoal.dataframe.sort_index import SortIndexAcross, check_sortable_keys
 
 __all__ = ["Aggregation", "GroupBy", "SeriesGroupBy"]
 
@@ -81,16 +84,18 @@ def _func_label(func: Any) -> str:
 # ----------------------------------------------------------- task functions
 
 
-def _group(part, by, level, by_part, opts):
+def _group(part, by, level, by_part, opts, decoded=None):
     """``(grouped, restore)``: string keys are grouped as categoricals (one
     factorization per partition instead of one per aggregation); ``restore``
-    maps their dtypes back on the results' index."""
+    maps their dtypes back on the results' index. ``decoded`` maps keys that
+    the reader gave as categoricals (``encoded_keys.py``) to their real dtype."""
     if by_part is not None:
         return part.groupby(by_part, **opts), {}
     if level is not None:
         return part.groupby(level=level, **opts), {}
+    decoded = decoded or {}
     keys = by if isinstance(by, list) else [by]
-    dtypes = {k: part.dtypes[k] for k in keys}
+    dtypes = {k: decoded.get(k, part.dtypes[k]) for k in keys}
     if any(isinstance(d, pd.CategoricalDtype) for d in dtypes.values()):
         return part.groupby(by, **opts), {}
     restore = {
@@ -100,21 +105,18 @@ def _group(part, by, level, by_part, opts):
     }
     if not restore:
         return part.groupby(by, **opts), {}
-    series = [_as_categorical(part[k]) if k in restore else part[k] for k in keys]
+    series = [
+        _as_categorical(part[k]) if k in restore and k not in decoded else part[k] for k in keys
+    ]
     opts = {**opts, "observed": True}
     return part.groupby(series if isinstance(by, list) else series[0], **opts), restore
 
 
 def _as_categorical(s: pd.Series) -> pd.Series:
     """A categorical copy of a string Series (arrow-encoded when possible)."""
-    chunked = getattr(s.array, "_pa_array", None)
-    if chunked is None:
+    if getattr(s.array, "_pa_array", None) is None:
         return s.astype("category")
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(chunked).combine_chunks()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    categories = pd.Index(encoded.dictionary.to_pylist(), dtype=s.dtype)
+    codes, categories = string_codes(s)
     return pd.Series(
         pd.Categorical.from_codes(codes, categories=categories), index=s.index, name=s.name
     )
@@ -125,12 +127,12 @@ def _restore_index(value, keys: list, restore: dict):
     if isinstance(index, pd.MultiIndex):
         arrays = [index.get_level_values(i) for i in range(index.nlevels)]
         arrays = [
-            a.astype(restore[keys[i]]) if i < len(keys) and keys[i] in restore else a
+            key_labels(a, restore[keys[i]]) if i < len(keys) and keys[i] in restore else a
             for i, a in enumerate(arrays)
         ]
         value.index = pd.MultiIndex.from_arrays(arrays, names=index.names)
     else:
-        value.index = index.astype(restore[keys[0]])
+        value.index = key_labels(index, restore[keys[0]])
     return value
 
 
@@ -180,14 +182,24 @@ def _chunk_one(grouped, col, func, cache):
     )
 
 
-def groupby_chunk(part, by_part=None, *, by, level, opts, specs, split_out):
-    """Intermediates of every spec for one partition (split by key hash)."""
-    grouped, restore = _group(part, by, level, by_part, opts)
-    cache = _batched(grouped, specs)
-    out = {k: _chunk_one(grouped, col, func, cache) for k, (col, func) in specs.items()}
-    if restore:
-        keys = by if isinstance(by, list) else [by]
-        out = {k: _restore_index(v, keys, restore) for k, v in out.items()}
+def groupby_chunk(
+    part, by_part=None, *, by, level, opts, specs, split_out, decoded=None, keep_order=True
+):
+    """Intermediates of every spec for one partition (split by key hash):
+    by ``np.bincount`` where ``groupby_kernels`` applies, else by pandas.
+    ``keep_order``: groups must come in order of first appearance (the
+    result is not sorted later)."""
+    keys = by if isinstance(by, list) else [by]
+    out = None
+    if by_part is None and level is None:
+        dropna = opts.get("dropna", True)
+        out = fast_chunk(part, keys, specs, dropna, decoded or {}, keep_order)
+    if out is None:
+        grouped, restore = _group(part, by, level, by_part, opts, decoded)
+        cache = _batched(grouped, specs)
+        out = {k: _chunk_one(grouped, col, func, cache) for k, (col, func) in specs.items()}
+        if restore:
+            out = {k: _restore_index(v, keys, restore) for k, v in out.items()}
     if split_out == 1:
         return out
     pieces = [{} for _ in range(split_out)]
@@ -451,11 +463,7 @@ class GroupBy:
         sort = self._sort
         if sort is None:
             sort = split_out == 1
-        elif sort and split_out > 1:
-            raise NotImplementedError(
-                "groupby(sort=True) with split_out > 1 needs a global sort, not supported yet; "
-                "use sort=False (groups are then hash-partitioned, unsorted)"
-            )
+        sort_across = sort and split_out > 1
         opts = {"sort": False, "dropna": self._dropna, "observed": self._observed}
         nlevels = self._nlevels()
         chunk_kw = {
@@ -464,6 +472,7 @@ class GroupBy:
             "opts": opts,
             "specs": specs,
             "split_out": split_out,
+            "keep_order": not sort,
         }
         agg_kw = {
             "specs": specs,
@@ -472,10 +481,12 @@ class GroupBy:
             "outputs": outputs,
             "labels": labels,
             "series_name": series_name,
-            "sort": sort,
+            "sort": sort and not sort_across,
             "ddof": ddof,
         }
         meta = self._meta(chunk_kw, agg_kw)
+        if sort_across:
+            check_sortable_keys(meta)
         needed = None
         if self._by_series is None and self._level is None:
             needed = list(
@@ -496,7 +507,7 @@ class GroupBy:
             others=others,
             split_out=split_out,
         )
-        return new_collection(expr)
+        return new_collection(SortIndexAcross(expr) if sort_across else expr)
 
     aggregate = agg
 

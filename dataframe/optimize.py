@@ -7,6 +7,8 @@
   (``_needed_columns``); the union over all users reaches every reader, which
   then reads only those (``_project_columns``). Shared subplans stay shared:
   equal subtrees have equal names and are one node;
+- ``encode_group_keys`` (``encoded_keys.py``): string groupby keys read
+  from parquet as categoricals when nothing else looks at them;
 - ``fuse_blockwise``: a maximal set of per-partition nodes whose users are
   all inside the set becomes one ``FusedBlockwise``: one task per partition.
 
@@ -35,9 +37,12 @@ def optimize_expr(expr: Expr, fuse: bool = True) -> Expr:
     >>> optimize_expr(FromPandas.of(pd.DataFrame({"a": [1]}), 1)).npartitions
     1
     """
+    from shoal.dataframe.encoded_keys import encode_group_keys
+
     expr = expr.simplify()
     expr = prune_columns(expr)
     expr = expr.simplify().lower()
+    expr = encode_group_keys(expr)
     if fuse:
         expr = fuse_blockwise(expr)
     return expr

@@ -18,7 +18,6 @@ files, so pyarrow, pandas and ``read_parquet`` read the directory back.
 from __future__ import annotations
 
 import functools
-import operator
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,7 +32,18 @@ from shoal.core import config
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.expr import Blockwise, Filter, MapPartitions, Projection, call_method
+from shoal.dataframe.expr import Blockwise, Filter
+from shoal.dataframe.meta import unknown_categorical
+from shoal.dataframe.parquet_filters import (
+    _and_filters,
+    _check_filter_values,
+    _file_may_match,
+    _normalize_filters,
+    _predicate_to_filters,
+    _row_group_may_match,
+    _stats,
+)
+from shoal.dataframe.parquet_part import dictionary_columns, read_parquet_part, table_to_pandas
 from shoal.dataframe.paths import natural_key
 
 __all__ = ["read_parquet", "to_parquet", "ReadParquet", "ParquetDataset"]
@@ -143,6 +153,49 @@ class ParquetDataset:
         return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
     @functools.cached_property
+    def pandas_dtypes(self) -> dict:
+        """Dtypes every partition's columns are cast to, where arrow's default
+        conversion would depend on the data: the dtypes pandas recorded
+        (nullable ``Int64``, ``boolean``, ...), else float64 (object) for
+        integer (boolean) columns that may hold nulls by their statistics,
+        as arrow converts those when nulls are present."""
+        out = {}
+        for name in self.schema.names:
+            typ = self.schema.field(name).type
+            if (pa.types.is_integer(typ) or pa.types.is_boolean(typ)) and name in self._maybe_null:
+                out[name] = np.dtype("float64" if pa.types.is_integer(typ) else object)
+        if not self.schema.pandas_metadata:
+            return out
+        plain = self.schema.remove_metadata().empty_table().to_pandas()
+        recorded = self.schema.empty_table().to_pandas().reset_index()
+        for c in recorded.columns:
+            dtype = recorded[c].dtype
+            if (
+                c in plain.columns
+                and dtype != plain[c].dtype
+                and isinstance(dtype, pd.api.extensions.ExtensionDtype)
+                and not isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype))
+            ):
+                out[c] = dtype
+        return out
+
+    @functools.cached_property
+    def _maybe_null(self) -> set:
+        """Columns that may hold nulls by some row group's statistics."""
+        out = set()
+        for footer in self.footers:
+            for rg in range(footer.num_row_groups):
+                group = footer.row_group(rg)
+                if group.num_rows == 0:
+                    continue
+                for j in range(group.num_columns):
+                    col = group.column(j)
+                    st = col.statistics
+                    if st is None or not st.has_null_count or st.null_count > 0:
+                        out.add(col.path_in_schema)
+        return out
+
+    @functools.cached_property
     def full_schema(self) -> pa.Schema:
         schema = self.schema.remove_metadata()
         for k, t in self.hive_types.items():
@@ -157,137 +210,7 @@ class ParquetDataset:
         return int(value) if self.hive_types[key] == pa.int64() else value
 
 
-def _to_pandas(table: pa.Table, index: list) -> pd.DataFrame:
-    df = table.to_pandas()
-    if index:
-        df = df.set_index(index)
-        names = [None if str(n).startswith("__index_level_") else n for n in df.index.names]
-        df.index.names = names
-    return df
-
-
-# ------------------------------------------------------------------ filters
-
-_OPS = {
-    "==": operator.eq,
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _normalize_filters(filters) -> list[list[tuple]] | None:
-    if not filters:
-        return None
-    if isinstance(filters[0], tuple):
-        filters = [filters]
-    out = []
-    for conj in filters:
-        terms = []
-        for term in conj:
-            if not (isinstance(term, tuple) and len(term) == 3):
-                raise ValueError(f"filters: expected (column, op, value) tuples, got {term!r}")
-            col, op, value = term
-            if op not in _OPS and op not in ("in", "not in"):
-                raise ValueError(f"filters: unknown operator {op!r} in {term!r}")
-            terms.append((col, op, value))
-        out.append(terms)
-    return out
-
-
-def _may_match(op: str, value, lo, hi) -> bool:
-    """Whether a value range [lo, hi] can hold a row with ``x op value``."""
-    try:
-        if op in ("==", "="):
-            return lo <= value <= hi
-        if op == "<":
-            return lo < value
-        if op == "<=":
-            return lo <= value
-        if op == ">":
-            return hi > value
-        if op == ">=":
-            return hi >= value
-        if op == "in":
-            return any(lo <= v <= hi for v in value)
-    except TypeError:
-        return True
-    return True
-
-
-def _stats(footer, rg: int) -> dict:
-    out = {}
-    group = footer.row_group(rg)
-    for j in range(group.num_columns):
-        col = group.column(j)
-        st = col.statistics
-        if st is not None and st.has_min_max:
-            out[col.path_in_schema] = (st.min, st.max, st.null_count)
-    return out
-
-
-def _filter_expression(filters):
-    return pq.filters_to_expression(filters)
-
-
 # --------------------------------------------------------------------- read
-
-
-_ROW = "__shoal_row__"
-
-
-def read_parquet_part(
-    fs, pieces: list, columns: list, index: list, filters, hive: dict, schema: pa.Schema
-) -> pd.DataFrame:
-    """Read row groups of files into one pandas partition.
-
-    ``pieces`` are ``(path, row_groups, hive_values, starts)``, ``starts``
-    being each row group's first row within the partition. ``filters`` are
-    applied to rows after reading (statistics only chose the row groups);
-    without an index column the kept rows keep their positions as index, as
-    if the whole partition had been read and then filtered.
-    """
-    filter_cols = sorted({t[0] for conj in filters for t in conj}) if filters else []
-    wanted = list(dict.fromkeys(columns + index + filter_cols))
-    positions = bool(filters) and not index
-    tables = []
-    for path, row_groups, hive_values, starts in pieces:
-        file_cols = [c for c in wanted if c not in hive]
-        try:
-            with fs.open(path, "rb") as f:
-                pf = pq.ParquetFile(f)
-                table = pf.read_row_groups(row_groups, columns=file_cols)
-                sizes = [pf.metadata.row_group(rg).num_rows for rg in row_groups]
-        except Exception as e:
-            raise OSError(
-                f"read_parquet: cannot read row groups {row_groups} of {path!r}: "
-                f"{type(e).__name__}: {e}"
-            ) from e
-        for key, typ in hive.items():
-            if key in wanted:
-                table = table.append_column(
-                    pa.field(key, typ), pa.array([hive_values.get(key)] * table.num_rows, typ)
-                )
-        if positions:
-            rows = np.concatenate([np.arange(a, a + n) for a, n in zip(starts, sizes)])
-            table = table.append_column(_ROW, pa.array(rows, pa.int64()))
-        if filters:
-            table = table.filter(_filter_expression(filters))
-        keep = wanted + ([_ROW] if positions else [])
-        tables.append(table.select(keep).replace_schema_metadata(None))
-    if tables:
-        table = pa.concat_tables(tables)
-    else:
-        table = schema.empty_table().select(wanted)
-        if positions:
-            table = table.append_column(_ROW, pa.array([], pa.int64()))
-    out = _to_pandas(table.select(list(dict.fromkeys(columns + index))), index)
-    if positions:
-        out.index = pd.Index(table.column(_ROW).to_numpy(), dtype="int64")
-    return out
 
 
 class ReadParquet(Blockwise):
@@ -308,8 +231,14 @@ class ReadParquet(Blockwise):
         "calculate_divisions",
         "plan_columns",
         "plan_filters",
+        "categorical",
     ]
-    _defaults = {"calculate_divisions": False, "plan_columns": None, "plan_filters": None}
+    _defaults = {
+        "calculate_divisions": False,
+        "plan_columns": None,
+        "plan_filters": None,
+        "categorical": (),
+    }
     _explain_params = ("columns_", "filters")
 
     @property
@@ -319,6 +248,17 @@ class ReadParquet(Blockwise):
     def _args(self):
         return []
 
+    def _explain_args(self) -> str:
+        text = super()._explain_args()
+        return text + (f", categorical={list(self.categorical)}" if self.categorical else "")
+
+    def _replace(self, **changes) -> ReadParquet:
+        """This read with some operands changed (the plan stays that of the
+        original ``plan_columns`` and ``plan_filters``)."""
+        operands = dict(zip(self._parameters, self.operands))
+        operands["plan_columns"] = self._plan_columns
+        return ReadParquet(**{**operands, **changes})
+
     @functools.cached_property
     def _index(self) -> list:
         return list(self.index)
@@ -327,7 +267,10 @@ class ReadParquet(Blockwise):
     def _meta(self):
         schema = self.dataset.full_schema
         table = schema.empty_table().select(list(self.columns_) + self._index)
-        return _to_pandas(table, self._index)
+        meta = table_to_pandas(table, self._index, self._dtypes)
+        if self.categorical:
+            meta = meta.astype({c: unknown_categorical() for c in self.categorical})
+        return meta
 
     @functools.cached_property
     def _plan(self) -> list[list[tuple]]:
@@ -362,6 +305,17 @@ class ReadParquet(Blockwise):
         if current:
             parts.append(current)
         return parts or [[]]
+
+    @functools.cached_property
+    def _dtypes(self) -> dict:
+        wanted = set(self.columns_) | set(self._index)
+        return {c: d for c, d in self.dataset.pandas_dtypes.items() if c in wanted}
+
+    @functools.cached_property
+    def _file_columns(self) -> list:
+        """The columns this read takes from the files (before filtering)."""
+        filter_cols = [t[0] for conj in self.filters for t in conj] if self.filters else []
+        return list(dict.fromkeys([*self.columns_, *self._index, *filter_cols]))
 
     @functools.cached_property
     def _read_columns(self) -> set:
@@ -438,7 +392,8 @@ class ReadParquet(Blockwise):
                     starts.append(start)
                 start += footer.row_group(rg).num_rows
             if kept:
-                out.append((path, kept, hive_values, starts))
+                dictionary = dictionary_columns(footer, kept, self._file_columns)
+                out.append((path, kept, hive_values, starts, dictionary))
         return out
 
     def _task(self, i: int):
@@ -452,6 +407,8 @@ class ReadParquet(Blockwise):
             self.filters,
             dict(ds.hive_types),
             ds.full_schema,
+            tuple(self.categorical),
+            self._dtypes,
         )
 
     def _known_length(self) -> int | None:
@@ -470,171 +427,16 @@ class ReadParquet(Blockwise):
         cols = [c for c in self.columns_ if c in needed]
         if cols == list(self.columns_):
             return None
-        return ReadParquet(
-            self.dataset,
-            cols,
-            self.filters,
-            self.index,
-            self.blocksize,
-            self.calculate_divisions,
-            self._plan_columns,
-            self.plan_filters,
-        )
+        categorical = tuple(c for c in self.categorical if c in cols)
+        return self._replace(columns_=cols, categorical=categorical)
 
     def _simplify_up(self, parent, dependents):
         if isinstance(parent, Filter) and parent.frame._name == self._name:
             new = _predicate_to_filters(parent.predicate, self)
             if new is None:
                 return None
-            merged = _and_filters(self.filters, new)
-            return ReadParquet(
-                self.dataset,
-                self.columns_,
-                merged,
-                self.index,
-                self.blocksize,
-                self.calculate_divisions,
-                self._plan_columns,
-                self.plan_filters,
-            )
+            return self._replace(filters=_and_filters(self.filters, new))
         return None
-
-
-def _file_may_match(filters, hive_values: dict) -> bool:
-    """Whether a file with these hive values may hold matching rows."""
-    for conj in filters:
-        ok = True
-        for col, op, value in conj:
-            if col in hive_values:
-                v = hive_values[col]
-                if v is None or not _eval_op(op, v, value):
-                    ok = False
-                    break
-        if ok:
-            return True
-    return False
-
-
-def _row_group_may_match(filters, footer, rg: int, hive_values: dict) -> bool:
-    """Whether a row group may hold matching rows, by its min/max statistics."""
-    stats = _stats(footer, rg)
-    nrows = footer.row_group(rg).num_rows
-    for conj in filters:
-        ok = True
-        for col, op, value in conj:
-            if col in hive_values:
-                continue
-            if col in stats:
-                lo, hi, nulls = stats[col]
-                if nulls == nrows or not _may_match(op, value, lo, hi):
-                    ok = False
-                    break
-        if ok:
-            return True
-    return False
-
-
-def _eval_op(op: str, left, right) -> bool:
-    if op == "in":
-        return left in right
-    if op == "not in":
-        return left not in right
-    try:
-        return bool(_OPS[op](left, right))
-    except TypeError:
-        return True
-
-
-def _and_filters(a, b):
-    if not a:
-        return b
-    return [x + y for x in a for y in b]
-
-
-_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "=="}
-_PUSHABLE = {
-    operator.gt: ">",
-    operator.ge: ">=",
-    operator.lt: "<",
-    operator.le: "<=",
-    operator.eq: "==",
-}
-
-
-def _is_column_of(expr, reader) -> str | None:
-    if (
-        isinstance(expr, Projection)
-        and expr.frame._name == reader._name
-        and isinstance(expr.columns_, str)
-        and expr.columns_ in reader.dataset.full_schema.names
-    ):
-        return expr.columns_
-    return None
-
-
-def _literal(value) -> bool:
-    return (
-        isinstance(value, (int, float, str, pd.Timestamp))
-        and not isinstance(value, bool)
-        and value == value
-    )
-
-
-def _predicate_to_filters(pred, reader):
-    """DNF ``filters=`` equivalent to a boolean Series expression, or None."""
-    if not isinstance(pred, MapPartitions):
-        return None
-    func, args = pred.func, pred.args
-    if func in (operator.and_, operator.or_) and len(args) == 2:
-        left = _predicate_to_filters(args[0], reader)
-        right = _predicate_to_filters(args[1], reader)
-        if left is None or right is None:
-            return None
-        return _and_filters(left, right) if func is operator.and_ else left + right
-    if func in _PUSHABLE and len(args) == 2 and not pred.kwargs:
-        col = _is_column_of(args[0], reader)
-        value = _as_column_literal(args[1], reader, col)
-        if value is not _NOT_PUSHABLE:
-            return [[(col, _PUSHABLE[func], value)]]
-    if func is call_method and pred.kwargs.get("_method") == "isin" and len(args) == 2:
-        col = _is_column_of(args[0], reader)
-        values = args[1]
-        if col is not None and isinstance(values, (list, tuple)) and values:
-            cast = [_as_column_literal(v, reader, col) for v in values]
-            if all(v is not _NOT_PUSHABLE for v in cast):
-                return [[(col, "in", cast)]]
-    return None
-
-
-_NOT_PUSHABLE = object()
-
-
-def _as_column_literal(value, reader, col):
-    """``value`` as parquet filters compare it with column ``col`` the way
-    pandas would (e.g. a date string against timestamps), or
-    ``_NOT_PUSHABLE`` when the comparison cannot be pushed exactly."""
-    if col is None or not _literal(value):
-        return _NOT_PUSHABLE
-    typ = reader.dataset.full_schema.field(col).type
-    is_text = pa.types.is_string(typ) or pa.types.is_large_string(typ) or str(typ) == "string_view"
-    if isinstance(value, str):
-        if is_text:
-            return value
-        if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-            try:
-                return pd.Timestamp(value).to_pydatetime()
-            except (ValueError, TypeError):
-                return _NOT_PUSHABLE
-        return _NOT_PUSHABLE
-    if is_text:
-        return _NOT_PUSHABLE
-    if isinstance(value, pd.Timestamp):
-        if not (pa.types.is_timestamp(typ) or pa.types.is_date(typ)):
-            return _NOT_PUSHABLE
-        return value.to_pydatetime()
-    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
-        return value
-    return _NOT_PUSHABLE
 
 
 def read_parquet(
@@ -672,7 +474,10 @@ def read_parquet(
         index_cols = []
     else:
         index_cols = index if isinstance(index, list) else [index]
-    hidden = set(dataset.pandas_index) if index is None else set()
+    # a stored pandas index is not a column; an unnamed one stays hidden when index= is given
+    hidden = {
+        c for c in dataset.pandas_index if index is None or re.fullmatch(r"__index_level_\d+__", c)
+    }
     available = [c for c in names if c not in hidden and c not in index_cols]
     if columns is None:
         columns = available
@@ -688,6 +493,7 @@ def read_parquet(
         bad = [t[0] for conj in filters for t in conj if t[0] not in names]
         if bad:
             raise KeyError(_missing_message(bad, names, "read_parquet filters"))
+        _check_filter_values(filters, dataset.full_schema)
     blocksize = blocksize or config.get("dataframe.partition-size")
     return new_collection(
         ReadParquet(

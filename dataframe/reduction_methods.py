@@ -1,7 +1,8 @@
 """Reduction methods shared by DataFrame, Series and Index (a mixin of
 ``FrameBase``): each builds a ``TreeReduce`` from the functions in
-``reductions.py``; ``quantile`` and ``describe`` are approximate across
-partitions (see ``quantile``).
+``reductions.py`` (``describe`` and ``DataFrame.mode`` from ``describe.py``);
+``quantile`` and ``describe`` are approximate across partitions (see
+``quantile``).
 """
 
 from __future__ import annotations
@@ -298,32 +299,20 @@ class ReductionMethods:
         )
         return _new(expr)
 
-    def describe(self, percentiles=(0.25, 0.5, 0.75), max_points: int = 1000, split_every=None):
-        """count, mean, std, min, (approximate) percentiles and max of the
-        numeric columns (see ``quantile`` for the approximation)."""
-        frame = self.select_dtypes("number") if isinstance(self._meta, pd.DataFrame) else self
-        if isinstance(self._meta, pd.Series) and self._meta.dtype.kind not in "biuf":
-            raise TypeError(f"describe supports numeric data, got dtype {self._meta.dtype}")
-        series_name = self.name if isinstance(self._meta, pd.Series) else False
-        fake = (
-            pd.DataFrame({c: [0.0] for c in frame.columns})
-            if isinstance(frame._meta, pd.DataFrame)
-            else pd.Series([0.0], name=self.name)
-        )
-        meta = fake.describe(percentiles=list(percentiles)).iloc[:0]
-        expr = red.reduction(
-            frame._expr,
-            red.chunk_describe,
-            red.combine_describe,
-            red.aggregate_describe,
-            meta,
-            "describe",
-            split_every,
-            chunk_kwargs={"max_points": max_points},
-            kwargs={
-                "percentiles": tuple(percentiles),
-                "max_points": max_points,
-                "series_name": series_name,
-            },
-        )
-        return _new(expr)
+    def describe(
+        self,
+        percentiles=(0.25, 0.5, 0.75),
+        include=None,
+        exclude=None,
+        max_points: int = 1000,
+        split_every=None,
+    ):
+        """Summary statistics as pandas gives them: count, mean, std, min,
+        (approximate, see ``quantile``) percentiles and max of numbers and
+        datetimes; count, unique, top and freq of other columns. By default
+        a DataFrame describes its number and datetime columns (all columns if
+        it has none); ``include``/``exclude`` select as ``select_dtypes``, or
+        ``include="all"``."""
+        from shoal.dataframe.describe import describe_expr
+
+        return _new(describe_expr(self, percentiles, include, exclude, max_points, split_every))

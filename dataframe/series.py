@@ -121,17 +121,24 @@ class Series(Elementwise):
         )
         return new_collection(expr)
 
-    def unique(self, split_every=None):
-        """Distinct values as a Series (in order of first appearance)."""
+    def unique(self, split_every=None, split_out: int = 1):
+        """Distinct values as a Series (in order of first appearance), or
+        ``split_out`` partitions of hash-partitioned distinct values."""
+        check_split_out(split_out)
+        chunk, chunk_kw = red.chunk_drop_duplicates, {}
+        if split_out > 1:
+            chunk, chunk_kw = red.chunk_split, {"k": split_out, "chunk": chunk}
         expr = red.reduction(
             self._expr,
-            red.chunk_drop_duplicates,
+            chunk,
             red.combine_unique,
             red.aggregate_unique,
             self._meta.reset_index(drop=True),
             "unique",
             split_every,
+            chunk_kwargs=chunk_kw,
             kwargs={"name": self.name},
+            split_out=split_out,
         )
         return new_collection(expr)
 

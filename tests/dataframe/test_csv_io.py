@@ -166,12 +166,28 @@ def test_from_array_and_to_array(variants):
     assert_eq(sd.from_array(data, chunksize=8), pd.DataFrame(data))
     pdf = pd.DataFrame({"i": np.arange(9), "f": np.arange(9) / 2})
     for _, df in variants(pdf):
-        arr = df.to_array()
+        arr = df.to_array(lengths=True)
         assert arr.shape == (9, 2)
+        assert arr.chunks[0] == tuple(len(p) for p in shoal.compute(*df.to_delayed()))
         np.testing.assert_array_equal(arr.compute(), pdf.to_numpy())
         np.testing.assert_array_equal(df.i.to_array().compute(), pdf.i.to_numpy())
-        np.testing.assert_array_equal(df.values.compute(), pdf.values)
+        lazy = df.values
+        assert all(np.isnan(c) for c in lazy.chunks[0]) and lazy.chunks[1] == (2,)
+        np.testing.assert_array_equal(lazy.compute(), pdf.values)
+        np.testing.assert_array_equal(lazy.compute_chunk_sizes().compute(), pdf.values)
+        assert lazy.compute_chunk_sizes().chunks == arr.chunks
+        np.testing.assert_array_equal((lazy[:, 1] * 2).sum().compute(), pdf.f.sum() * 2)
         rec = df.to_records().compute()
         np.testing.assert_array_equal(rec["f"], pdf.f.to_numpy())
-    with pytest.raises(ValueError, match="lengths=True"):
-        sd.from_pandas(pdf, npartitions=2).to_array(lengths=False)
+        rec = df.to_records(lengths=True, index=True)
+        assert rec.shape == (9,)
+        np.testing.assert_array_equal(rec.compute()["index"], pdf.index.to_numpy())
+        given = df.to_array(lengths=list(arr.chunks[0]))
+        assert given.chunks == arr.chunks
+        np.testing.assert_array_equal(given.compute(), pdf.to_numpy())
+    df = sd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(ValueError, match="one per partition"):
+        df.to_array(lengths=[9])
+    assert [len(p) for p in shoal.compute(*df.to_delayed())] == [4, 5]
+    with pytest.raises(ValueError, match="partition 0 has 4 rows, but lengths= said 5"):
+        df.to_array(lengths=[5, 4]).compute()

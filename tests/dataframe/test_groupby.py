@@ -124,8 +124,57 @@ def test_split_out(split_out, variants):
         assert sum(len(s) for s in seen) == len(set().union(*seen))  # groups do not overlap
         got = out.compute().sort_index()
         pd.testing.assert_frame_equal(got, pdf.groupby("k").v.agg(["sum", "mean", "count"]))
-    with pytest.raises(NotImplementedError, match="global sort"):
-        sd.from_pandas(pdf, npartitions=2).groupby("k", sort=True).v.sum(split_out=2)
+
+
+def _assert_sorted_across(out, expect, split_out):
+    """Partitions sorted within and across, together equal to ``expect``."""
+    import shoal
+
+    assert out.npartitions == split_out and not out.known_divisions
+    parts = shoal.compute(*out.to_delayed(), scheduler="sync")
+    whole = pd.concat(parts)
+    assert whole.index.is_monotonic_increasing or whole.index.hasnans
+    if isinstance(expect, pd.DataFrame):
+        pd.testing.assert_frame_equal(whole, expect)
+    else:
+        pd.testing.assert_series_equal(whole, expect)
+
+
+@pytest.mark.parametrize("split_out", [2, 5])
+def test_split_out_sorted(split_out, variants, frame):
+    rng = np.random.default_rng(5)
+    n = 1000
+    pdf = pd.DataFrame(
+        {
+            "k": rng.integers(0, 300, n),
+            "s": pd.Series(rng.choice([f"w{i:03d}" for i in range(50)] + [None], n), dtype="str"),
+            "v": rng.normal(size=n),
+        }
+    )
+    for label, df in variants(pdf):
+        out = df.groupby("k", sort=True).v.agg(["sum", "count"], split_out=split_out)
+        _assert_sorted_across(out, pdf.groupby("k").v.agg(["sum", "count"]), split_out)
+        if label == "unknown":
+            assert_eq(out, pdf.groupby("k").v.agg(["sum", "count"]))
+        out = df.groupby(["s", "k"], sort=True).v.sum(split_out=split_out)
+        _assert_sorted_across(out, pdf.groupby(["s", "k"]).v.sum(), split_out)
+        out = df.groupby("s", sort=True, dropna=False).v.mean(split_out=split_out)
+        _assert_sorted_across(out, pdf.groupby("s", dropna=False).v.mean(), split_out)
+    # fewer groups than outputs: some partitions are empty
+    small = frame(30)
+    for _, df in variants(small):
+        out = df.groupby("b", sort=True).f.sum(split_out=4)
+        _assert_sorted_across(out, small.groupby("b").f.sum(), 4)
+
+
+def test_split_out_sorted_categorical_keys():
+    pdf = pd.DataFrame({"c": pd.Categorical(list("cabca"), categories=list("cba")), "v": range(5)})
+    df = sd.from_pandas(pdf, npartitions=2)
+    out = df.groupby("c", sort=True, observed=True).v.sum(split_out=2)
+    _assert_sorted_across(out, pdf.groupby("c", observed=True).v.sum(), 2)
+    unknown = df.assign(c=df.c.astype(str).astype("category"))
+    with pytest.raises(NotImplementedError, match="as_known"):
+        unknown.groupby("c", sort=True).v.sum(split_out=2)
 
 
 def test_groupby_errors(frame):

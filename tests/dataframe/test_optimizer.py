@@ -43,7 +43,8 @@ Logical plan:
 Optimized plan:
   TreeReduce: groupby-agg, split_every=None
     Fused: Chunk(groupby-agg) <- Assign('e') <- MapPartitions(mul) <- Projection(columns_='b') \
-<- ReadParquet(columns_=['b', 'c'], filters=[[('a', '>', 10), ('c', '==', 'x')]])"""
+<- ReadParquet(columns_=['b', 'c'], filters=[[('a', '>', 10), ('c', '==', 'x')]], \
+categorical=['c'])"""
 
 
 def test_golden_explain_pushdowns_and_fusion(table):

@@ -168,3 +168,97 @@ def test_len_from_footers(url):
     assert len(df) == 25 == len(df[["a"]]) == len(df.a)
     assert len(df[df.a > 20]) == 4  # filtered: counted, not read from footers
     assert len(sd.read_parquet(url, filters=[("a", "<", 5)])) == 5
+
+
+def test_unnamed_stored_index_is_no_column_with_index_given(url):
+    pdf = pd.DataFrame({"i": [3, 1, 2], "f": [1.0, 2.0, 3.0]})
+    sd.to_parquet(sd.from_pandas(pdf, npartitions=2), url, write_index=True)
+    assert_eq(sd.read_parquet(url), pdf)
+    by_i = sd.read_parquet(url, index="i")
+    assert by_i.columns == ["f"]
+    assert_eq(by_i, pdf.set_index("i"))
+    named = pdf.rename_axis("row")
+    sd.to_parquet(sd.from_pandas(named, npartitions=2), f"{url}/named", write_index=True)
+    # a named stored index becomes a column again (last, as stored) when another index is chosen
+    expect = named.reset_index().set_index("i")[["f", "row"]]
+    assert_eq(sd.read_parquet(f"{url}/named", index="i"), expect)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [("a", "!=", 3)],
+        [("a", "in", [1, 2, 40])],
+        [("a", "not in", [1, 2, 40])],
+        [("s", "==", "x")],
+        [("s", "in", ["x", "z"])],
+        [("s", "<", "y"), ("f", ">=", 0.5)],
+        [[("t", "<=", pd.Timestamp("2024-01-02").to_pydatetime())], [("a", ">", 45)]],
+        [("f", "<", 0.3)],
+        [("a", "=", 7)],
+    ],
+)
+def test_filters_match_pyarrow(url, filters):
+    """Rows kept by filters= are exactly those pyarrow keeps, missing values included."""
+    rng = np.random.default_rng(4)
+    n = 50
+    pdf = pd.DataFrame(
+        {
+            "a": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 50, n)), "Int64"),
+            "f": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+            "s": pd.Series(rng.choice(["x", "y", "z", None], n), dtype="str"),
+            "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 72, n), "h"),
+        }
+    )
+    with fsspec.open(f"{url}/f.parquet", "wb") as f:
+        pq.write_table(pa.Table.from_pandas(pdf, preserve_index=False), f, row_group_size=16)
+    fs = fsspec.filesystem("memory")
+    expect = pq.read_table(fs._strip_protocol(url), filesystem=fs, filters=filters).to_pandas()
+    got = sd.read_parquet(url, filters=filters)
+    assert_eq(got, expect, check_index=False)
+
+
+def test_pushed_filters_keep_row_positions(url):
+    """A filter pushed into the reader keeps each row's position in its
+    partition as index, also across row groups pruned in the middle."""
+    pdf = pd.DataFrame({"a": np.arange(1000), "b": np.arange(1000.0) % 13})
+    with fsspec.open(f"{url}/one.parquet", "wb") as f:
+        pq.write_table(pa.Table.from_pandas(pdf, preserve_index=False), f, row_group_size=100)
+    df = sd.read_parquet(url, blocksize="1GiB")
+    assert df.npartitions == 1
+    for q, p in [
+        (df[(df.a < 150) | (df.a >= 850)], pdf[(pdf.a < 150) | (pdf.a >= 850)]),
+        (df[(df.a > 420) & (df.b < 3)], pdf[(pdf.a > 420) & (pdf.b < 3)]),
+        (df[df.a > 5000], pdf[pdf.a > 5000]),
+    ]:
+        assert "filters=" in q.explain().split("Optimized plan")[1]
+        assert_eq(q, p)
+    with pytest.raises(TypeError, match="compares column 'a' of type int64 with str 'x'"):
+        sd.read_parquet(url, filters=[("a", "in", ["x"])])
+    with pytest.raises(TypeError, match="needs a list"):
+        sd.read_parquet(url, filters=[("a", "in", 3)])
+    # numbers of another type compare fine
+    assert_eq(sd.read_parquet(url, filters=[("a", "<", 2.5)]), pdf[pdf.a < 2.5])
+
+
+def test_integer_columns_with_nulls_keep_one_dtype(url):
+    """Without pandas metadata, nullable integers are float64 in every
+    partition (arrow gives float64 only where nulls are), so meta holds."""
+    table = pa.table(
+        {
+            "a": pa.array([1, 2, None, 4, 5, 6], pa.int64()),
+            "b": pa.array([1, 2, 3, 4, 5, 6], pa.int32()),
+            "c": pa.array([True, None, False, True, True, False]),
+        }
+    )
+    with fsspec.open(f"{url}/t.parquet", "wb") as f:
+        pq.write_table(table, f, row_group_size=2)
+    df = sd.read_parquet(url, blocksize=1)
+    assert df.npartitions == 3
+    expect = table.to_pandas()  # the whole table holds nulls: float64 and object
+    assert df.dtypes["a"] == np.float64 and df.dtypes["b"] == np.int32
+    assert_eq(df, expect, check_index=False)
+    # pandas' own nullable dtypes come back as written
+    pdf = pd.DataFrame({"n": pd.array([1, None, 3], "Int64"), "m": pd.array([True, None, False])})
+    sd.to_parquet(sd.from_pandas(pdf, npartitions=2), f"{url}/p")
+    assert_eq(sd.read_parquet(f"{url}/p"), pdf)

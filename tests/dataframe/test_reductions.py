@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import shoal
 import shoal.dataframe as sd
 from shoal.testing import assert_eq
 
@@ -51,6 +52,13 @@ def test_size_nunique_unique_value_counts(variants, frame):
         assert_eq(df.s.nunique(dropna=False), pdf.s.nunique(dropna=False))
         assert_eq(df[["i", "s"]].nunique(), pdf[["i", "s"]].nunique())
         assert_eq(df.i.unique(), pd.Series(pdf.i.unique(), name="i"))
+        split = df.s.unique(split_out=3)
+        assert split.npartitions == 3
+        parts = [set(p.dropna()) for p in shoal.compute(*split.to_delayed(), scheduler="sync")]
+        assert sum(map(len, parts)) == len(set().union(*parts))  # no value in two partitions
+        got = split.compute()
+        assert sorted(got.dropna()) == sorted(pdf.s.dropna().unique())
+        assert got.isna().sum() == pdf.s.isna().any() and got.name == "s"
         assert_eq(df.s.value_counts().compute().sort_index(), pdf.s.value_counts().sort_index())
         got = df.i.value_counts(split_every=2).compute()
         assert got.is_monotonic_decreasing

@@ -1,0 +1,192 @@
+"""Per-partition groupby sums, counts, sizes and means with ``np.bincount``.
+
+pandas' groupby hashes every key column, then runs one pass per method over
+all the columns; for the chunk step of the most common aggregations there is
+a cheaper route. Each key becomes integer codes (arrow dictionary encoding for
+strings, the codes of a categorical read from a parquet dictionary, or
+``pd.factorize``), the codes of several keys are combined into one integer
+per row (mixed radix), and every float64 sum and every count is a single
+``np.bincount``. Missing values are skipped as pandas does: a NaN adds
+nothing to a sum and is not counted; rows with a missing key are dropped
+(``dropna=True``).
+
+The results have exactly the layout of the pandas path in ``groupby.py``
+(same index, names and dtypes); groups come in order of first appearance, as
+with ``sort=False``, unless the caller says the order does not matter. ``fast_chunk`` returns None where this route does not
+apply (another aggregation, a non-float64 sum, a user categorical key, a
+missing key with ``dropna=False``), and the caller uses pandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["fast_chunk", "key_labels", "string_codes"]
+
+_FUNCS = {"sum", "mean", "count", "size"}
+_MAX_COMBINED = 2**62
+
+
+def key_labels(labels: pd.Index, dtype) -> pd.Index:
+    """Group labels of a key column of ``dtype`` as pandas' groupby gives
+    them: an object column's labels are inferred (strings become ``str``).
+
+    >>> key_labels(pd.Index(["a"], dtype=object), np.dtype(object)).dtype
+    <StringDtype(na_value=nan)>
+    """
+    if pd.api.types.is_object_dtype(dtype):
+        return pd.Index(np.asarray(labels, dtype=object), name=labels.name)
+    return labels.astype(dtype)
+
+
+def string_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``(codes, labels)`` of an arrow-backed string Series by arrow's
+    dictionary encoding (codes -1 where missing).
+
+    >>> codes, labels = string_codes(pd.Series(["b", None, "b", "a"], dtype="str"))
+    >>> codes.tolist(), labels.tolist()
+    ([0, -1, 0, 1], ['b', 'a'])
+    """
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(s.array._pa_array).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return codes, pd.Index(encoded.dictionary.to_pylist(), dtype=s.dtype)
+
+
+def _key_codes(s: pd.Series, decoded) -> tuple[np.ndarray, pd.Index] | None:
+    """``(codes, labels)`` of one key column, codes -1 where missing."""
+    if decoded is not None:
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        return codes, key_labels(pd.Index(s.cat.categories), decoded)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    if getattr(s.array, "_pa_array", None) is not None and isinstance(s.dtype, pd.StringDtype):
+        codes, labels = string_codes(s)
+        return codes.astype(np.int64), labels
+    codes, labels = pd.factorize(s, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False), key_labels(pd.Index(labels), s.dtype)
+
+
+def _eligible(part: pd.DataFrame, specs: dict) -> bool:
+    for col, func in specs.values():
+        if not isinstance(func, str) or func not in _FUNCS:
+            return False
+        if func in ("sum", "mean") and part.dtypes[col] != np.float64:
+            return False
+    return True
+
+
+def fast_chunk(
+    part: pd.DataFrame,
+    keys: list,
+    specs: dict,
+    dropna: bool,
+    decoded: dict,
+    keep_order: bool = True,
+):
+    """The chunk intermediates of ``specs`` grouped by the columns ``keys``,
+    or None when this route does not apply (see the module docstring).
+    Without ``keep_order`` (the result gets sorted later) groups may come in
+    any order, which saves hashing the combined codes when they are few.
+
+    >>> df = pd.DataFrame({"k": ["b", "a", "b"], "v": [1.0, np.nan, 3.0]})
+    >>> out = fast_chunk(df, ["k"], {0: ("v", "sum"), 1: ("v", "count")}, True, {})
+    >>> out[0].to_dict(), out[1].to_dict()
+    ({'b': 4.0, 'a': 0.0}, {'b': 2, 'a': 0})
+    """
+    if not _eligible(part, specs):
+        return None
+    per_key = []
+    for k in keys:
+        got = _key_codes(part[k], decoded.get(k))
+        if got is None:
+            return None
+        per_key.append(got)
+    valid = None
+    for codes, _ in per_key:
+        missing = codes < 0
+        if missing.any():
+            if not dropna:
+                return None
+            valid = ~missing if valid is None else valid & ~missing
+    combined = per_key[0][0]
+    radix = [max(len(labels), 1) for _, labels in per_key]
+    space = radix[0]
+    for (codes, _), n in zip(per_key[1:], radix[1:]):
+        space *= n
+        if space >= _MAX_COMBINED:
+            return None
+        combined = combined * n + codes
+    if valid is not None:
+        combined = combined[valid]
+    direct = not keep_order and space <= max(len(combined), 1024)
+    if direct:  # few possible combined codes: they are the group ids
+        ids, ngroups = combined, space
+    else:
+        ids, uniques = pd.factorize(combined, sort=False)
+        ngroups = len(uniques)
+    size = np.bincount(ids, minlength=ngroups)
+    pick = None
+    if direct:
+        pick = uniques = np.flatnonzero(size)
+    index = _group_index(uniques, per_key, radix, keys)
+    columns = {
+        col: part[col] if valid is None else part[col][valid]
+        for col, func in specs.values()
+        if func != "size"
+    }
+    summed = {col for col, func in specs.values() if func in ("sum", "mean")}
+    counts: dict = {}
+    sums: dict = {}
+    for col, func in specs.values():
+        if func == "size" or col in counts:
+            continue
+        x = columns[col]
+        present = None if _complete(x) else x.notna().to_numpy()
+        counts[col] = size if present is None else np.bincount(ids[present], minlength=ngroups)
+        if col in summed:
+            data = x.to_numpy()
+            weights = data if present is None else np.where(present, data, 0.0)
+            # float64 even when there are no rows (bincount then gives int64)
+            sums[col] = np.bincount(ids, weights=weights, minlength=ngroups).astype(np.float64)
+    if pick is not None:
+        size = size[pick]
+        counts = {c: v[pick] for c, v in counts.items()}
+        sums = {c: v[pick] for c, v in sums.items()}
+    out = {}
+    for name, (col, func) in specs.items():
+        if func == "size":
+            out[name] = pd.Series(size, index=index, dtype="int64")
+        elif func == "count":
+            out[name] = pd.Series(counts[col], index=index, name=col, dtype="int64")
+        elif func == "sum":
+            out[name] = pd.Series(sums[col], index=index, name=col, dtype="float64")
+        else:
+            n = counts[col].astype("float64")
+            out[name] = pd.DataFrame({"n": n, "sum": sums[col]}, index=index)
+    return out
+
+
+def _complete(x: pd.Series) -> bool:
+    """Whether a column has no missing value (a float sum is NaN only if some
+    value is NaN, or infinities of both signs meet: then ask pandas)."""
+    if x.dtype == np.float64:
+        with np.errstate(invalid="ignore"):
+            if not np.isnan(x.to_numpy().sum()):
+                return True
+    return bool(x.notna().all())
+
+
+def _group_index(uniques: np.ndarray, per_key: list, radix: list, keys: list) -> pd.Index:
+    """The group labels of the combined codes ``uniques``."""
+    levels = []
+    rest = np.asarray(uniques, dtype=np.int64)
+    for (_, labels), n in zip(reversed(per_key), reversed(radix)):
+        rest, code = np.divmod(rest, n)
+        levels.append(labels.take(code))
+    levels.reverse()
+    if len(keys) == 1:
+        return levels[0].rename(keys[0])
+    return pd.MultiIndex.from_arrays(levels, names=keys)

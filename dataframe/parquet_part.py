@@ -1,0 +1,228 @@
+"""Reading one parquet partition: row groups of one or more files into pandas.
+
+String columns stored with a small dictionary (few distinct values, the
+common case for flags, codes and names) are read as arrow dictionaries:
+parquet keeps them dictionary-encoded on disk, so decoding only the indices
+is several times cheaper than building every string. Filtering happens on the
+compact form; afterwards the columns are decoded back to plain strings, or
+kept as pandas categoricals for the columns the optimizer asked for
+(``categorical``: groupby keys that nothing else looks at, see
+``encoded_keys.py``). A column whose dictionary page is large (many distinct
+values, or a writer that fell back to plain pages) is read as plain strings:
+re-encoding it would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+__all__ = ["read_parquet_part", "table_to_pandas", "dictionary_columns"]
+
+# a dictionary page this small (compressed) holds few distinct values and
+# cannot be a writer's fallback from a dictionary that outgrew its limit (~1 MiB)
+_SMALL_DICTIONARY = 32 * 1024
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+
+
+def dictionary_columns(metadata, row_groups: list, columns: list) -> list:
+    """The string ``columns`` whose chunks in ``row_groups`` all have a small
+    dictionary page, so reading them as dictionaries is cheap.
+
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> pq.write_table(pa.table({"s": ["a", "b"] * 50, "x": range(100)}), buf)
+    >>> dictionary_columns(pq.ParquetFile(buf).metadata, [0], ["s", "x"])
+    ['s']
+    """
+    schema = metadata.schema.to_arrow_schema()
+    text = [c for c in columns if c in schema.names and _is_text(schema.field(c).type)]
+    if not text:
+        return []
+    out = []
+    for name in text:
+        ok = True
+        for rg in row_groups:
+            group = metadata.row_group(rg)
+            chunk = next(
+                group.column(j)
+                for j in range(group.num_columns)
+                if group.column(j).path_in_schema == name
+            )
+            start = chunk.dictionary_page_offset
+            if not chunk.has_dictionary_page or start is None:
+                ok = False
+                break
+            if chunk.data_page_offset - start > _SMALL_DICTIONARY:
+                ok = False
+                break
+        if ok:
+            out.append(name)
+    return out
+
+
+def _settle_dictionaries(table: pa.Table, categorical: set) -> pa.Table:
+    """Dictionary columns decoded to plain strings, except ``categorical``
+    ones, which become dictionaries if they are not yet."""
+    for i, field in enumerate(table.schema):
+        is_dict = pa.types.is_dictionary(field.type)
+        if field.name in categorical:
+            if not is_dict:
+                column = pc.dictionary_encode(table.column(i))
+                table = table.set_column(i, pa.field(field.name, column.type), column)
+        elif is_dict:
+            value_type = field.type.value_type
+            table = table.set_column(
+                i, pa.field(field.name, value_type), table.column(i).cast(value_type)
+            )
+    return table
+
+
+def table_to_pandas(table: pa.Table, index: list, dtypes: dict | None = None) -> pd.DataFrame:
+    """A pandas frame of ``table`` with ``index`` columns as its index (names
+    pandas gives to unnamed levels are dropped) and the pandas ``dtypes``
+    the writer recorded where they differ from arrow's default (e.g.
+    nullable ``Int64``, which would otherwise turn float64 with nulls).
+
+    >>> table_to_pandas(pa.table({"i": [3], "a": [None]}), ["i"], {"a": "Int64"})
+          a
+    i
+    3  <NA>
+    """
+    df = table.to_pandas(split_blocks=True)
+    if dtypes:
+        df = df.astype({c: d for c, d in dtypes.items() if c in df.columns})
+    if index:
+        df = df.set_index(index)
+        names = [None if str(n).startswith("__index_level_") else n for n in df.index.names]
+        df.index.names = names
+    return df
+
+
+_COMPARE = {
+    "==": pc.equal,
+    "=": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
+
+
+def _term_mask(column, op: str, value):
+    if op in ("in", "not in"):
+        found = pc.is_in(column, value_set=pa.array(list(value)))
+        return pc.invert(found) if op == "not in" else found
+    return _COMPARE[op](column, value)
+
+
+def _filter_mask(table: pa.Table, filters: list) -> np.ndarray:
+    """The rows matching the DNF ``filters`` as a boolean array (rows where a
+    comparison is missing do not match, as with parquet filters)."""
+    mask = None
+    for conj in filters:
+        both = None
+        for col, op, value in conj:
+            term = _term_mask(table.column(col), op, value)
+            both = term if both is None else pc.and_kleene(both, term)
+        mask = both if mask is None else pc.or_kleene(mask, both)
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _positions(mask: np.ndarray, starts: list, sizes: list) -> np.ndarray:
+    """Each kept row's position in the partition (row groups begin at
+    ``starts``; pruned row groups leave gaps)."""
+    kept = np.flatnonzero(mask)
+    ends = np.cumsum(sizes)
+    shift = np.asarray(starts, dtype=np.int64) - (ends - np.asarray(sizes))
+    if (shift == shift[0]).all():  # no row group pruned in between
+        return kept + shift[0]
+    return kept + shift[np.searchsorted(ends, kept, side="right")]
+
+
+def _read_file(fs, path, row_groups, file_cols, dictionary):
+    try:
+        with fs.open(path, "rb") as f:
+            pf = pq.ParquetFile(f, read_dictionary=dictionary or None)
+            table = pf.read_row_groups(row_groups, columns=file_cols, use_threads=False)
+            sizes = [pf.metadata.row_group(rg).num_rows for rg in row_groups]
+    except Exception as e:
+        raise OSError(
+            f"read_parquet: cannot read row groups {row_groups} of {path!r}: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+    return table, sizes
+
+
+def read_parquet_part(
+    fs,
+    pieces: list,
+    columns: list,
+    index: list,
+    filters,
+    hive: dict,
+    schema: pa.Schema,
+    categorical: tuple = (),
+    dtypes: dict | None = None,
+) -> pd.DataFrame:
+    """Read row groups of files into one pandas partition.
+
+    ``pieces`` are ``(path, row_groups, hive_values, starts, dictionary)``,
+    ``starts`` being each row group's first row within the partition and
+    ``dictionary`` the string columns to read as dictionaries. ``filters`` are
+    applied to rows after reading (statistics only chose the row groups);
+    without an index column the kept rows keep their positions as index, as
+    if the whole partition had been read and then filtered. ``categorical``
+    columns come back as pandas categoricals.
+
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> table = pa.table({"a": [1, 2, 3], "s": list("xyx")})
+    >>> with fs.open("/doc-part/f.parquet", "wb") as f:
+    ...     pq.write_table(table, f)
+    >>> schema = table.schema
+    >>> part = read_parquet_part(fs, [("/doc-part/f.parquet", [0], {}, [0], ["s"])], ["a", "s"], [],
+    ...                          [[("a", ">", 1)]], {}, schema)
+    >>> part
+       a  s
+    1  2  y
+    2  3  x
+    """
+    filter_cols = sorted({t[0] for conj in filters for t in conj}) if filters else []
+    wanted = list(dict.fromkeys(columns + index + filter_cols))
+    positions = bool(filters) and not index
+    tables: list = []
+    rows: list = []
+    for path, row_groups, hive_values, starts, dictionary in pieces:
+        file_cols = [c for c in wanted if c not in hive]
+        dictionary = [c for c in dictionary if c in file_cols]
+        table, sizes = _read_file(fs, path, row_groups, file_cols, dictionary)
+        for key, typ in hive.items():
+            if key in wanted:
+                table = table.append_column(
+                    pa.field(key, typ), pa.array([hive_values.get(key)] * table.num_rows, typ)
+                )
+        table_columns = list(dict.fromkeys(columns + index))
+        if filters:
+            mask = _filter_mask(table, filters)
+            table = table.select(table_columns).filter(mask)
+            if positions:
+                rows.append(_positions(mask, starts, sizes))
+        table = _settle_dictionaries(table.select(table_columns), set(categorical))
+        tables.append(table.replace_schema_metadata(None))
+    if tables:
+        table = pa.concat_tables(tables)
+    else:
+        table = schema.empty_table().select(list(dict.fromkeys(columns + index)))
+        table = _settle_dictionaries(table, set(categorical))
+    out = table_to_pandas(table, index, dtypes)
+    if positions:
+        out.index = pd.Index(np.concatenate(rows) if rows else [], dtype="int64")
+    return out
