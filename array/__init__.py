@@ -51,7 +51,7 @@ from .elementwise import (
     round,
     where,
 )
-from .manipulation import diff, pad, repeat, roll, tile
+from .manipulation import diff, repeat, roll, tile
 from .order_stats import (
     argtopk,
     median,
@@ -63,6 +63,7 @@ from .order_stats import (
     topk,
 )
 from .overlap import map_overlap
+from .padding import pad
 from .products import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .rechunk import rechunk
 from .reductions import (
@@ -113,6 +114,7 @@ from .shape import (
 from .sorting import argsort, sort
 from .stats import corrcoef, cov
 from .storage import from_npy_stack, store, to_npy_stack
+from .zarr_io import from_zarr, to_zarr
 
 __all__ = [
     "nanquantile",
@@ -232,6 +234,8 @@ __all__ = [
     "std",
     "store",
     "to_npy_stack",
+    "to_zarr",
+    "from_zarr",
     "from_npy_stack",
     "sum",
     "swapaxes",

@@ -118,7 +118,7 @@ def _in_region(region: tuple, bounds: tuple) -> np.ndarray:
 def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> Array:
     from .blockwise import meta_from
     from .elementwise import where
-    from .manipulation import pad
+    from .padding import pad
     from .sources import RegionSource
 
     if any(isinstance(i, slice) and i.step != 1 for i in norm):

@@ -29,7 +29,7 @@ from .chunks import chunk_offsets, common_chunks, has_unknown
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 
-__all__ = ["Blockwise", "blockwise", "map_blocks", "meta_from", "infer_meta"]
+__all__ = ["Blockwise", "Elementwise", "blockwise", "map_blocks", "meta_from", "infer_meta"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -77,7 +77,7 @@ class Blockwise(ArrayExpr):
     """Per-block application of a function in index notation (see module).
 
     >>> import shoal.array as sa
-    >>> print((sa.ones(4, chunks=2) + 1).expr.explain_text())
+    >>> print(sa.blockwise(np.add, "a", sa.ones(4, chunks=2), "a", 1, None).expr.explain_text())
     Blockwise: add: a,_->a
       RegionSource: ones, chunks=((2, 2),)
     """
@@ -238,6 +238,35 @@ class Blockwise(ArrayExpr):
     def _explain_args(self) -> str:
         ins = ",".join(i if i is not None else "_" for i in self.inds)
         return f"{self._prefix}: {ins}->{self.out_ind}"
+
+
+class Elementwise(Blockwise):
+    """A ``Blockwise`` node whose function works element by element, with
+    inputs aligned from the right (``elemwise``), so it can make its blocks
+    piece by piece of rows (see ``streaming.py``).
+
+    >>> import shoal.array as sa
+    >>> type((sa.ones(4, chunks=2) + 1).expr).__name__
+    'Elementwise'
+    """
+
+    def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
+        if not self.out_ind or not self.fusable or self.block_info:
+            return None
+        where = dict(zip(self.out_ind, index))
+        rows = self.chunks[0][index[0]]
+        inputs = []
+        for arg, plan in zip(self.args, self._plan):
+            if plan is None:
+                inputs.append(("whole", arg))
+                continue
+            ind = plan[0]
+            cidx = tuple(where[c] if n > 1 else 0 for c, n in zip(ind, arg.numblocks))
+            if len(ind) == len(self.out_ind) and arg.chunks[0][cidx[0]] == rows:
+                inputs.append(b.input_rows(self, arg, cidx))
+            else:
+                inputs.append(("whole", b.input(self, arg, cidx)))
+        return ("map", self.func, dict(self.kwargs or {}), tuple(inputs))
 
 
 def _concat_nested(nested: Any, axes: list) -> Any:

@@ -149,6 +149,12 @@ class Array(CollectionMethods):
     def __shoal_graph__(self) -> dict:
         return build_graph(self._expr)
 
+    @classmethod
+    def __shoal_graph_together__(cls, arrays: list) -> dict:
+        """One graph for arrays computed together: reductions of the same
+        input share its blocks (``sharing.py``)."""
+        return build_graph(*[a._expr for a in arrays])
+
     def __shoal_keys__(self) -> Any:
         return _nested_keys(self.name, self.numblocks)
 
@@ -486,6 +492,12 @@ class Array(CollectionMethods):
         from .assignment import setitem
 
         self._expr = setitem(self, index, value)._expr
+
+    def to_zarr(self, url: Any, **kwargs: Any) -> Any:
+        """Write to a Zarr array (see ``shoal.array.to_zarr``)."""
+        from .zarr_io import to_zarr
+
+        return to_zarr(self, url, **kwargs)
 
     def rechunk(self, chunks: Any = "auto", **kwargs: Any) -> Array:
         """A copy of this array cut into ``chunks`` (see ``shoal.array.rechunk``)."""

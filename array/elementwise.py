@@ -17,7 +17,7 @@ import numpy as np
 
 from shoal.core.utils import funcname
 
-from .blockwise import _LETTERS, blockwise
+from .blockwise import _LETTERS, Elementwise, blockwise
 from .core import Array
 
 __all__ = [
@@ -96,7 +96,8 @@ def elemwise(
     meta = None
     if dtype is not None:
         meta = np.empty((0,) * ndim, dtype=dtype)
-    return blockwise(op, out_ind, *pairs, meta=meta, name=name, regenerable=True, **kwargs)
+    out = blockwise(op, out_ind, *pairs, meta=meta, name=name, regenerable=True, **kwargs)
+    return Array(Elementwise(*out.expr.operands))
 
 
 def _nth_output(ufunc: np.ufunc, n: int, *args: Any, **kwargs: Any) -> Any:

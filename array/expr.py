@@ -20,6 +20,13 @@ When an input is inlined (``GraphBuilder.inline``):
 - ``cost = "stored"``: when the node is fusable (per-block work), its only
   user is this consumer, and the consumer uses each block once.
 
+A part of a block (``input_part``) of a *seekable* node (random draws that
+can start anywhere in their stream, ``random.py``) is always made inline, at
+the cost of the part alone. A reduction may instead ask for a row plan
+(``input_rows``) to make its input in cache-sized pieces (``streaming.py``),
+and partial tasks that would make the same cheap block are grouped so it is
+made once (``sharing.py``, through ``leaf_refs``).
+
 Nesting is capped at ``MAX_INLINE_DEPTH`` so long chains do not exhaust the
 Python stack when run; beyond it, blocks are stored under their own keys.
 """
@@ -99,6 +106,11 @@ class ArrayExpr(Expr):
         """True if each block of ``child`` is used by at most one block here."""
         return False
 
+    def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
+        """A row plan making block ``index`` piece by piece (``streaming.py``),
+        or None when this node makes whole blocks only."""
+        return None
+
     def _passthrough_cost(self) -> str:
         """Cost of a node that only reshapes or selects its inputs' blocks: as
         cheap as its inputs when it uses each of their blocks once."""
@@ -133,17 +145,33 @@ class GraphBuilder:
     [('add-...', 0), ('add-...', 1)]
     """
 
-    def __init__(self, root: ArrayExpr):
-        self.root = root
+    def __init__(self, root: ArrayExpr, others: tuple = ()):
+        self.roots = (root, *others)
         self.uses: Counter = Counter()
-        for node in root.walk():
+        for node in self.nodes():
             for child in _array_operands(node):
                 self.uses[child._name] += 1
+        self.groups: dict | None = None  # partial tasks sharing leaf blocks (sharing.py)
+        self.leaf_refs: dict | None = None
         self.pending: list[ArrayExpr] = []
         self.stored: set = set()
         self.extras: set = set()
         self.graph = LayeredGraph()
         self.depth = 0
+
+    def nodes(self) -> list:
+        """Every distinct node of the expressions being built."""
+        seen: dict = {}
+        for root in self.roots:
+            for node in root.walk():
+                seen.setdefault(node._name, node)
+        return list(seen.values())
+
+    def _leaf_ref(self, child: ArrayExpr, index: tuple) -> Ref | None:
+        if self.leaf_refs is None:
+            return None
+        key = self.leaf_refs.get((child._name, index))
+        return None if key is None else Ref(key)
 
     def _extra(self, node: ArrayExpr) -> None:
         if node._name not in self.extras:
@@ -168,6 +196,9 @@ class GraphBuilder:
 
     def input(self, parent: ArrayExpr, child: ArrayExpr, index: tuple) -> Any:
         """Block ``index`` of ``child`` as ``parent`` should receive it."""
+        ref = self._leaf_ref(child, index)
+        if ref is not None:
+            return ref
         if self.inline(parent, child):
             self._extra(child)
             self.depth += 1
@@ -180,7 +211,11 @@ class GraphBuilder:
 
     def input_part(self, parent: ArrayExpr, child: ArrayExpr, index: tuple, slices: tuple) -> Any:
         """``block[slices]`` of ``child``; free sources produce only that part."""
-        if self.inline(parent, child):
+        ref = self._leaf_ref(child, index)
+        if ref is not None:
+            return Task(operator.getitem, ref, slices)
+        seekable = getattr(child, "seekable", False) and self.depth < MAX_INLINE_DEPTH
+        if seekable or self.inline(parent, child):
             self._extra(child)
             self.depth += 1
             try:
@@ -190,9 +225,26 @@ class GraphBuilder:
         self._store(child)
         return Task(operator.getitem, Ref(child.key(index)), slices)
 
+    def input_rows(self, parent: ArrayExpr, child: ArrayExpr, index: tuple) -> tuple:
+        """Block ``index`` of ``child`` as a row plan (see ``streaming.py``)."""
+        ref = self._leaf_ref(child, index)
+        if ref is not None:
+            return ("rows", ref)
+        if self.inline(parent, child):
+            self._extra(child)
+            self.depth += 1
+            try:
+                plan = child._rows(index, self)
+                return plan if plan is not None else ("rows", child._block(index, self))
+            finally:
+                self.depth -= 1
+        self._store(child)
+        return ("rows", Ref(child.key(index)))
+
     def build(self) -> LayeredGraph:
         graph = self.graph
-        self._store(self.root)
+        for root in self.roots:
+            self._store(root)
         while self.pending:
             node = self.pending.pop()
             self._extra(node)
@@ -202,14 +254,14 @@ class GraphBuilder:
         return graph
 
 
-def build_graph(expr: ArrayExpr) -> LayeredGraph:
-    """The task graph computing every block of ``expr``.
+def build_graph(expr: ArrayExpr, *others: ArrayExpr) -> LayeredGraph:
+    """The task graph computing every block of ``expr`` (and of ``others``).
 
     >>> from shoal.array.creation import arange
     >>> len(build_graph(arange(10, chunks=5).expr))
     2
     """
-    return GraphBuilder(expr).build()
+    return GraphBuilder(expr, others).build()
 
 
 def _array_operands(node: Expr) -> list:

@@ -373,10 +373,6 @@ def cholesky(a: Any, lower: bool = True) -> Array:
     return low if lower else low.T.conj()
 
 
-def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.linalg.solve(a, b)
-
-
 def _tri_block(a_ii: np.ndarray, b_ik: np.ndarray, *products: np.ndarray) -> np.ndarray:
     rhs = b_ik - sum(products) if products else b_ik
     return np.linalg.solve(a_ii, rhs)
@@ -435,16 +431,17 @@ def solve_triangular(a: Any, b: Any, lower: bool = False) -> Array:
 
 
 def solve(a: Any, b: Any, assume_a: str = "gen") -> Array:
-    """Solve ``a x = b`` for a square ``a``. ``assume_a="pos"`` (symmetric
-    positive definite) factors ``a`` with the blocked ``cholesky`` and runs two
-    block substitutions, never gathering ``a``; the general case gathers ``a``
-    into one block (n x n must fit in memory).
+    """Solve ``a x = b`` for a square ``a``, never gathering ``a`` into one
+    block: the general case runs a blocked LU with partial pivoting
+    (``lu.py``); ``assume_a="pos"`` (symmetric positive definite) factors
+    ``a`` with the blocked ``cholesky`` and runs two block substitutions.
 
     >>> import shoal.array as sa
     >>> solve(sa.asarray([[3.0, 1.0], [1.0, 2.0]]), sa.asarray([9.0, 8.0])).compute()
     array([2., 3.])
     """
-    from .blockwise import blockwise
+    from .creation import zeros
+    from .lu import LUSolve
     from .rechunk import rechunk
 
     a, b = _asarray(a), _asarray(b)
@@ -459,14 +456,18 @@ def solve(a: Any, b: Any, assume_a: str = "gen") -> Array:
     if assume_a != "gen":
         raise ValueError(f"assume_a must be 'gen' or 'pos', got {assume_a!r}")
     dtype = np.result_type(a.dtype, b.dtype, np.float64)
-    a, b = rechunk(a, -1), rechunk(b, -1)
-    if b.ndim == 1:
-        return blockwise(_solve, "i", a, "ij", b, "j", concatenate=True, dtype=dtype, name="solve")
-    return blockwise(_solve, "im", a, "ij", b, "jm", concatenate=True, dtype=dtype, name="solve")
+    if a.shape[0] == 0:
+        return zeros(b.shape, dtype=dtype, chunks=b.chunks)
+    rows = a.chunks[0]
+    a = rechunk(a, (rows, rows))
+    vector = b.ndim == 1
+    b2 = rechunk(b[:, None] if vector else b, {0: rows})
+    x = Array(LUSolve(a.expr, b2.expr))
+    return x[:, 0] if vector else x
 
 
 def inv(a: Any) -> Array:
-    """Inverse of a square matrix (gathered into one block).
+    """Inverse of a square matrix, by the blocked LU of ``solve(a, eye)``.
 
     >>> import shoal.array as sa
     >>> inv(sa.asarray([[2.0, 0.0], [0.0, 4.0]], chunks=1)).compute()
@@ -476,4 +477,8 @@ def inv(a: Any) -> Array:
     from .creation import eye
 
     a = _asarray(a)
-    return solve(a, eye(a.shape[0], dtype=np.result_type(a.dtype, np.float64), chunks=-1))
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"inv needs a square matrix, got shape {a.shape}")
+    rows = a.chunks[0]
+    identity = eye(a.shape[0], dtype=np.result_type(a.dtype, np.float64), chunks=(rows, rows))
+    return solve(a, identity)

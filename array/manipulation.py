@@ -12,7 +12,7 @@ import numpy as np
 from .blockwise import _LETTERS, blockwise
 from .core import Array
 
-__all__ = ["diff", "roll", "repeat", "tile", "pad"]
+__all__ = ["diff", "roll", "repeat", "tile"]
 
 
 def _asarray(x: Any) -> Array:
@@ -137,44 +137,4 @@ def tile(a: Any, reps: int | Sequence[int]) -> Array:
             a = a[_along(a.ndim, ax, slice(0, 0))]
         elif r > 1:
             a = concatenate([a] * r, axis=ax)
-    return a
-
-
-def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Array:
-    """Pad with a constant (``mode="constant"``) or the edge values (``"edge"``).
-
-    >>> import shoal.array as sa
-    >>> pad(sa.arange(3, chunks=2), (1, 2), constant_values=9).compute()
-    array([9, 0, 1, 2, 9, 9])
-    """
-    from .creation import full
-    from .shape import broadcast_to, concatenate
-
-    a = _asarray(array)
-    if mode not in ("constant", "edge"):
-        raise NotImplementedError(f"pad mode {mode!r}; supported: 'constant', 'edge'")
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
-    if (widths < 0).any():
-        raise ValueError(f"pad widths must be non-negative, got {pad_width}")
-    values = np.broadcast_to(np.asarray(constant_values), (a.ndim, 2))
-    for ax in range(a.ndim):
-        before, after = (int(w) for w in widths[ax])
-        if mode == "edge" and a.shape[ax] == 0 and (before or after):
-            raise ValueError("can't extend an empty axis with mode 'edge'")
-        parts = []
-        for side, width in (("before", before), ("after", after)):
-            if not width:
-                parts.append(None)
-                continue
-            shape = a.shape[:ax] + (width,) + a.shape[ax + 1 :]
-            chunks = a.chunks[:ax] + ((width,),) + a.chunks[ax + 1 :]
-            if mode == "constant":
-                value = values[ax, 0 if side == "before" else 1]
-                parts.append(full(shape, value, dtype=a.dtype, chunks=chunks))
-            else:
-                edge = a[_along(a.ndim, ax, slice(0, 1) if side == "before" else slice(-1, None))]
-                parts.append(broadcast_to(edge, shape, chunks=chunks))
-        pieces = [p for p in (parts[0], a, parts[1]) if p is not None]
-        if len(pieces) > 1:
-            a = concatenate(pieces, axis=ax)
     return a

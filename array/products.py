@@ -151,6 +151,12 @@ def matmul(a: Any, b: Any) -> Array:
     a_ind = batch_letters[batch - (a.ndim - 2) :] + i + k
     b_ind = batch_letters[batch - (b.ndim - 2) :] + k + j
     dtype = np.result_type(a.dtype, b.dtype)
+    product = np.matmul
+    untransposed = _transposed_matrix(b) if batch == 0 else None
+    if untransposed is not None:
+        # x @ y.T reads y's blocks and transposes them inside the product (a
+        # view), so x @ x.T keeps one copy of x's blocks, not two
+        b, b_ind, product = untransposed, j + k, _matmul_transposed
     from .blockwise import unify_chunks
 
     (a, b), chunks = unify_chunks([(a, a_ind), (b, b_ind)], where=" in matmul")
@@ -167,7 +173,7 @@ def matmul(a: Any, b: Any) -> Array:
         None,
         {k: len(chunks[k])},
         None,
-        np.matmul,
+        product,
         None,
         {},
         None,
@@ -180,6 +186,21 @@ def matmul(a: Any, b: Any) -> Array:
             index[s] = 0
         out = out[tuple(index)]
     return out
+
+
+def _transposed_matrix(x: Array) -> Array | None:
+    """``y`` if ``x`` is ``y.T`` for a 2-D ``y``, else None."""
+    from .blockwise import Blockwise
+
+    e = x.expr
+    if x.ndim == 2 and isinstance(e, Blockwise) and e.func is np.transpose:
+        if (e.kwargs or {}).get("axes") == (1, 0) and len(e.args) == 1:
+            return Array(e.args[0])
+    return None
+
+
+def _matmul_transposed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b.T)
 
 
 def dot(a: Any, b: Any) -> Array:

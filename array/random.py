@@ -11,7 +11,9 @@ draw different numbers, as each block is a separate stream.
 
 from __future__ import annotations
 
+import math
 import numbers
+import threading
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,8 @@ from .blockwise import meta_from
 from .chunks import normalize_chunks
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .sources import _shape_region, compose_region, region_shape
+from .streaming import streamable_method
 
 __all__ = ["Generator", "default_rng", "RandomBlocks"]
 
@@ -31,6 +35,61 @@ def _draw(
 ) -> np.ndarray:
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn_key)))
     return np.asarray(getattr(rng, method)(*args, size=shape, **kwargs))
+
+
+# Methods that turn each 64-bit draw into one float64 value: a region of a
+# block can be drawn alone by advancing the block's stream to its first row.
+_SEEKABLE = {"random", "uniform"}
+
+
+_thread_local = threading.local()
+
+
+def _start_state(entropy: int, spawn_key: tuple) -> tuple:
+    """The (state, increment) a block's PCG64 stream starts from."""
+    state = np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn_key)).state["state"]
+    return state["state"], state["inc"]
+
+
+class _RegionDraw:
+    """``block[region]`` of a seekable block (``region``: positive-step
+    slices), drawing only the rows it spans: this thread's generator is set
+    to the block's starting state and advanced to the region's first row.
+    A callable object, so the task holding it has no arguments to scan."""
+
+    __slots__ = ("start", "method", "args", "kwargs", "shape", "region")
+
+    def __init__(self, start, method, args, kwargs, shape, region):  # noqa: ANN001
+        self.start, self.method, self.args = start, method, args
+        self.kwargs, self.shape, self.region = kwargs, shape, region
+
+    def __reduce__(self):
+        return (
+            _RegionDraw,
+            (self.start, self.method, self.args, self.kwargs, self.shape, self.region),
+        )
+
+    def __call__(self) -> np.ndarray:
+        region = self.region
+        first, stop, step = region[0].start, region[0].stop, region[0].step or 1
+        count = len(range(first, stop, step))
+        if count == 0 or any(n == 0 for n in region_shape(region)):
+            return np.empty(region_shape(region), dtype=np.float64)
+        gen = getattr(_thread_local, "generator", None)
+        if gen is None:
+            gen = _thread_local.generator = np.random.Generator(np.random.PCG64(0))
+        bits = gen.bit_generator
+        bits.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": self.start[0], "inc": self.start[1]},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        rest = self.shape[1:]
+        bits.advance(first * math.prod(rest))
+        size = ((count - 1) * step + 1, *rest)
+        rows = getattr(gen, self.method)(*self.args, size=size, **self.kwargs)
+        return rows[(slice(None, None, step), *region[1:])]
 
 
 class RandomBlocks(ArrayExpr):
@@ -66,6 +125,51 @@ class RandomBlocks(ArrayExpr):
             self.args,
             self.kwargs,
         )
+
+    @property
+    def seekable(self) -> bool:
+        """True if any region of a block can be drawn alone (``_draw_region``)."""
+        return self.method in _SEEKABLE and self.meta_.dtype == np.float64
+
+    def region_draw(self, index: tuple, slices: tuple) -> _RegionDraw | None:
+        """A callable drawing ``block[slices]`` alone, for ``slices`` of
+        positive-step-1 slices of a seekable block; None otherwise."""
+        starts = self.__dict__.setdefault("_starts", {})
+        entry = starts.get(index)
+        if entry is None:
+            shape = tuple(c[i] for c, i in zip(self.chunks, index))
+            seek = self.seekable and bool(shape)
+            start = _start_state(self.entropy, (*self.spawn_key, *index)) if seek else None
+            entry = starts[index] = (shape, start)
+        shape, start = entry
+        if start is None or len(slices) != len(shape):
+            return None
+        region = []
+        for s, n in zip(slices, shape):
+            if type(s) is not slice or s.step not in (None, 1):
+                return None
+            first, stop, _ = s.indices(n)
+            region.append(slice(first, stop, 1))
+        return _RegionDraw(start, self.method, self.args, self.kwargs, shape, tuple(region))
+
+    def _sub_block(self, index: tuple, slices: tuple, b: GraphBuilder) -> Any:
+        draw = self.region_draw(index, slices)
+        if draw is not None:
+            return Task(draw)
+        shape, start = self.__dict__["_starts"][index]
+        simple = all(isinstance(s, (slice, int, np.integer)) for s in slices)
+        if start is None or len(slices) != len(shape) or not simple:
+            return super()._sub_block(index, slices, b)
+        region, flip, drop = compose_region(tuple(slice(0, n) for n in shape), slices, shape)
+        draw = _RegionDraw(start, self.method, self.args, self.kwargs, shape, region)
+        return Task(_shape_region, Task(draw), flip, drop) if flip or drop else Task(draw)
+
+    def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
+        if not self.chunks or not streamable_method(self.method, self.kwargs):
+            return None
+        shape = tuple(c[i] for c, i in zip(self.chunks, index))
+        key = (*self.spawn_key, *index)
+        return ("draw", self.entropy, key, self.method, self.args, self.kwargs, shape)
 
     def _explain_args(self) -> str:
         return f"{self.method}, chunks={self.chunks}"

@@ -1,8 +1,13 @@
 """``rechunk``: the other primitive — cut an array into different blocks.
 
 Each output block is assembled from the pieces of the input blocks it
-overlaps. A piece of a free source (constants, ranges, stored arrays) is made
-directly, so rechunking ``from_array`` reads each region once.
+overlaps. A source that makes any region at the cost of that region alone
+(free sources: constants, ranges, stored arrays; random ``random``/``uniform``
+float64 draws, which seek their stream to the region's first row) is
+rechunked in one stage with every piece made directly inside the output
+block's task: rechunking ``from_array`` reads each region once, and a
+right-angle rechunk of such a source keeps nothing but the output blocks (up
+to ``MAX_DIRECT_PIECES`` pieces; beyond, the planner below applies).
 
 The planner: a direct rechunk builds one piece per overlap of an input and an
 output block. When source and target are at right angles (rows to columns)
@@ -11,9 +16,10 @@ array from (40000, 100) to (100, 40000) blocks would need 160,000 pieces and
 every task would wait on all 400 inputs. The planner then goes through an
 intermediate chunking whose block sides are the geometric mean of the old and
 new ones ((2000, 2000) here: 2 x 8,000 pieces, each task reading 20 inputs),
-recursively while that keeps lowering the count. Memory for such a rechunk
-stays about the array's size (every output needs every input) plus a block
-per thread; the intermediate stage only lowers graph size and task fan-in.
+recursively while that keeps lowering the count. For any other source,
+memory for such a rechunk stays about the array's size (every output needs
+every input) plus a block per thread; the intermediate stage only lowers
+graph size and task fan-in.
 """
 
 from __future__ import annotations
@@ -102,18 +108,24 @@ class Rechunk(ArrayExpr):
         per_axis = [self._pieces[a][i] for a, i in enumerate(index)]
         child = self.child
         old = child.chunks
+        direct = _reads_regions(child)
 
         def make(axis: int, cidx: tuple, slices: tuple) -> Any:
             if axis == len(per_axis):
-                whole = all(
+                if not direct and all(
                     s.start == 0 and s.stop == old[a][k]
                     for a, (k, s) in enumerate(zip(cidx, slices))
-                )
-                if whole:
+                ):
                     return b.input(self, child, cidx)
                 return b.input_part(self, child, cidx, slices)
             return [make(axis + 1, (*cidx, k), (*slices, s)) for k, s in per_axis[axis]]
 
+        draws = getattr(child, "region_draw", None) if direct else None
+        if draws is not None and b.leaf_refs is None:
+            # one call per output block draws every piece: no task per piece
+            nested = _nested_draws(draws, per_axis, (), ())
+            if nested is not None:
+                return Task(_assemble_draws, nested, len(per_axis))
         nested = make(0, (), ())
         if all(len(p) == 1 for p in per_axis):
             node = nested
@@ -124,6 +136,40 @@ class Rechunk(ArrayExpr):
 
     def _explain_args(self) -> str:
         return f"chunks={self.chunks}"
+
+
+# A one-stage rechunk of a region source builds one piece per overlap; past
+# this many, the planner's stages keep the graph small instead.
+MAX_DIRECT_PIECES = 1_000_000
+
+
+def _reads_regions(expr: ArrayExpr) -> bool:
+    """True if any region of ``expr`` is made at the cost of the region alone
+    (free sources, seekable random draws): a rechunk then reads its pieces
+    straight from it, in one stage, and keeps nothing."""
+    return expr.cost == "free" or getattr(expr, "seekable", False)
+
+
+def _nested_draws(draws: Any, per_axis: list, cidx: tuple, slices: tuple) -> Any:
+    """Nested lists of ``draws(block index, slices)`` over the pieces, or None
+    if one piece cannot be drawn alone."""
+    axis = len(cidx)
+    if axis == len(per_axis):
+        return draws(cidx, slices)
+    out = []
+    for k, s in per_axis[axis]:
+        inner = _nested_draws(draws, per_axis, (*cidx, k), (*slices, s))
+        if inner is None:
+            return None
+        out.append(inner)
+    return out
+
+
+def _assemble_draws(nested: Any, ndim: int) -> Any:
+    def run(node: Any) -> Any:
+        return node() if callable(node) else [run(n) for n in node]
+
+    return _assemble(run(nested), ndim)
 
 
 def _assemble(nested: Any, ndim: int, axis: int = 0) -> Any:
@@ -190,6 +236,8 @@ def rechunk(
         expr = expr.child
     if expr.chunks == new:
         return Array(expr)
-    for stage in plan_rechunk(expr.chunks, new):
+    direct = _reads_regions(expr) and _piece_count(expr.chunks, new) <= MAX_DIRECT_PIECES
+    stages = [new] if direct else plan_rechunk(expr.chunks, new)
+    for stage in stages:
         expr = Rechunk(expr, stage)
     return Array(expr)

@@ -31,6 +31,8 @@ from .blockwise import meta_from
 from .chunks import all_block_indices, chunk_offsets, has_unknown
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .sharing import shared_partial
+from .streaming import has_stream, piece_rows, plan_task, stream_partials
 
 __all__ = [
     "ptp",
@@ -124,8 +126,9 @@ class Reduction(ArrayExpr):
         "kwargs",
         "offsets",
         "prefix",
+        "stream",
     ]
-    _defaults = {"kwargs": None, "offsets": False, "prefix": None}
+    _defaults = {"kwargs": None, "offsets": False, "prefix": None, "stream": False}
 
     @property
     def _prefix(self) -> str:
@@ -180,9 +183,37 @@ class Reduction(ArrayExpr):
             kwargs["shape"] = child.shape
         return kwargs
 
+    shares_partials = True  # see sharing.py
+
     def _partial(self, index: tuple, b: GraphBuilder) -> Any:
-        block = b.input(self, self.child, index)
+        shared = shared_partial(self, index, b)
+        return shared if shared is not None else self._partial_alone(index, b)
+
+    def _partial_alone(self, index: tuple, b: GraphBuilder) -> Any:
+        """The partial task of block ``index``, made for this reduction alone."""
+        step = self._piece_rows(index)
+        if step:
+            plan = b.input_rows(self, self.child, index)
+            if has_stream(plan):
+                rows = self.child.chunks[0][index[0]]
+                return Task(_first, Task(stream_partials, plan, rows, step, (self._spec(index),)))
+            block = plan_task(plan)
+        else:
+            block = b.input(self, self.child, index)
         return Task(self.chunk, block, axis=self.axis, keepdims=True, **self._partial_kwargs(index))
+
+    def _piece_rows(self, index: tuple) -> int:
+        """Rows per piece when this partial streams its input, else 0."""
+        child = self.child
+        if not self.stream or not child.chunks:
+            return 0
+        shape = tuple(c[i] for c, i in zip(child.chunks, index))
+        return piece_rows(shape, child.dtype.itemsize)
+
+    def _spec(self, index: tuple) -> tuple:
+        """What ``stream_partials`` needs to make this reduction's partial."""
+        combine_kwargs = _combine_kwargs(self.kwargs or {})
+        return (self.chunk, self.combine, self.axis, self._partial_kwargs(index), combine_kwargs)
 
     def _group(self, prev_nb: tuple, index: tuple) -> Any:
         """Nested list of the previous round's indices in group ``index``."""
@@ -244,6 +275,10 @@ class Reduction(ArrayExpr):
         return f"{self._prefix}, axis={self.axis}, keepdims={self.keepdims}"
 
 
+def _first(values: tuple) -> Any:
+    return values[0]
+
+
 def _combine_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k in ("ddof", "dtype", "nan")}
 
@@ -266,9 +301,12 @@ def reduction(
     kwargs: dict | None = None,
     offsets: bool = False,
     empty_ok: bool = True,
+    stream: bool = False,
 ) -> Array:
     """A tree reduction (see module docstring) from three functions taking
-    ``(x, axis=, keepdims=)``.
+    ``(x, axis=, keepdims=)``. ``stream=True`` declares that ``chunk`` of
+    pieces of a block's rows merged by ``combine`` equals ``chunk`` of the
+    block, which lets the first stage stream its input (``streaming.py``).
 
     >>> import shoal.array as sa
     >>> reduction(sa.arange(10, chunks=3), np.sum, np.sum, np.sum, dtype=int).compute()
@@ -311,6 +349,7 @@ def reduction(
         kwargs or None,
         offsets,
         name,
+        bool(stream) and not offsets,
     )
     return Array(expr)
 
@@ -364,6 +403,7 @@ def _simple(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
             name=name,
             kwargs=kwargs,
             empty_ok=empty_ok,
+            stream=True,
         )
 
     reduce.__name__ = name
@@ -417,6 +457,7 @@ def count_nonzero(
         dtype=np.intp,
         split_every=split_every,
         name="count_nonzero",
+        stream=True,
     )
 
 
@@ -516,6 +557,7 @@ def _moment_reduction(
             split_every=split_every,
             name=name,
             kwargs=kwargs,
+            stream=True,
         )
 
     reduce.__name__ = name

@@ -102,6 +102,12 @@ class RegionSource(ArrayExpr):
         region = block_slices(self.chunks, index)
         return Task(self.maker, tuple(slice(s.start, s.stop, 1) for s in region), *self.args)
 
+    def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
+        if not self.chunks:
+            return None
+        region = block_slices(self.chunks, index)
+        return ("region", self.maker, tuple(slice(s.start, s.stop, 1) for s in region), self.args)
+
     def _sub_block(self, index: tuple, slices: tuple, b: GraphBuilder) -> Any:
         lengths = tuple(c[i] for c, i in zip(self.chunks, index))
         if len(slices) != len(lengths) or not all(

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import shoal
 import shoal.array as sa
 from shoal.testing import assert_eq
 
@@ -76,3 +77,16 @@ def test_x_times_x_transpose():
     x = sa.from_array(a, chunks=(7, 3))
     assert_eq(x @ x.T, a @ a.T)
     assert_eq((x.T @ x).sum(axis=0), (a.T @ a).sum(axis=0))
+
+
+@pytest.mark.parametrize("chunks", [(3, 2), ((1, 6), (4, 1)), (7, 5), (1, 1)])
+def test_matmul_with_a_transpose_reads_the_blocks_once(chunks):
+    x = sa.random.default_rng(0).random((7, 5), chunks=chunks)
+    y = sa.random.default_rng(1).standard_normal((6, 5), chunks=(4, 2))
+    xv, yv = x.compute(), y.compute()
+    assert_eq(x @ x.T, xv @ xv.T, rtol=1e-12)
+    assert_eq(x @ y.T, xv @ yv.T, rtol=1e-12)
+    assert_eq((y @ x.T).T, (yv @ xv.T).T, rtol=1e-12)
+    graph, _ = shoal.core.base.collections_to_graph([(x @ x.T).sum()], optimize_graph=False)
+    drawn = [k for k in graph if str(k[0]).startswith("random")]
+    assert len(drawn) == len(x.chunks[0]) * len(x.chunks[1])  # x stored once, no x.T copy

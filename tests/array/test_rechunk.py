@@ -60,3 +60,44 @@ def test_rechunk_auto_respects_limit():
     with shoal.config.set({"array.chunk-size": "800kB"}):
         y = x.rechunk("auto")
     assert max(y.chunks[0]) * max(y.chunks[1]) * 8 <= 800_000
+
+
+@pytest.mark.parametrize("method, args", [("random", ()), ("uniform", (-3.0, 2.0))])
+def test_right_angle_rechunk_of_seekable_random_keeps_nothing(method, args):
+    x = getattr(sa.random.default_rng(4), method)(*args, size=(60, 60), chunks=(60, 2))
+    values = x.compute()
+    y = x.rechunk((2, 60))
+    graph, _ = shoal.core.base.collections_to_graph([y], optimize_graph=False)
+    assert len(graph) == 30  # one task per output block; no random block is stored
+    assert_eq(y, values)
+    assert_eq(x.rechunk((7, 11)), values)
+
+
+@pytest.mark.parametrize("method", ["random", "uniform", "standard_normal"])
+@pytest.mark.parametrize(
+    "index",
+    [
+        (slice(3, 40, 5), slice(None, None, -2), 1),
+        (slice(None), slice(2, 5), slice(0, 1)),
+        (7, slice(None), slice(None, None, 3)),
+        (slice(10, 10), slice(None), 0),
+    ],
+)
+def test_random_regions_equal_whole_draws(method, index):
+    x = getattr(sa.random.default_rng(2), method)(size=(50, 7, 3), chunks=(13, 4, 2))
+    values = x.compute()
+    assert_eq(x[index], values[index])
+
+
+def test_direct_rechunk_of_a_source_falls_back_to_stages_when_huge(monkeypatch):
+    import importlib
+
+    rechunk_module = importlib.import_module("shoal.array.rechunk")
+
+    x = sa.random.default_rng(0).random((60, 60), chunks=(60, 1))
+    values = x.compute()
+    assert x.rechunk((1, 60)).expr.explain_text().count("Rechunk") == 1
+    monkeypatch.setattr(rechunk_module, "MAX_DIRECT_PIECES", 100)
+    staged = x.rechunk((1, 60))
+    assert staged.expr.explain_text().count("Rechunk") > 1
+    assert_eq(staged, values)
