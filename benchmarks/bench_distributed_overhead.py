@@ -6,7 +6,11 @@ dask.distributed (same shape, same run), plus the scheduler's memory per
 task while holding a big graph of pending tasks.
 
     .venv/bin/python -P benchmarks/bench_distributed_overhead.py            # N = 20,000
-    .venv/bin/python -P benchmarks/bench_distributed_overhead.py --n 100000
+    .venv/bin/python -P benchmarks/bench_distributed_overhead.py --n 100000 --blocks 100000
+
+It also runs ``(ones(blocks, chunks=1) + 1).sum()`` as an array computation
+on the same clusters (graph built with each library's own optimizations, then
+``client.get``), timing the graph construction and the run separately.
 """
 
 from __future__ import annotations
@@ -130,15 +134,43 @@ def scheduler_memory(system: str, n: int) -> float:
     return (after - before) / n
 
 
-def run_shoal(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
+def _time_array(client, system: str, blocks: int) -> tuple[float, float, int]:
+    """``(ones(blocks, chunks=1) + 1).sum()``: seconds to build the graph,
+    seconds to run it on the cluster, and its number of tasks."""
+    start = time.perf_counter()
+    if system == "shoal":
+        import shoal.array as sa
+        from shoal.core.base import collections_to_graph
+
+        y = (sa.ones(blocks, chunks=1) + 1).sum()
+        graph, keys = collections_to_graph([y])
+        key = keys[0]
+    else:
+        import dask
+        import dask.array as da
+
+        y = (da.ones(blocks, chunks=1) + 1).sum()
+        (graph,) = dask.optimize(y)
+        graph, key = dict(graph.__dask_graph__()), graph.__dask_keys__()
+    built = time.perf_counter()
+    value = client.get(graph, key)
+    done = time.perf_counter()
+    while isinstance(value, list):  # dask's keys of a 0-d array are a nested list
+        (value,) = value
+    assert float(value) == 2.0 * blocks, value
+    return built - start, done - built, len(graph)
+
+
+def run_shoal(n: int, repeat: int, mem_n: int, blocks: int) -> tuple[tuple, float, tuple]:
     from shoal.distributed import Client
 
     with Client(n_workers=2, threads_per_worker=1, processes=True) as client:
         per_task = _time_map(client, n, repeat)
-    return per_task, scheduler_memory("shoal", mem_n) if mem_n else float("nan")
+        array = _time_array(client, "shoal", blocks) if blocks else None
+    return per_task, scheduler_memory("shoal", mem_n) if mem_n else float("nan"), array
 
 
-def run_dask(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
+def run_dask(n: int, repeat: int, mem_n: int, blocks: int) -> tuple[tuple, float, tuple]:
     import logging
 
     from distributed import Client, LocalCluster
@@ -151,7 +183,8 @@ def run_dask(n: int, repeat: int, mem_n: int) -> tuple[tuple, float]:
         Client(cluster) as client,
     ):
         per_task = _time_map(client, n, repeat)
-    return per_task, scheduler_memory("dask", mem_n) if mem_n else float("nan")
+        array = _time_array(client, "dask", blocks) if blocks else None
+    return per_task, scheduler_memory("dask", mem_n) if mem_n else float("nan"), array
 
 
 def main() -> None:
@@ -161,10 +194,31 @@ def main() -> None:
     parser.add_argument(
         "--mem-n", type=int, default=20_000, help="pending tasks for the memory figure (0 skips it)"
     )
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=10_000,
+        help="blocks of the array computation (0 skips it; the issue's size is 100000)",
+    )
+    parser.add_argument(
+        "--shoal-only",
+        action="store_true",
+        help="skip dask.distributed (at the issue's sizes it takes hours on a loaded machine)",
+    )
     args = parser.parse_args()
-    (s_time, s_cpu), s_mem = run_shoal(args.n, args.repeat, args.mem_n)
-    print(f"shoal done: {s_time * 1e6:.1f} us/task, {s_mem:.0f} B/task", flush=True)
-    (d_time, d_cpu), d_mem = run_dask(args.n, args.repeat, args.mem_n)
+    (s_time, s_cpu), s_mem, s_arr = run_shoal(args.n, args.repeat, args.mem_n, args.blocks)
+    print(f"shoal: {s_time * 1e6:.1f} us/task for map, {s_cpu * 1e6:.1f} us/task of loop CPU")
+    print(f"shoal: {s_mem:.0f} B/task of scheduler memory")
+    if s_arr:
+        build, run, ntasks = s_arr
+        print(
+            f"shoal: array of {args.blocks:,} blocks: {ntasks:,} tasks, graph built in "
+            f"{build:.2f} s, run in {run:.2f} s = {run / ntasks * 1e6:.1f} us/task",
+            flush=True,
+        )
+    if args.shoal_only:
+        return
+    (d_time, d_cpu), d_mem, d_arr = run_dask(args.n, args.repeat, args.mem_n, args.blocks)
     print(
         f"client.map(inc, range({args.n:,})) + gather, 2 workers x 1 thread, best of {args.repeat}"
     )
@@ -180,6 +234,18 @@ def main() -> None:
         print(f"  shoal:  {s_mem:8.0f} B/task")
         print(f"  dask:   {d_mem:8.0f} B/task")
         print(f"  ratio (dask / shoal): {d_mem / s_mem:.2f}x")
+
+    if args.blocks:
+        print(f"(ones({args.blocks:,}, chunks=1) + 1).sum() on the cluster (client.get)")
+        for name, (build, run, ntasks) in (("shoal", s_arr), ("dask", d_arr)):
+            print(
+                f"  {name}:  {ntasks:,} tasks, graph built in {build:.2f} s, run in {run:.2f} s"
+                f" = {run / ntasks * 1e6:.1f} us/task, {run / args.blocks * 1e6:.1f} us/block"
+            )
+        print(f"  ratio of run time (dask / shoal): {d_arr[1] / s_arr[1]:.2f}x")
+        print(
+            f"  ratio per task (dask / shoal): {(d_arr[1] / d_arr[2]) / (s_arr[1] / s_arr[2]):.2f}x"
+        )
 
 
 if __name__ == "__main__":

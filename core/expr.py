@@ -27,7 +27,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from shoal.core.layers import LayeredGraph
+from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.tokenize import tokenize
 
 __all__ = ["Expr", "ConvergenceError"]
@@ -289,9 +289,9 @@ class Expr:
 
     # ---------------------------------------------------------------- graph
 
-    def _layer(self) -> Mapping:
+    def _layer(self) -> Layer | Mapping:
         """The tasks this node adds to the graph (keys named after ``_name``): a
-        dict, or a ``LayeredGraph`` whose layers keep block keys compact."""
+        ``Layer`` of its blocks (keys kept compact), a ``LayeredGraph`` or a dict."""
         raise NotImplementedError(f"{type(self).__name__} has no _layer()")
 
     def __shoal_graph__(self) -> LayeredGraph:

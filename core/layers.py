@@ -8,6 +8,8 @@ when asked; ``LayeredGraph`` is a mutable mapping of layers plus an ordinary
 dict for every other key (strings, keys off any grid). It behaves as a dict of
 key -> node everywhere (``graph[key]``, ``in``, iteration, ``update``,
 pickling), so every function that takes a graph takes it unchanged.
+Collections build their layers directly: adding a dict never searches it for
+grids, which would cost more time than the memory it saves.
 
     dict:           {("x", 0): t0, ("x", 1): t1, ("x", 2): t2, "total": t3}
     LayeredGraph:   layers {"x": Layer(shape=(3,), nodes=[t0, t1, t2])}
@@ -317,22 +319,23 @@ class LayeredGraph(MutableMapping):
         return chain(*[layer.values() for layer in self._layers.values()], self._loose.values())
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """Add the keys of ``other``: the layers of a ``LayeredGraph`` are shared;
-        in a dict, the keys of each name that fill a whole grid become a layer.
+        """Add the keys of ``other``: a ``Layer``, the layers of a ``LayeredGraph``
+        (shared, not copied), or any mapping, whose keys are added one by one (a
+        dict's keys stay loose unless a layer of their name covers them).
 
         >>> g = LayeredGraph()
-        >>> g.update({("x", 0, 0): 1, ("x", 0, 1): 2, "y": 3} | {("z", i): i for i in range(40)})
-        >>> g
-        LayeredGraph([Layer('z', shape=(40,), tasks=40)], loose=3)
+        >>> g.update(Layer("z", (40,), list(range(40))))
+        >>> g.update({("x", 0, 0): 1, ("z", 3): "new", "y": 3})
+        >>> g, g[("z", 3)]
+        (LayeredGraph([Layer('z', shape=(40,), tasks=40)], loose=2), 'new')
         """
         if type(other) is LayeredGraph:
             for layer in other._layers.values():
                 self.add_layer(layer)
             other = other._loose
-        if type(other) is dict and len(other) >= _COMPACT_MIN:
-            layers, other = _split_grids(other)
-            for layer in layers:
-                self.add_layer(layer)
+        if type(other) is Layer:
+            self.add_layer(other)
+            return
         if type(other) is dict:
             names = {k[0] for k in other if type(k) is tuple and k}
             if names.isdisjoint(self._layers):  # no key lands on a layer: one C-level update
@@ -365,52 +368,6 @@ class _Values(ValuesView):
 
     def __iter__(self) -> Iterator:
         return self._mapping._iter_values()
-
-
-_COMPACT_MIN = 32  # smaller dicts are not worth searching for grids
-
-
-def _split_grids(graph: dict) -> tuple[list[Layer], dict]:
-    """The layers hidden in a dict (every name whose keys ``(name, i, ...)`` fill
-    a grid from 0 with at least ``_COMPACT_MIN`` keys), and the other keys."""
-    grids: dict = {}  # (name, ndim) -> [count, per-axis maximum], or None if not a grid
-    for k in graph:
-        if type(k) is not tuple or len(k) < 2:
-            continue
-        sig = (k[0], len(k))
-        g = grids.get(sig, _ABSENT)
-        if g is None:
-            continue
-        if g is _ABSENT:
-            g = grids[sig] = [0, [-1] * (len(k) - 1)]
-        top = g[1]
-        for axis, i in enumerate(k[1:]):
-            if type(i) is not int or i < 0:
-                grids[sig] = None
-                break
-            if i > top[axis]:
-                top[axis] = i
-        else:
-            g[0] += 1
-    layers = []
-    for (name, _), g in grids.items():
-        if g is None:
-            continue
-        shape = tuple(t + 1 for t in g[1])
-        if g[0] < _COMPACT_MIN or g[0] != prod(shape) or any(x.name == name for x in layers):
-            continue
-        layers.append(
-            Layer(name, shape, [graph[(name, *ix)] for ix in product(*map(range, shape))])
-        )
-    if not layers:
-        return [], graph
-    by_name = {layer.name: layer for layer in layers}
-    rest = {
-        k: v
-        for k, v in graph.items()
-        if not (type(k) is tuple and k[0] in by_name and by_name[k[0]].position(k) >= 0)
-    }
-    return layers, rest
 
 
 def _rebuild(layers: list, loose: dict) -> LayeredGraph:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from shoal.core.expr import Expr
+from shoal.core.layers import Layer
 from shoal.core.task import Fused, Ref, Task
 from shoal.dataframe.meta import emulate, is_frame_like, make_meta
 
@@ -82,8 +83,9 @@ class FrameExpr(Expr):
     def _task(self, i: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no _task()")
 
-    def _layer(self) -> dict:
-        return {(self._name, i): self._task(i) for i in range(self.npartitions)}
+    def _layer(self) -> Layer:
+        n = self.npartitions
+        return Layer(self._name, (n,), [self._task(i) for i in range(n)])
 
     def _needed_columns(self, needed: set | None) -> list[tuple[Expr, set | None]]:
         """``(child, columns it must provide)`` for each frame child; None means all."""

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--dashboard-address",
         default=None,
-        help="accepted for compatibility; shoal has no dashboard yet",
+        help="serve the status page (/status, /json/status) here, e.g. :8787 or "
+        "0.0.0.0:8787 (off by default)",
     )
     w = sub.add_parser("worker", help="run workers for a scheduler")
     w.add_argument("address", help="the scheduler, e.g. tcp://host:8786")
@@ -57,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 async def _run_scheduler(args) -> None:
     from shoal.distributed.scheduler import Scheduler
 
-    if args.dashboard_address:
-        logging.getLogger("shoal.distributed").warning(
-            "no dashboard yet; ignoring --dashboard-address"
-        )
-    scheduler = Scheduler(f"tcp://{args.host}:{args.port}")
+    scheduler = Scheduler(
+        f"tcp://{args.host}:{args.port}", dashboard_address=args.dashboard_address or None
+    )
     await scheduler.start()
     print(f"shoal scheduler at {scheduler.address}", flush=True)
+    if scheduler.dashboard is not None:
+        print(f"shoal dashboard at {scheduler.dashboard.url}", flush=True)
     await _until_signal()
     await scheduler.close()
 

@@ -18,10 +18,11 @@ import logging
 import random
 import threading
 import uuid
-from collections import defaultdict
+from collections import ChainMap, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from shoal.core import config
 from shoal.core.base import (
     collections_to_graph,
     is_collection,
@@ -29,14 +30,15 @@ from shoal.core.base import (
     remove_active_backend,
 )
 from shoal.core.diagnostics.callbacks import active_callbacks
-from shoal.core.graph import cull, flatten_keys
-from shoal.core.order import order_keys
-from shoal.core.task import Ref, Task, dependencies_of
+from shoal.core.graph import flatten_keys
+from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError, connect
 from shoal.distributed.future import ClientClosedError, Future, KeyState
+from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
+from shoal.distributed.graph_stream import order_chunks
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool
 from shoal.distributed.utils import LoopRunner, new_id, sizeof
@@ -147,6 +149,9 @@ class Client:
         self.stream: BatchedSend | None = None
         self.pool: ConnectionPool | None = None
         self._release_pending: list = []
+        self._functions = FunctionTableEncoder()
+        self._encode_lock = threading.Lock()
+        self._graph_id = 0
         self._restarts: dict = {}
         self._progress: dict = {}
         self._read_task: asyncio.Task | None = None
@@ -399,9 +404,7 @@ class Client:
         deps: dict = {}
         task = Task(func, *_replace_futures(list(args), deps), **_replace_futures(kwargs, deps))
         future = Future(key, self)
-        self._send_graph(
-            [key], [task.dependencies], [task], [0], [key], {key: retries} if retries else None
-        )
+        self._send_tasks([key], [task], [task.dependencies], [key], retries)
         return future
 
     def map(
@@ -461,64 +464,98 @@ class Client:
                 tasks.append(t)
                 deps.append(t.dependencies)
             futures.extend(Future(k, self) for k in keys)
-            self._send_graph(
-                keys,
-                deps,
-                tasks,
-                list(range(lo, lo + len(keys))),
-                keys,
-                dict.fromkeys(keys, retries) if retries else None,
-            )
+            self._send_tasks(keys, tasks, deps, keys, retries)
         return futures
 
-    def _send_graph(self, keys, deps, specs, order, wanted, retries=None, watch=False) -> None:
-        self._send(
-            {
-                "op": "update-graph",
-                "keys": keys,
-                "deps": deps,
-                "specs": ToPickle(specs),
-                "order": order,
-                "wanted": wanted,
-                "retries": retries or {},
-                "watch": watch,
-            }
+    def _send_tasks(
+        self,
+        keys: list,
+        nodes: list,
+        deps: list,
+        wanted: list,
+        retries: int | None = None,
+        watch: bool = False,
+    ) -> None:
+        """Send tasks: ``keys``/``nodes`` in execution order, ``deps[i]``
+        holding positions in ``keys`` (ints) and keys from outside (futures)."""
+        chunk = int(config.get("distributed.client.graph-chunk"))
+        chunks = (
+            (keys[lo : lo + chunk], nodes[lo : lo + chunk], deps[lo : lo + chunk])
+            for lo in range(0, max(len(keys), 1), chunk)
         )
+        self._send_chunks(chunks, wanted, retries, watch)
+
+    def _send_chunks(
+        self, chunks: Iterable, wanted: list, retries: int | None = None, watch: bool = False
+    ) -> None:
+        """Send a graph in the compact form of ``graph_codec``, one message
+        per chunk of ``(keys, nodes, deps)``, each as soon as it is encoded
+        (so the cluster starts on the first tasks of a big graph at once).
+
+        If producing a chunk raises after earlier ones went out, a last empty
+        chunk withdraws them (the scheduler lets go of the whole graph).
+        """
+        with self._encode_lock:
+            self._graph_id += 1
+            gid = self._graph_id
+            key_enc = KeyEncoder()
+            encode = key_enc.encode
+            funcs = self._functions
+
+            def message(keys, nodes, deps, first: bool, final: bool) -> dict:
+                msg = {
+                    "op": "update-graph",
+                    "graph": gid,
+                    "first": first,
+                    "final": final,
+                    "specs": [funcs.dumps(node) for node in nodes],
+                    "keys": [encode(k) for k in keys],
+                    "deps": [[d if type(d) is int else (encode(d),) for d in ds] for ds in deps],
+                    "wanted": [encode(k) for k in wanted] if final else [],
+                    "retries": int(retries or 0),
+                    "watch": watch,
+                }
+                msg["names"] = key_enc.take_names()
+                msg["funcs"] = funcs.take_new()
+                return msg
+
+            first = True
+            pending = None  # one chunk is held back: the last one goes out with ``final``
+            try:
+                for chunk in chunks:
+                    if pending is not None:
+                        self._send(message(*pending, first, False))
+                        first = False
+                    pending = chunk
+                self._send(message(*(pending or ([], [], [])), first, True))
+            except BaseException:
+                if not first:
+                    self._send(message([], [], [], False, True))
+                raise
+            finally:
+                funcs.forget_objects()
 
     def _graph_to_futures(
-        self, graph: dict, wanted: list, retries: int | None = None, posttask: list | None = None
+        self, graph: Any, wanted: list, retries: int | None = None, posttask: list | None = None
     ) -> dict:
         wanted = list(dict.fromkeys(wanted))
-        graph = cull(graph, wanted)
-        order = {k: i for i, k in enumerate(order_keys(graph, wanted))}
-        keys, deps, specs, prios = [], [], [], []
-        held = []
-        for key, node in graph.items():
-            if type(node) is Future:
-                held.append(node)
-                if node.key == key:
-                    continue
-                node = Ref(node.key)
-            keys.append(key)
-            deps.append(dependencies_of(node))
-            specs.append(node)
-            prios.append(order[key])
+        chunk = int(config.get("distributed.client.graph-chunk"))
+        held: list = []  # futures standing in the graph, alive until it is sent
         futures = {k: Future(k, self) for k in wanted}
+        chunks = _without_futures(order_chunks(graph, wanted, chunk), held)
         if posttask:
+            chunks = self._watching(chunks, posttask)
+        self._send_chunks(chunks, wanted, retries, watch=bool(posttask))
+        del held
+        return futures
+
+    def _watching(self, chunks: Iterable, posttask: list) -> Iterable:
+        """Chunks passed through, their keys registered for progress callbacks."""
+        for keys, nodes, deps in chunks:
             with self.lock:
                 for k in keys:
                     self._progress[k] = posttask
-        self._send_graph(
-            keys,
-            deps,
-            specs,
-            prios,
-            wanted,
-            dict.fromkeys(keys, retries) if retries else None,
-            watch=bool(posttask),
-        )
-        del held
-        return futures
+            yield keys, nodes, deps
 
     # ------------------------------------------------------------ gather
 
@@ -608,8 +645,15 @@ class Client:
             return obj
 
         async def run():
-            values = await self._gather(flat)
-            return rebuild(futures, dict(zip([f.key for f in flat], values)))
+            nonlocal collect, rebuild
+            try:
+                values = await self._gather(flat)
+                return rebuild(futures, dict(zip([f.key for f in flat], values)))
+            finally:
+                # the recursive closures form reference cycles: break them, so
+                # the futures are released now rather than by the cyclic collector
+                collect = rebuild = None
+                flat.clear()
 
         return self._sync(run)
 
@@ -630,7 +674,6 @@ class Client:
         """
         flat = flatten_keys(keys)
         cbs = list(active_callbacks()) + list(callbacks or ())
-        graph = dict(graph)
         for cb in cbs:
             if cb.start is not None:
                 cb.start(graph)
@@ -663,14 +706,15 @@ class Client:
         items = [collections] if single else list(collections)
         colls = [c for c in items if is_collection(c)]
         graph, keys = collections_to_graph(colls, optimize_graph)
-        final_keys = []
+        finals: dict = {}
         for c, ks in zip(colls, keys):
             finalize, extra = c.__shoal_postcompute__()
             fkey = f"finalize-{tokenize(ks, id(finalize))}"
-            refs = _to_refs(ks)
-            graph[fkey] = Task(_finalize, refs, finalize, tuple(extra))
-            final_keys.append(fkey)
-        futures = self._graph_to_futures(graph, final_keys, retries)
+            finals[fkey] = Task(_finalize, _to_refs(ks), finalize, tuple(extra))
+        final_keys = list(finals)
+        # the graph is only read (it may be a compact Mapping): the finalize
+        # tasks sit in front of it
+        futures = self._graph_to_futures(ChainMap(finals, graph), final_keys, retries)
         it = iter(final_keys)
         out = [futures[next(it)] if is_collection(c) else c for c in items]
         return out[0] if single else out
@@ -850,6 +894,39 @@ class Client:
                 await asyncio.sleep(0.05)
 
         return self._sync(run)
+
+
+def _without_futures(chunks: Iterable, held: list) -> Iterable:
+    """Chunks of an ordered graph with the futures standing in it left out
+    (they are on the cluster already): their dependents refer to their keys
+    instead of their positions. A future under another key becomes an alias.
+    """
+    remap: list | None = None  # position -> position among sent tasks, or a key
+    seen = sent = 0
+    for keys, nodes, deps in chunks:
+        if remap is None and not any(type(n) is Future for n in nodes):
+            seen += len(keys)
+            sent += len(keys)
+            yield keys, nodes, deps
+            continue
+        if remap is None:
+            remap = list(range(seen))
+        out_keys, out_nodes, out_deps = [], [], []
+        for key, node, ds in zip(keys, nodes, deps):
+            if type(node) is Future:
+                held.append(node)
+                if node.key == key:
+                    remap.append(key)
+                    continue
+                node, ds = Ref(node.key), (node.key,)
+            else:
+                ds = tuple([remap[d] for d in ds])
+            remap.append(sent)
+            sent += 1
+            out_keys.append(key)
+            out_nodes.append(node)
+            out_deps.append(ds)
+        yield out_keys, out_nodes, out_deps
 
 
 def _to_refs(keys: Any) -> Any:

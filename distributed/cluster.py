@@ -57,6 +57,7 @@ class LocalCluster:
         scheduler_port: int = 0,
         asynchronous: bool = False,
         validate: bool = False,
+        dashboard_address: str | None = None,
     ):
         cores = _cores()
         if n_workers is None:
@@ -78,6 +79,7 @@ class LocalCluster:
         self.scheduler_port = scheduler_port
         self.asynchronous = asynchronous
         self.validate = validate
+        self.dashboard_address = dashboard_address
         self.scheduler: Scheduler | None = None
         self.workers: dict[str, Any] = {}
         self._counter = 0
@@ -100,7 +102,9 @@ class LocalCluster:
         if self.status == "running":
             return self
         self.scheduler = Scheduler(
-            f"tcp://{self.host}:{self.scheduler_port}", validate=self.validate
+            f"tcp://{self.host}:{self.scheduler_port}",
+            validate=self.validate,
+            dashboard_address=self.dashboard_address,
         )
         await self.scheduler.start()
         self.status = "running"

@@ -2,10 +2,14 @@
 
 Workers and clients register and then talk over batched streams; every
 message becomes one event for the state machine, and its instructions are
-routed to the streams of the workers and clients they name. Graphs arrive
-pickled in one payload (each distinct function serialized once) and are
-unpacked in a thread, off the event loop. A periodic tick removes workers
-whose heartbeats stopped and steals work for idle workers.
+routed to the streams of the workers and clients they name. Graphs arrive in
+the compact chunked form of ``graph_codec``; each chunk is unpacked in a
+thread, off the event loop, and applied as one event, so the first tasks run
+while later chunks are still arriving. Task specs stay opaque bytes here;
+each client's function table is forwarded to a worker once, before the
+first task that needs it. A periodic tick removes workers whose heartbeats
+stopped, steals work for idle workers and drops the function tables of
+closed clients once no task refers to them.
 
 >>> import asyncio
 >>> async def demo():
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 import time
 from typing import Any
@@ -26,6 +31,8 @@ from typing import Any
 from shoal.core import config
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError
+from shoal.distributed.dashboard import Dashboard
+from shoal.distributed.graph_codec import FunctionTable, GraphDecoder
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.scheduler_events import (
     AddClient,
@@ -68,7 +75,12 @@ def _load(value: Any) -> Any:
 class Scheduler(Server):
     """Serves workers and clients on ``address`` (port 0 picks a free port)."""
 
-    def __init__(self, address: str = "tcp://127.0.0.1:0", validate: bool = False):
+    def __init__(
+        self,
+        address: str = "tcp://127.0.0.1:0",
+        validate: bool = False,
+        dashboard_address: str | None = None,
+    ):
         super().__init__(
             handlers={
                 "identity": self.identity,
@@ -86,6 +98,8 @@ class Scheduler(Server):
             },
         )
         self.listen_address = address
+        self.dashboard_address = dashboard_address
+        self.dashboard: Dashboard | None = None
         self.state = SchedulerState(validate=validate)
         self.worker_streams: dict[str, BatchedSend] = {}
         self.worker_info: dict[str, dict] = {}
@@ -96,10 +110,18 @@ class Scheduler(Server):
         self._tick_task: asyncio.Task | None = None
         self.status = "init"
         self.events = 0
+        self._tables: dict[str, FunctionTable] = {}  # client -> its function table
+        self._closed_tables: list[FunctionTable] = []
+        self._tables_sent: dict[str, dict[int, int]] = {}  # worker -> table id -> entries sent
+        self._inbound: dict[tuple, GraphDecoder] = {}  # (client, graph id) -> graph arriving
+        self._table_ids = itertools.count()
 
     async def start(self) -> Scheduler:
         raise_open_file_limit()
         await self.listen(self.listen_address)
+        if self.dashboard_address is not None:
+            self.dashboard = Dashboard(self, self.dashboard_address)
+            logger.info("dashboard at %s", self.dashboard.url)
         self._tick_task = asyncio.ensure_future(self._ticks())
         self.status = "running"
         logger.info("scheduler at %s", self.address)
@@ -120,6 +142,8 @@ class Scheduler(Server):
         self.status = "closed"
         if self._tick_task is not None:
             self._tick_task.cancel()
+        if self.dashboard is not None:
+            await self.dashboard.close()
         for stream in list(self.worker_streams.values()) + list(self.client_streams.values()):
             stream.abort()
         await super().close()
@@ -149,15 +173,30 @@ class Scheduler(Server):
                 if typ is ComputeTask:
                     stream = workers.get(ins.worker)
                     if stream is not None:
-                        stream.send(
-                            {
-                                "op": "compute-task",
-                                "key": ins.key,
-                                "spec": ToPickle(ins.spec),
-                                "priority": ins.priority,
-                                "who_has": ins.who_has,
-                            }
-                        )
+                        table = ins.table
+                        spec = ins.spec
+                        msg = {
+                            "op": "compute-task",
+                            "key": ins.key,
+                            "spec": spec if type(spec) is bytes else ToPickle(spec),
+                            "priority": ins.priority,
+                            "who_has": ins.who_has,
+                        }
+                        if table is not None:
+                            msg["table"] = table.id
+                            sent = self._tables_sent.setdefault(ins.worker, {})
+                            n = sent.get(table.id, 0)
+                            if n < len(table.funcs):
+                                stream.send(
+                                    {
+                                        "op": "functions",
+                                        "table": table.id,
+                                        "start": n,
+                                        "funcs": table.funcs[n:],
+                                    }
+                                )
+                                sent[table.id] = len(table.funcs)
+                        stream.send(msg)
                 elif typ is KeyInMemory:
                     stream = clients.get(ins.client)
                     if stream is not None:
@@ -202,6 +241,27 @@ class Scheduler(Server):
         while True:
             await asyncio.sleep(interval)
             self.handle(Tick(time.monotonic(), stimulus_id=self._next_stim("tick")))
+            self._drop_unused_tables()
+
+    def _drop_unused_tables(self) -> None:
+        """Tell workers to forget the function tables of closed clients once
+        no task refers to them any more."""
+        if not self._closed_tables:
+            return
+        keep = []
+        for table in self._closed_tables:
+            if table.ntasks > 0:
+                keep.append(table)
+                continue
+            for address, sent in self._tables_sent.items():
+                if sent.pop(table.id, None) is not None:
+                    stream = self.worker_streams.get(address)
+                    if stream is not None:
+                        try:
+                            stream.send({"op": "forget-functions", "table": table.id})
+                        except CommClosedError:
+                            pass
+        self._closed_tables = keep
 
     # ----------------------------------------------------------- workers
 
@@ -260,6 +320,7 @@ class Scheduler(Server):
             if self.worker_streams.get(address) is stream:
                 del self.worker_streams[address]
             self.worker_info.pop(address, None)
+            self._tables_sent.pop(address, None)
             if self.status != "closed":
                 logger.info("worker %s left: %s", address, reason)
                 self.handle(
@@ -353,33 +414,24 @@ class Scheduler(Server):
             stream.abort()
             if self.client_streams.get(client) is stream:
                 del self.client_streams[client]
+            table = self._tables.pop(client, None)
+            if table is not None:
+                table.closed = True
+                self._closed_tables.append(table)
+            for gkey in [g for g in self._inbound if g[0] == client]:
+                del self._inbound[gkey]
+                if self.status != "closed":  # a graph that never finished arriving
+                    hold = _hold_name(*gkey)
+                    self.handle(RemoveClient(hold, stimulus_id=self._next_stim("remove-client")))
             if self.status != "closed":
                 self.handle(RemoveClient(client, stimulus_id=self._next_stim("remove-client")))
 
     async def _client_message(self, client: str, msg: dict) -> None:
         op = msg["op"]
         if op == "update-graph":
-            specs = msg["specs"]
-            if type(specs) is Pickled:
-                loop = asyncio.get_running_loop()
-                try:
-                    specs = await loop.run_in_executor(None, specs.load)
-                except Exception as e:
-                    logger.exception("could not unpack a graph from %s", client)
-                    specs = [_Unloadable(e)] * len(msg["keys"])
-            self.handle(
-                UpdateGraph(
-                    client,
-                    msg["keys"],
-                    msg["deps"],
-                    specs,
-                    msg["order"],
-                    msg["wanted"],
-                    dict(msg.get("retries") or {}),
-                    bool(msg.get("watch")),
-                    stimulus_id=self._next_stim("update-graph"),
-                )
-            )
+            event = await self._graph_event(client, msg)
+            if event is not None:
+                self.handle(event)
         elif op == "release-keys":
             self.handle(
                 ReleaseKeys(
@@ -417,6 +469,50 @@ class Scheduler(Server):
             )
         else:
             raise ValueError(f"unknown client message {op!r}")
+
+    async def _graph_event(self, client: str, msg: dict) -> UpdateGraph | None:
+        """One chunk of a graph as an event (unpacked in a thread)."""
+        gkey = (client, msg["graph"])
+        first = bool(msg["first"])
+        final = bool(msg["final"])
+        if first:
+            decoder = self._inbound[gkey] = GraphDecoder()
+        else:
+            decoder = self._inbound.get(gkey)
+            if decoder is None:
+                raise ValueError(f"graph {msg['graph']} of {client} continues but never began")
+        table = self._tables.get(client)
+        if table is None:
+            table = self._tables[client] = FunctionTable(next(self._table_ids))
+        table.funcs.extend(msg["funcs"])
+        loop = asyncio.get_running_loop()
+        try:
+            keys, deps, order, wanted = await loop.run_in_executor(None, decoder.decode, msg)
+        finally:
+            if final:
+                self._inbound.pop(gkey, None)
+        specs = msg["specs"]
+        if len(specs) != len(keys) or len(deps) != len(keys):
+            raise ValueError(
+                f"a graph message from {client} has {len(keys)} keys, {len(deps)} dependency "
+                f"lists and {len(specs)} specs"
+            )
+        retries = int(msg.get("retries") or 0)
+        return UpdateGraph(
+            client,
+            keys,
+            deps,
+            specs,
+            order,
+            wanted,
+            dict.fromkeys(keys, retries) if retries else {},
+            bool(msg.get("watch")),
+            table,
+            "" if first and final else _hold_name(*gkey),
+            not first,
+            final,
+            stimulus_id=self._next_stim("update-graph"),
+        )
 
     # ---------------------------------------------------------- handlers
 
@@ -500,15 +596,6 @@ class Scheduler(Server):
         return {"status": "ok"}
 
 
-class _Unloadable:
-    """A graph payload that could not be unpickled: running it raises why."""
-
-    def __init__(self, error: Exception):
-        self.error = error
-
-    def __reduce__(self):
-        return (_raise, (f"the scheduler could not unpickle this task: {self.error!r}",))
-
-
-def _raise(message: str):
-    raise RuntimeError(message)
+def _hold_name(client: str, graph_id: int) -> str:
+    """The pseudo-client holding a graph of ``client`` while it arrives."""
+    return f"{client}/graph-{graph_id}"

@@ -80,7 +80,13 @@ class RemoveClient(Event):
 class UpdateGraph(Event):
     """New tasks: ``keys[i]`` runs ``specs[i]`` after ``deps[i]`` (keys, new
     or known); ``order[i]`` is its static priority; ``wanted`` are the keys
-    the client holds futures for; ``retries`` maps keys to retry counts."""
+    the client holds futures for; ``retries`` maps keys to retry counts.
+
+    A big graph arrives as several events: all but the first have
+    ``continues`` (same generation of priorities), all but the last name a
+    ``hold`` that keeps their tasks (and results) until the last one, whose
+    dependents may still be on their way, arrives with ``final``. ``table``
+    is the function table the specs refer to (kept with each task)."""
 
     client: str
     keys: list
@@ -90,6 +96,10 @@ class UpdateGraph(Event):
     wanted: list
     retries: dict = field(default_factory=dict)
     watch: bool = False
+    table: Any = None
+    hold: str = ""
+    continues: bool = False
+    final: bool = True
 
 
 @dataclass(slots=True)
@@ -158,6 +168,7 @@ class ComputeTask(Instruction):
     spec: Any
     priority: int
     who_has: dict
+    table: Any = None
 
 
 @dataclass(slots=True)

@@ -47,7 +47,6 @@ round trips), at most ``max-queued-per-thread`` per thread.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -108,15 +107,46 @@ class InvalidTransition(RuntimeError):
     """A transition the state machine has no rule for (a bug)."""
 
 
-_EMPTY: frozenset = frozenset()
+_EMPTY: frozenset = frozenset()  # who_wants of a task nobody wants
+_NONE: tuple = ()  # the empty dependents / waiters / who_has
+_SMALL = 8  # up to this many members are a tuple (48-104 B), more a set (216 B and up)
 
 
 def _added(members, item):
-    """``members`` with ``item`` added, replacing the shared empty frozenset."""
-    if members is _EMPTY:
-        return {item}
-    members.add(item)
-    return members
+    """``members`` with ``item`` added: a lone ``TaskState`` stands for itself
+    (see ``TaskState.__iter__``), a few members are a tuple, more a set.
+
+    Most tasks have one dependent and one waiter: that costs nothing, where a
+    1-tuple costs 48 bytes and a set 216.
+    """
+    typ = type(members)
+    if typ is set:
+        members.add(item)
+        return members
+    if typ is TaskState:
+        return members if members is item else (members, item)
+    if not members and type(item) is TaskState:
+        return item
+    if item in members:
+        return members
+    if len(members) < _SMALL:
+        return (*members, item)
+    grown = set(members)
+    grown.add(item)
+    return grown
+
+
+def _removed(members, item):
+    """``members`` without ``item`` (see ``_added``)."""
+    typ = type(members)
+    if typ is set:
+        members.discard(item)
+        return members
+    if typ is TaskState:
+        return _NONE if members is item else members
+    if item not in members:
+        return members
+    return tuple([m for m in members if m is not item])
 
 
 def _wanted_by(members, client: str, shared: dict):
@@ -158,42 +188,90 @@ class TaskState:
         "processing_on",
         "who_wants",
         "nbytes",
-        "retries",
-        "suspicious",
-        "deaths",
-        "exception",
-        "traceback",
-        "blame",
-        "queue_seq",
+        "table",
+        "_rare",
     )
 
-    def __init__(self, key: Any, run_spec: Any, priority: int, prefix: str):
+    def __init__(self, key: Any, run_spec: Any, priority: int, prefix: str, table: Any = None):
         self.key = key
         self.prefix = prefix
-        self.run_spec = run_spec
+        self.run_spec = run_spec  # opaque to the scheduler (bytes on a real cluster)
+        self.table = table  # the function table ``run_spec`` refers to, or None
         self.priority = priority
         self.state = "released"
-        self.dependencies: tuple[TaskState, ...] = ()
-        # the sets start as one shared empty frozenset (an empty set costs 216
-        # bytes, and most tasks never need most of them); ``_added`` swaps in
-        # a real set on the first insertion
-        self.dependents: set[TaskState] = _EMPTY
-        self.n_waiting = 0  # dependencies not in memory (a count: a set per task costs 216 B)
-        self.waiters: set[TaskState] = _EMPTY
-        self.who_has: set[WorkerState] = _EMPTY
+        self.dependencies: tuple[TaskState, ...] | TaskState = ()
+        # dependents, waiters and holders are tuples while small, sets when big
+        # (see ``_added``); who_wants shares one frozenset per client
+        self.dependents: tuple | set = _NONE
+        self.n_waiting = 0  # dependencies not in memory (a count, not a set)
+        self.waiters: tuple | set = _NONE
+        self.who_has: tuple | set = _NONE
         self.processing_on: WorkerState | None = None
-        self.who_wants: set[str] = _EMPTY
+        self.who_wants: frozenset | set = _EMPTY
         self.nbytes = 0
+        self._rare: _Rare | None = None  # what only failing or retried tasks need
+
+    def _rare_fields(self) -> _Rare:
+        rare = self._rare
+        if rare is None:
+            rare = self._rare = _Rare()
+        return rare
+
+    # A task with a single dependency, dependent or waiter stores that task
+    # itself in ``dependencies`` / ``dependents`` / ``waiters`` (no
+    # container): so a TaskState also acts as the collection of just itself.
+    def __iter__(self):
+        yield self
+
+    def __len__(self) -> int:
+        return 1
+
+    def __contains__(self, item: object) -> bool:
+        return item is self
+
+    def __lt__(self, other: TaskState) -> bool:  # ties in the queue's heap
+        return id(self) < id(other)
+
+    def __repr__(self) -> str:
+        return f"<TaskState {self.key!r} {self.state}>"
+
+
+class _Rare:
+    """Fields of a ``TaskState`` that most tasks never set."""
+
+    __slots__ = ("retries", "suspicious", "deaths", "exception", "traceback", "blame")
+
+    def __init__(self):
         self.retries = 0
         self.suspicious = 0
         self.deaths: list | None = None
         self.exception: Any = None
         self.traceback = ""
         self.blame: TaskState | None = None
-        self.queue_seq = -1
 
-    def __repr__(self) -> str:
-        return f"<TaskState {self.key!r} {self.state}>"
+
+def _rare_property(name: str, default: Any) -> property:
+    def get(ts: TaskState) -> Any:
+        rare = ts._rare
+        return default if rare is None else getattr(rare, name)
+
+    def put(ts: TaskState, value: Any) -> None:
+        if ts._rare is None and value == default:
+            return
+        setattr(ts._rare_fields(), name, value)
+
+    return property(get, put, doc=f"``{name}`` (kept in the rarely used part of the record)")
+
+
+for _name, _default in (
+    ("retries", 0),
+    ("suspicious", 0),
+    ("deaths", None),
+    ("exception", None),
+    ("traceback", ""),
+    ("blame", None),
+):
+    setattr(TaskState, _name, _rare_property(_name, _default))
 
 
 class WorkerState:
@@ -245,12 +323,12 @@ class SchedulerState:
         self.validate = validate
         self.story: deque = deque(maxlen=story_length)
         self.transition_count = 0
-        self._seq = itertools.count()
         self._out: list[Instruction] = []
         self._prefixes: dict[str, str] = {}
         self._root_slots: dict[str, float] = {}
         self._single_client: dict[str, frozenset] = {}
         self.watched: dict = {}  # key -> client following its progress
+        self.holds: set[str] = set()  # pseudo-clients holding graphs still arriving
         self.saturation = float(config.get("distributed.scheduler.worker-saturation"))
         self.fast_window = float(config.get("distributed.scheduler.fast-task-window"))
         self.max_per_thread = int(config.get("distributed.scheduler.max-queued-per-thread"))
@@ -353,8 +431,7 @@ class SchedulerState:
             else:
                 recs[ts.key] = "waiting"
         for ts in ws.has_what:
-            if ts.who_has:
-                ts.who_has.discard(ws)
+            ts.who_has = _removed(ts.who_has, ws)
             if not ts.who_has:
                 self._lost(ts, stim, recs)
         ws.has_what = set()
@@ -400,6 +477,8 @@ class SchedulerState:
 
     def _remove_client(self, ev: RemoveClient) -> None:
         wants = self.clients.pop(ev.client, None)
+        self._single_client.pop(ev.client, None)
+        self.holds.discard(ev.client)
         if wants:
             self._drop_wants(ev.client, wants, ev.stimulus_id)
 
@@ -421,17 +500,27 @@ class SchedulerState:
         stim = ev.stimulus_id
         tasks = self.tasks
         wants = self.clients.setdefault(ev.client, set())
-        self.generation += 1
+        if not ev.continues:
+            self.generation += 1
         base = self.generation << 32
+        table = ev.table
+        prefix = self._prefix
         new: list[TaskState] = []
         for key, spec, order in zip(ev.keys, ev.specs, ev.order):
             ts = tasks.get(key)
             if ts is None:
-                ts = tasks[key] = TaskState(key, spec, base + order, self._prefix(key))
+                ts = tasks[key] = TaskState(key, spec, base + order, prefix(key), table)
                 new.append(ts)
             elif ts.run_spec is None and ts.state == "released":
                 ts.run_spec = spec
+                ts.table = table
                 new.append(ts)
+            else:
+                continue
+            if table is not None:
+                table.ntasks += 1
+        if ev.hold and not ev.final:
+            self._hold(ev.hold, new)
         recs: dict = {}
         index = {ts.key: ts for ts in new}
         if new:
@@ -452,7 +541,8 @@ class SchedulerState:
                         continue
                     found.append(dts)
                     dts.dependents = _added(dts.dependents, ts)
-                ts.dependencies = tuple(found)
+                # a single dependency is stored bare (a TaskState iterates as itself)
+                ts.dependencies = found[0] if len(found) == 1 else tuple(found)
             if ev.watch:
                 for ts in new:
                     self.watched[ts.key] = ev.client
@@ -464,6 +554,8 @@ class SchedulerState:
             ts = tasks.get(key)
             if ts is None:
                 continue
+            if ev.client == FIRE_AND_FORGET and ts.state in ("memory", "erred"):
+                continue  # already done: there is nothing left to see through
             ts.who_wants = _wanted_by(ts.who_wants, ev.client, self._single_client)
             wants.add(ts)
             if ts.state == "memory":
@@ -498,6 +590,21 @@ class SchedulerState:
             if ts.state == "released":
                 self._maybe_forget(ts, recs)
         self._transitions(recs, stim)
+        if ev.hold and ev.final:
+            self._remove_client(RemoveClient(ev.hold, stimulus_id=stim))
+
+    def _hold(self, hold: str, tasks: list) -> None:
+        """Keep ``tasks`` (and their results) until the rest of their graph
+        arrives: they are wanted by the pseudo-client ``hold`` meanwhile.
+        Its tasks are a list (8 bytes each), not a set."""
+        held = self.clients.get(hold)
+        if held is None:
+            held = self.clients[hold] = []
+            self.holds.add(hold)
+        shared = self._single_client
+        for ts in tasks:
+            ts.who_wants = _wanted_by(ts.who_wants, hold, shared)
+        held.extend(tasks)
 
     def _update_data(self, ev: UpdateData) -> None:
         stim = ev.stimulus_id
@@ -576,7 +683,7 @@ class SchedulerState:
         dts = self.tasks.get(ev.dependency)
         errant = self.workers.get(ev.errant)
         if dts is not None and errant is not None and errant in dts.who_has:
-            dts.who_has.discard(errant)
+            dts.who_has = _removed(dts.who_has, errant)
             errant.has_what.discard(dts)
             errant.nbytes -= dts.nbytes
             if not dts.who_has and dts.state == "memory":
@@ -616,10 +723,13 @@ class SchedulerState:
         """Forget every task (clients' futures are cancelled); workers stay."""
         self._out = out = []
         for client, wants in self.clients.items():
-            for ts in wants:
-                out.append(
-                    KeyCancelled(client, ts.key, "the cluster restarted", stimulus_id=stimulus_id)
-                )
+            if client not in self.holds:
+                for ts in wants:
+                    out.append(
+                        KeyCancelled(
+                            client, ts.key, "the cluster restarted", stimulus_id=stimulus_id
+                        )
+                    )
             wants.clear()
         for ws in self.workers.values():
             if ws.processing or ws.has_what:
@@ -631,6 +741,9 @@ class SchedulerState:
             ws.nbytes = 0
         for ts in self.tasks.values():
             ts.state = "forgotten"
+            if ts.table is not None:
+                ts.table.ntasks -= 1
+                ts.table = None
         self.tasks.clear()
         self.queued.clear()
         self.watched.clear()
@@ -700,20 +813,21 @@ class SchedulerState:
         ws.occupancy += d
         who_has = {dts.key: [w.address for w in dts.who_has] for dts in ts.dependencies}
         self._out.append(
-            ComputeTask(ws.address, ts.key, ts.run_spec, ts.priority, who_has, stimulus_id=stim)
+            ComputeTask(
+                ws.address, ts.key, ts.run_spec, ts.priority, who_has, ts.table, stimulus_id=stim
+            )
         )
 
     def _queue(self, ts: TaskState) -> None:
         ts.state = "queued"
-        seq = next(self._seq)
-        ts.queue_seq = seq
-        heapq.heappush(self.queued, (ts.priority, seq, ts))
+        # a task queued again leaves a stale entry behind: skipped when popped
+        heapq.heappush(self.queued, (ts.priority, ts))
 
     def _fill_workers(self, stim: str) -> None:
         queued = self.queued
         while queued:
-            prio, seq, ts = queued[0]
-            if ts.state != "queued" or ts.queue_seq != seq:
+            ts = queued[0][1]
+            if ts.state != "queued":
                 heapq.heappop(queued)
                 continue
             ws = self._worker_with_room(ts) if not ts.dependencies else self._decide_worker(ts)
@@ -792,8 +906,8 @@ class SchedulerState:
     def _queued_head_live(self) -> bool:
         queued = self.queued
         while queued:
-            _, seq, ts = queued[0]
-            if ts.state == "queued" and ts.queue_seq == seq:
+            ts = queued[0][1]
+            if ts.state == "queued":
                 return True
             heapq.heappop(queued)
         return False
@@ -806,10 +920,10 @@ class SchedulerState:
 
     def _forget_inputs(self, ts: TaskState, recs: dict) -> None:
         for dts in ts.dependencies:
-            if dts.waiters:
-                dts.waiters.discard(ts)
+            dts.waiters = _removed(dts.waiters, ts)
             if not dts.waiters and not dts.who_wants and dts.state != "erred":
-                recs[dts.key] = "released" if dts.dependents - {ts} else "forgotten"
+                others = any(d is not ts for d in dts.dependents)
+                recs[dts.key] = "released" if others else "forgotten"
 
     def _t_processing_released(self, ts: TaskState, stim: str, recs: dict) -> None:
         ws = ts.processing_on
@@ -839,8 +953,7 @@ class SchedulerState:
                 if not dts.n_waiting:
                     recs[dts.key] = "processing"
         for dts in ts.dependencies:
-            if dts.waiters:
-                dts.waiters.discard(ts)
+            dts.waiters = _removed(dts.waiters, ts)
             if not dts.waiters and not dts.who_wants:
                 recs[dts.key] = "released"
         if ts.who_wants:
@@ -857,7 +970,7 @@ class SchedulerState:
             ws.has_what.discard(ts)
             ws.nbytes -= ts.nbytes
             self._out.append(FreeKeys(ws.address, [ts.key], stimulus_id=stim))
-        ts.who_has = _EMPTY
+        ts.who_has = _NONE
         ts.state = "released"
         self._maybe_forget(ts, recs)
 
@@ -873,15 +986,16 @@ class SchedulerState:
         if self.watched:
             self.watched.pop(ts.key, None)
         for dts in ts.dependencies:
-            if dts.dependents:
-                dts.dependents.discard(ts)
-            if dts.waiters:
-                dts.waiters.discard(ts)
+            dts.dependents = _removed(dts.dependents, ts)
+            dts.waiters = _removed(dts.waiters, ts)
             if dts.state in ("released", "erred", "memory") and not dts.who_wants:
                 if not dts.dependents and not dts.waiters:
                     recs[dts.key] = "forgotten"
         ts.dependencies = ()
         ts.run_spec = None
+        if ts.table is not None:
+            ts.table.ntasks -= 1
+            ts.table = None
 
     def _t_any_erred(self, ts: TaskState, stim: str, recs: dict) -> None:
         ws = ts.processing_on

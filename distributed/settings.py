@@ -31,6 +31,9 @@ DEFAULTS = {
             "tick-interval": 0.5,
             "bandwidth": 100_000_000,
         },
+        "client": {
+            "graph-chunk": 10_000,
+        },
         "worker": {
             "heartbeat-interval": 0.5,
             "memory-check-interval": 0.5,
@@ -59,6 +62,8 @@ DOCS = {
     "distributed.scheduler.worker-ttl": "Seconds without a heartbeat before a worker is removed.",
     "distributed.scheduler.tick-interval": "Seconds between scheduler checks of worker health.",
     "distributed.scheduler.bandwidth": "Bytes per second assumed between workers for placement.",
+    "distributed.client.graph-chunk": "Tasks per update-graph message: the scheduler starts on "
+    "the first chunk while the client still encodes the rest.",
     "distributed.worker.heartbeat-interval": "Seconds between a worker's heartbeats.",
     "distributed.worker.memory-check-interval": "Seconds between a nanny's memory checks.",
 }

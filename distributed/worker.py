@@ -40,6 +40,7 @@ from shoal.core import config
 from shoal.core.task import execute_node
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError, connect
+from shoal.distributed.graph_codec import load_function, load_spec
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool, Server, error_message
 from shoal.distributed.utils import raise_open_file_limit, sizeof
@@ -52,22 +53,26 @@ _FETCH_BATCH = 1000
 
 
 class _Job:
-    __slots__ = ("key", "spec", "priority", "deps", "missing", "state")
+    __slots__ = ("key", "spec", "functions", "priority", "deps", "missing", "state")
 
-    def __init__(self, key: Any, spec: Any, priority: int, deps: tuple):
+    def __init__(self, key: Any, spec: Any, functions: list | None, priority: int, deps: tuple):
         self.key = key
-        self.spec = spec
+        self.spec = spec  # bytes (see graph_codec) or a Pickled node
+        self.functions = functions  # the function table ``spec`` refers to
         self.priority = priority
         self.deps = deps
         self.missing: set = set()
         self.state = "waiting"
 
 
-def _run(spec: Any, inputs: dict) -> tuple:
-    """Executed in a pool thread: unpickle the node if needed and run it."""
+def _run(spec: Any, functions: list | None, inputs: dict) -> tuple:
+    """Executed in a pool thread: unpickle the node and run it."""
     start = time.perf_counter()
     try:
-        node = spec.load() if type(spec) is Pickled else spec
+        if type(spec) is bytes:
+            node = load_spec(spec, functions)
+        else:
+            node = spec.load() if type(spec) is Pickled else spec
         value = execute_node(node, inputs)
         return True, value, time.perf_counter() - start
     except BaseException as e:  # noqa: BLE001 - every task error goes to the scheduler
@@ -113,6 +118,7 @@ class Worker(Server):
         self.data: dict = {}
         self.nbytes: dict = {}
         self.jobs: dict[Any, _Job] = {}
+        self.functions: dict[int, list] = {}  # function tables of the clients, by id
         self.ready: list = []
         self.executing = 0
         self.needed_by: dict[Any, set] = defaultdict(set)
@@ -215,7 +221,17 @@ class Worker(Server):
                 for msg in msgs:
                     op = msg["op"]
                     if op == "compute-task":
-                        self._on_compute(msg["key"], msg["spec"], msg["priority"], msg["who_has"])
+                        self._on_compute(
+                            msg["key"],
+                            msg["spec"],
+                            msg["priority"],
+                            msg["who_has"],
+                            msg.get("table"),
+                        )
+                    elif op == "functions":
+                        self._on_functions(msg["table"], msg["start"], msg["funcs"])
+                    elif op == "forget-functions":
+                        self.functions.pop(msg["table"], None)
                     elif op == "free-keys":
                         self._on_free(msg["keys"])
                     elif op == "steal-task":
@@ -259,7 +275,25 @@ class Worker(Server):
 
     # ------------------------------------------------------------- tasks
 
-    def _on_compute(self, key: Any, spec: Any, priority: int, who_has: dict) -> None:
+    def _on_functions(self, table: int, start: int, funcs: list) -> None:
+        """New entries of a client's function table (each sent once)."""
+        known = self.functions.setdefault(table, [])
+        if start != len(known):  # never on an ordered stream; keep indices right anyway
+            logger.warning(
+                "function table %s: got entries from %d, have %d", table, start, len(known)
+            )
+            del known[start:]
+            gap = LookupError(f"entries {len(known)}-{start - 1} of function table {table} lost")
+            known.extend([_Unloadable(gap)] * (start - len(known)))
+        for blob in funcs:
+            try:
+                known.append(load_function(blob))
+            except Exception as e:  # the tasks using it will raise this when they run
+                known.append(_Unloadable(e))
+
+    def _on_compute(
+        self, key: Any, spec: Any, priority: int, who_has: dict, table: int | None = None
+    ) -> None:
         job = self.jobs.get(key)
         if job is not None:
             return
@@ -268,7 +302,8 @@ class Worker(Server):
                 {"op": "task-finished", "key": key, "nbytes": self.nbytes[key], "duration": 0.0}
             )
             return
-        job = self.jobs[key] = _Job(key, spec, priority, tuple(who_has))
+        functions = None if table is None else self.functions.get(table)
+        job = self.jobs[key] = _Job(key, spec, functions, priority, tuple(who_has))
         for dep, holders in who_has.items():
             self.needed_by[dep].add(key)
             if dep in self.data:
@@ -388,7 +423,7 @@ class Worker(Server):
             except KeyError as e:
                 done.append((key, False, e, 0.0))
             else:
-                ok, value, duration = _run(job.spec, inputs)
+                ok, value, duration = _run(job.spec, job.functions, inputs)
                 done.append((key, ok, value, duration))
             if not self.wake_pending:
                 self.wake_pending = True
@@ -512,3 +547,14 @@ class Worker(Server):
 
     def __repr__(self) -> str:
         return f"<Worker {self.address!r} nthreads={self.nthreads} status={self.status}>"
+
+
+class _Unloadable:
+    """A function that could not be unpickled on this worker: calling it
+    raises why (so only the tasks using it fail, with the reason)."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"this worker could not unpickle the task's function: {self.error!r}")

@@ -4,6 +4,7 @@ of block keys as layers. Every test checks it against a plain dict (the oracle).
 import pickle
 import random
 import sys
+from itertools import product
 
 import cloudpickle
 import numpy as np
@@ -41,8 +42,19 @@ def blocks_graph(n: int, m: int = 3) -> dict:
 
 
 def layered(g: dict) -> LayeredGraph:
+    """``g`` with every name whose keys fill a whole grid from 0 as a layer, the
+    rest loose (as collections would build it)."""
+    grids: dict = {}
+    for k in g:
+        if type(k) is tuple and len(k) > 1 and all(type(i) is int for i in k[1:]):
+            grids.setdefault(k[0], []).append(k[1:])
     out = LayeredGraph()
-    out.update(g)
+    for name, indices in grids.items():
+        shape = tuple(max(ix[a] for ix in indices) + 1 for a in range(len(indices[0])))
+        full = list(product(*map(range, shape)))
+        if len(indices) >= 32 and sorted(indices) == full:
+            out.add_layer(Layer(name, shape, [g[(name, *ix)] for ix in full]))
+    out.update({k: v for k, v in g.items() if k not in out})
     return out
 
 
@@ -150,14 +162,16 @@ def test_add_layer_checks_its_size_and_takes_over_loose_keys():
     assert_same(g, {("x", 0): "a", ("x", 1): "b", ("x", 7): "off-grid"})
 
 
-def test_dicts_that_are_not_whole_grids_stay_loose():
-    partial = {("x", i): i for i in range(1, 40)}  # no block 0
-    mixed = {("y", i): i for i in range(40)} | {("y", "a"): 0}
-    floats = {("z", float(i)): i for i in range(40)}
-    for d in (partial, mixed, floats):
-        lg = layered(d)
-        assert lg.layers == {}
-        assert_same(lg, d)
+def test_added_dicts_stay_loose_unless_a_layer_covers_their_keys():
+    d = {("x", i): i for i in range(40)} | {("y", "a"): 0}
+    lg = LayeredGraph()
+    lg.update(d)
+    assert lg.layers == {}
+    assert_same(lg, d)
+    nodes = [-i for i in range(40)]
+    lg.update(Layer("x", (40,), nodes))  # the layer takes over ("x", i)
+    assert lg.loose == {("y", "a"): 0}
+    assert_same(lg, {("x", i): nodes[i] for i in range(40)} | {("y", "a"): 0})
 
 
 def test_zero_dimensional_layer():

@@ -368,3 +368,21 @@ def test_futures_are_cancelled_when_the_scheduler_goes_away():
     finally:
         c.close()
         cluster.close()
+
+
+def _known(keys, shoal_scheduler):
+    return [k for k in keys if k in shoal_scheduler.state.tasks]
+
+
+def test_get_releases_its_futures_without_the_cyclic_collector(client):
+    keys = ["get-release-a", "get-release-b"]
+    graph = {keys[0]: Task(inc, 1), keys[1]: Task(inc, Ref(keys[0]))}
+    gc.disable()
+    try:
+        assert client.get(graph, keys[1]) == 3
+        deadline = time.monotonic() + 5
+        while client.run_on_scheduler(_known, keys) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.run_on_scheduler(_known, keys) == []
+    finally:
+        gc.enable()

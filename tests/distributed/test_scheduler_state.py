@@ -420,6 +420,16 @@ def test_fire_and_forget_is_released_when_done():
     assert not sim.s.tasks
 
 
+def test_fire_and_forget_of_a_finished_task_does_not_keep_it():
+    """The fire-and-forget message may arrive after the task finished."""
+    sim = Sim(workers=("a",))
+    sim.submit({"x": Task(inc, 1)}, ["x"])
+    sim.finish("a", "x")
+    sim.do(UpdateGraph("fire-and-forget", [], [], [], [], ["x"]))
+    sim.do(ReleaseKeys("c", ["x"]))
+    assert not sim.s.tasks
+
+
 def test_random_simulation_with_deaths_and_joins():
     """Random trees, workers dying and joining at random: every wanted key
     ends in memory and the state is valid after every event."""
