@@ -16,9 +16,12 @@ pickle by reference.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
+
+from shoal.bag.jsonlines import loads_each
 
 __all__ = ["run_chain", "BagArg", "Packed"]
 
@@ -112,11 +115,14 @@ def _fill(template: tuple, kwtemplate: dict, values: tuple) -> tuple[list, dict]
 
 
 def op_map(it: Iterable, func: Callable) -> Iterator:
-    """``func(x)`` for each element.
+    """``func(x)`` for each element (``json.loads`` runs as
+    ``shoal.bag.jsonlines.loads_each``: the same values and errors, faster).
 
     >>> list(op_map([1, -2], abs))
     [1, 2]
     """
+    if func is json.loads:
+        return loads_each(it)
     return map(func, it)
 
 
@@ -242,7 +248,23 @@ def op_map_partition(it: Iterable, func: Callable, spec: Any, *others: Iterable)
     template, kwtemplate = unpack(spec)
     parts = (list(it),) + tuple(o if type(o) is list else list(o) for o in others)
     args, kwargs = _fill(template, kwtemplate, parts)
-    out = func(*args, **kwargs)
+    return _as_partition(func(*args, **kwargs))
+
+
+def op_stream_partition(it: Iterable, func: Callable, spec: Any, *others: Iterable) -> Iterator:
+    """Like ``op_map_partition``, but the partitions reach ``func`` as
+    one-pass iterators, never materialized here.
+
+    >>> list(op_stream_partition([3, 1], enumerate, Packed((BagArg(0),), {})))
+    [(0, 3), (1, 1)]
+    """
+    template, kwtemplate = unpack(spec)
+    parts = (iter(it),) + tuple(iter(o) for o in others)
+    args, kwargs = _fill(template, kwtemplate, parts)
+    return _as_partition(func(*args, **kwargs))
+
+
+def _as_partition(out: Any) -> Iterator:
     try:
         return iter(out)
     except TypeError:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from shoal.bag import chain as ch
+from shoal.bag.share import graph_together
 from shoal.core.base import CollectionMethods, is_collection
 from shoal.core.delayed import Delayed, delayed
 from shoal.core.task import Ref, Task
@@ -188,6 +189,7 @@ class Bag(CollectionMethods):
 
     __slots__ = ("name", "npartitions", "_layer", "_deps", "_srcs", "_ops")
     __shoal_scheduler__ = "processes"
+    __shoal_graph_together__ = staticmethod(graph_together)
 
     def __init__(
         self,
@@ -352,17 +354,29 @@ class Bag(CollectionMethods):
             op = (ch.op_pluck_default, keys, as_tuple, default)
         return self.then("pluck", op, (keys, as_tuple, repr(default)))
 
-    def map_partitions(self, func: Callable, *args: Any, **kwargs: Any) -> Bag:
-        """Apply ``func`` to each whole partition (given as a list); it returns
-        the new partition (any iterable). Other bags among the arguments pass
+    def map_partitions(
+        self, func: Callable, *args: Any, stream: bool = False, **kwargs: Any
+    ) -> Bag:
+        """Apply ``func`` to each whole partition; it returns the new partition
+        (any iterable, consumed lazily). Other bags among the arguments pass
         their matching partition.
+
+        By default each partition reaches ``func`` as a list (materialized:
+        ``func`` may take its ``len``, index it or read it twice). With
+        ``stream=True`` it gets a one-pass iterator instead, fed lazily by the
+        partition's source and operations (a file's lines are read as ``func``
+        asks for them), so a ``func`` that consumes its input once runs in
+        bounded memory.
 
         >>> import shoal.bag as sb
         >>> b = sb.from_sequence([3, 1, 2, 0], npartitions=2)
         >>> b.map_partitions(sorted).compute(scheduler="sync")
         [1, 3, 0, 2]
+        >>> from itertools import accumulate
+        >>> b.map_partitions(accumulate, stream=True).compute(scheduler="sync")
+        [3, 4, 2, 2]
         """
-        return bag_map_partitions(func, self, *args, **kwargs)
+        return bag_map_partitions(func, self, *args, stream=stream, **kwargs)
 
     def accumulate(self, binop: Callable, initial: Any = no_default) -> Bag:
         """Running ``binop`` over all elements, in order, across partitions.
@@ -578,12 +592,18 @@ class Bag(CollectionMethods):
         npartitions: int | None = None,
         shuffle: str | None = None,
         blocksize: Any = None,
+        max_branch: int | None = None,
     ) -> Bag:
         """Group elements by ``grouper`` (a function or an item index) with a
         full shuffle: a bag of ``(key, [elements])``, each key in exactly one
-        partition. ``shuffle="disk"`` spills partitions to files in a temporary
-        directory (for bags larger than memory; the default for local
-        schedulers), ``"tasks"`` moves them through the task graph.
+        partition, elements in their input order. ``shuffle="disk"`` spills
+        partitions to files in a temporary directory (for bags larger than
+        memory; the default for local schedulers), ``"tasks"`` moves them
+        through the task graph, in several stages of fan-out at most
+        ``max_branch`` (config ``bag.shuffle-max-branch``, 32) when both
+        sides have more partitions than that. ``blocksize`` is accepted for
+        Dask compatibility and unused (the disk shuffle writes one file per
+        input partition).
 
         >>> import shoal.bag as sb
         >>> b = sb.range(6, npartitions=3).groupby(lambda x: x % 2)
@@ -592,7 +612,7 @@ class Bag(CollectionMethods):
         """
         from shoal.bag.shuffle import groupby
 
-        return groupby(self, grouper, npartitions, shuffle)
+        return groupby(self, grouper, npartitions, shuffle, max_branch)
 
     def join(self, other: Any, on_self: Any, on_other: Any = None) -> Bag:
         """Inner join with an in-memory iterable (or a one-partition bag, or a
@@ -729,6 +749,7 @@ class Item(CollectionMethods):
 
     __slots__ = ("key", "_layer", "_deps")
     __shoal_scheduler__ = "processes"
+    __shoal_graph_together__ = staticmethod(graph_together)
 
     def __init__(self, key: Any, layer: dict, deps: tuple = ()):
         self.key = key
@@ -847,8 +868,9 @@ def bag_map(func: Callable, *args: Any, **kwargs: Any) -> Bag:
     return base.then("map-" + funcname(func), op, token, _merge_deps(tuple(deps), tuple(extra)))
 
 
-def bag_map_partitions(func: Callable, *args: Any, **kwargs: Any) -> Bag:
-    """Apply ``func`` to whole partitions (lists); bags among the arguments
+def bag_map_partitions(func: Callable, *args: Any, stream: bool = False, **kwargs: Any) -> Bag:
+    """Apply ``func`` to whole partitions (lists, or one-pass iterators with
+    ``stream=True``: see ``Bag.map_partitions``); bags among the arguments
     pass their matching partitions.
 
     >>> import shoal.bag as sb
@@ -860,12 +882,16 @@ def bag_map_partitions(func: Callable, *args: Any, **kwargs: Any) -> Bag:
     """
     bags, deps, template, kwtemplate, spec, token = _zipped("map_partitions", func, args, kwargs)
     base, others = bags[0], bags[1:]
-    lazy = [PerPart([o.part_node(i) for i in range(o.npartitions)]) for o in others]
+    if not isinstance(stream, bool):
+        raise TypeError(f"map_partitions: stream must be True or False, got {stream!r}")
+    finish = ch.as_iterator if stream else None
+    lazy = [PerPart([o.part_node(i, finish) for i in range(o.npartitions)]) for o in others]
     extra = [d for o in others for d in o.needs()]
+    op = ch.op_stream_partition if stream else ch.op_map_partition
     return base.then(
         "map-partitions-" + funcname(func),
-        (ch.op_map_partition, func, spec, *lazy),
-        token,
+        (op, func, spec, *lazy),
+        (token, stream),
         _merge_deps(tuple(deps), tuple(extra)),
     )
 

@@ -428,9 +428,10 @@ def _foldby_part(it: Iterable, key: Callable, binop: Callable, initial: Any) -> 
             k = key(x)
             out[k] = binop(out[k] if k in out else initial(), x)
     else:
+        get = out.get
         for x in it:
             k = key(x)
-            out[k] = binop(out[k] if k in out else initial, x)
+            out[k] = binop(get(k, initial), x)
     return out
 
 

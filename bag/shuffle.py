@@ -7,7 +7,9 @@ in every process, unlike ``hash`` of a ``str``). Then:
 
 - ``shuffle="tasks"``: bucket ``j`` of input ``i`` is its own small task;
   output ``j`` merges the ``j`` buckets of all inputs. Good for threads and
-  distributed workers, for bags that fit in memory.
+  distributed workers, for bags that fit in memory. With more than
+  ``max_branch`` partitions on both sides it runs in several stages of
+  fan-out at most ``max_branch`` (``shoal.bag.shuffle_tasks``).
 - ``shuffle="disk"``: input ``i`` writes its buckets, pickled, one after the
   other, to one file in a temporary directory (config ``bag.shuffle-dir``)
   and returns only the file name and offsets; output ``j`` reads its byte
@@ -29,8 +31,6 @@ consumer's chain in one task.
 from __future__ import annotations
 
 import atexit
-import datetime
-import enum
 import functools
 import os
 import pickle
@@ -38,11 +38,12 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
-from operator import getitem
 from typing import Any
 
 from shoal.bag.core import Bag
 from shoal.bag.reductions import key_func
+from shoal.bag.shuffle_hash import stable_hash
+from shoal.bag.shuffle_tasks import tasks_shuffle_layer
 from shoal.core import config
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
@@ -50,64 +51,16 @@ from shoal.core.tokenize import tokenize
 __all__ = ["groupby", "stable_hash"]
 
 config.update_defaults(
-    {"bag": {"shuffle": None, "shuffle-dir": None}},
+    {"bag": {"shuffle": None, "shuffle-dir": None, "shuffle-max-branch": 32}},
     {
         "bag.shuffle": "Default groupby shuffle: 'disk' or 'tasks'; None picks 'tasks' when a "
         "distributed client is active, else 'disk'.",
         "bag.shuffle-dir": "Directory for the disk shuffle's temporary files; None means the "
         "system temporary directory.",
+        "bag.shuffle-max-branch": "Largest fan-out of one stage of the tasks shuffle: more "
+        "partitions than this on both sides shuffle in several stages.",
     },
 )
-
-_MASK = (1 << 64) - 1
-
-
-def stable_hash(key: Any) -> int:
-    """A hash of ``key`` that is the same in every process (``str`` and
-    ``bytes`` by xxhash, tuples and frozensets from their items, ``None``,
-    enums and datetimes by their fields, other values by ``hash``, which is
-    deterministic for numbers; other key types need a deterministic
-    ``__hash__``).
-
-    >>> stable_hash("abc") == stable_hash("abc"), stable_hash(1) == stable_hash(1.0)
-    (True, True)
-    """
-    if isinstance(key, str):
-        import xxhash
-
-        return xxhash.xxh64_intdigest(key.encode("utf-8", "surrogatepass"))
-    if isinstance(key, (bytes, bytearray)):
-        import xxhash
-
-        return xxhash.xxh64_intdigest(bytes(key))
-    if isinstance(key, tuple):
-        h = 0x345678
-        for item in key:
-            h = ((h * 1000003) ^ stable_hash(item)) & _MASK
-        return h ^ len(key)
-    if isinstance(key, frozenset):
-        return sum(stable_hash(item) for item in key) & _MASK
-    if key is None:
-        return 0x9E3779B97F4A7C15
-    if isinstance(key, enum.Enum):
-        return stable_hash((type(key).__qualname__, key.name))
-    if isinstance(key, (datetime.date, datetime.time, datetime.timedelta)):
-        return _stable_time_hash(key)
-    return hash(key)
-
-
-def _stable_time_hash(key: Any) -> int:
-    # their own hash mixes in the per-process string hash seed
-    if isinstance(key, datetime.timedelta):
-        return hash((key.days, key.seconds, key.microseconds))
-    if isinstance(key, datetime.datetime):
-        if key.utcoffset() is not None:
-            key = key.astimezone(datetime.UTC).replace(tzinfo=None)
-        return hash((key.toordinal(), key.hour, key.minute, key.second, key.microsecond))
-    if isinstance(key, datetime.date):
-        return hash(key.toordinal())
-    offset = key.utcoffset()
-    return stable_hash((key.hour, key.minute, key.second, key.microsecond, str(offset)))
 
 
 def group_split(it: Iterable, key: Callable, n_out: int) -> list[dict]:
@@ -243,7 +196,11 @@ def _default_method() -> str:
 
 
 def groupby(
-    bag: Bag, grouper: Any, npartitions: int | None = None, shuffle: str | None = None
+    bag: Bag,
+    grouper: Any,
+    npartitions: int | None = None,
+    shuffle: str | None = None,
+    max_branch: int | None = None,
 ) -> Bag:
     """``Bag.groupby`` (see the module docstring).
 
@@ -261,21 +218,16 @@ def groupby(
     method = shuffle or config.get("bag.shuffle") or _default_method()
     if method not in ("disk", "tasks"):
         raise ValueError(f"groupby: shuffle must be 'disk' or 'tasks', got {method!r}")
+    branch = config.get("bag.shuffle-max-branch") if max_branch is None else max_branch
+    if isinstance(branch, bool) or not isinstance(branch, int) or branch < 2:
+        raise ValueError(f"groupby: max_branch must be an int >= 2, got {branch!r}")
     root = _shuffle_root() if method == "disk" else None
-    tok = tokenize(bag.name, key, n_out, method, root)
+    tok = tokenize(bag.name, key, n_out, method, root, branch if method == "tasks" else None)
     split = f"groupby-split-{tok}"
     n_in = bag.npartitions
     layer: dict = {}
     if method == "tasks":
-        finish = functools.partial(group_split, key=key, n_out=n_out)
-        piece = f"groupby-bucket-{tok}"
-        for i in range(n_in):
-            layer[(split, i)] = bag.part_node(i, finish)
-            for j in range(n_out):
-                layer[(piece, i, j)] = Task(getitem, Ref((split, i)), j)
-        outputs = [
-            Task(merge_groups, [Ref((piece, i, j)) for i in range(n_in)]) for j in range(n_out)
-        ]
+        layer, outputs = tasks_shuffle_layer(bag, key, n_out, branch, tok)
     else:
         for i in range(n_in):
             finish = functools.partial(spill, key=key, n_out=n_out, root=root, index=i)

@@ -5,7 +5,8 @@ their delimiter (``"\\n"`` by default; no other line ending is translated).
 
 - ``blocksize=None``: one partition per file, read as a stream (compressed
   files are decompressed on the fly), so memory stays at one chunk.
-- ``blocksize=n``: uncompressed files are cut into byte ranges of about ``n``.
+- ``blocksize=n``: uncompressed files are cut into the fewest equal byte
+  ranges of at most ``n`` bytes.
   A line belongs to the block in which it starts: a block skips the partial
   line at its start (up to the first delimiter at or after its first byte)
   and reads past its end to finish its last line. So no line is lost or
@@ -32,7 +33,7 @@ from shoal.core.utils import parse_bytes
 
 __all__ = ["read_text", "to_textfiles"]
 
-_CHUNK = 1 << 22  # bytes read at a time when streaming a file
+_CHUNK = 1 << 16  # bytes read at a time when streaming a file (larger is slower)
 _SEEK_CHUNK = 1 << 16  # bytes read at a time when looking for a delimiter
 
 
@@ -78,14 +79,21 @@ def _decode_lines(
     f: Any, nbytes: int | None, encoding: str, errors: str, delimiter: str
 ) -> Iterator[str]:
     """Lines of the next ``nbytes`` bytes of ``f`` (all of it if None), read
-    and decoded one chunk at a time."""
+    and decoded one chunk at a time (an iterator, not a generator, for the
+    usual delimiters: one level less per line for the caller's
+    ``yield from``)."""
     if delimiter in ("\n", "\r\n", "\r"):
         # io's own line splitting, on exactly this delimiter and untranslated
         raw = io.BufferedReader(_Window(f, nbytes), buffer_size=_CHUNK)
         text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=delimiter)
         text._CHUNK_SIZE = _CHUNK
-        yield from text
-        return
+        return text
+    return _split_decoded(f, nbytes, encoding, errors, delimiter)
+
+
+def _split_decoded(
+    f: Any, nbytes: int | None, encoding: str, errors: str, delimiter: str
+) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     rest = ""
     left = nbytes
@@ -196,6 +204,22 @@ def read_block_lines(
         f.seek(begin)
         nbytes = None if q is None else q + len(delim) - begin
         yield from _decode_lines(f, nbytes, encoding, errors, delimiter)
+
+
+def even_blocks(nbytes: int, blocksize: int) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` cutting ``nbytes`` into the fewest blocks
+    of at most ``blocksize`` bytes, all of (nearly) the same size, so the
+    partitions of a file cost the same and a pool's workers finish together
+    (one block, ``(0, 0)``, for an empty file).
+
+    >>> even_blocks(10, 4)
+    [(0, 3), (3, 6), (6, 10)]
+    >>> even_blocks(0, 4)
+    [(0, 0)]
+    """
+    count = max(1, -(-nbytes // blocksize))
+    cuts = [nbytes * i // count for i in range(count + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def _expand_paths(urlpath: Any, storage_options: dict | None) -> tuple[Any, list[str]]:
@@ -315,19 +339,9 @@ def read_text(
                 f"read_text: cannot split the {comp}-compressed file {path!r} into blocks "
                 "(its bytes cannot be cut at line boundaries); use blocksize=None"
             )
-        nbytes = fs.size(path)
-        for start in range(0, max(nbytes, 1), size):
+        for start, end in even_blocks(fs.size(path), size):
             srcs.append(
-                Task(
-                    read_block_lines,
-                    fs,
-                    path,
-                    start,
-                    min(start + size, nbytes),
-                    encoding,
-                    errors,
-                    linedelimiter,
-                )
+                Task(read_block_lines, fs, path, start, end, encoding, errors, linedelimiter)
             )
             part_paths.append(path)
     name = "read-text-" + tokenize(

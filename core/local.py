@@ -39,6 +39,7 @@ import atexit
 import heapq
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -507,6 +508,7 @@ def _run_batch_in_process(payload: bytes) -> bytes:
 
     batch = cloudpickle.loads(payload)
     out = []
+    start = time.perf_counter()
     for key, node, inputs in batch:
         try:
             value = _call(node, inputs)
@@ -522,7 +524,7 @@ def _run_batch_in_process(payload: bytes) -> bytes:
                 return cloudpickle.dumps(("error", key, blob, tb))
         out.append((key, value))
     try:
-        return cloudpickle.dumps(("ok", out))
+        return cloudpickle.dumps(("ok", out, time.perf_counter() - start))
     except Exception as e:
         tb = "".join(traceback.format_exception(e))
         err = TypeError(f"could not send results of tasks {[k for k, _ in out]} back: {e}")
@@ -530,6 +532,7 @@ def _run_batch_in_process(payload: bytes) -> bytes:
 
 
 _process_pools: dict[int, Any] = {}
+_BATCH_SECONDS = 0.02
 
 
 def _process_pool(size: int):
@@ -607,11 +610,16 @@ def get_processes(
     results: dict = {}
     remaining = len(keys_)
     inflight: set = set()
+    # Tasks per batch: about _BATCH_SECONDS of work, by the mean task time so
+    # far (one task until a batch returned): tiny tasks share a round trip,
+    # long ones go one by one so no worker idles while another runs a batch.
+    run_seconds, run_tasks = 0.0, 0
     errored = True
     try:
         while remaining:
             while ready and len(inflight) < 2 * size:
-                batch_size = max(1, min(len(ready) // (2 * size), 256))
+                fit = int(_BATCH_SECONDS * run_tasks / run_seconds) if run_seconds else run_tasks
+                batch_size = max(1, min(len(ready) // (2 * size), 256, fit))
                 batch = []
                 for _ in range(batch_size):
                     i = heapq.heappop(ready)
@@ -637,6 +645,8 @@ def get_processes(
                     exc = cloudpickle.loads(blob)
                     exc.add_note(f"traceback in the worker process:\n{tb}")
                     raise _name_key(exc, key)
+                run_seconds += reply[2]
+                run_tasks += len(reply[1])
                 for key, value in reply[1]:
                     i = index[key]
                     results[key] = value

@@ -186,3 +186,40 @@ def test_single_consumer_fuses_with_the_groupby_output():
     (opt,) = shoal.optimize(g.map(len).sum())
     graph = opt.__shoal_graph__()
     assert not any(isinstance(k, tuple) and k[0] == g.name for k in graph)
+
+
+@pytest.mark.parametrize("max_branch", [2, 3, 4])
+@pytest.mark.parametrize(("n_in", "n_out"), [(5, 5), (9, 4), (4, 9), (7, 30), (30, 7), (27, 27)])
+def test_multistage_tasks_shuffle_matches_python(max_branch, n_in, n_out):
+    rng = random.Random(n_in * 100 + n_out)
+    data = [(rng.randrange(40), i) for i in range(rng.choice([0, 1, 60, 400]))]
+    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(n_in - 2))
+    parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    parts.insert(rng.randrange(n_in), [])  # an empty partition among the inputs
+    assert len(parts) == n_in
+    b = sb.from_delayed([shoal.delayed(p) for p in parts])
+    g = b.groupby(0, npartitions=n_out, shuffle="tasks", max_branch=max_branch)
+    check_groups(g, data, lambda x: x[0], n_out)
+    # each key lands where the one-stage and disk shuffles put it
+    parts_out = shoal.compute(sb.core.Parts(g), scheduler="sync")[0]
+    for j, part in enumerate(parts_out):
+        assert all(stable_hash(k) % n_out == j for k, _ in part)
+
+
+def test_multistage_task_count_grows_like_n_log_n():
+    from shoal.bag.shuffle_tasks import plan_stages
+
+    n = 1200
+    b = sb.from_sequence(range(4 * n), npartitions=n)
+    g = b.groupby(lambda x: x % 997, shuffle="tasks")
+    stages, k = plan_stages(n, n, 32)
+    assert (stages, k) == (3, 11)
+    ntasks = len(g.__shoal_graph__())
+    assert ntasks <= stages * k**stages * (k + 1) + n  # one stage: n * n = 1.44 million
+    got = dict(g.map(lambda kv: (kv[0], sum(kv[1]))).compute(scheduler="threads"))
+    assert got == {r: sum(range(r, 4 * n, 997)) for r in range(997)}
+
+
+def test_groupby_max_branch_must_be_an_int():
+    with pytest.raises(ValueError, match="max_branch must be an int >= 2, got 1"):
+        sb.range(5).groupby(abs, shuffle="tasks", max_branch=1)
