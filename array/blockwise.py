@@ -170,7 +170,35 @@ class Blockwise(ArrayExpr):
         out_nb = dict(zip(self.out_ind, self.numblocks))
         return all(n == out_nb[c] for c, n in zip(ind, child.numblocks))
 
+    @functools.cached_property
+    def _block_positions(self) -> list:
+        """Per argument: None for literals, True when its block index is the
+        output's, a tuple of output positions (-1: block 0) for other
+        uncontracted arguments, False for contracted ones."""
+        out = []
+        for arg, plan in zip(self.args, self._plan):
+            if plan is None:
+                out.append(None)
+            elif plan[1]:
+                out.append(False)
+            else:
+                pos = tuple(
+                    self.out_ind.index(c) if n > 1 else -1 for c, n in zip(plan[0], arg.numblocks)
+                )
+                out.append(True if pos == tuple(range(len(self.out_ind))) else pos)
+        return out
+
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        if not self.block_info and False not in self._block_positions:
+            args = [  # the common case: no contraction
+                arg
+                if pos is None
+                else b.input(self, arg, index if pos is True else _pick(index, pos))
+                for arg, pos in zip(self.args, self._block_positions)
+            ]
+            if self.kwargs:
+                return Task(self.func, *args, **self.kwargs)
+            return Task(self.func, *args)
         where = dict(zip(self.out_ind, index))
         args = []
         for arg, plan in zip(self.args, self._plan):
@@ -267,6 +295,11 @@ class Elementwise(Blockwise):
             else:
                 inputs.append(("whole", b.input(self, arg, cidx)))
         return ("map", self.func, dict(self.kwargs or {}), tuple(inputs))
+
+
+def _pick(index: tuple, positions: tuple) -> tuple:
+    """The entries of ``index`` at ``positions`` (-1 gives 0: a broadcast axis)."""
+    return tuple(index[p] if p >= 0 else 0 for p in positions)
 
 
 def _concat_nested(nested: Any, axes: list) -> Any:

@@ -98,11 +98,15 @@ class Rechunk(ArrayExpr):
         return cached
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
-        for axis_pieces in self._pieces:
-            used = [k for pieces in axis_pieces for k, _ in pieces]
-            if len(used) != len(set(used)):
-                return False
-        return True
+        cached = self.__dict__.get("_one_to_one_cache")
+        if cached is None:  # asked once per block: computed once per node
+            cached = True
+            for axis_pieces in self._pieces:
+                used = [k for pieces in axis_pieces for k, _ in pieces]
+                if len(used) != len(set(used)):
+                    cached = False
+            self.__dict__["_one_to_one_cache"] = cached
+        return cached
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
         per_axis = [self._pieces[a][i] for a, i in enumerate(index)]

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from shoal.core import config
+from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.task import Ref, Task
 
 from .blockwise import meta_from
@@ -191,7 +192,7 @@ class Reduction(ArrayExpr):
 
     def _partial_alone(self, index: tuple, b: GraphBuilder) -> Any:
         """The partial task of block ``index``, made for this reduction alone."""
-        step = self._piece_rows(index)
+        step = self._piece_rows(index, b)
         if step:
             plan = b.input_rows(self, self.child, index)
             if has_stream(plan):
@@ -200,15 +201,33 @@ class Reduction(ArrayExpr):
             block = plan_task(plan)
         else:
             block = b.input(self, self.child, index)
-        return Task(self.chunk, block, axis=self.axis, keepdims=True, **self._partial_kwargs(index))
+        if self.offsets:
+            return Task(
+                self.chunk, block, axis=self.axis, keepdims=True, **self._partial_kwargs(index)
+            )
+        return Task(self._chunk_call, block)
 
-    def _piece_rows(self, index: tuple) -> int:
+    @functools.cached_property
+    def _chunk_call(self) -> functools.partial:
+        """``chunk`` with this reduction's keywords, one object shared by every
+        partial task (blocks differ only in their input)."""
+        return functools.partial(self.chunk, axis=self.axis, keepdims=True, **(self.kwargs or {}))
+
+    @functools.cached_property
+    def _may_stream(self) -> bool:
+        """False when no block of the input has two rows to stream."""
+        chunks = self.child.chunks
+        return bool(self.stream and chunks and builtins.any(c >= 2 for c in chunks[0]))
+
+    def _piece_rows(self, index: tuple, b: GraphBuilder) -> int:
         """Rows per piece when this partial streams its input, else 0."""
-        child = self.child
-        if not self.stream or not child.chunks:
+        if not self._may_stream:
             return 0
+        child = self.child
         shape = tuple(c[i] for c, i in zip(child.chunks, index))
-        return piece_rows(shape, child.dtype.itemsize)
+        if shape[0] < 2:
+            return 0
+        return piece_rows(shape, child.dtype.itemsize, b.piece_size)
 
     def _spec(self, index: tuple) -> tuple:
         """What ``stream_partials`` needs to make this reduction's partial."""
@@ -234,28 +253,38 @@ class Reduction(ArrayExpr):
 
         return make(0, tuple(index))
 
-    def _stage_key(self, level: int, index: tuple) -> tuple:
-        return (self.stage_name("partial" if level == 0 else f"combine{level}"), *index)
+    def _stage(self, level: int) -> str:
+        return self.stage_name("partial" if level == 0 else f"combine{level}")
 
-    def _extra_layer(self, b: GraphBuilder) -> dict:
+    def _stage_key(self, level: int, index: tuple) -> tuple:
+        return (self._stage(level), *index)
+
+    def _extra_layer(self, b: GraphBuilder) -> LayeredGraph:
         rounds = self._rounds
+        out = LayeredGraph()
         if len(rounds) == 1:
-            return {}
-        layer: dict = {}
-        for index in all_block_indices(rounds[0]):
-            layer[self._stage_key(0, index)] = self._partial(index, b)
-        kwargs = self.kwargs or {}
+            return out
+        partial = self._partial
+        nodes = [partial(index, b) for index in all_block_indices(rounds[0])]
+        out.add_layer(Layer(self._stage(0), rounds[0], nodes))
+        combine_kwargs = _combine_kwargs(self.kwargs or {})
         for level in range(1, len(rounds) - 1):
-            for index in all_block_indices(rounds[level]):
-                group = self._map_group(self._group(rounds[level - 1], index), level - 1)
-                layer[self._stage_key(level, index)] = Task(
-                    _combine_group, group, self.axis, self.combine, _combine_kwargs(kwargs)
+            nodes = [
+                Task(
+                    _combine_group,
+                    self._map_group(self._group(rounds[level - 1], index), level - 1),
+                    self.axis,
+                    self.combine,
+                    combine_kwargs,
                 )
-        return layer
+                for index in all_block_indices(rounds[level])
+            ]
+            out.add_layer(Layer(self._stage(level), rounds[level], nodes))
+        return out
 
     def _map_group(self, nested: Any, level: int) -> Any:
         if isinstance(nested, tuple):
-            return Ref(self._stage_key(level, nested))
+            return Ref((self._stage(level), *nested))
         return [self._map_group(n, level) for n in nested]
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:

@@ -182,7 +182,7 @@ def _group_task(key: tuple, members: list, leaves: dict, b: GraphBuilder) -> Any
     same_block = all(r.child._name == first.child._name and i == index for r, i in members)
     if same_block and len(leaves) == len(leaf_blocks(first.child, index) or ()):
         specs = tuple(r._spec(index) for r, _ in members)
-        step = first._piece_rows(index) if all(r.stream for r, _ in members) else 0
+        step = first._piece_rows(index, b) if all(r.stream for r, _ in members) else 0
         if step:
             plan = b.input_rows(first, first.child, index)
             if has_stream(plan):

@@ -10,6 +10,7 @@ source used twice is simply produced twice (see ``expr.py``).
 
 from __future__ import annotations
 
+import functools
 import operator
 import threading
 import uuid
@@ -19,7 +20,7 @@ import numpy as np
 
 from shoal.core.task import Ref, Task
 
-from .chunks import block_slices
+from .chunks import block_slices, chunk_offsets
 from .expr import ArrayExpr, GraphBuilder
 
 __all__ = ["RegionSource", "FunctionSource", "FromDelayed", "NamedLock", "region_shape"]
@@ -98,9 +99,25 @@ class RegionSource(ArrayExpr):
     def _extra_layer(self, b: GraphBuilder) -> dict:
         return dict(self.deps or {})
 
+    @functools.cached_property
+    def _axis_regions(self) -> list:
+        """Per axis, the slice (step 1) of every block: made once, shared by the tasks."""
+        return [
+            [slice(start, start + n, 1) for start, n in zip(chunk_offsets(c), c)]
+            for c in self.chunks
+        ]
+
+    @functools.cached_property
+    def _regions_1d(self) -> list:
+        """The region tuple of every block of a 1-D source, shared by the tasks."""
+        return [(s,) for s in self._axis_regions[0]]
+
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        region = block_slices(self.chunks, index)
-        return Task(self.maker, tuple(slice(s.start, s.stop, 1) for s in region), *self.args)
+        if len(index) == 1:
+            region = self._regions_1d[index[0]]
+        else:
+            region = tuple([axis[i] for axis, i in zip(self._axis_regions, index)])
+        return Task(self.maker, region, *self.args)
 
     def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
         if not self.chunks:

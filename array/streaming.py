@@ -84,15 +84,19 @@ def streamable_method(method: str, kwargs: dict) -> bool:
     return True
 
 
-def piece_rows(shape: Sequence[int], itemsize: int) -> int:
-    """Rows per piece for a block of ``shape`` (0: do not stream).
+def piece_rows(shape: Sequence[int], itemsize: int, target: int | None = None) -> int:
+    """Rows per piece for a block of ``shape`` (0: do not stream), for pieces of
+    about ``target`` bytes (default: config ``array.piece-size``).
 
     >>> with config.set({"array.piece-size": "1 KiB"}):
     ...     piece_rows((1000, 4), 8)
     32
     """
-    target = parse_bytes(config.get("array.piece-size"))
-    if not target or len(shape) == 0 or shape[0] < 2:
+    if len(shape) == 0 or shape[0] < 2:
+        return 0
+    if target is None:
+        target = parse_bytes(config.get("array.piece-size"))
+    if not target:
         return 0
     row_bytes = math.prod(shape[1:]) * itemsize
     if row_bytes == 0:

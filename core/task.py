@@ -51,6 +51,9 @@ class Ref:
         return (Ref, (self.key,))
 
 
+_LEAVES = frozenset((int, float, bool, str, bytes, slice, type(None)))  # hold no references
+
+
 def _collect(obj: Any, out: list, seen: set) -> bool:
     """Append the keys referenced inside ``obj`` to ``out``; return True if
     ``obj`` holds a reference or an inner task anywhere."""
@@ -61,7 +64,7 @@ def _collect(obj: Any, out: list, seen: set) -> bool:
             out.append(obj.key)
         return True
     if typ is Task or typ is Fused:
-        for k in obj.dependencies:
+        for k in dependencies_of(obj):
             if k not in seen:
                 seen.add(k)
                 out.append(k)
@@ -69,7 +72,7 @@ def _collect(obj: Any, out: list, seen: set) -> bool:
     if typ is tuple or typ is list:
         found = False
         for item in obj:
-            if _collect(item, out, seen):
+            if type(item) not in _LEAVES and _collect(item, out, seen):
                 found = True
         return found
     if typ is dict:
@@ -182,7 +185,7 @@ def _call_meta(args: tuple, kwargs: dict) -> Any:
             if a.key not in seen:
                 seen.add(a.key)
                 deps.append(a.key)
-        elif _collect(a, deps, seen):
+        elif type(a) not in _LEAVES and _collect(a, deps, seen):
             deep = True
     if kwargs and _collect(kwargs, deps, seen):
         deep = True
