@@ -23,12 +23,13 @@ indexed by position, which is most of their per-task cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 
 from shoal.core.graph import CycleError, MissingKeyError
 from shoal.core.task import Key, dependencies_of
 
-__all__ = ["order", "order_keys", "order_graph"]
+__all__ = ["order", "order_keys", "order_graph", "order_chunks"]
 
 _MARK = object()  # on the walk's stack: the entries below are a key, its dependencies, its node
 _ON_PATH = -1  # position of a key whose dependencies are being walked
@@ -66,16 +67,24 @@ def order_keys(graph: Mapping, outputs: Iterable | None = None) -> list:
     return _walk(graph, roots, False)[0]
 
 
-def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, list]:
-    """Depth-first, post-order walk from ``roots`` (iterative: no recursion limit).
+def order_chunks(graph: Mapping, outputs: list, chunk: int) -> Iterator[tuple[list, list, list]]:
+    """Yield ``(keys, nodes, deps)`` of at most ``chunk`` tasks each, in
+    execution order (see module docstring); ``deps`` holds positions in the
+    whole sequence. A client sends the first chunks of a big graph while the
+    walk goes on; a missing key or a cycle may then raise after earlier chunks
+    were yielded.
 
     The stack holds keys still to visit and, for each key being walked, the
     entries ``node, dependencies, key, _MARK``; a key is placed when its mark
     is popped, that is after all its dependencies (a leaf is placed at once).
-    A key popped while still on the path closes a cycle. With ``index``,
-    dependency positions and dependent counts are filled too.
+    A key popped while still on the path closes a cycle.
+
+    >>> from shoal.core.task import Task, Ref
+    >>> g = {"a": 1, "b": Task(abs, Ref("a")), "c": 2, "d": Task(max, Ref("b"), Ref("c"))}
+    >>> [(keys, deps) for keys, nodes, deps in order_chunks(g, ["d"], 3)]
+    [(['a', 'b', 'c'], [(), (0,), ()]), (['d'], [(1, 2)])]
     """
-    for k in roots:
+    for k in outputs:
         if k not in graph:
             raise MissingKeyError(k, None)
     position: dict = {}
@@ -84,8 +93,8 @@ def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, l
     keys: list = []
     nodes: list = []
     deps: list = []
-    n_dependents: list = []
-    stack = roots[::-1]
+    placed = 0  # keys placed in earlier chunks
+    stack = list(outputs)[::-1]
     push = stack.append
     pop = stack.pop
     while stack:
@@ -93,48 +102,54 @@ def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, l
         if key is _MARK:
             key = pop()
             ds = pop()
-            position[key] = len(keys)
+            position[key] = placed + len(keys)
             keys.append(key)
             nodes.append(pop())
-            if index:
-                n_dependents.append(0)
+            deps.append((position_of(ds[0]),) if len(ds) == 1 else tuple(map(position_of, ds)))
+        else:
+            n = placed + len(keys)
+            state = setdefault(key, n)
+            if state != n:
+                if state == _ON_PATH:
+                    raise CycleError(_path_from(stack, key))
+                continue
+            try:
+                node = graph[key]
+            except KeyError:
+                raise MissingKeyError(key, _walking(stack)) from None
+            ds = dependencies_of(node)
+            if ds:
+                position[key] = _ON_PATH
+                push(node)
+                push(ds)
+                push(key)
+                push(_MARK)
                 if len(ds) == 1:
-                    d = position_of(ds[0])
-                    n_dependents[d] += 1
-                    deps.append((d,))
+                    push(ds[0])
                 else:
-                    ds = tuple(map(position_of, ds))
-                    for d in ds:
-                        n_dependents[d] += 1
-                    deps.append(ds)
-            continue
-        n = len(keys)
-        state = setdefault(key, n)  # a new key gets the next position (right for a leaf)
-        if state != n:
-            if state == _ON_PATH:
-                raise CycleError(_path_from(stack, key))
-            continue  # already placed
-        try:
-            node = graph[key]
-        except KeyError:
-            raise MissingKeyError(key, _walking(stack)) from None
-        ds = dependencies_of(node)
-        if not ds:  # a leaf is placed at once
+                    stack.extend(reversed(ds))
+                continue
             keys.append(key)
             nodes.append(node)
-            if index:
-                deps.append(())
-                n_dependents.append(0)
-            continue
-        position[key] = _ON_PATH
-        push(node)
-        push(ds)
-        push(key)
-        push(_MARK)
-        if len(ds) == 1:
-            push(ds[0])
-        else:
-            stack.extend(reversed(ds))
+            deps.append(())
+        if len(keys) >= chunk:
+            yield keys, nodes, deps
+            placed += len(keys)
+            keys, nodes, deps = [], [], []
+    if keys or not placed:
+        yield keys, nodes, deps
+
+
+def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, list]:
+    """The whole walk as one chunk of ``order_chunks``, plus (with ``index``)
+    how many nodes depend on each."""
+    ((keys, nodes, deps),) = order_chunks(graph, roots, sys.maxsize)
+    n_dependents: list = []
+    if index:
+        n_dependents = [0] * len(keys)
+        for ds in deps:
+            for d in ds:
+                n_dependents[d] += 1
     return keys, nodes, deps, n_dependents
 
 

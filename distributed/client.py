@@ -31,6 +31,7 @@ from shoal.core.base import (
 )
 from shoal.core.diagnostics.callbacks import active_callbacks
 from shoal.core.graph import flatten_keys
+from shoal.core.order import order_chunks
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
@@ -38,7 +39,6 @@ from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError, connect
 from shoal.distributed.future import ClientClosedError, Future, KeyState
 from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
-from shoal.distributed.graph_stream import order_chunks
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool
 from shoal.distributed.utils import LoopRunner, new_id, sizeof

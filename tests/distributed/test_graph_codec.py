@@ -320,8 +320,7 @@ def _graphs():
 @pytest.mark.parametrize("chunk", [1, 2, 7, 1000])
 @pytest.mark.parametrize("case", range(4))
 def test_streamed_order_equals_core_order(case, chunk):
-    from shoal.core.order import order_graph
-    from shoal.distributed.graph_stream import order_chunks
+    from shoal.core.order import order_chunks, order_graph
 
     graph, outputs = _graphs()[case]
     keys, nodes, deps, _ = order_graph(graph, outputs)
@@ -334,7 +333,7 @@ def test_streamed_order_equals_core_order(case, chunk):
 
 def test_streamed_order_raises_like_core_order():
     from shoal.core.graph import CycleError, MissingKeyError
-    from shoal.distributed.graph_stream import order_chunks
+    from shoal.core.order import order_chunks
 
     with pytest.raises(MissingKeyError, match="ghost"):
         list(order_chunks({"a": Task(inc, Ref("ghost"))}, ["a"], 10))
