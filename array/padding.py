@@ -1,4 +1,4 @@
-"""``pad`` with every NumPy mode except ``empty`` and callables.
+"""``pad`` with every NumPy mode, including ``empty`` and a function.
 
 Axes are padded one after the other, each seeing the padding of the axes
 before it, as ``numpy.pad`` does. Each side of an axis becomes a small array
@@ -14,7 +14,11 @@ they are:
   copy, found by padding an index vector with ``numpy.pad`` itself (which
   also covers widths longer than the axis, reflected again and again); with
   ``reflect_type="odd"`` the side is a linear map of a few slices, found by
-  padding the columns of the identity that those slices pick.
+  padding the columns of the identity that those slices pick;
+- ``empty``: the padding's values are unspecified, as in NumPy (here zeros);
+- a function ``f(vector, (before, after), axis, kwargs)``: as ``numpy.pad``,
+  zeros around the array, then ``f`` edits every 1-D vector along each axis
+  in turn, in place; the array is one block along that axis for its turn.
 """
 
 from __future__ import annotations
@@ -76,8 +80,16 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Ar
     from .shape import concatenate
 
     a = asarray(array)
-    if callable(mode) or mode not in MODES:
-        raise ValueError(f"pad mode {mode!r} is not supported; expected one of {MODES}")
+    if callable(mode):
+        return _pad_with_function(a, pad_width, mode, kwargs)
+    if mode == "empty":
+        if kwargs:
+            raise ValueError(f"unsupported keyword arguments for mode 'empty': {sorted(kwargs)}")
+        mode = "constant"
+    if mode not in MODES:
+        raise ValueError(
+            f"pad mode {mode!r} is not supported; expected one of {MODES}, 'empty' or a function"
+        )
     allowed = {
         "constant": {"constant_values"},
         "linear_ramp": {"end_values"},
@@ -105,6 +117,28 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Ar
         pieces = [p for p in (sides[0], a, sides[1]) if p is not None]
         a = concatenate(pieces, axis=ax)
     return a
+
+
+def _pad_with_function(a: Array, pad_width: Any, function: Any, kwargs: dict) -> Array:
+    padded = pad(a, pad_width)
+    widths = _pairs(pad_width, a.ndim, "pad_width")
+    for axis in range(a.ndim):
+        width = (int(widths[axis, 0]), int(widths[axis, 1]))
+        whole = padded.rechunk({axis: -1})
+        padded = whole.map_blocks(
+            _apply_along, function, width, axis, kwargs, dtype=padded.dtype, name="pad-function"
+        )
+    return padded
+
+
+def _apply_along(block: np.ndarray, function: Any, width: tuple, axis: int, kw: dict) -> np.ndarray:
+    """``function`` called on every 1-D vector of ``block`` along ``axis``, as
+    ``numpy.pad`` calls it (on a copy: blocks are never changed in place)."""
+    out = np.array(block, copy=True)
+    view = np.moveaxis(out, axis, -1)
+    for index in np.ndindex(view.shape[:-1]):
+        function(view[index], width, axis, kw)
+    return out
 
 
 def _sides(a: Array, ax: int, before: int, after: int, mode: str, kw: dict, kind: str) -> list:

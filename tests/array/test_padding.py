@@ -66,7 +66,9 @@ def test_pad_single_element_axis():
 def test_pad_bad_input():
     x = sa.from_array(A, chunks=3)
     with pytest.raises(ValueError, match="not supported"):
-        sa.pad(x, 1, mode="empty")
+        sa.pad(x, 1, mode="sideways")
+    with pytest.raises(ValueError, match="unsupported keyword"):
+        sa.pad(x, 1, mode="empty", constant_values=3)
     with pytest.raises(ValueError, match="unsupported keyword"):
         sa.pad(x, 1, mode="edge", constant_values=3)
     with pytest.raises(ValueError, match="non-negative"):
@@ -79,3 +81,30 @@ def test_pad_bad_input():
         sa.pad(sa.ones((0, 3), chunks=2), 1, mode="reflect")
     with pytest.raises(ValueError, match="stat_length of 0"):
         sa.pad(x, 1, mode="maximum", stat_length=0)
+
+
+def _ramp_sides(vector, width, axis, kwargs):
+    """A pad function that reads the vector (so the order of the axes matters)."""
+    before, after = width
+    step = kwargs.get("step", 1)
+    if before:
+        vector[:before] = vector[before] - step * np.arange(before, 0, -1)
+    if after:
+        vector[-after:] = vector[-after - 1] + step * np.arange(1, after + 1)
+
+
+@pytest.mark.parametrize("chunks", CHUNKS)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pad_with_a_function_matches_numpy(chunks, width):
+    x = sa.from_array(A, chunks=chunks)
+    assert_eq(sa.pad(x, width, _ramp_sides), np.pad(A, width, _ramp_sides))
+    assert_eq(sa.pad(x, width, _ramp_sides, step=3), np.pad(A, width, _ramp_sides, step=3))
+
+
+@pytest.mark.parametrize("chunks", CHUNKS)
+def test_pad_empty_keeps_the_array_and_shape(chunks):
+    x = sa.from_array(B, chunks=chunks)
+    got = sa.pad(x, ((2, 1), (0, 3)), mode="empty")
+    want = np.pad(B, ((2, 1), (0, 3)), mode="empty")
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got.compute()[2:-1, :5], B)
