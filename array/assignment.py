@@ -107,12 +107,29 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
 
 def _in_region(region: tuple, bounds: tuple) -> np.ndarray:
     inside = np.ones(tuple(len(range(r.start, r.stop, r.step)) for r in region), dtype=bool)
-    for axis, (r, (lo, hi)) in enumerate(zip(region, bounds)):
+    for axis, (r, (lo, hi, step)) in enumerate(zip(region, bounds)):
         coords = np.arange(r.start, r.stop, r.step)
         shape = [1] * len(region)
         shape[axis] = -1
-        inside &= ((coords >= lo) & (coords < hi)).reshape(shape)
+        inside &= ((coords >= lo) & (coords < hi) & ((coords - lo) % step == 0)).reshape(shape)
     return inside
+
+
+def _spread(v: Array, axis: int, step: int) -> Array:
+    """``v`` with ``step - 1`` zeros after each element along ``axis`` but the last."""
+    from .creation import zeros
+    from .shape import concatenate
+
+    m = v.shape[axis]
+    column = v.reshape(v.shape[:axis] + (m, 1) + v.shape[axis + 1 :])
+    gaps = zeros(
+        column.shape[: axis + 1] + (step - 1,) + column.shape[axis + 2 :],
+        dtype=v.dtype,
+        chunks=column.chunks[: axis + 1] + ((step - 1,),) + column.chunks[axis + 2 :],
+    )
+    rows = concatenate([column, gaps], axis=axis + 1)
+    flat = rows.reshape(v.shape[:axis] + (m * step,) + v.shape[axis + 1 :])
+    return flat[(slice(None),) * axis + (slice(0, (m - 1) * step + 1),)]
 
 
 def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> Array:
@@ -121,26 +138,30 @@ def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> A
     from .padding import pad
     from .sources import RegionSource
 
-    if any(isinstance(i, slice) and i.step != 1 for i in norm):
-        raise NotImplementedError(
-            "assigning a shoal array needs slices with step 1; use a NumPy value for "
-            "strided assignment"
-        )
     if value.shape != target_shape:
         raise ValueError(
             f"could not assign a shoal array of shape {value.shape} into the selection of "
             f"shape {target_shape} (shoal values must match the selection's shape)"
         )
+    if 0 in target_shape:
+        return x  # nothing selected
     bounds = []
     widths = []
     expanded = value
     for axis, (i, n) in enumerate(zip(norm, x.shape)):
         if _is_int(i):
             expanded = expanded.reshape(expanded.shape[:axis] + (1,) + expanded.shape[axis:])
-            lo, hi = i, i + 1
+            lo, hi, step = i, i + 1, 1
         else:
-            lo, hi = i.start, i.start + len(range(i.start, i.stop, 1))
-        bounds.append((lo, hi))
+            positions = range(*i.indices(n))
+            if positions.step < 0:  # the same positions upwards, with the value reversed
+                positions = positions[::-1]
+                expanded = expanded[(slice(None),) * axis + (slice(None, None, -1),)]
+            step = positions.step if len(positions) > 1 else 1
+            lo, hi = positions[0], positions[-1] + 1
+            if step > 1:
+                expanded = _spread(expanded, axis, step)
+        bounds.append((lo, hi, step))
         widths.append((lo, n - hi))
     placed = pad(expanded.astype(x.dtype), widths).rechunk(x.chunks)
     mask = Array(

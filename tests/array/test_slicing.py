@@ -144,8 +144,8 @@ def test_setitem_errors():
     x = sa.zeros((3, 3), chunks=2)
     with pytest.raises(ValueError, match="broadcast"):
         x[0:2] = np.ones(4)
-    with pytest.raises(NotImplementedError, match="step 1"):
-        x[::2] = sa.ones((2, 3), chunks=1)
+    with pytest.raises(ValueError, match="selection's shape"):
+        x[::2] = sa.ones((3, 3), chunks=1)
     with pytest.raises(ValueError, match="selection's shape"):
         x[0] = sa.ones(2, chunks=1)
     with pytest.raises(IndexError, match="must match"):
@@ -210,4 +210,25 @@ def test_setitem_shoal_array_through_slices():
         expected[5] = np.arange(7.0)
         x[:, -1] = sa.from_array(np.full(6, 9.0), chunks=4)
         expected[:, -1] = 9.0
+        assert_eq(x, expected)
+
+
+@pytest.mark.parametrize("chunks", [1, (4, 3), (2, 5), -1])
+def test_setitem_shoal_array_through_strided_slices(chunks):
+    a = np.arange(63.0).reshape(9, 7)
+    rng = np.random.default_rng(5)
+    for index in [
+        (slice(None, None, 2), slice(1, 6, 3)),
+        (slice(8, 0, -3), slice(None)),
+        (slice(1, None, 4), 3),
+        (4, slice(None, None, -2)),
+        (slice(2, 3, 5), slice(0, 7, 6)),
+        (slice(5, 2, 1), slice(None)),  # selects nothing
+    ]:
+        x = sa.from_array(a, chunks=chunks)
+        expected = a.copy()
+        shape = expected[index].shape
+        value = rng.standard_normal(shape)
+        x[index] = sa.from_array(value, chunks=2)
+        expected[index] = value
         assert_eq(x, expected)
