@@ -1,42 +1,71 @@
-"""Logical expressions: immutable trees that collections optimize, then lower
-to task graphs.
+"""The plan model: immutable expression trees that every collection builds,
+optimizes, explains and lowers to a task graph.
 
-An ``Expr`` subclass declares its operands as ``_parameters`` (names, in
-order) with optional ``_defaults``; operands are read as attributes
-(``expr.frame``, ``expr.columns``). Operands that are themselves ``Expr`` are
-the expression's children. An expression is named by its class prefix and a
-token of its operands, so equal trees get equal names and share keys.
+A node declares its operands as typed fields, dataclass style::
 
-Stages, each a method returning a new tree (never mutating):
+    class Projection(Expr):
+        frame: Expr          # an operand (a child expression)
+        columns: list        # an operand (data)
+        label: str = "proj"  # an operand with a default
 
-- ``simplify()``: rewrites to a fixed point. Each node may replace itself
-  (``_simplify_down``) or let a parent rewrite through it (``_simplify_up``,
-  e.g. pushing a projection into a reader). A replacement is simplified
-  again in the same pass, so a pushdown reaches the bottom in one pass. The
-  driver stops when a pass changes nothing; it raises ``ConvergenceError`` on
-  a rewrite cycle or if it has not converged after ``max_passes``;
-- ``lower()``: replace logical nodes by physical ones (``_lower``);
-- ``__shoal_graph__()``: every node contributes its ``_layer()`` of tasks.
+        kind: ClassVar[str] = "x"   # class-level setting, not an operand
+        _cache: dict = {}           # names starting with "_" are never operands
 
-``explain()`` prints the tree, one node per line, with ``_explain_args``.
+The fields, in order, are the constructor's parameters (positional or by
+keyword) and plain attributes of the instance; ``operands`` is the tuple of
+their values. Expressions inside tuple or list operands are children too. A
+node never changes after construction.
+
+Names are content hashes: ``"{prefix}-{token of type and operands}"``, made
+when the node is built (its children are named already, so naming never
+recurses). Attributes listed in ``_eager`` are computed at construction for the
+same reason: a derived attribute that reads its children's (a dataframe's
+meta, an array's cost) is then never computed recursively over a deep plan.
+
+Stages, each returning a new tree:
+
+- ``simplify()``: local rewrites to a fixed point (``_simplify_down`` on a
+  node, ``_simplify_up`` from a child to its parent); ``ConvergenceError`` on
+  a rewrite cycle or without convergence after ``max_passes``;
+- ``lower()``: logical nodes replaced by physical ones (``_lower``);
+- fusion: adjacent per-block nodes become one task per block when the graph
+  is built (``core/build.py``); ``explain()`` shows what fuses.
+
+Every traversal is iterative, with an explicit stack, so a plan 100,000
+operations deep is walked, rewritten, explained and built in linear time
+without touching the recursion limit: ``walk`` (parents first), ``postorder``
+(children first), ``users``, ``transform`` (rebuild bottom-up), ``replace``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.tokenize import tokenize
 
-__all__ = ["Expr", "ConvergenceError"]
+__all__ = ["Expr", "ConvergenceError", "MISSING"]
 
 
 _SEQUENCES = (list, tuple)
 
 
-def _map_operand(op: Any, func) -> Any:
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def _is_classvar(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))
+
+
+def _map_operand(op: Any, func: Callable[[Expr], Expr]) -> Any:
     """``op`` with ``func`` applied to it if it is an expression, or to the
     expressions inside it if it is a list or tuple; the same object if unchanged."""
     if isinstance(op, Expr):
@@ -53,45 +82,85 @@ class ConvergenceError(RuntimeError):
 
 
 class Expr:
-    """Base class of logical expression nodes.
+    """Base class of expression nodes (see the module docstring).
 
     >>> class Lit(Expr):
-    ...     _parameters = ["value"]
+    ...     value: int
+    ...     scale: int = 1
     ...     def _layer(self):
-    ...         return {self._name: self.value}
-    >>> Lit(3)._name == Lit(3)._name != Lit(4)._name
+    ...         return {self._name: self.value * self.scale}
+    >>> Lit(3)._name == Lit(3, scale=1)._name != Lit(4)._name
     True
-    >>> Lit(3).explain_text()
-    'Lit: value=3'
+    >>> Lit(3).operands, Lit(3, 2).scale
+    ((3, 1), 2)
+    >>> Lit(3, scale=2).explain_text()
+    'Lit: value=3, scale=2'
     """
 
-    _parameters: list[str] = []
-    _defaults: dict[str, Any] = {}
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _field_defaults: ClassVar[dict[str, Any]] = {}
+    _eager: ClassVar[tuple[str, ...]] = ()
     __slots__ = ("operands", "__dict__")
+    operands: tuple
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = list(cls._fields)
+        defaults = dict(cls._field_defaults)
+        if "_parameters" in cls.__dict__:  # TRANSITIONAL: old-style declarations
+            fields = list(cls.__dict__["_parameters"])
+            defaults = {**defaults, **cls.__dict__.get("_defaults", {})}
+        for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+            if name.startswith("_") or name == "operands" or _is_classvar(annotation):
+                continue
+            if name not in fields:
+                fields.append(name)
+            if name in cls.__dict__:
+                defaults[name] = cls.__dict__[name]
+            else:
+                defaults.pop(name, None)
+        cls._fields = tuple(fields)
+        cls._field_defaults = defaults
+        cls._class_prefix = _kebab(cls.__name__)
 
     def __init__(self, *args: Any, **kwargs: Any):
-        params = self._parameters
-        if len(args) > len(params):
+        fields = self._fields
+        if len(args) > len(fields):
             raise TypeError(
-                f"{type(self).__name__} takes {len(params)} operands ({params}), got {len(args)}"
+                f"{type(self).__name__} takes {len(fields)} operands {list(fields)}, "
+                f"got {len(args)}"
             )
-        operands = list(args)
-        for name in params[len(args) :]:
-            if name in kwargs:
-                operands.append(kwargs.pop(name))
-            elif name in self._defaults:
-                operands.append(self._defaults[name])
-            else:
-                raise TypeError(f"{type(self).__name__} is missing operand {name!r}")
-        if kwargs:
-            raise TypeError(f"{type(self).__name__} got unknown operands {sorted(kwargs)}")
-        self.operands = operands
+        values = list(args)
+        if len(args) < len(fields) or kwargs:
+            defaults = self._field_defaults
+            for name in fields[len(args) :]:
+                if name in kwargs:
+                    values.append(kwargs.pop(name))
+                elif name in defaults:
+                    values.append(defaults[name])
+                else:
+                    raise TypeError(f"{type(self).__name__} is missing operand {name!r}")
+            if kwargs:
+                raise TypeError(f"{type(self).__name__} got unknown operands {sorted(kwargs)}")
+        object.__setattr__(self, "operands", tuple(values))
+        self.__dict__.update(zip(fields, values))
+        self._name  # noqa: B018 - named now: children are named already, nothing recurses
+        for attr in self._eager:
+            getattr(self, attr)
 
-    def __getattr__(self, name: str) -> Any:
-        params = type(self)._parameters
-        if name in params:
-            return self.operands[params.index(name)]
+    def __getattr__(self, name: str) -> Any:  # TRANSITIONAL: subclasses setting operands
+        fields = type(self)._fields
+        if name in fields:
+            return self.operands[fields.index(name)]
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "operands":  # TRANSITIONAL
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"{type(self).__name__} is immutable: build a new node instead of setting {name!r}"
+        )
 
     # ---------------------------------------------------------------- naming
 
@@ -99,13 +168,12 @@ class Expr:
     def _name(self) -> str:
         return f"{self._prefix}-{tokenize(type(self).__qualname__, *self.operands)}"
 
+    _class_prefix: ClassVar[str] = "expr"
+
     @property
     def _prefix(self) -> str:
-        name = type(self).__name__
-        out = [name[0].lower()]
-        for ch in name[1:]:
-            out.append("-" + ch.lower() if ch.isupper() else ch)
-        return "".join(out)
+        """The key prefix grouping this node's tasks: the class name in kebab case."""
+        return self._class_prefix
 
     def __shoal_tokenize__(self) -> str:
         return self._name
@@ -116,11 +184,14 @@ class Expr:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expr) and other._name == self._name
 
+    def __reduce__(self) -> tuple:
+        return (_rebuild, (type(self), self.operands))
+
     # ------------------------------------------------------------- structure
 
     def dependencies(self) -> list[Expr]:
         """The operands that are expressions, also inside list or tuple operands
-        (the children)."""
+        (the children), in operand order; a child used twice appears twice."""
         out: list = []
         for op in self.operands:
             if isinstance(op, Expr):
@@ -129,8 +200,41 @@ class Expr:
                 out.extend(x for x in op if isinstance(x, Expr))
         return out
 
+    def replace_operands(self, **changes: Any) -> Expr:
+        """A node of the same type with some operands changed.
+
+        >>> class Pair(Expr):
+        ...     a: int
+        ...     b: int = 0
+        >>> Pair(1, 2).replace_operands(b=5).operands
+        (1, 5)
+        """
+        values = dict(zip(self._fields, self.operands))
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no operands {sorted(unknown)}")
+        values.update(changes)
+        return type(self)(**values)
+
+    def substitute_operands(self, operands: list | tuple) -> Expr:
+        """A node of the same type with new operands, in field order."""
+        return type(self)(*operands)
+
+    def _map_children(self, func: Callable[[Expr], Expr]) -> Expr:
+        new = [_map_operand(op, func) for op in self.operands]
+        if all(a is b for a, b in zip(new, self.operands)):
+            return self
+        return self.substitute_operands(new)
+
     def walk(self) -> Iterator[Expr]:
-        """Every distinct node in the tree, parents before children."""
+        """Every distinct node in the tree, parents before children.
+
+        >>> class N(Expr):
+        ...     child: Any = None
+        ...     tag: int = 0
+        >>> [n.tag for n in N(N(None, 1), 2).walk()]
+        [2, 1]
+        """
         seen: set = set()
         stack = [self]
         while stack:
@@ -141,19 +245,101 @@ class Expr:
             yield node
             stack.extend(reversed(node.dependencies()))
 
+    def postorder(self) -> list[Expr]:
+        """Every distinct node, each after all of its children (leaves first).
+
+        >>> class N(Expr):
+        ...     child: Any = None
+        ...     tag: int = 0
+        >>> [n.tag for n in N(N(None, 1), 2).postorder()]
+        [1, 2]
+        """
+        out: list = []
+        done: set = set()
+        stack: list = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            name = node._name
+            if name in done:
+                continue
+            if expanded:
+                done.add(name)
+                out.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(node.dependencies()) if c._name not in done)
+        return out
+
+    def users(self) -> dict[str, list[Expr]]:
+        """For each node name, the distinct nodes that use it (its parents).
+
+        >>> class N(Expr):
+        ...     child: Any = None
+        ...     tag: int = 0
+        >>> leaf = N(None, 1)
+        >>> [u.tag for u in N(leaf, 2).users()[leaf._name]]
+        [2]
+        """
+        out: dict = {}
+        for node in self.walk():
+            for child in {c._name: c for c in node.dependencies()}.values():
+                out.setdefault(child._name, []).append(node)
+        return out
+
+    def transform(self, func: Callable[[Expr], Expr | None]) -> Expr:
+        """Rebuild the tree bottom-up: each node is rebuilt on its transformed
+        children, then ``func(node)`` may return a replacement (None keeps it).
+        Shared subtrees are transformed once.
+
+        >>> class N(Expr):
+        ...     child: Any = None
+        ...     tag: int = 0
+        >>> out = N(N(None, 1), 2).transform(lambda n: N(n.child, n.tag * 10))
+        >>> [n.tag for n in out.walk()]
+        [20, 10]
+        """
+        memo: dict = {}
+        for node in self.postorder():
+            rebuilt = node._map_children(lambda c: memo[c._name])
+            new = func(rebuilt)
+            memo[node._name] = rebuilt if new is None else new
+        return memo[self._name]
+
+    def replace(self, mapping: Mapping[str, Expr]) -> Expr:
+        """The tree with every node named in ``mapping`` swapped for its value
+        (whose own subtree is kept as it is).
+
+        >>> class N(Expr):
+        ...     child: Any = None
+        ...     tag: int = 0
+        >>> leaf = N(None, 1)
+        >>> [n.tag for n in N(leaf, 2).replace({leaf._name: N(None, 7)}).walk()]
+        [2, 7]
+        """
+        if self._name in mapping:
+            return mapping[self._name]
+        memo: dict = {}
+        order: list = []
+        seen: set = set()
+        stack = [self]
+        while stack:  # the nodes above the replaced ones, parents first
+            node = stack.pop()
+            if node._name in seen:
+                continue
+            seen.add(node._name)
+            order.append(node)
+            for child in node.dependencies():
+                if child._name in mapping:
+                    memo[child._name] = mapping[child._name]
+                else:
+                    stack.append(child)
+        for node in reversed(order):
+            memo[node._name] = node._map_children(lambda c: memo.get(c._name, c))
+        return memo[self._name]
+
     def find_operations(self, kind: type) -> Iterator[Expr]:
         """Nodes of the tree that are instances of ``kind``."""
         return (node for node in self.walk() if isinstance(node, kind))
-
-    def substitute_operands(self, operands: list) -> Expr:
-        """A node of the same type with new operands."""
-        return type(self)(*operands)
-
-    def _map_children(self, func) -> Expr:
-        new = [_map_operand(op, func) for op in self.operands]
-        if all(a is b for a, b in zip(new, self.operands)):
-            return self
-        return self.substitute_operands(new)
 
     # ----------------------------------------------------------- optimizing
 
@@ -171,7 +357,7 @@ class Expr:
         """Rewrite to a fixed point (see module docstring)."""
         expr = self
         for _ in range(max_passes):
-            new = expr._simplify_pass(_dependents(expr), {})
+            new = expr._simplify_pass(expr.users(), {})
             if new._name == expr._name:
                 return new
             expr = new
@@ -180,11 +366,10 @@ class Expr:
         )
 
     def _simplify_pass(self, dependents: dict, memo: dict) -> Expr:
-        """One rewrite pass over the tree, iterative (deep trees do not hit the
-        recursion limit). A node that rewrites itself (down) or is rewritten
-        by a child (up) is replaced, and the replacement is simplified in the
-        same pass, so a pushdown travels all the way down at once; otherwise
-        the node's children are simplified."""
+        """One rewrite pass over the tree, iterative. A node that rewrites itself
+        (down) or is rewritten by a child (up) is replaced, and the replacement
+        is simplified in the same pass, so a pushdown travels all the way down
+        at once; otherwise the node's children are simplified."""
         expanded: set = set()
         active: set = set()  # names on the stack, not finished yet
         replaced_by: dict = {}  # name -> name of the node that replaced it
@@ -251,9 +436,6 @@ class Expr:
         """
         memo: dict = {}
 
-        def on_lowered_children(node: Expr) -> Expr:
-            return node._map_children(lambda c: memo[c._name])
-
         def pending(node: Expr) -> list:
             return [[c, None, 0] for c in reversed(node.dependencies()) if c._name not in memo]
 
@@ -272,7 +454,7 @@ class Expr:
                     stack.extend(todo)
                     continue
                 candidate = node
-            lowered = on_lowered_children(candidate)
+            lowered = candidate._map_children(lambda c: memo[c._name])
             replacement = lowered._lower() if rounds < 100 else None
             if replacement is None:
                 memo[node._name] = lowered
@@ -302,10 +484,17 @@ class Expr:
 
     # --------------------------------------------------------------- explain
 
+    def _explain_head(self) -> str:
+        return type(self).__name__
+
     def _explain_args(self) -> str:
+        """The operands worth showing: not children, not at their defaults."""
         parts = []
-        for name, op in zip(self._parameters, self.operands):
-            if isinstance(op, Expr) or op is self._defaults.get(name, object()):
+        defaults = self._field_defaults
+        for name, op in zip(self._fields, self.operands):
+            if isinstance(op, Expr) or (name in defaults and op is defaults[name]):
+                continue
+            if type(op) in _SEQUENCES and any(isinstance(x, Expr) for x in op):
                 continue
             text = repr(op)
             if len(text) > 60:
@@ -313,24 +502,36 @@ class Expr:
             parts.append(f"{name}={text}")
         return ", ".join(parts)
 
-    def explain_text(self, indent: int = 0) -> str:
-        """The tree as text, one node per line, children indented."""
+    def explain_text(self, indent: int = 0, note: Callable | None = None) -> str:
+        """The tree as text, one node per line, children indented; a subplan
+        used again is printed once, then referred to as ``(shared: Name)``.
+        ``note(node, parent)`` may add a suffix to a node's line."""
         lines = []
-        stack = [(self, indent)]
+        seen: set = set()
+        stack: list = [(self, indent, None)]
         while stack:
-            node, level = stack.pop()
+            node, level, parent = stack.pop()
+            pad = "  " * level
+            if node._name in seen:
+                lines.append(f"{pad}(shared: {node._explain_head()})")
+                continue
+            seen.add(node._name)
             args = node._explain_args()
-            lines.append("  " * level + type(node).__name__ + (f": {args}" if args else ""))
-            stack.extend((child, level + 1) for child in reversed(node.dependencies()))
+            line = pad + node._explain_head() + (f": {args}" if args else "")
+            lines.append(line + (note(node, parent) if note is not None else ""))
+            stack.extend((c, level + 1, node) for c in reversed(node.dependencies()))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name}>"
 
 
-def _dependents(root: Expr) -> dict:
-    out: dict = {}
-    for node in root.walk():
-        for child in node.dependencies():
-            out.setdefault(child._name, []).append(node)
-    return out
+def _rebuild(cls: type, operands: tuple) -> Expr:
+    return cls(*operands)
+
+
+def _kebab(name: str) -> str:
+    out = [name[0].lower()]
+    for ch in name[1:]:
+        out.append("-" + ch.lower() if ch.isupper() else ch)
+    return "".join(out)
