@@ -48,7 +48,7 @@ __all__ = ["BlockExpr", "GraphBuilder", "build_graph", "all_block_indices", "MAX
 MAX_INLINE_DEPTH = 40
 
 
-def all_block_indices(numblocks: tuple) -> list[tuple]:
+def all_block_indices(numblocks: tuple[Any, ...]) -> list[tuple[int, ...]]:
     """Every block index of a grid, in C order.
 
     >>> all_block_indices((2, 2))
@@ -80,10 +80,10 @@ class BlockExpr(Expr):
     fusable: ClassVar[bool] = False
 
     @property
-    def numblocks(self) -> tuple:
+    def numblocks(self) -> tuple[Any, ...]:
         raise NotImplementedError(f"{type(self).__name__} must define numblocks")
 
-    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+    def _block(self, index: tuple[Any, ...], b: GraphBuilder) -> Any:
         """The task (or data) producing block ``index``."""
         raise NotImplementedError(f"{type(self).__name__} has no _block()")
 
@@ -104,7 +104,7 @@ class BlockExpr(Expr):
         """Graph entries this node needs besides its blocks (persisted data)."""
         return {}
 
-    def key(self, index: tuple) -> tuple:
+    def key(self, index: tuple[Any, ...]) -> tuple[Any, ...]:
         return (self._name, *index)
 
     def stage_name(self, stage: str) -> str:
@@ -121,7 +121,7 @@ class BlockExpr(Expr):
     def __shoal_graph__(self) -> LayeredGraph:
         return build_graph(self)
 
-    def explain_text(self, indent: int = 0, note: Callable | None = None) -> str:
+    def explain_text(self, indent: int = 0, note: Callable[..., Any] | None = None) -> str:
         """The plan as text; a node that fuses into its parent's tasks says so."""
         if note is None:
             builder = GraphBuilder(self)
@@ -163,24 +163,26 @@ class GraphBuilder:
     [('double-...', 0), ('double-...', 1)]
     """
 
-    def __init__(self, root: BlockExpr, others: tuple = ()):
+    def __init__(self, root: BlockExpr, others: tuple[Any, ...] = ()):
         self.roots = (root, *others)
-        self.uses: Counter = Counter()
+        self.uses: Counter[str] = Counter()
         for node in self.nodes():
             for child in node.dependencies():
                 if isinstance(child, BlockExpr):
                     self.uses[child._name] += 1
-        self.leaf_refs: dict | None = None  # (name, index) -> key chosen elsewhere (sharing)
+        self.leaf_refs: dict[Any, Any] | None = (
+            None  # (name, index) -> key chosen elsewhere (sharing)
+        )
         self.pending: list[BlockExpr] = []
-        self.stored: set = set()
-        self.extras: set = set()
+        self.stored: set[Any] = set()
+        self.extras: set[Any] = set()
         self.graph = LayeredGraph()
         self.depth = 0
-        self._inlined: dict = {}
+        self._inlined: dict[Any, Any] = {}
 
-    def nodes(self) -> list:
+    def nodes(self) -> list[Any]:
         """Every distinct node of the expressions being built."""
-        seen: dict = {}
+        seen: dict[Any, Any] = {}
         for root in self.roots:
             for node in root.walk():
                 seen.setdefault(node._name, node)
@@ -220,7 +222,7 @@ class GraphBuilder:
             self.extras.add(node._name)
             self.graph.update(node._extra_layer(self))
 
-    def ref(self, child: BlockExpr, index: tuple) -> Ref:
+    def ref(self, child: BlockExpr, index: tuple[Any, ...]) -> Ref:
         """A reference to block ``index`` of ``child``, stored under its key."""
         if self.leaf_refs is not None:
             key = self.leaf_refs.get((child._name, index))
@@ -229,7 +231,7 @@ class GraphBuilder:
         self.store(child)
         return Ref(child.key(index))
 
-    def nested(self, child: BlockExpr, make: Callable, *args: Any) -> Any:
+    def nested(self, child: BlockExpr, make: Callable[..., Any], *args: Any) -> Any:
         """``make(*args)`` one nesting level deeper (``child`` inlined)."""
         if child._name not in self.extras:
             self.extra(child)
@@ -239,7 +241,7 @@ class GraphBuilder:
         finally:
             self.depth -= 1
 
-    def input(self, parent: BlockExpr, child: BlockExpr, index: tuple) -> Any:
+    def input(self, parent: BlockExpr, child: BlockExpr, index: tuple[Any, ...]) -> Any:
         """Block ``index`` of ``child`` as ``parent`` should receive it: its task
         inline, or a reference to its key."""
         if self.leaf_refs is not None:

@@ -9,7 +9,7 @@ A node declares its operands as typed fields, dataclass style::
         label: str = "proj"  # an operand with a default
 
         kind: ClassVar[str] = "x"   # class-level setting, not an operand
-        _cache: dict = {}           # names starting with "_" are never operands
+        _cache: dict[Any, Any] = {}           # names starting with "_" are never operands
 
 The fields, in order, are the constructor's parameters (positional or by
 keyword) and plain attributes of the instance; ``operands`` is the tuple of
@@ -50,6 +50,7 @@ __all__ = ["Expr", "ConvergenceError", "MISSING"]
 
 
 _SEQUENCES = (list, tuple)
+_MAX_INDENT = 32
 
 
 class _Missing:
@@ -101,7 +102,7 @@ class Expr:
     _field_defaults: ClassVar[dict[str, Any]] = {}
     _eager: ClassVar[tuple[str, ...]] = ()
     __slots__ = ("operands", "__dict__")
-    operands: tuple
+    operands: tuple[Any, ...]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -184,7 +185,7 @@ class Expr:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expr) and other._name == self._name
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.operands))
 
     # ------------------------------------------------------------- structure
@@ -192,7 +193,7 @@ class Expr:
     def dependencies(self) -> list[Expr]:
         """The operands that are expressions, also inside list or tuple operands
         (the children), in operand order; a child used twice appears twice."""
-        out: list = []
+        out: list[Any] = []
         for op in self.operands:
             if isinstance(op, Expr):
                 out.append(op)
@@ -216,7 +217,7 @@ class Expr:
         values.update(changes)
         return type(self)(**values)
 
-    def substitute_operands(self, operands: list | tuple) -> Expr:
+    def substitute_operands(self, operands: list[Any] | tuple[Any, ...]) -> Expr:
         """A node of the same type with new operands, in field order."""
         return type(self)(*operands)
 
@@ -235,7 +236,7 @@ class Expr:
         >>> [n.tag for n in N(N(None, 1), 2).walk()]
         [2, 1]
         """
-        seen: set = set()
+        seen: set[Any] = set()
         stack = [self]
         while stack:
             node = stack.pop()
@@ -254,9 +255,9 @@ class Expr:
         >>> [n.tag for n in N(N(None, 1), 2).postorder()]
         [1, 2]
         """
-        out: list = []
-        done: set = set()
-        stack: list = [(self, False)]
+        out: list[Any] = []
+        done: set[Any] = set()
+        stack: list[Any] = [(self, False)]
         while stack:
             node, expanded = stack.pop()
             name = node._name
@@ -280,7 +281,7 @@ class Expr:
         >>> [u.tag for u in N(leaf, 2).users()[leaf._name]]
         [2]
         """
-        out: dict = {}
+        out: dict[Any, Any] = {}
         for node in self.walk():
             for child in {c._name: c for c in node.dependencies()}.values():
                 out.setdefault(child._name, []).append(node)
@@ -298,7 +299,7 @@ class Expr:
         >>> [n.tag for n in out.walk()]
         [20, 10]
         """
-        memo: dict = {}
+        memo: dict[str, Expr] = {}
         for node in self.postorder():
             rebuilt = node._map_children(lambda c: memo[c._name])
             new = func(rebuilt)
@@ -318,9 +319,9 @@ class Expr:
         """
         if self._name in mapping:
             return mapping[self._name]
-        memo: dict = {}
-        order: list = []
-        seen: set = set()
+        memo: dict[str, Expr] = {}
+        order: list[Any] = []
+        seen: set[Any] = set()
         stack = [self]
         while stack:  # the nodes above the replaced ones, parents first
             node = stack.pop()
@@ -347,7 +348,7 @@ class Expr:
         """Rewrite this node alone; None if nothing to do."""
         return None
 
-    def _simplify_up(self, parent: Expr, dependents: dict) -> Expr | None:
+    def _simplify_up(self, parent: Expr, dependents: dict[Any, Any]) -> Expr | None:
         """Rewrite ``parent`` (which uses this node); None if nothing to do.
         ``dependents`` maps each node name to the parents that use it, so a
         pushdown can check it is the only user."""
@@ -365,15 +366,15 @@ class Expr:
             f"simplify did not converge after {max_passes} passes; last plan:\n{expr.explain_text()}"
         )
 
-    def _simplify_pass(self, dependents: dict, memo: dict) -> Expr:
+    def _simplify_pass(self, dependents: dict[str, list[Expr]], memo: dict[str, Expr]) -> Expr:
         """One rewrite pass over the tree, iterative. A node that rewrites itself
         (down) or is rewritten by a child (up) is replaced, and the replacement
         is simplified in the same pass, so a pushdown travels all the way down
         at once; otherwise the node's children are simplified."""
-        expanded: set = set()
-        active: set = set()  # names on the stack, not finished yet
-        replaced_by: dict = {}  # name -> name of the node that replaced it
-        rewrites: dict = {}  # name -> how many rewrites led to it in a row
+        expanded: set[Any] = set()
+        active: set[Any] = set()  # names on the stack, not finished yet
+        replaced_by: dict[Any, Any] = {}  # name -> name of the node that replaced it
+        rewrites: dict[Any, Any] = {}  # name -> how many rewrites led to it in a row
         stack = [self]
         while stack:
             node = stack[-1]
@@ -434,13 +435,13 @@ class Expr:
         ``_lower()`` result (whose children are lowered in turn) until that
         returns None, at most 100 times.
         """
-        memo: dict = {}
+        memo: dict[str, Expr] = {}
 
-        def pending(node: Expr) -> list:
+        def pending(node: Expr) -> list[Any]:
             return [[c, None, 0] for c in reversed(node.dependencies()) if c._name not in memo]
 
         # frames: [node, candidate whose children are being lowered, rounds]
-        stack: list = [[self, None, 0]]
+        stack: list[Any] = [[self, None, 0]]
         while stack:
             frame = stack[-1]
             node, candidate, rounds = frame
@@ -471,7 +472,7 @@ class Expr:
 
     # ---------------------------------------------------------------- graph
 
-    def _layer(self) -> Layer | Mapping:
+    def _layer(self) -> Layer | Mapping[Any, Any]:
         """The tasks this node adds to the graph (keys named after ``_name``): a
         ``Layer`` of its blocks (keys kept compact), a ``LayeredGraph`` or a dict."""
         raise NotImplementedError(f"{type(self).__name__} has no _layer()")
@@ -502,23 +503,25 @@ class Expr:
             parts.append(f"{name}={text}")
         return ", ".join(parts)
 
-    def explain_text(self, indent: int = 0, note: Callable | None = None) -> str:
+    def explain_text(self, indent: int = 0, note: Callable[..., Any] | None = None) -> str:
         """The tree as text, one node per line, children indented; a subplan
         used again is printed once, then referred to as ``(shared: Name)``.
-        ``note(node, parent)`` may add a suffix to a node's line."""
+        ``note(node, parent)`` may add a suffix to a node's line. Past
+        ``_MAX_INDENT`` levels a line shows its depth as a number instead of
+        more spaces, so the text of a deep plan stays linear in its size."""
         lines = []
-        seen: set = set()
-        stack: list = [(self, indent, None)]
+        seen: set[Any] = set()
+        stack: list[Any] = [(self, indent, None)]
         while stack:
             node, level, parent = stack.pop()
-            pad = "  " * level
+            pad = "  " * level if level <= _MAX_INDENT else "  " * _MAX_INDENT + f"[{level}] "
+            suffix = note(node, parent) if note is not None else ""
             if node._name in seen:
-                lines.append(f"{pad}(shared: {node._explain_head()})")
+                lines.append(f"{pad}(shared: {node._explain_head()}){suffix}")
                 continue
             seen.add(node._name)
             args = node._explain_args()
-            line = pad + node._explain_head() + (f": {args}" if args else "")
-            lines.append(line + (note(node, parent) if note is not None else ""))
+            lines.append(pad + node._explain_head() + (f": {args}" if args else "") + suffix)
             stack.extend((c, level + 1, node) for c in reversed(node.dependencies()))
         return "\n".join(lines)
 
@@ -526,7 +529,7 @@ class Expr:
         return f"<{type(self).__name__} {self._name}>"
 
 
-def _rebuild(cls: type, operands: tuple) -> Expr:
+def _rebuild(cls: type[Expr], operands: tuple[Any, ...]) -> Expr:
     return cls(*operands)
 
 

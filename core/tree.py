@@ -57,7 +57,7 @@ def _check_fan_in(value: Any, what: str) -> int:
     return int(value)
 
 
-def split_every_of(value: Any, collection: str, axes: tuple | None = None) -> Any:
+def split_every_of(value: Any, collection: str, axes: tuple[Any, ...] | None = None) -> Any:
     """The fan-in of a tree reduction: ``value``, or config
     ``{collection}.split-every`` when it is None. An integer >= 2; arrays
     (``axes`` given) also take a dict of such integers per reduced axis.
@@ -83,7 +83,9 @@ def split_every_of(value: Any, collection: str, axes: tuple | None = None) -> An
     return _check_fan_in(value, "split_every")
 
 
-def axis_factors(numblocks: tuple, axes: tuple, split_every: Any) -> dict:
+def axis_factors(
+    numblocks: tuple[Any, ...], axes: tuple[Any, ...], split_every: Any
+) -> dict[Any, Any]:
     """How many blocks each round merges along each reduced axis: a dict is
     taken per axis (2 where absent); an integer is shared between the axes
     that have more than one block.
@@ -100,7 +102,9 @@ def axis_factors(numblocks: tuple, axes: tuple, split_every: Any) -> dict:
     return dict.fromkeys(axes, per)
 
 
-def reduction_rounds(numblocks: tuple, axes: tuple, factors: dict) -> list[tuple]:
+def reduction_rounds(
+    numblocks: tuple[Any, ...], axes: tuple[Any, ...], factors: dict[Any, Any]
+) -> list[tuple[int, ...]]:
     """The grid's numblocks after each round of merging, from the input's to
     one block along every reduced axis.
 
@@ -115,7 +119,13 @@ def reduction_rounds(numblocks: tuple, axes: tuple, factors: dict) -> list[tuple
     return rounds
 
 
-def round_group(prev_nb: tuple, index: tuple, axes: tuple, factors: dict, whole: bool) -> Any:
+def round_group(
+    prev_nb: tuple[Any, ...],
+    index: tuple[Any, ...],
+    axes: tuple[Any, ...],
+    factors: dict[Any, Any],
+    whole: bool,
+) -> Any:
     """The previous round's block indices merged into block ``index``: a list
     nested one level per reduced axis. ``whole`` takes every block along the
     reduced axes (a reduction done in one round).
@@ -124,7 +134,7 @@ def round_group(prev_nb: tuple, index: tuple, axes: tuple, factors: dict, whole:
     [(3,), (4,)]
     """
 
-    def make(axis_pos: int, fixed: tuple) -> Any:
+    def make(axis_pos: int, fixed: tuple[Any, ...]) -> Any:
         if axis_pos == len(axes):
             return fixed
         a = axes[axis_pos]
@@ -163,10 +173,10 @@ class TreeReduce(BlockExpr):
     """
 
     parts: BlockExpr
-    combine: Callable
-    aggregate: Callable
+    combine: Callable[..., Any]
+    aggregate: Callable[..., Any]
     split_every: int
-    kwargs: dict | None = None
+    kwargs: dict[Any, Any] | None = None
     label: str = "reduce"
     split_out: int = 1
 
@@ -175,20 +185,20 @@ class TreeReduce(BlockExpr):
         return self.label
 
     @property
-    def numblocks(self) -> tuple:
+    def numblocks(self) -> tuple[Any, ...]:
         return (self.split_out,)
 
     def _explain_args(self) -> str:
         text = f"{self.label}, split_every={self.split_every}"
         return text + (f", split_out={self.split_out}" if self.split_out > 1 else "")
 
-    def _build_layer(self, b: GraphBuilder) -> dict:
+    def _build_layer(self, b: GraphBuilder) -> dict[Any, Any]:
         n = self.parts.numblocks[0]
         rounds = reduction_rounds((n,), (0,), {0: self.split_every})
         kwargs = self.kwargs or {}
-        layer: dict = {}
+        layer: dict[Any, Any] = {}
         for j in range(self.split_out):
-            inputs: list = [b.ref(self.parts, (i,)) for i in range(n)]
+            inputs: list[Any] = [b.ref(self.parts, (i,)) for i in range(n)]
             if self.split_out > 1:
                 pick = self.stage_name("split")
                 for i, ref in enumerate(inputs):

@@ -1,6 +1,8 @@
 """Expr: naming, operands, simplify to a fixed point, lower, graph, explain."""
 
 import operator
+import pickle
+from typing import Any, ClassVar
 
 import pytest
 
@@ -12,8 +14,8 @@ from shoal.core.task import Ref, Task
 class Source(Expr):
     """A list of numbers; ``columns`` is a projection pushed into the source."""
 
-    _parameters = ["values", "columns"]
-    _defaults = {"columns": None}
+    values: list
+    columns: list | None = None
 
     def _layer(self):
         values = self.values
@@ -23,7 +25,8 @@ class Source(Expr):
 
 
 class Select(Expr):
-    _parameters = ["frame", "columns"]
+    frame: Expr
+    columns: list
 
     def _layer(self):
         return {self._name: Task(_select, Ref(self.frame._name), self.columns)}
@@ -46,7 +49,8 @@ class PushSelectIntoSource(Source):
 
 
 class Add(Expr):
-    _parameters = ["left", "right"]
+    left: Expr
+    right: Any
 
     def _simplify_down(self):
         if isinstance(self.right, int) and self.right == 0:
@@ -67,7 +71,7 @@ def _add_lists(a, b):
 class Logical(Expr):
     """Has no tasks itself: lowered to Add(child, 0) then simplified away."""
 
-    _parameters = ["child"]
+    child: Expr
 
     def _lower(self):
         return Add(self.child, 1)
@@ -130,14 +134,14 @@ def test_simplify_down_removes_nodes():
 
 
 class Flip(Expr):
-    _parameters = ["value"]
+    value: bool
 
     def _simplify_down(self):
         return Flip(not self.value)  # never settles
 
 
 class Count(Expr):
-    _parameters = ["n"]
+    n: int
 
     def _simplify_down(self):
         return Count(self.n + 1)  # a new node every time
@@ -146,8 +150,8 @@ class Count(Expr):
 class Creep(Expr):
     """Moves one step per pass (every other call), so no pass ever settles."""
 
-    _parameters = ["n"]
-    calls = [0]
+    n: int
+    calls: ClassVar[list] = [0]
 
     def _simplify_down(self):
         Creep.calls[0] += 1
@@ -217,7 +221,7 @@ def test_deep_trees_do_not_hit_the_recursion_limit():
 class Shift(Expr):
     """Adds one to every value; lets a projection pass below it."""
 
-    _parameters = ["frame"]
+    frame: Expr
 
     def _simplify_up(self, parent, dependents):
         if isinstance(parent, Select):
@@ -248,7 +252,8 @@ def test_a_pushdown_travels_all_the_way_in_one_pass():
 class Concat(Expr):
     """Children inside a list operand: walk, simplify, lower and the graph see them."""
 
-    _parameters = ["parts", "label"]
+    parts: list | tuple
+    label: str | None
 
     def _layer(self):
         return {self._name: Task(_concat_lists, [Ref(p._name) for p in self.parts])}
@@ -282,3 +287,114 @@ def test_expressions_inside_list_operands_are_children():
 def test_unchanged_list_operands_keep_the_same_node():
     expr = Concat((Source([1]), Source([2])), None)
     assert expr.simplify() is expr and expr.lower() is expr
+
+
+# ------------------------------------------------------------- the field model
+
+
+class Base(Expr):
+    first: int
+    second: str = "b"
+    kind: ClassVar[str] = "setting"  # a class setting, not an operand
+    _private: int = 0  # never an operand
+
+
+class Derived(Base):
+    third: tuple = ()
+    second: str = "override"  # keeps its place, changes its default
+
+
+def test_fields_are_declared_typed_and_inherited_in_order():
+    assert Base._fields == ("first", "second")
+    assert Derived._fields == ("first", "second", "third")
+    d = Derived(1, third=(2,))
+    assert d.operands == (1, "override", (2,))
+    assert (d.first, d.second, d.third) == (1, "override", (2,))
+    assert Derived(1)._name != Derived(1, third=(3,))._name
+    assert d.replace_operands(first=5).operands == (5, "override", (2,))
+    with pytest.raises(TypeError, match="has no operands"):
+        d.replace_operands(fourth=1)
+    with pytest.raises(TypeError, match="missing operand 'first'"):
+        Base()
+    with pytest.raises(TypeError, match="unknown operands"):
+        Base(1, kind="x")
+
+
+def test_nodes_are_immutable_and_pickle_by_operands():
+    node = Derived(1, "s", (Source([1]),))
+    with pytest.raises(AttributeError, match="immutable"):
+        node.first = 2
+    back = pickle.loads(pickle.dumps(node))
+    assert back == node and back.third[0] == Source([1])
+
+
+class Depth(Expr):
+    """Counts its depth; ``_eager`` computes it at construction."""
+
+    child: Any = None
+    _eager: ClassVar[tuple] = ("depth",)
+
+    @property
+    def depth(self):
+        cached = self.__dict__.get("_depth")
+        if cached is None:
+            cached = self.__dict__["_depth"] = 0 if self.child is None else self.child.depth + 1
+        return cached
+
+
+def test_eager_attributes_never_recurse_over_a_deep_plan():
+    node = Depth()
+    for _ in range(50_000):  # far past the recursion limit
+        node = Depth(node)
+    assert node.depth == 50_000
+
+
+class Node(Expr):
+    children: tuple = ()
+    tag: int = 0
+
+
+def chain(n: int) -> Node:
+    node = Node((), 0)
+    for i in range(1, n):
+        node = Node((node,), i)
+    return node
+
+
+def test_traversals_are_iterative_on_100k_deep_plans():
+    deep = chain(100_000)
+    assert sum(1 for _ in deep.walk()) == 100_000
+    post = deep.postorder()
+    assert post[0].tag == 0 and post[-1].tag == 99_999
+    users = deep.users()
+    assert [u.tag for u in users[post[0]._name]] == [1]
+    doubled = deep.transform(lambda n: n.replace_operands(tag=n.tag * 2))
+    assert [n.tag for n in doubled.postorder()][:3] == [0, 2, 4]
+    bottom = post[0]
+    swapped = deep.replace({bottom._name: Node((), -1)})
+    assert swapped.postorder()[0].tag == -1 and swapped.tag == 99_999
+    assert deep.explain_text().count("\n") == 99_999
+
+
+def test_postorder_users_transform_and_replace_on_shared_nodes():
+    """
+         top
+        /   \\
+       a     b        leaf is shared: visited, transformed and replaced once
+        \\   /
+         leaf
+    """
+    leaf = Node((), 1)
+    a, b = Node((leaf,), 2), Node((leaf,), 3)
+    top = Node((a, b), 4)
+    assert [n.tag for n in top.postorder()] == [1, 2, 3, 4]
+    assert sorted(u.tag for u in top.users()[leaf._name]) == [2, 3]
+    seen = []
+    top.transform(lambda n: seen.append(n.tag))
+    assert seen == [1, 2, 3, 4]
+    new = top.replace({leaf._name: Node((), 9)})
+    assert [n.tag for n in new.postorder()] == [9, 2, 3, 4]
+    assert top.replace({top._name: leaf}) is leaf
+    assert top.explain_text() == (
+        "Node: tag=4\n  Node: tag=2\n    Node: tag=1\n  Node: tag=3\n    (shared: Node)"
+    )
