@@ -35,7 +35,6 @@ from .creation import (
     zeros_like,
 )
 from .elementwise import (
-    UFUNC_NAMES,
     allclose,
     angle,
     around,
@@ -45,13 +44,30 @@ from .elementwise import (
     elemwise,
     imag,
     isclose,
-    make_ufunc,
     nan_to_num,
     real,
     round,
-    where,
 )
 from .manipulation import diff, repeat, roll, tile
+from .numpy_dispatch import UFUNC_NAMES, make_ufunc
+from .numpy_reductions import (
+    all,
+    any,
+    max,
+    mean,
+    min,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+    prod,
+    std,
+    sum,
+    var,
+)
 from .order_stats import (
     argtopk,
     median,
@@ -66,29 +82,18 @@ from .overlap import map_overlap
 from .padding import pad
 from .products import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .rechunk import rechunk
-from .reductions import (
-    all,
-    any,
-    average,
-    count_nonzero,
-    max,
-    mean,
-    min,
-    nanmax,
-    nanmean,
-    nanmin,
-    nanprod,
-    nanstd,
-    nansum,
-    nanvar,
-    prod,
-    ptp,
-    reduction,
-    std,
-    sum,
-    var,
+from .reductions import average, count_nonzero, ptp, reduction
+from .routines import (
+    apply_along_axis,
+    argwhere,
+    diag,
+    diagonal,
+    flatnonzero,
+    nonzero,
+    tril,
+    triu,
+    where,
 )
-from .routines import apply_along_axis, argwhere, diag, diagonal, flatnonzero, nonzero, tril, triu
 from .scans import cumprod, cumsum, nancumprod, nancumsum
 from .search import bincount, histogram, isin, searchsorted, unique
 from .shape import (

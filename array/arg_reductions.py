@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .convert import asarray
 from .core import Array
 from .reductions import reduction
 
@@ -92,8 +93,6 @@ def _arg_reduction(name: str, which: str, nan: bool) -> Callable:
     def reduce(
         x: Any, axis: int | None = None, keepdims: bool = False, split_every: Any = None
     ) -> Array:
-        from .creation import asarray
-
         x = asarray(x)
         if axis is not None and not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{name} takes a single int axis or None, got {axis!r}")

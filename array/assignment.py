@@ -13,8 +13,15 @@ from typing import Any
 import numpy as np
 
 from .blockwise import _LETTERS, blockwise
+from .convert import meta_from
 from .core import Array
+from .creation import zeros
+from .elementwise import elemwise
+from .padding import pad
+from .routines import where
+from .shape import concatenate
 from .slicing import _is_bool_array, _is_int, normalize_index
+from .sources import RegionSource
 
 __all__ = ["setitem"]
 
@@ -73,8 +80,6 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
     >>> x.compute()
     array([0, 2, 3, 4, 0])
     """
-    from .elementwise import elemwise
-
     if isinstance(index, Array) or _is_bool_array(index):
         if tuple(np.shape(index)) != tuple(x.shape):
             raise IndexError(
@@ -117,9 +122,6 @@ def _in_region(region: tuple, bounds: tuple) -> np.ndarray:
 
 def _spread(v: Array, axis: int, step: int) -> Array:
     """``v`` with ``step - 1`` zeros after each element along ``axis`` but the last."""
-    from .creation import zeros
-    from .shape import concatenate
-
     m = v.shape[axis]
     column = v.reshape(v.shape[:axis] + (m, 1) + v.shape[axis + 1 :])
     gaps = zeros(
@@ -133,11 +135,6 @@ def _spread(v: Array, axis: int, step: int) -> Array:
 
 
 def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> Array:
-    from .blockwise import meta_from
-    from .elementwise import where
-    from .padding import pad
-    from .sources import RegionSource
-
     if value.shape != target_shape:
         raise ValueError(
             f"could not assign a shoal array of shape {value.shape} into the selection of "

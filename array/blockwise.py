@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,21 +27,22 @@ from shoal.core.task import Task
 from shoal.core.utils import funcname
 
 from .chunks import chunk_offsets, common_chunks, has_unknown
+from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .rechunk import rechunk
 
-__all__ = ["Blockwise", "Elementwise", "blockwise", "map_blocks", "meta_from", "infer_meta"]
+__all__ = [
+    "Blockwise",
+    "Elementwise",
+    "blockwise",
+    "build_blockwise",
+    "map_blocks",
+    "infer_meta",
+    "unify_chunks",
+]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def meta_from(dtype: Any, ndim: int) -> np.ndarray:
-    """A zero-size NumPy block of ``dtype`` with ``ndim`` axes.
-
-    >>> meta_from("i4", 2)
-    array([], shape=(0, 0), dtype=int32)
-    """
-    return np.empty((0,) * ndim, dtype=dtype)
 
 
 def infer_meta(
@@ -79,52 +81,24 @@ class Blockwise(ArrayExpr):
     >>> import shoal.array as sa
     >>> print(sa.blockwise(np.add, "a", sa.ones(4, chunks=2), "a", 1, None).expr.explain_text())
     Blockwise: add: a,_->a
-      RegionSource: ones, chunks=((2, 2),)
+      RegionSource: ones, chunks=((2, 2),)  (fused)
     """
 
-    _parameters = [
-        "func",
-        "out_ind",
-        "chunks_",
-        "meta_",
-        "args",
-        "inds",
-        "kwargs",
-        "concatenate",
-        "block_info",
-        "prefix",
-        "regenerable",
-    ]
-    _defaults = {
-        "kwargs": None,
-        "concatenate": False,
-        "block_info": False,
-        "prefix": None,
-        "regenerable": False,
-    }
-
-    def dependencies(self) -> list:
-        return [a for a in self.args if isinstance(a, ArrayExpr)]
-
-    def _map_children(self, func: Callable) -> ArrayExpr:
-        args = tuple(func(a) if isinstance(a, ArrayExpr) else a for a in self.args)
-        if all(a is b for a, b in zip(args, self.args)):
-            return self
-        ops = list(self.operands)
-        ops[self._parameters.index("args")] = args
-        return type(self)(*ops)
+    func: Callable
+    out_ind: str
+    chunks: tuple
+    meta: np.ndarray
+    args: tuple  # arrays (expressions) and literals
+    inds: tuple  # per argument: its index letters, None for literals
+    kwargs: dict | None = None
+    concatenate: bool = False
+    block_info: bool = False
+    prefix: str | None = None
+    regenerable: bool = False
 
     @property
     def _prefix(self) -> str:
         return self.prefix or funcname(self.func)
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     @functools.cached_property
     def _plan(self) -> list:
@@ -143,12 +117,9 @@ class Blockwise(ArrayExpr):
 
     @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
-        children = self.dependencies()
-        if not self.regenerable or self.block_info or not self.fusable or not children:
+        if not self.regenerable or self.block_info or not self.fusable:
             return "stored"
-        if all(c.cost in ("free", "cheap") and self._one_to_one(c) for c in children):
-            return "cheap"
-        return "stored"
+        return self._regenerable_cost()
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         cache = self.__dict__.setdefault("_one_to_one_cache", {})
@@ -309,12 +280,6 @@ def _concat_nested(nested: Any, axes: list) -> Any:
     return inner[0] if len(inner) == 1 else np.concatenate(inner, axis=axes[0])
 
 
-def _as_array(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
-
-
 def unify_chunks(pairs: list, where: str = "") -> tuple[list, dict]:
     """Rechunk arrays so that every shared letter has the same chunks.
 
@@ -326,8 +291,6 @@ def unify_chunks(pairs: list, where: str = "") -> tuple[list, dict]:
     >>> chunks
     {'i': (2, 1, 1)}
     """
-    from .rechunk import rechunk
-
     by_letter: dict = {}
     for arr, ind in pairs:
         if len(ind) != arr.ndim:
@@ -390,11 +353,50 @@ def blockwise(
     array([[10, 11, 12],
            [13, 14, 15]])
     """
+    return build_blockwise(
+        Blockwise,
+        func,
+        out_ind,
+        args,
+        dtype,
+        meta,
+        concatenate,
+        new_axes,
+        adjust_chunks,
+        name,
+        regenerable,
+        kwargs,
+    )
+
+
+def build_blockwise(
+    node_type: type,
+    func: Callable,
+    out_ind: str,
+    args: tuple,
+    dtype: Any,
+    meta: Any,
+    concatenate: bool,
+    new_axes: dict | None,
+    adjust_chunks: dict | None,
+    name: str | None,
+    regenerable: bool,
+    kwargs: dict,
+) -> Array:
+    """``blockwise`` making a node of ``node_type`` (``Blockwise`` or a
+    subclass, such as ``Elementwise``), with its keywords as arguments.
+
+    >>> import shoal.array as sa
+    >>> x = sa.ones(3, chunks=2)
+    >>> args = (np.add, "a", (x, "a", 1, None), None, None, False, None, None, None, True, {})
+    >>> type(build_blockwise(Elementwise, *args).expr).__name__
+    'Elementwise'
+    """
     if len(args) % 2:
         raise TypeError("blockwise arguments come in pairs: array, index string (or None)")
     out_ind = "".join(out_ind) if not isinstance(out_ind, str) else out_ind
     objs, inds = list(args[0::2]), [None if i is None else "".join(i) for i in args[1::2]]
-    arrays = [(k, _as_array(o)) for k, (o, i) in enumerate(zip(objs, inds)) if i is not None]
+    arrays = [(k, asarray(o)) for k, (o, i) in enumerate(zip(objs, inds)) if i is not None]
     where = f" in {name or funcname(func)}"
     unified, letters = unify_chunks([(a, inds[k]) for k, a in arrays], where=where)
     for (k, _), a in zip(arrays, unified):
@@ -434,7 +436,7 @@ def blockwise(
         meta = meta_from(meta.dtype, len(out_ind))
     exprs = tuple(o.expr if isinstance(o, Array) else o for o in objs)
     wants_info = _has_keyword(func, "block_info")
-    expr = Blockwise(
+    expr = node_type(
         func,
         out_ind,
         tuple(out_chunks),
@@ -451,10 +453,25 @@ def blockwise(
 
 
 def _has_keyword(func: Callable, name: str) -> bool:
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
+    """Whether ``func`` takes keyword ``name``. Asked for every operation: the
+    answer for builtins (slow to read, and never freed) is remembered."""
+    if isinstance(func, np.ufunc):
         return False
+    if isinstance(func, types.BuiltinFunctionType):
+        return _builtin_takes(func, name)
+    return name in _signature_parameters(func)
+
+
+@functools.lru_cache(maxsize=256)
+def _builtin_takes(func: Callable, name: str) -> bool:
+    return name in _signature_parameters(func)
+
+
+def _signature_parameters(func: Callable) -> Any:
+    try:
+        return inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
 
 
 def map_blocks(
@@ -533,9 +550,7 @@ def _with_block_chunks(result: Array, chunks: Any) -> Array:
             new.append(tuple(c))
         else:
             new.append((int(c),) * len(old))
-    ops = list(expr.operands)
-    ops[expr._parameters.index("chunks_")] = tuple(new)
-    return Array(type(expr)(*ops))
+    return Array(expr.replace_operands(chunks=tuple(new)))
 
 
 def _as_list(axes: Any) -> list:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import all_block_indices
 from shoal.testing import register_checker
 
-from .chunks import all_block_indices
 from .core import Array
 
 __all__ = ["check_blocks"]

@@ -30,7 +30,6 @@ __all__ = [
     "common_chunks",
     "has_unknown",
     "block_slices",
-    "all_block_indices",
 ]
 
 
@@ -229,15 +228,6 @@ def _cached_offsets(axis_chunks: Sequence) -> list:
         _OFFSETS.clear()
     _OFFSETS[id(axis_chunks)] = (axis_chunks, offsets)
     return offsets
-
-
-def all_block_indices(numblocks: tuple) -> list:
-    """Every block index, in C order.
-
-    >>> all_block_indices((2, 2))
-    [(0, 0), (0, 1), (1, 0), (1, 1)]
-    """
-    return list(itertools.product(*[range(n) for n in numblocks]))
 
 
 def common_chunks(*axis_chunks: tuple, where: str = "") -> tuple:

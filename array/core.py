@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from shoal.core.base import CollectionMethods, get_scheduler
+from shoal.core.build import all_block_indices
 from shoal.core.delayed import Delayed
 from shoal.core.task import Ref, Task
 from shoal.core.utils import format_bytes
 
-from .chunks import all_block_indices, describe_block, has_unknown
+from .chunks import describe_block, has_unknown
 from .expr import ArrayExpr, FromGraph, build_graph
 
 __all__ = ["Array", "concatenate_blocks"]
@@ -170,6 +171,17 @@ class Array(CollectionMethods):
     def __hash__(self) -> int:
         return hash(self.name)
 
+    def explain(self) -> str:
+        """The plan as text, one node per line, inputs indented under their
+        consumer; an input made inside its consumer's tasks says ``(fused)``.
+
+        >>> import shoal.array as sa
+        >>> print((sa.ones(4, chunks=2) + 1).explain())
+        Elementwise: add: a,_->a
+          RegionSource: ones, chunks=((2, 2),)  (fused)
+        """
+        return self._expr.explain_text()
+
     def to_delayed(self) -> Any:
         """A nested list (one level per axis) of ``Delayed`` blocks.
 
@@ -294,7 +306,7 @@ class Array(CollectionMethods):
 
     # ---------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from .elementwise import array_ufunc
+        from .numpy_dispatch import array_ufunc
 
         return array_ufunc(ufunc, method, inputs, kwargs)
 
@@ -448,9 +460,9 @@ class Array(CollectionMethods):
     # ---------------------------------------------------------- reductions
     def _reduce(name: str) -> Any:  # noqa: N805 - class-body factory
         def method(self: Array, *args: Any, **kwargs: Any) -> Any:
-            from . import arg_reductions, reductions, scans
+            from . import arg_reductions, numpy_reductions, scans
 
-            module = reductions
+            module = numpy_reductions
             for other in (scans, arg_reductions):
                 if name in other.__all__:
                     module = other

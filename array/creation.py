@@ -1,5 +1,5 @@
-"""Creating arrays: from NumPy and other sliceable stores, constants, ranges,
-grids and functions of the index.
+"""Creating arrays: constants, ranges, grids and functions of the index (and,
+from ``convert.py``, arrays from NumPy and other sliceable stores).
 
 All of these are region sources (``sources.py``): nothing is stored, each
 block is made (or read) where it is used.
@@ -13,15 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from shoal.core.base import is_collection
 from shoal.core.delayed import Delayed
-from shoal.core.task import Ref
-from shoal.core.tokenize import tokenize
 
-from .blockwise import meta_from
 from .chunks import normalize_chunks
+from .convert import array, asanyarray, asarray, check_shape, from_array, meta_from
 from .core import Array
-from .sources import FromDelayed, FunctionSource, NamedLock, RegionSource, region_shape
+from .shape import broadcast_to
+from .sources import FromDelayed, FunctionSource, RegionSource, region_shape
 
 __all__ = [
     "from_array",
@@ -48,120 +46,6 @@ __all__ = [
 ]
 
 
-def _check_shape(shape: Any) -> tuple:
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    shape = tuple(shape)
-    for n in shape:
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"shape {shape} must be a tuple of non-negative integers")
-    return tuple(int(n) for n in shape)
-
-
-# ----------------------------------------------------------- from stores
-
-
-def _read(region: tuple, source: Any, lock: Any) -> np.ndarray:
-    if lock is not None:
-        with lock:
-            block = source[region]
-    else:
-        block = source[region]
-    return np.asarray(block)
-
-
-def from_array(
-    x: Any,
-    chunks: Any = "auto",
-    name: str | None = None,
-    lock: bool | Any = False,
-    asarray: bool = True,
-) -> Array:
-    """A blocked array reading from ``x``: anything with ``shape``, ``dtype``
-    and NumPy-style slicing (NumPy arrays, memmaps, h5py or zarr datasets).
-
-    Blocks are read where they are used, region by region; ``lock=True`` (or
-    a lock object) serializes reads for stores that are not thread-safe.
-
-    >>> x = from_array(np.arange(10), chunks=4)
-    >>> x.chunks, x[3:6].compute()
-    (((4, 4, 2),), array([3, 4, 5]))
-    """
-    if isinstance(x, Array):
-        return x if chunks == "auto" else x.rechunk(chunks)
-    original = x
-    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-        converted = np.asarray(x)
-        if converted.dtype == object and converted.ndim == 0:
-            x = None
-        else:
-            x = converted
-    if getattr(x, "dtype", None) is None or not hasattr(x, "__getitem__"):
-        raise TypeError(
-            f"from_array needs an object with shape, dtype and slicing, got {original!r}"
-        )
-    shape = _check_shape(x.shape)
-    dtype = np.dtype(x.dtype)
-    chunks = normalize_chunks(chunks, shape, dtype)
-    if lock is True:
-        lock = NamedLock()
-    lock = lock or None
-    token = name or tokenize(x, chunks, lock)
-    source_key = f"array-source-{token}"
-    return Array(
-        RegionSource(
-            _read,
-            (Ref(source_key), lock),
-            chunks,
-            meta_from(dtype, len(shape)),
-            "array",
-            {source_key: x},
-        )
-    )
-
-
-def asarray(x: Any, dtype: Any = None, chunks: Any = "auto", **kwargs: Any) -> Array:
-    """A shoal array from an array, nested lists (of numbers or of shoal arrays,
-    which are stacked lazily), a scalar or a shoal array.
-
-    >>> asarray([[1, 2], [3, 4]]).sum().compute()
-    np.int64(10)
-    >>> asarray([arange(2, chunks=1), arange(2, chunks=1)]).shape
-    (2, 2)
-    """
-    if isinstance(x, Array):
-        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
-    if isinstance(x, (list, tuple)) and _holds_arrays(x):
-        from .shape import stack
-
-        return stack([asarray(item, dtype=dtype) for item in x])
-    if is_collection(x):
-        raise TypeError(f"cannot make an array from a {type(x).__name__}; use from_delayed")
-    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__")):
-        x = np.asarray(x, dtype=dtype)
-    elif dtype is not None and np.dtype(dtype) != x.dtype:
-        x = np.asarray(x, dtype=dtype)
-    return from_array(x, chunks=chunks, **kwargs)
-
-
-asanyarray = asarray
-
-
-def _holds_arrays(items: Any) -> bool:
-    return any(
-        isinstance(i, Array) or (isinstance(i, (list, tuple)) and _holds_arrays(i)) for i in items
-    )
-
-
-def array(x: Any, dtype: Any = None, **kwargs: Any) -> Array:
-    """Like ``asarray`` (shoal arrays are immutable, so no copy is needed).
-
-    >>> array([1, 2]).compute()
-    array([1, 2])
-    """
-    return asarray(x, dtype=dtype, **kwargs)
-
-
 def from_delayed(
     value: Delayed, shape: Sequence[int], dtype: Any = None, meta: Any = None
 ) -> Array:
@@ -173,7 +57,7 @@ def from_delayed(
     """
     if not isinstance(value, Delayed):
         raise TypeError(f"from_delayed takes a Delayed value, got {type(value).__name__}")
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     if meta is None:
         if dtype is None:
             raise ValueError("from_delayed needs dtype= (or meta=) to describe the blocks")
@@ -200,7 +84,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto") -
     array([[1.5, 1.5],
            [1.5, 1.5]])
     """
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     if np.ndim(fill_value) != 0:
         raise ValueError(
             f"fill_value must be a scalar, got an array of shape {np.shape(fill_value)}"
@@ -238,7 +122,7 @@ def empty(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
     >>> empty((2, 3), chunks=2).shape
     (2, 3)
     """
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     dtype = np.dtype(dtype)
     chunks = normalize_chunks(chunks, shape, dtype)
     return Array(
@@ -252,7 +136,7 @@ def _named(arr: Array, prefix: str) -> Array:
 
 
 def _like(a: Any, dtype: Any, chunks: Any, shape: Any) -> tuple:
-    shape = tuple(a.shape) if shape is None else _check_shape(shape)
+    shape = tuple(a.shape) if shape is None else check_shape(shape)
     dtype = a.dtype if dtype is None else dtype
     if chunks is None:
         chunks = a.chunks if isinstance(a, Array) and shape == a.shape else "auto"
@@ -398,7 +282,7 @@ def eye(
            [0., 0., 1.],
            [0., 0., 0.]])
     """
-    shape = _check_shape((N, N if M is None else M))
+    shape = check_shape((N, N if M is None else M))
     dtype = np.dtype(dtype)
     chunks = normalize_chunks(chunks, shape, dtype)
     return Array(
@@ -430,7 +314,7 @@ def tri(
            [1, 0, 0],
            [1, 1, 0]])
     """
-    shape = _check_shape((N, N if M is None else M))
+    shape = check_shape((N, N if M is None else M))
     dtype = np.dtype(dtype)
     chunks = normalize_chunks(chunks, shape, dtype)
     return Array(
@@ -465,7 +349,7 @@ def indices(dimensions: Sequence[int], dtype: Any = int, chunks: Any = "auto") -
     array([[0, 1, 2],
            [0, 1, 2]])
     """
-    dims = _check_shape(dimensions)
+    dims = check_shape(dimensions)
     dtype = np.dtype(dtype)
     shape = (len(dims), *dims)
     if isinstance(chunks, (tuple, list)) and len(chunks) == len(dims):
@@ -497,7 +381,7 @@ def fromfunction(
     array([[ 0, 10],
            [ 1, 11]])
     """
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     dtype = np.dtype(dtype)
     chunks = normalize_chunks(chunks, shape, dtype)
     probe = np.asarray(func(*[np.zeros((1,) * len(shape), dtype) for _ in shape], **kwargs))
@@ -515,8 +399,6 @@ def meshgrid(*xi: Any, indexing: str = "xy", sparse: bool = False) -> list:
            [0, 1],
            [0, 1]])
     """
-    from .shape import broadcast_to
-
     if indexing not in ("xy", "ij"):
         raise ValueError(f"indexing must be 'xy' or 'ij', got {indexing!r}")
     arrays = [asarray(x).ravel() for x in xi]

@@ -17,7 +17,8 @@ import numpy as np
 
 from shoal.core.utils import funcname
 
-from .blockwise import _LETTERS, Elementwise, blockwise
+from .blockwise import _LETTERS, Elementwise, build_blockwise
+from .convert import from_array
 from .core import Array
 
 __all__ = [
@@ -29,15 +30,11 @@ __all__ = [
     "real",
     "imag",
     "elemwise",
-    "array_ufunc",
     "astype",
-    "where",
     "clip",
     "round",
     "around",
     "is_operand",
-    "UFUNC_NAMES",
-    "make_ufunc",
 ]
 
 
@@ -56,8 +53,6 @@ def _prepare(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
     if isinstance(x, np.ndarray) and x.ndim > 0:
-        from .creation import from_array
-
         return from_array(x, chunks=-1)
     if isinstance(x, np.ndarray):
         return x[()]
@@ -96,98 +91,9 @@ def elemwise(
     meta = None
     if dtype is not None:
         meta = np.empty((0,) * ndim, dtype=dtype)
-    out = blockwise(op, out_ind, *pairs, meta=meta, name=name, regenerable=True, **kwargs)
-    return Array(Elementwise(*out.expr.operands))
-
-
-def _nth_output(ufunc: np.ufunc, n: int, *args: Any, **kwargs: Any) -> Any:
-    return ufunc(*args, **kwargs)[n]
-
-
-_REDUCE_UFUNCS = {
-    "add": "sum",
-    "multiply": "prod",
-    "minimum": "min",
-    "maximum": "max",
-    "logical_and": "all",
-    "logical_or": "any",
-}
-_ACCUMULATE_UFUNCS = {"add": "cumsum", "multiply": "cumprod"}
-
-
-def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
-    """The ``__array_ufunc__`` of shoal arrays: ufunc calls become lazy arrays.
-
-    >>> import shoal.array as sa
-    >>> np.sin(sa.zeros(2, chunks=1)).compute()
-    array([0., 0.])
-    """
-    if "out" in kwargs and kwargs["out"] is None:
-        kwargs = {k: v for k, v in kwargs.items() if k != "out"}
-    if kwargs.get("out") is not None:
-        raise TypeError(
-            f"{ufunc.__name__}(..., out=) is not supported on shoal arrays; "
-            "shoal arrays are immutable, assign the result instead"
-        )
-    if not all(is_operand(x) for x in inputs):
-        return NotImplemented
-    from . import reductions
-
-    if method == "__call__":
-        if ufunc is np.matmul:
-            from .products import matmul
-
-            return matmul(*inputs)
-        if kwargs.get("where", True) is not True:
-            raise NotImplementedError(
-                f"{ufunc.__name__}(..., where=) on shoal arrays; use shoal.array.where instead"
-            )
-        kwargs.pop("where", None)
-        if ufunc.nout == 1:
-            # ufunc keywords (dtype=, casting=) go to the ufunc itself, bound once
-            op = functools.partial(ufunc, **kwargs) if kwargs else ufunc
-            return elemwise(op, *inputs, name=ufunc.__name__)
-        return tuple(
-            elemwise(_nth_output, ufunc, i, *inputs, name=ufunc.__name__, **kwargs)
-            for i in range(ufunc.nout)
-        )
-    if method == "reduce" and ufunc.__name__ in _REDUCE_UFUNCS:
-        return getattr(reductions, _REDUCE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
-    if method == "accumulate" and ufunc.__name__ in _ACCUMULATE_UFUNCS:
-        from . import scans
-
-        return getattr(scans, _ACCUMULATE_UFUNCS[ufunc.__name__])(*inputs, **kwargs)
-    if method == "outer" and len(inputs) == 2:
-        from .creation import asarray
-
-        a, b = (asarray(x) for x in inputs)
-        return elemwise(ufunc, a.reshape(a.shape + (1,) * b.ndim), b, **kwargs)
-    return NotImplemented
-
-
-def make_ufunc(ufunc: np.ufunc) -> Callable:
-    """A module-level function applying ``ufunc`` lazily to shoal arrays (and
-    eagerly, like NumPy, to anything else).
-
-    >>> import shoal.array as sa
-    >>> make_ufunc(np.sqrt)(sa.full(2, 4.0, chunks=1)).compute()
-    array([2., 2.])
-    """
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if any(isinstance(a, Array) for a in args):
-            return array_ufunc(ufunc, "__call__", args, kwargs)
-        return ufunc(*args, **kwargs)
-
-    wrapper.__name__ = ufunc.__name__
-    wrapper.__qualname__ = ufunc.__name__
-    wrapper.__doc__ = f"``numpy.{ufunc.__name__}`` elementwise on shoal arrays (lazy, fused)."
-    return wrapper
-
-
-UFUNC_NAMES = sorted(
-    name for name in dir(np) if isinstance(getattr(np, name), np.ufunc) and not name.startswith("_")
-)
+    return build_blockwise(
+        Elementwise, op, out_ind, tuple(pairs), None, meta, False, None, None, name, True, kwargs
+    )
 
 
 def _astype(block: np.ndarray, dtype: np.dtype, casting: str) -> np.ndarray:
@@ -208,24 +114,6 @@ def astype(x: Array, dtype: Any, casting: str = "unsafe") -> Array:
     if not np.can_cast(x.dtype, dtype, casting=casting):
         raise TypeError(f"cannot cast array from {x.dtype} to {dtype} with casting={casting!r}")
     return elemwise(_astype, x, dtype, casting, dtype=dtype, name="astype")
-
-
-def where(condition: Any, x: Any = None, y: Any = None) -> Array:
-    """Values from ``x`` where ``condition`` holds, else from ``y``; with only
-    ``condition``, the indices where it is true (``nonzero``).
-
-    >>> import shoal.array as sa
-    >>> a = sa.arange(4, chunks=3)
-    >>> where(a > 1, a, -1).compute()
-    array([-1, -1,  2,  3])
-    """
-    if x is None and y is None:
-        from .routines import nonzero
-
-        return nonzero(condition)
-    if x is None or y is None:
-        raise TypeError("where takes either condition alone or condition, x and y")
-    return elemwise(np.where, condition, x, y, name="where")
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Array:

@@ -18,7 +18,11 @@ from shoal.core import config
 from shoal.core.utils import format_bytes, parse_bytes
 
 from .blockwise import _LETTERS, blockwise
+from .chunks import normalize_chunks
+from .convert import asarray, meta_from
 from .core import Array
+from .manipulation import roll
+from .rechunk import rechunk
 from .sources import RegionSource
 
 __all__ = [
@@ -48,12 +52,6 @@ config.update_defaults(
 )
 
 
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
-
-
 def _out_length(kind: str, n_in: int, n: int | None) -> int:
     if kind in ("c2c",):
         return n if n is not None else n_in
@@ -63,8 +61,6 @@ def _out_length(kind: str, n_in: int, n: int | None) -> int:
 
 
 def _gather_axes(x: Array, axes: Sequence[int]) -> Array:
-    from .rechunk import rechunk
-
     target = {a: -1 for a in axes}
     block = 1
     for a in range(x.ndim):
@@ -93,7 +89,7 @@ def _wrap(np_func: Callable, kinds: str, multi: bool) -> Callable:
         s: Any = None,
         axes: Any = None,
     ) -> Array:
-        x = _asarray(a)
+        x = asarray(a)
         if multi:
             sizes = s
             if axes is None:
@@ -176,9 +172,6 @@ def fftfreq(n: int, d: float = 1.0, chunks: Any = "auto") -> Array:
     >>> fftfreq(4, chunks=2).compute()
     array([ 0.  ,  0.25, -0.5 , -0.25])
     """
-    from .blockwise import meta_from
-    from .chunks import normalize_chunks
-
     chunks = normalize_chunks(chunks, (n,), np.float64)
     return Array(RegionSource(_freq_region, (n, d, False), chunks, meta_from(float, 1), "fftfreq"))
 
@@ -189,9 +182,6 @@ def rfftfreq(n: int, d: float = 1.0, chunks: Any = "auto") -> Array:
     >>> rfftfreq(4, chunks=2).compute()
     array([0.  , 0.25, 0.5 ])
     """
-    from .blockwise import meta_from
-    from .chunks import normalize_chunks
-
     m = n // 2 + 1
     chunks = normalize_chunks(chunks, (m,), np.float64)
     return Array(RegionSource(_freq_region, (n, d, True), chunks, meta_from(float, 1), "rfftfreq"))
@@ -204,9 +194,7 @@ def fftshift(x: Any, axes: Any = None) -> Array:
     >>> fftshift(sa.asarray([0, 1, 2, -2, -1], chunks=2)).compute()
     array([-2, -1,  0,  1,  2])
     """
-    from .manipulation import roll
-
-    x = _asarray(x)
+    x = asarray(x)
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else axes
     return roll(x, [x.shape[a] // 2 for a in axes], axes)
 
@@ -218,8 +206,6 @@ def ifftshift(x: Any, axes: Any = None) -> Array:
     >>> ifftshift(sa.asarray([-2, -1, 0, 1, 2], chunks=2)).compute()
     array([ 0,  1,  2, -2, -1])
     """
-    from .manipulation import roll
-
-    x = _asarray(x)
+    x = asarray(x)
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else axes
     return roll(x, [-(x.shape[a] // 2) for a in axes], axes)

@@ -27,10 +27,16 @@ import numpy as np
 
 from shoal.core.task import Ref, Task
 
-from .blockwise import meta_from
+from .blockwise import blockwise, map_blocks
+from .convert import asarray, meta_from
 from .core import Array
+from .creation import eye, zeros
 from .expr import ArrayExpr, GraphBuilder
+from .lu import LUSolve
 from .products import matmul
+from .rechunk import rechunk
+from .reductions import normalize_axis
+from .shape import squeeze
 
 __all__ = [
     "norm",
@@ -45,12 +51,6 @@ __all__ = [
 ]
 
 
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
-
-
 # ------------------------------------------------------------------ norm
 
 
@@ -62,9 +62,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     >>> float(norm(sa.asarray([3.0, 4.0], chunks=1)))
     5.0
     """
-    from .reductions import normalize_axis
-
-    x = _asarray(x)
+    x = asarray(x)
     if x.dtype.kind not in "fc":
         x = x.astype(float)
     if axis is None:
@@ -156,7 +154,8 @@ class _TSQR(ArrayExpr):
     """Q (``part="q"``) or R (``part="r"``) of a row-blocked matrix; both share
     the stage keys, so computing them together factors once."""
 
-    _parameters = ["child", "part"]
+    child: ArrayExpr
+    part: str  # "q" or "r"
 
     @property
     def _prefix(self) -> str:
@@ -212,9 +211,7 @@ def tsqr(a: Any) -> tuple:
     >>> q.shape, r.shape
     ((100, 4), (4, 4))
     """
-    from .rechunk import rechunk
-
-    a = _asarray(a)
+    a = asarray(a)
     if a.ndim != 2:
         raise ValueError(f"qr needs a 2-D array, got {a.ndim}-D")
     if a.numblocks[1] != 1:
@@ -252,8 +249,6 @@ def svd(a: Any) -> tuple:
     >>> bool(np.allclose(s.compute(), np.linalg.svd(a.compute(), compute_uv=False)))
     True
     """
-    from .blockwise import map_blocks
-
     q, r = tsqr(a)
     k = r.shape[0]
     u_r = map_blocks(_svd_part, r, 0, chunks=((k,), (k,)), dtype=r.dtype)
@@ -278,10 +273,7 @@ def lstsq(a: Any, b: Any) -> tuple:
     >>> x.compute().round(6)
     array([1., 2.])
     """
-    from .blockwise import blockwise, map_blocks
-    from .shape import squeeze
-
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     vector = b.ndim == 1
     b2 = b[:, None] if vector else b
     q, r = tsqr(a)
@@ -328,9 +320,9 @@ def _outer_product(l_ij: np.ndarray, l_kj: np.ndarray) -> np.ndarray:
 class _Cholesky(ArrayExpr):
     """Lower Cholesky factor of a symmetric positive definite matrix in square blocks."""
 
-    _parameters = ["child"]
+    child: ArrayExpr
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return self.child.chunks
 
@@ -362,9 +354,7 @@ def cholesky(a: Any, lower: bool = True) -> Array:
     array([[2.    , 0.    ],
            [1.    , 1.4142]])
     """
-    from .rechunk import rechunk
-
-    a = _asarray(a)
+    a = asarray(a)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"cholesky needs a square 2-D matrix, got shape {a.shape}")
     if a.chunks[0] != a.chunks[1]:
@@ -383,9 +373,11 @@ class _TriangularSolve(ArrayExpr):
     whose row blocks match ``b``'s: block row i of x needs the rows solved
     before it (after, for upper triangles), so the solve streams through ``a``."""
 
-    _parameters = ["a", "b", "lower"]
+    a: ArrayExpr
+    b: ArrayExpr
+    lower: bool
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return self.b.chunks
 
@@ -414,9 +406,7 @@ def solve_triangular(a: Any, b: Any, lower: bool = False) -> Array:
     >>> solve_triangular(low, sa.asarray([4.0, 5.0], chunks=1), lower=True).compute()
     array([2., 3.])
     """
-    from .rechunk import rechunk
-
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"solve_triangular needs a square matrix, got shape {a.shape}")
     if b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
@@ -440,11 +430,7 @@ def solve(a: Any, b: Any, assume_a: str = "gen") -> Array:
     >>> solve(sa.asarray([[3.0, 1.0], [1.0, 2.0]]), sa.asarray([9.0, 8.0])).compute()
     array([2., 3.])
     """
-    from .creation import zeros
-    from .lu import LUSolve
-    from .rechunk import rechunk
-
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"solve needs a square matrix, got shape {a.shape}")
     if b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
@@ -474,9 +460,7 @@ def inv(a: Any) -> Array:
     array([[0.5 , 0.  ],
            [0.  , 0.25]])
     """
-    from .creation import eye
-
-    a = _asarray(a)
+    a = asarray(a)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"inv needs a square matrix, got shape {a.shape}")
     rows = a.chunks[0]

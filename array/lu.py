@@ -31,7 +31,7 @@ import numpy as np
 
 from shoal.core.task import Ref, Task
 
-from .blockwise import meta_from
+from .convert import meta_from
 from .expr import ArrayExpr, GraphBuilder
 
 __all__ = ["LUSolve", "lu_panel"]
@@ -119,13 +119,14 @@ class LUSolve(ArrayExpr):
            [2.]])
     """
 
-    _parameters = ["a", "b"]
+    a: ArrayExpr
+    b: ArrayExpr
 
     @property
     def _prefix(self) -> str:
         return "lu-solve"
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return (self.a.chunks[0], self.b.chunks[1])
 

@@ -10,15 +10,11 @@ from typing import Any
 import numpy as np
 
 from .blockwise import _LETTERS, blockwise
+from .convert import asarray
 from .core import Array
+from .shape import concatenate
 
 __all__ = ["diff", "roll", "repeat", "tile"]
-
-
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
 
 
 def _axis(axis: int, ndim: int) -> int:
@@ -38,7 +34,7 @@ def diff(a: Any, n: int = 1, axis: int = -1) -> Array:
     >>> diff(sa.asarray([1, 4, 9, 16], chunks=3), 2).compute()
     array([2, 2])
     """
-    a = _asarray(a)
+    a = asarray(a)
     if n < 0:
         raise ValueError(f"order must be non-negative but got {n}")
     if a.ndim == 0:
@@ -56,9 +52,7 @@ def roll(a: Any, shift: int | Sequence[int], axis: int | Sequence[int] | None = 
     >>> roll(sa.arange(5, chunks=2), 2).compute()
     array([3, 4, 0, 1, 2])
     """
-    from .shape import concatenate
-
-    a = _asarray(a)
+    a = asarray(a)
     if axis is None:
         return roll(a.ravel(), shift, 0).reshape(a.shape)
     shifts = [shift] if isinstance(shift, int) else list(shift)
@@ -92,7 +86,7 @@ def repeat(a: Any, repeats: int, axis: int | None = None) -> Array:
     >>> repeat(sa.arange(3, chunks=2), 2).compute()
     array([0, 0, 1, 1, 2, 2])
     """
-    a = _asarray(a)
+    a = asarray(a)
     if not isinstance(repeats, (int, np.integer)):
         raise NotImplementedError("repeat takes one int count for every element")
     if repeats < 0:
@@ -123,9 +117,7 @@ def tile(a: Any, reps: int | Sequence[int]) -> Array:
     >>> tile(sa.arange(3, chunks=2), 2).compute()
     array([0, 1, 2, 0, 1, 2])
     """
-    from .shape import concatenate
-
-    a = _asarray(a)
+    a = asarray(a)
     reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
     if any(r < 0 for r in reps):
         raise ValueError(f"negative repetitions are not allowed: {reps}")

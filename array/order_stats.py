@@ -1,8 +1,9 @@
 """Order statistics: ``topk``/``argtopk``, ``percentile``/``quantile``, ``median``.
 
-``topk`` keeps the ``k`` best of every block (``np.partition``), then one task
-per output block picks the best ``k`` of those candidates: ``nblocks * k``
-values per row, never the whole axis.
+``topk`` is a tree reduction (``reductions.py``): every block keeps its ``k``
+best (``np.argpartition``), and each merge of ``split_every`` partials keeps
+the best ``k`` of theirs: ``split_every * k`` values per row at once, never
+the whole axis.
 
 ``percentile`` along an axis is exact: the axis is rechunked into one block
 (memory: the whole axis times the other axes' block lengths). Over the whole
@@ -14,12 +15,20 @@ block's distribution. One block gives the exact answer.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from shoal.core.delayed import delayed
+
 from .blockwise import _LETTERS, blockwise
+from .convert import asarray
 from .core import Array
+from .creation import from_delayed
+from .rechunk import rechunk
+from .reductions import reduction
+from .shape import expand_dims, moveaxis
 
 __all__ = [
     "topk",
@@ -31,12 +40,6 @@ __all__ = [
     "nanpercentile",
     "nanquantile",
 ]
-
-
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
 
 
 def _best(values: np.ndarray, k: int, axis: int) -> np.ndarray:
@@ -60,18 +63,28 @@ def _topk_block(block: np.ndarray, k: int, axis: int) -> np.ndarray:
     return np.take_along_axis(block, _best(block, k, axis), axis=axis)
 
 
-def _arg_block(block: np.ndarray, k: int, axis: int, block_info: dict) -> np.ndarray:
-    offset = block_info[0]["array-location"][axis][0]
-    pos = _best(block, k, axis)
+def _topk_stage(part: np.ndarray, axis: tuple, keepdims: bool, k: int) -> np.ndarray:
+    """Every stage of ``topk``: the best ``k`` of a block or of merged partials."""
+    return _topk_block(part, k, axis[0])
+
+
+def _argtopk_chunk(
+    block: np.ndarray, axis: tuple, keepdims: bool, offset: tuple, shape: tuple, k: int
+) -> np.ndarray:
+    (ax,) = axis
+    pos = _best(block, k, ax)
     out = np.empty(pos.shape, dtype=[("v", block.dtype), ("i", np.int64)])
-    out["v"] = np.take_along_axis(block, pos, axis=axis)
-    out["i"] = pos + offset
+    out["v"] = np.take_along_axis(block, pos, axis=ax)
+    out["i"] = pos + offset[ax]
     return out
 
 
-def _arg_final(block: np.ndarray, k: int, axis: int) -> np.ndarray:
-    pos = _best(block["v"], k, axis)
-    return np.take_along_axis(block["i"], pos, axis=axis)
+def _argtopk_combine(part: np.ndarray, axis: tuple, keepdims: bool, k: int) -> np.ndarray:
+    return np.take_along_axis(part, _best(part["v"], k, axis[0]), axis=axis[0])
+
+
+def _argtopk_aggregate(part: np.ndarray, axis: tuple, keepdims: bool, k: int) -> np.ndarray:
+    return _argtopk_combine(part, axis, keepdims, k)["i"]
 
 
 def _check_k(x: Array, k: int, axis: int) -> int:
@@ -84,87 +97,53 @@ def _check_k(x: Array, k: int, axis: int) -> int:
 
 def topk(a: Any, k: int, axis: int = -1, split_every: Any = None) -> Array:
     """The ``k`` largest values along ``axis``, largest first; ``k < 0`` gives the
-    ``-k`` smallest, smallest first.
+    ``-k`` smallest, smallest first. A tree reduction: ``split_every`` is its
+    fan-in, as for ``sum``.
 
     >>> import shoal.array as sa
     >>> topk(sa.asarray([5, 1, 9, 3, 7], chunks=2), 2).compute()
     array([9, 7])
     """
-    from .rechunk import rechunk
-
-    x = _asarray(a)
+    x = asarray(a)
     axis = axis % x.ndim
     k = _check_k(x, k, axis)
-    letters = _LETTERS[: x.ndim]
-    cand = blockwise(
-        _topk_block,
-        letters,
+    stage = functools.partial(_topk_stage, k=k)
+    return reduction(
         x,
-        letters,
-        k,
-        None,
-        axis,
-        None,
-        adjust_chunks={letters[axis]: lambda n: min(n, abs(k))},
+        stage,
+        stage,
+        stage,
+        axis=axis,
+        keepdims=True,
         dtype=x.dtype,
-        name="topk-candidates",
-    )
-    whole = rechunk(cand, {axis: -1})
-    return blockwise(
-        _topk_block,
-        letters,
-        whole,
-        letters,
-        k,
-        None,
-        axis,
-        None,
-        adjust_chunks={letters[axis]: abs(k)},
-        dtype=x.dtype,
+        split_every=split_every,
         name="topk",
+        reduced_size=abs(k),
     )
 
 
-def argtopk(a: Any, k: int, axis: int = -1) -> Array:
+def argtopk(a: Any, k: int, axis: int = -1, split_every: Any = None) -> Array:
     """Indices of ``topk(a, k, axis)`` along ``axis``.
 
     >>> import shoal.array as sa
     >>> argtopk(sa.asarray([5, 1, 9, 3, 7], chunks=2), -2).compute()
     array([1, 3])
     """
-    from .rechunk import rechunk
-
-    x = _asarray(a)
+    x = asarray(a)
     axis = axis % x.ndim
     k = _check_k(x, k, axis)
-    letters = _LETTERS[: x.ndim]
-    record = np.dtype([("v", x.dtype), ("i", np.int64)])
-    cand = blockwise(
-        _arg_block,
-        letters,
+    return reduction(
         x,
-        letters,
-        k,
-        None,
-        axis,
-        None,
-        adjust_chunks={letters[axis]: lambda n: min(n, abs(k))},
-        dtype=record,
-        name="argtopk-candidates",
-    )
-    whole = rechunk(cand, {axis: -1})
-    return blockwise(
-        _arg_final,
-        letters,
-        whole,
-        letters,
-        k,
-        None,
-        axis,
-        None,
-        adjust_chunks={letters[axis]: abs(k)},
+        functools.partial(_argtopk_chunk, k=k),
+        functools.partial(_argtopk_combine, k=k),
+        functools.partial(_argtopk_aggregate, k=k),
+        axis=axis,
+        keepdims=True,
         dtype=np.int64,
+        split_every=split_every,
         name="argtopk",
+        offsets=True,
+        reduced_size=abs(k),
     )
 
 
@@ -226,10 +205,7 @@ def percentile(
 def _percentile(
     a: Any, q: Any, axis: int | None, method: str, grid: int, keepdims: bool, nan: bool
 ) -> Array:
-    from .creation import from_delayed
-    from .rechunk import rechunk
-
-    x = _asarray(a)
+    x = asarray(a)
     qs = np.asarray(q, dtype=float)
     if qs.ndim > 1 or ((qs < 0) | (qs > 100)).any():
         raise ValueError(f"percentiles must be a scalar or 1-D list in [0, 100], got {q}")
@@ -238,11 +214,9 @@ def _percentile(
     if axis is None and x.npartitions > 1:
         if keepdims:
             raise NotImplementedError("keepdims with axis=None over several blocks")
-        import shoal
-
         grid_points = np.linspace(0, 100, grid)
-        parts = [shoal.delayed(_summary)(b, grid_points, nan) for b in x.ravel().to_delayed()]
-        merged = shoal.delayed(_merge)(parts, flat, grid_points)
+        parts = [delayed(_summary)(b, grid_points, nan) for b in x.ravel().to_delayed()]
+        merged = delayed(_merge)(parts, flat, grid_points)
         out = from_delayed(merged, (len(flat),), dtype=np.float64)
         return out.reshape(qs.shape) if qs.ndim == 0 else out
     if axis is None:
@@ -267,8 +241,6 @@ def _percentile(
         dtype=out_dtype,
         name="percentile",
     )
-    from .shape import expand_dims, moveaxis
-
     result = moveaxis(block, axis, 0)
     if keepdims:
         result = expand_dims(result, axis + 1)

@@ -26,10 +26,14 @@ import numpy as np
 
 from shoal.core.task import Task
 
-from .blockwise import infer_meta, meta_from
+from .blockwise import infer_meta
+from .chunks import common_chunks
+from .convert import asarray, meta_from
 from .core import Array
+from .creation import full
 from .expr import ArrayExpr, GraphBuilder
-from .rechunk import _assemble
+from .rechunk import _assemble, rechunk
+from .shape import broadcast_to, concatenate
 
 __all__ = ["map_overlap"]
 
@@ -71,9 +75,6 @@ def _min_length(chunks: tuple, d: int) -> tuple:
 
 
 def _extend(x: Array, axis: int, d: int, boundary: Any) -> Array:
-    from .creation import full
-    from .shape import broadcast_to, concatenate
-
     n = x.shape[axis]
 
     def take(sl: slice) -> Array:
@@ -104,16 +105,13 @@ class MapOverlap(ArrayExpr):
     end; ``depth[a]`` is the overlap along it.
     """
 
-    _parameters = ["arrays", "func", "depth", "extended", "trim", "meta_", "kwargs"]
-
-    def dependencies(self) -> list:
-        return list(self.arrays)
-
-    def _map_children(self, func: Callable) -> ArrayExpr:
-        new = tuple(func(a) for a in self.arrays)
-        if all(x is y for x, y in zip(new, self.arrays)):
-            return self
-        return MapOverlap(new, *self.operands[1:])
+    arrays: tuple
+    func: Callable
+    depth: tuple  # the overlap along each axis
+    extended: tuple  # per axis: one boundary block at each end?
+    trim: bool
+    meta: np.ndarray
+    kwargs: dict
 
     @property
     def _prefix(self) -> str:
@@ -143,10 +141,6 @@ class MapOverlap(ArrayExpr):
                 grown.append(c + self.depth[a] * (left + right))
             out.append(tuple(grown))
         return tuple(out)
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     def _has_neighbours(self, axis: int, i: int) -> tuple:
         j = i + (1 if self.extended[axis] else 0)
@@ -229,10 +223,6 @@ def map_overlap(
     >>> map_overlap(smooth, x, depth=1, boundary="nearest").compute().round(2)
     array([1.33, 2.33, 4.33, 7.33, 9.67])
     """
-    from .chunks import common_chunks
-    from .creation import asarray
-    from .rechunk import rechunk
-
     if not arrays:
         raise TypeError("map_overlap needs at least one array")
     xs = [asarray(a) for a in arrays]

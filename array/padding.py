@@ -27,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from . import numpy_reductions, order_stats
+from .convert import asarray
 from .core import Array
+from .creation import full
+from .products import tensordot
+from .shape import broadcast_to, concatenate, moveaxis
 
 __all__ = ["pad"]
 
@@ -76,9 +81,6 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Ar
     >>> pad(sa.arange(4, chunks=3), 3, mode="reflect").compute()
     array([3, 2, 1, 0, 1, 2, 3, 2, 1, 0])
     """
-    from .creation import asarray
-    from .shape import concatenate
-
     a = asarray(array)
     if callable(mode):
         return _pad_with_function(a, pad_width, mode, kwargs)
@@ -158,9 +160,6 @@ def _sides(a: Array, ax: int, before: int, after: int, mode: str, kw: dict, kind
 def _side(
     a: Array, ax: int, side: int, width: int, shape: tuple, chunks: tuple, mode: str, kw: dict
 ) -> Array:
-    from .creation import full
-    from .shape import broadcast_to
-
     n = a.shape[ax]
     if mode == "constant":
         value = _pairs(kw.get("constant_values", 0), a.ndim, "constant_values")[ax, side]
@@ -187,9 +186,7 @@ def _side(
         raise ValueError("stat_length of 0 yields no value for padding")
     window = a[_along(a.ndim, ax, slice(0, length) if side == 0 else slice(n - length, n))]
     stat = {"maximum": "max", "minimum": "min", "mean": "mean", "median": "median"}[mode]
-    from . import order_stats, reductions
-
-    reduce = getattr(order_stats if stat == "median" else reductions, stat)
+    reduce = getattr(order_stats if stat == "median" else numpy_reductions, stat)
     with np.errstate(all="ignore"):
         value = reduce(window, axis=ax, keepdims=True)
     if mode in ("mean", "median"):
@@ -206,9 +203,6 @@ def _cast_like_numpy(x: Array, dtype: np.dtype) -> Array:
 
 
 def _reflected(a: Array, ax: int, before: int, after: int, mode: str, kind: str) -> list:
-    from .products import tensordot
-    from .shape import moveaxis
-
     n = a.shape[ax]
     index = np.pad(np.arange(n), (before, after), mode=mode)
     spans = (index[:before], index[before + n :])

@@ -19,13 +19,22 @@ from shoal.core.task import Task
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
-from .slicing import _gather
 
-__all__ = ["vindex", "PointIndex", "VIndexer"]
+__all__ = ["vindex", "PointIndex", "VIndexer", "gather_parts"]
 
 
 def _points(block: np.ndarray, local: tuple) -> np.ndarray:
     return block[local]
+
+
+def gather_parts(parts: list, inverse: np.ndarray, axis: int) -> np.ndarray:
+    """The parts joined along ``axis``, then reordered by ``inverse``.
+
+    >>> gather_parts([np.array([5, 6]), np.array([7])], np.array([2, 0, 1]), 0)
+    array([7, 5, 6])
+    """
+    joined = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+    return np.take(joined, inverse, axis=axis)
 
 
 class PointIndex(ArrayExpr):
@@ -36,13 +45,15 @@ class PointIndex(ArrayExpr):
     ((2,),)
     """
 
-    _parameters = ["child", "coords", "out_chunks"]
+    child: ArrayExpr
+    coords: tuple  # one NumPy integer array per leading axis
+    out_chunks: tuple
 
     @functools.cached_property
     def chunks(self) -> tuple:
         return (self.out_chunks, *self.child.chunks[len(self.coords) :])
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
@@ -90,7 +101,7 @@ class PointIndex(ArrayExpr):
             Task(_points, b.input(self, self.child, (*blk, *index[1:])), local)
             for blk, local in parts
         ]
-        return Task(_gather, nodes, inverse, 0)
+        return Task(gather_parts, nodes, inverse, 0)
 
 
 def vindex(x: Array, index: Any) -> Array:

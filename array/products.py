@@ -14,16 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .blockwise import _LETTERS, blockwise
+from .blockwise import _LETTERS, Blockwise, blockwise, unify_chunks
+from .convert import asarray
 from .core import Array
+from .routines import diagonal
 
 __all__ = ["tensordot", "matmul", "dot", "outer", "vdot", "einsum", "inner", "trace"]
-
-
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
 
 
 def _pick(nested: Any, order: str, values: dict) -> Any:
@@ -59,7 +55,7 @@ def tensordot(a: Any, b: Any, axes: int | Sequence = 2) -> Array:
     array([[ 5, 14],
            [14, 50]])
     """
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if isinstance(axes, (int, np.integer)):
         a_axes = list(range(a.ndim - axes, a.ndim))
         b_axes = list(range(axes))
@@ -89,8 +85,6 @@ def tensordot(a: Any, b: Any, axes: int | Sequence = 2) -> Array:
     a_order = "".join(c for c in a_ind if c in contracted)
     b_order = "".join(c for c in b_ind if c in contracted)
     dtype = np.result_type(a.dtype, b.dtype)
-    from .blockwise import unify_chunks
-
     (a, b), chunks = unify_chunks([(a, "".join(a_ind)), (b, "".join(b_ind))], where=" in tensordot")
     sizes = {c: len(chunks[c]) for c in contracted}
     local_axes = ([a_ind.index(c) for c in contracted], [b_ind.index(c) for c in contracted])
@@ -124,7 +118,7 @@ def matmul(a: Any, b: Any) -> Array:
     array([[3.],
            [3.]])
     """
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
     squeeze = []
@@ -157,8 +151,6 @@ def matmul(a: Any, b: Any) -> Array:
         # x @ y.T reads y's blocks and transposes them inside the product (a
         # view), so x @ x.T keeps one copy of x's blocks, not two
         b, b_ind, product = untransposed, j + k, _matmul_transposed
-    from .blockwise import unify_chunks
-
     (a, b), chunks = unify_chunks([(a, a_ind), (b, b_ind)], where=" in matmul")
     out = blockwise(
         _sum_products,
@@ -190,8 +182,6 @@ def matmul(a: Any, b: Any) -> Array:
 
 def _transposed_matrix(x: Array) -> Array | None:
     """``y`` if ``x`` is ``y.T`` for a 2-D ``y``, else None."""
-    from .blockwise import Blockwise
-
     e = x.expr
     if x.ndim == 2 and isinstance(e, Blockwise) and e.func is np.transpose:
         if (e.kwargs or {}).get("axes") == (1, 0) and len(e.args) == 1:
@@ -211,7 +201,7 @@ def dot(a: Any, b: Any) -> Array:
     >>> dot(sa.arange(3, chunks=2), sa.arange(3, chunks=1)).compute()
     np.int64(5)
     """
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if a.ndim <= 2 and b.ndim <= 2:
@@ -226,7 +216,7 @@ def vdot(a: Any, b: Any) -> Array:
     >>> vdot(sa.asarray([1j, 2]), sa.asarray([1j, 1])).compute()
     np.complex128(3+0j)
     """
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     return dot(np.conj(a).ravel(), b.ravel())
 
 
@@ -238,7 +228,7 @@ def outer(a: Any, b: Any) -> Array:
     array([[0, 0, 0],
            [0, 1, 2]])
     """
-    a, b = _asarray(a).ravel(), _asarray(b).ravel()
+    a, b = asarray(a).ravel(), asarray(b).ravel()
     return a[:, None] * b[None, :]
 
 
@@ -263,8 +253,6 @@ def einsum(subscripts: str, *operands: Any, dtype: Any = None) -> Array:
     array([[ 5, 14],
            [14, 50]])
     """
-    from .blockwise import unify_chunks
-
     text = subscripts.replace(" ", "")
     if "->" not in text or "." in text:
         raise NotImplementedError("einsum needs an explicit '->' output and no '...'")
@@ -272,7 +260,7 @@ def einsum(subscripts: str, *operands: Any, dtype: Any = None) -> Array:
     specs = inputs.split(",")
     if len(specs) != len(operands):
         raise ValueError(f"einsum subscripts name {len(specs)} operands, got {len(operands)}")
-    arrays = [_asarray(op) for op in operands]
+    arrays = [asarray(op) for op in operands]
     for spec, arr in zip(specs, arrays):
         if len(spec) != arr.ndim:
             raise ValueError(f"einsum operand of shape {arr.shape} has subscripts {spec!r}")
@@ -299,7 +287,7 @@ def inner(a: Any, b: Any) -> Array:
     >>> inner(sa.arange(3, chunks=2), sa.arange(3, chunks=1)).compute()
     np.int64(5)
     """
-    a, b = _asarray(a), _asarray(b)
+    a, b = asarray(a), asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
@@ -312,6 +300,4 @@ def trace(a: Any, offset: int = 0) -> Array:
     >>> int(trace(sa.arange(9, chunks=2).reshape((3, 3))))
     12
     """
-    from .routines import diagonal
-
-    return diagonal(_asarray(a), offset).sum()
+    return diagonal(asarray(a), offset).sum()

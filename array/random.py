@@ -11,6 +11,7 @@ draw different numbers, as each block is a separate stream.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import threading
@@ -20,8 +21,9 @@ import numpy as np
 
 from shoal.core.task import Task
 
-from .blockwise import meta_from
+from .blockwise import map_blocks
 from .chunks import normalize_chunks
+from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 from .sources import _shape_region, compose_region, region_shape
@@ -99,20 +101,19 @@ class RandomBlocks(ArrayExpr):
     'RandomBlocks: random, chunks=((4, 2),)'
     """
 
-    _parameters = ["entropy", "spawn_key", "method", "args", "kwargs", "chunks_", "meta_"]
+    entropy: int
+    spawn_key: tuple
+    method: str
+    args: tuple
+    kwargs: dict
+    chunks: tuple
+    meta: np.ndarray
+
     cost = "cheap"
 
     @property
     def _prefix(self) -> str:
         return self.method.replace("_", "-")
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
         shape = tuple(c[i] for c, i in zip(self.chunks, index))
@@ -129,7 +130,7 @@ class RandomBlocks(ArrayExpr):
     @property
     def seekable(self) -> bool:
         """True if any region of a block can be drawn alone (``_draw_region``)."""
-        return self.method in _SEEKABLE and self.meta_.dtype == np.float64
+        return self.method in _SEEKABLE and self.meta.dtype == np.float64
 
     def region_draw(self, index: tuple, slices: tuple) -> _RegionDraw | None:
         """A callable drawing ``block[slices]`` alone, for ``slices`` of
@@ -362,21 +363,19 @@ class Generator:
         perm = perm.rechunk(normalize_chunks(chunks, (n,), np.int64))
         if isinstance(x, numbers.Integral):
             return perm
-        from .creation import asarray
-
         return asarray(x)[perm]
 
 
 class _PermutationBlocks(ArrayExpr):
     """The single block of a permutation (drawn without a ``size``)."""
 
-    _parameters = ["source"]
+    source: RandomBlocks
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return self.source.chunks
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.source.meta
 
@@ -391,8 +390,6 @@ def _draw_permutation(entropy: int, spawn_key: tuple, n: int) -> np.ndarray:
 
 
 def _take_values(population: np.ndarray, idx: Array) -> ArrayExpr:
-    from .blockwise import map_blocks
-
     return map_blocks(_take, idx, population, dtype=population.dtype).expr
 
 

@@ -25,7 +25,9 @@ graph size and task fan-in.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,7 @@ import numpy as np
 from shoal.core.task import Task
 
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
+from .convert import asarray
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 
@@ -72,20 +75,17 @@ def _piece_count(old: tuple, new: tuple) -> int:
 
 
 class Rechunk(ArrayExpr):
-    """The blocks of ``child`` re-cut into ``chunks_`` (one stage).
+    """The blocks of ``child`` re-cut into ``chunks`` (one stage).
 
     >>> import shoal.array as sa
     >>> sa.arange(6, chunks=2).rechunk(3).expr.explain_text().splitlines()[0]
     'Rechunk: chunks=((3, 3),)'
     """
 
-    _parameters = ["child", "chunks_"]
+    child: ArrayExpr
+    chunks: tuple
 
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.child.meta
 
@@ -146,6 +146,9 @@ class Rechunk(ArrayExpr):
 # this many, the planner's stages keep the graph small instead.
 MAX_DIRECT_PIECES = 1_000_000
 
+# Pieces per input and output block up to which the planner keeps one stage.
+THRESHOLD = 4
+
 
 def _reads_regions(expr: ArrayExpr) -> bool:
     """True if any region of ``expr`` is made at the cost of the region alone
@@ -184,16 +187,20 @@ def _assemble(nested: Any, ndim: int, axis: int = 0) -> Any:
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
 
 
-def plan_rechunk(old: tuple, new: tuple, depth: int = 0) -> list:
-    """The chunkings to go through, ending with ``new`` (see module docstring).
+def plan_rechunk(old: tuple, new: tuple, threshold: float = THRESHOLD, depth: int = 0) -> list:
+    """The chunkings to go through, ending with ``new`` (see module docstring):
+    one stage while the direct rechunk makes at most ``threshold`` pieces per
+    input and output block.
 
     >>> plan = plan_rechunk(((40000,), (100,) * 400), ((100,) * 400, (40000,)))
     >>> [tuple(max(c) for c in stage) for stage in plan]
     [(8944, 447), (2000, 2000), (447, 8944), (100, 40000)]
+    >>> len(plan_rechunk(((40000,), (100,) * 400), ((100,) * 400, (40000,)), threshold=500))
+    1
     """
     direct = _piece_count(old, new)
     n_blocks = math.prod(len(c) for c in old) + math.prod(len(c) for c in new)
-    if depth >= 3 or len(old) < 2 or direct <= 4 * n_blocks:
+    if depth >= 3 or len(old) < 2 or direct <= threshold * n_blocks:
         return [new]
     shape = tuple(sum(c) for c in old)
     sides = []
@@ -206,7 +213,9 @@ def plan_rechunk(old: tuple, new: tuple, depth: int = 0) -> list:
     staged = _piece_count(old, mid) + _piece_count(mid, new)
     if staged >= direct:
         return [new]
-    return plan_rechunk(old, mid, depth + 1) + plan_rechunk(mid, new, depth + 1)
+    return plan_rechunk(old, mid, threshold, depth + 1) + plan_rechunk(
+        mid, new, threshold, depth + 1
+    )
 
 
 def rechunk(
@@ -215,15 +224,21 @@ def rechunk(
     """The same values cut into new blocks.
 
     ``chunks`` takes every spelling of ``normalize_chunks``; a dict changes only
-    the axes it names. Right-angle rechunks go through an intermediate
-    chunking (see module docstring).
+    the axes it names; ``block_size_limit`` sizes ``"auto"`` blocks. Right-angle
+    rechunks go through intermediate chunkings (see module docstring) when the
+    direct one would make more than ``threshold`` pieces (default 4) per input
+    and output block.
 
     >>> import shoal.array as sa
     >>> sa.arange(6, chunks=2).rechunk(3).chunks
     ((3, 3),)
     """
-    from .creation import asarray
-
+    if threshold is None:
+        threshold = THRESHOLD
+    elif isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold <= 0:
+        raise ValueError(
+            f"rechunk threshold must be a positive number (pieces per block), got {threshold!r}"
+        )
     x = asarray(x)
     if isinstance(chunks, dict):
         chunks = {k: (x.chunks[k] if v is None else v) for k, v in chunks.items()}
@@ -241,7 +256,7 @@ def rechunk(
     if expr.chunks == new:
         return Array(expr)
     direct = _reads_regions(expr) and _piece_count(expr.chunks, new) <= MAX_DIRECT_PIECES
-    stages = [new] if direct else plan_rechunk(expr.chunks, new)
+    stages = [new] if direct else plan_rechunk(expr.chunks, new, threshold)
     for stage in stages:
         expr = Rechunk(expr, stage)
     return Array(expr)

@@ -1,11 +1,15 @@
-"""Reductions as trees: sum, prod, mean, var, std, min, max, arg*, any, all,
-their ``nan`` variants, count_nonzero, ptp, average (arg* in ``arg_reductions.py``).
+"""Reductions as trees: sum, prod, mean, var, std, min, max, any, all, their
+``nan`` variants, count_nonzero, ptp, average (arg* in ``arg_reductions.py``,
+top-k in ``order_stats.py``). The NumPy-named ones are made here and bound
+under their names in ``numpy_reductions.py``.
 
 A reduction runs in three kinds of tasks. ``chunk`` reduces each input block
 (with ``keepdims``; the input block is fused into this task), ``combine``
 merges groups of at most ``split_every`` partial results, round after round,
 and ``aggregate`` turns the last group into the output block. Only a group's
-partials are alive at once, so memory stays bounded by the tree's width.
+partials are alive at once, so memory stays bounded by the tree's width. The
+fan-in, its check and the rounds and groups are those of every collection
+(``shoal.core.tree``).
 
 Partials may be arrays or dicts of arrays: ``mean`` carries (count, total);
 ``var``/``std`` carry (count, mean, M2) per block and combine them with the
@@ -16,7 +20,6 @@ are in ``scans.py``.
 
 from __future__ import annotations
 
-import builtins
 import functools
 import math
 from collections.abc import Callable
@@ -24,44 +27,31 @@ from typing import Any
 
 import numpy as np
 
-from shoal.core import config
+from shoal.core.build import all_block_indices
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.task import Ref, Task
+from shoal.core.tree import axis_factors, reduction_rounds, round_group, split_every_of
 
-from .blockwise import meta_from
-from .chunks import all_block_indices, chunk_offsets, has_unknown
+from .chunks import chunk_offsets, has_unknown
+from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .rechunk import rechunk
 from .sharing import shared_partial
 from .streaming import has_stream, piece_rows, plan_task, stream_partials
 
 __all__ = [
+    "Reduction",
+    "reduction",
+    "simple_reduction",
+    "moment_reduction",
+    "NUMPY_NAMED",
+    "normalize_axis",
+    "probe_dtype",
+    "count_nonzero",
     "ptp",
     "average",
-    "reduction",
-    "sum",
-    "prod",
-    "mean",
-    "var",
-    "std",
-    "min",
-    "max",
-    "any",
-    "all",
-    "nansum",
-    "nanprod",
-    "nanmean",
-    "nanvar",
-    "nanstd",
-    "nanmin",
-    "nanmax",
-    "count_nonzero",
 ]
-
-config.update_defaults(
-    {"array": {"split-every": 8}},
-    {"array.split-every": "Partial results merged per task in tree reductions."},
-)
 
 
 def normalize_axis(axis: Any, ndim: int) -> tuple:
@@ -113,23 +103,24 @@ def _aggregate_group(
 
 
 class Reduction(ArrayExpr):
-    """A tree reduction over ``axis`` of ``child`` (see module docstring)."""
+    """A tree reduction over ``axis`` of ``child`` (see module docstring);
+    the rounds and groups are those of ``shoal.core.tree``. Each reduced axis
+    keeps ``reduced_size`` entries in the output when ``keepdims`` (1, or k for
+    ``topk``)."""
 
-    _parameters = [
-        "child",
-        "chunk",
-        "combine",
-        "aggregate",
-        "axis",
-        "keepdims",
-        "meta_",
-        "split_every",
-        "kwargs",
-        "offsets",
-        "prefix",
-        "stream",
-    ]
-    _defaults = {"kwargs": None, "offsets": False, "prefix": None, "stream": False}
+    child: ArrayExpr
+    chunk: Callable
+    combine: Callable
+    aggregate: Callable
+    axis: tuple
+    keepdims: bool
+    meta: np.ndarray
+    split_every: Any  # checked by split_every_of: an int >= 2 or {axis: int >= 2}
+    kwargs: dict | None = None
+    offsets: bool = False
+    prefix: str | None = None
+    stream: bool = False
+    reduced_size: int = 1
 
     @property
     def _prefix(self) -> str:
@@ -141,40 +132,23 @@ class Reduction(ArrayExpr):
         for a, c in enumerate(self.child.chunks):
             if a in self.axis:
                 if self.keepdims:
-                    out.append((1,))
+                    out.append((self.reduced_size,))
             else:
                 out.append(c)
         return tuple(out)
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         return True
 
     @functools.cached_property
+    def _factors(self) -> dict:
+        return axis_factors(self.child.numblocks, self.axis, self.split_every)
+
+    @functools.cached_property
     def _rounds(self) -> list:
         """numblocks after each round of combining, ending with one block
         along every reduced axis."""
-        nb = list(self.child.numblocks)
-        factors = self._factors(nb)
-        rounds = [tuple(nb)]
-        while math.prod(nb[a] for a in self.axis) > 1:
-            nb = [(-(-n // factors[a])) if a in self.axis else n for a, n in enumerate(nb)]
-            rounds.append(tuple(nb))
-        return rounds
-
-    def _factors(self, nb: list) -> dict:
-        split = self.split_every
-        if not self.axis:
-            return {}
-        if isinstance(split, dict):
-            return {a: builtins.max(int(split.get(a, 2)), 2) for a in self.axis}
-        split = builtins.max(int(split), 2)
-        busy = [a for a in self.axis if nb[a] > 1] or list(self.axis)
-        per = builtins.max(int(round(split ** (1 / len(busy)))), 2)
-        return dict.fromkeys(self.axis, per)
+        return reduction_rounds(self.child.numblocks, self.axis, self._factors)
 
     def _partial_kwargs(self, index: tuple) -> dict:
         kwargs = dict(self.kwargs or {})
@@ -217,7 +191,7 @@ class Reduction(ArrayExpr):
     def _may_stream(self) -> bool:
         """False when no block of the input has two rows to stream."""
         chunks = self.child.chunks
-        return bool(self.stream and chunks and builtins.any(c >= 2 for c in chunks[0]))
+        return bool(self.stream and chunks and any(c >= 2 for c in chunks[0]))
 
     def _piece_rows(self, index: tuple, b: GraphBuilder) -> int:
         """Rows per piece when this partial streams its input, else 0."""
@@ -232,32 +206,22 @@ class Reduction(ArrayExpr):
     def _spec(self, index: tuple) -> tuple:
         """What ``stream_partials`` needs to make this reduction's partial."""
         combine_kwargs = _combine_kwargs(self.kwargs or {})
-        return (self.chunk, self.combine, self.axis, self._partial_kwargs(index), combine_kwargs)
+        fan_in = self._factors.get(0, 0)  # pieces are merged like blocks along the rows
+        return (
+            self.chunk,
+            self.combine,
+            self.axis,
+            self._partial_kwargs(index),
+            combine_kwargs,
+            fan_in,
+        )
 
     def _group(self, prev_nb: tuple, index: tuple) -> Any:
         """Nested list of the previous round's indices in group ``index``."""
-        factors = self._factors(list(self.child.numblocks))
-
-        def make(axis_pos: int, fixed: tuple) -> Any:
-            if axis_pos == len(self.axis):
-                return fixed
-            a = self.axis[axis_pos]
-            start = index[a] * factors[a] if len(self._rounds) > 1 else 0
-            stop = builtins.min(start + factors[a], prev_nb[a])
-            out = []
-            for i in range(start, stop):
-                new = list(fixed)
-                new[a] = i
-                out.append(make(axis_pos + 1, tuple(new)))
-            return out
-
-        return make(0, tuple(index))
+        return round_group(prev_nb, index, self.axis, self._factors, False)
 
     def _stage(self, level: int) -> str:
         return self.stage_name("partial" if level == 0 else f"combine{level}")
-
-    def _stage_key(self, level: int, index: tuple) -> tuple:
-        return (self._stage(level), *index)
 
     def _extra_layer(self, b: GraphBuilder) -> LayeredGraph:
         rounds = self._rounds
@@ -331,28 +295,31 @@ def reduction(
     offsets: bool = False,
     empty_ok: bool = True,
     stream: bool = False,
+    reduced_size: int = 1,
 ) -> Array:
     """A tree reduction (see module docstring) from three functions taking
-    ``(x, axis=, keepdims=)``. ``stream=True`` declares that ``chunk`` of
+    ``(x, axis=, keepdims=)``. ``split_every`` is the fan-in of the tree (an
+    int >= 2, or a dict of them per reduced axis; default config
+    ``array.split-every``). ``stream=True`` declares that ``chunk`` of
     pieces of a block's rows merged by ``combine`` equals ``chunk`` of the
     block, which lets the first stage stream its input (``streaming.py``).
+    ``reduced_size`` is how many entries a reduced axis keeps (with
+    ``keepdims``): 1, or k for a top-k selection.
 
     >>> import shoal.array as sa
     >>> reduction(sa.arange(10, chunks=3), np.sum, np.sum, np.sum, dtype=int).compute()
     np.int64(45)
     """
-    from .creation import asarray
-    from .rechunk import rechunk
-
     x = asarray(x)
     axes = normalize_axis(axis, x.ndim)
+    split_every = split_every_of(split_every, "array", axes)
     unknown = has_unknown(tuple(x.chunks[a] for a in axes))
     if unknown and (offsets or not empty_ok):
         raise ValueError(
             f"{name} over axes {axes} needs known chunk sizes, got {x.chunks}; "
             "call .compute_chunk_sizes() first"
         )
-    if not empty_ok and builtins.any(x.shape[a] == 0 for a in axes):
+    if not empty_ok and any(x.shape[a] == 0 for a in axes):
         raise ValueError(
             f"zero-size array to reduction operation {name} which has no identity "
             f"(shape {x.shape}, axis {axis})"
@@ -363,7 +330,6 @@ def reduction(
     )
     if not unknown and cleaned != x.chunks:
         x = rechunk(x, cleaned)
-    split_every = split_every if split_every is not None else config.get("array.split-every")
     out_ndim = x.ndim if keepdims else x.ndim - len(axes)
     meta = meta_from(dtype, out_ndim)
     expr = Reduction(
@@ -379,12 +345,19 @@ def reduction(
         offsets,
         name,
         bool(stream) and not offsets,
+        int(reduced_size),
     )
     return Array(expr)
 
 
-def _probe_dtype(func: Callable, x: Array, **kwargs: Any) -> np.dtype:
-    sample = np.ones((1,) * builtins.max(x.ndim, 1), dtype=x.dtype)
+def probe_dtype(func: Callable, x: Array, **kwargs: Any) -> np.dtype:
+    """The dtype ``func`` gives on a one-element block of ``x``'s dtype.
+
+    >>> import shoal.array as sa
+    >>> probe_dtype(np.mean, sa.arange(3, chunks=2))
+    dtype('float64')
+    """
+    sample = np.ones((1,) * max(x.ndim, 1), dtype=x.dtype)
     with np.errstate(all="ignore"):
         return np.asarray(func(sample, **kwargs)).dtype
 
@@ -401,7 +374,14 @@ def _np_combine(np_func: Callable, part, axis, keepdims, **kw):
     return np_func(part, axis=axis, keepdims=keepdims, **kw)
 
 
-def _simple(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
+def simple_reduction(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
+    """A reduction calling ``np_func`` at every stage (``sum``, ``max``, ...);
+    ``empty_ok=False`` refuses zero-size input, as NumPy does for ``max``.
+
+    >>> import shoal.array as sa
+    >>> int(simple_reduction(np.max, "max", empty_ok=False)(sa.arange(5, chunks=2)))
+    4
+    """
     chunk = functools.partial(_np_chunk, np_func)
     combine = functools.partial(_np_combine, np_func)
 
@@ -413,13 +393,11 @@ def _simple(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
         split_every: Any = None,
         out: Any = None,
     ) -> Array:
-        from .creation import asarray
-
         if out is not None:
             raise TypeError(f"{name}(out=) is not supported; assign the result instead")
         x = asarray(x)
         kwargs = {"dtype": dtype} if dtype is not None else {}
-        out_dtype = _probe_dtype(np_func, x, **kwargs)
+        out_dtype = probe_dtype(np_func, x, **kwargs)
         return reduction(
             x,
             chunk,
@@ -445,18 +423,6 @@ def _simple(np_func: Callable, name: str, empty_ok: bool = True) -> Callable:
         f".reshape((2, 3)), axis=1))\n    True\n"
     )
     return reduce
-
-
-sum = _simple(np.sum, "sum")
-prod = _simple(np.prod, "prod")
-min = _simple(np.min, "min", empty_ok=False)
-max = _simple(np.max, "max", empty_ok=False)
-any = _simple(np.any, "any")
-all = _simple(np.all, "all")
-nansum = _simple(np.nansum, "nansum")
-nanprod = _simple(np.nanprod, "nanprod")
-nanmin = _simple(np.nanmin, "nanmin", empty_ok=False)
-nanmax = _simple(np.nanmax, "nanmax", empty_ok=False)
 
 
 def _count_chunk(block, axis, keepdims, **kw):
@@ -551,9 +517,17 @@ def _var_aggregate(part, axis, keepdims, ddof=0, dtype=None, sqrt=False, **kw):
     return value.astype(dtype, copy=False) if dtype is not None else value
 
 
-def _moment_reduction(
+def moment_reduction(
     name: str, np_func: Callable, second: bool, nan: bool, sqrt: bool = False
 ) -> Callable:
+    """A mean (``second=False``) or variance reduction merging per-block
+    moments; ``sqrt`` gives the standard deviation, ``nan`` skips NaNs.
+
+    >>> import shoal.array as sa
+    >>> float(moment_reduction("var", np.var, True, False)(sa.arange(4.0, chunks=3)))
+    1.25
+    """
+
     def reduce(
         x: Any,
         axis: Any = None,
@@ -562,18 +536,16 @@ def _moment_reduction(
         ddof: int = 0,
         split_every: Any = None,
     ) -> Array:
-        from .creation import asarray
-
         x = asarray(x)
         probe_kw = {"dtype": dtype} if dtype is not None else {}
         if second:
             probe_kw["ddof"] = 0
-        out_dtype = _probe_dtype(np_func, x, **probe_kw)
+        out_dtype = probe_dtype(np_func, x, **probe_kw)
         kwargs: dict = {"dtype": out_dtype, "nan": nan}
         if second:
             kwargs.update(ddof=ddof)
         aggregate = functools.partial(_var_aggregate, sqrt=sqrt) if second else _mean_aggregate
-        acc = _probe_dtype(np.mean, x, **({"dtype": dtype} if dtype is not None else {}))
+        acc = probe_dtype(np.mean, x, **({"dtype": dtype} if dtype is not None else {}))
         chunk = functools.partial(_moment_chunk, second=second, acc=acc)
         return reduction(
             x,
@@ -600,12 +572,27 @@ def _moment_reduction(
     return reduce
 
 
-mean = _moment_reduction("mean", np.mean, second=False, nan=False)
-nanmean = _moment_reduction("nanmean", np.nanmean, second=False, nan=True)
-var = _moment_reduction("var", np.var, second=True, nan=False)
-nanvar = _moment_reduction("nanvar", np.nanvar, second=True, nan=True)
-std = _moment_reduction("std", np.std, second=True, nan=False, sqrt=True)
-nanstd = _moment_reduction("nanstd", np.nanstd, second=True, nan=True, sqrt=True)
+# The reductions under their NumPy names. They are bound as module names in
+# numpy_reductions.py, not here: sum, min, max, any and all would shadow the
+# builtins this module uses.
+NUMPY_NAMED: dict[str, Callable] = {
+    "sum": simple_reduction(np.sum, "sum"),
+    "prod": simple_reduction(np.prod, "prod"),
+    "min": simple_reduction(np.min, "min", empty_ok=False),
+    "max": simple_reduction(np.max, "max", empty_ok=False),
+    "any": simple_reduction(np.any, "any"),
+    "all": simple_reduction(np.all, "all"),
+    "nansum": simple_reduction(np.nansum, "nansum"),
+    "nanprod": simple_reduction(np.nanprod, "nanprod"),
+    "nanmin": simple_reduction(np.nanmin, "nanmin", empty_ok=False),
+    "nanmax": simple_reduction(np.nanmax, "nanmax", empty_ok=False),
+    "mean": moment_reduction("mean", np.mean, second=False, nan=False),
+    "nanmean": moment_reduction("nanmean", np.nanmean, second=False, nan=True),
+    "var": moment_reduction("var", np.var, second=True, nan=False),
+    "nanvar": moment_reduction("nanvar", np.nanvar, second=True, nan=True),
+    "std": moment_reduction("std", np.std, second=True, nan=False, sqrt=True),
+    "nanstd": moment_reduction("nanstd", np.nanstd, second=True, nan=True, sqrt=True),
+}
 
 
 def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Array:
@@ -615,7 +602,8 @@ def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Array:
     >>> int(ptp(sa.asarray([4, 9, 1], chunks=2)))
     8
     """
-    return max(x, axis=axis, keepdims=keepdims) - min(x, axis=axis, keepdims=keepdims)
+    highest = NUMPY_NAMED["max"](x, axis=axis, keepdims=keepdims)
+    return highest - NUMPY_NAMED["min"](x, axis=axis, keepdims=keepdims)
 
 
 def average(
@@ -627,14 +615,12 @@ def average(
     >>> float(average(sa.asarray([1.0, 3.0]), weights=[3, 1]))
     1.5
     """
-    from .creation import asarray
-
     a = asarray(a)
     if weights is None:
-        avg = mean(a, axis=axis, keepdims=keepdims)
+        avg = NUMPY_NAMED["mean"](a, axis=axis, keepdims=keepdims)
         if returned:
             n = (
-                builtins.max(a.size, 1)
+                max(a.size, 1)
                 if axis is None
                 else math.prod(a.shape[ax] for ax in normalize_axis(axis, a.ndim))
             )
@@ -649,6 +635,7 @@ def average(
                 f"weights of length {w.shape[0]} do not match axis {axis} of length {a.shape[axis]}"
             )
         w = w.reshape(tuple(-1 if d == axis % a.ndim else 1 for d in range(a.ndim)))
-    total = sum(w * np.ones((), dtype=a.dtype) + 0 * a, axis=axis, keepdims=keepdims)
-    avg = sum(a * w, axis=axis, keepdims=keepdims) / total
+    weighted_sum = NUMPY_NAMED["sum"]
+    total = weighted_sum(w * np.ones((), dtype=a.dtype) + 0 * a, axis=axis, keepdims=keepdims)
+    avg = weighted_sum(a * w, axis=axis, keepdims=keepdims) / total
     return (avg, total) if returned else avg

@@ -1,5 +1,5 @@
 """Routines built on the primitives: block selection, nonzero/argwhere,
-diagonals and triangles, chunk relabelling.
+``where``, diagonals and triangles, chunk relabelling.
 """
 
 from __future__ import annotations
@@ -13,16 +13,22 @@ import numpy as np
 
 from shoal.core.task import Task
 
-from .blockwise import map_blocks
+from .blockwise import _LETTERS, blockwise, map_blocks
 from .chunks import chunk_offsets
+from .convert import asarray
 from .core import Array
+from .creation import tri, zeros
+from .elementwise import elemwise
 from .expr import ArrayExpr, GraphBuilder
+from .rechunk import rechunk
+from .shape import concatenate, stack
 
 __all__ = [
     "apply_along_axis",
     "with_chunks",
     "select_blocks",
     "nonzero",
+    "where",
     "flatnonzero",
     "argwhere",
     "diag",
@@ -35,18 +41,16 @@ __all__ = [
 class WithChunks(ArrayExpr):
     """``child`` with chunk lengths that were unknown filled in."""
 
-    _parameters = ["child", "chunks_"]
+    child: ArrayExpr
+    chunks: tuple
+
     fusable = True
 
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.child.meta
 
-    @property
+    @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
         return self.child.cost
 
@@ -72,13 +76,14 @@ def with_chunks(x: Array, chunks: tuple) -> Array:
 class SelectBlocks(ArrayExpr):
     """Chosen blocks of ``child``: ``picks`` lists the block numbers per axis."""
 
-    _parameters = ["child", "picks"]
+    child: ArrayExpr
+    picks: tuple  # per axis, the chosen block numbers
 
     @functools.cached_property
     def chunks(self) -> tuple:
         return tuple(tuple(c[i] for i in p) for c, p in zip(self.child.chunks, self.picks))
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.child.meta
 
@@ -142,8 +147,6 @@ def flatnonzero(x: Any) -> Array:
     >>> flatnonzero(sa.asarray([0, 3, 0, 4], chunks=2)).compute()
     array([1, 3])
     """
-    from .creation import asarray
-
     flat = asarray(x).ravel()
     out = map_blocks(_flatnonzero_block, flat, dtype=np.intp)
     return with_chunks(out, ((math.nan,) * flat.numblocks[0],))
@@ -156,8 +159,6 @@ def nonzero(x: Any) -> tuple:
     >>> [a.compute() for a in nonzero(sa.eye(2, chunks=1))]
     [array([0, 1]), array([0, 1])]
     """
-    from .creation import asarray
-
     x = asarray(x)
     flat = flatnonzero(x)
     if x.ndim <= 1:
@@ -173,13 +174,26 @@ def argwhere(x: Any) -> Array:
     array([[0, 1],
            [1, 0]])
     """
-    from .creation import asarray
-    from .shape import stack
-
     x = asarray(x)
     if x.ndim == 0:
         x = x.reshape((1,))
     return stack(list(nonzero(x)), axis=1)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Array:
+    """Values from ``x`` where ``condition`` holds, else from ``y``; with only
+    ``condition``, the indices where it is true (``nonzero``).
+
+    >>> import shoal.array as sa
+    >>> a = sa.arange(4, chunks=3)
+    >>> where(a > 1, a, -1).compute()
+    array([-1, -1,  2,  3])
+    """
+    if x is None and y is None:
+        return nonzero(condition)
+    if x is None or y is None:
+        raise TypeError("where takes either condition alone or condition, x and y")
+    return elemwise(np.where, condition, x, y, name="where")
 
 
 # ------------------------------------------------------------ diagonals
@@ -188,7 +202,8 @@ def argwhere(x: Any) -> Array:
 class Diagonal(ArrayExpr):
     """Diagonal ``k`` of a 2-D array, in blocks where row and column blocks meet."""
 
-    _parameters = ["child", "k"]
+    child: ArrayExpr
+    k: int
 
     @functools.cached_property
     def _segments(self) -> list:
@@ -242,8 +257,6 @@ def diagonal(x: Any, offset: int = 0) -> Array:
     >>> diagonal(sa.arange(9, chunks=4).reshape((3, 3)), 1).compute()
     array([1, 5])
     """
-    from .creation import asarray
-
     x = asarray(x)
     if x.ndim != 2:
         raise ValueError(f"diagonal needs a 2-D array, got {x.ndim}-D")
@@ -259,9 +272,6 @@ def diag(v: Any, k: int = 0) -> Array:
            [0, 0, 2],
            [0, 0, 0]])
     """
-    from .creation import asarray, zeros
-    from .shape import concatenate
-
     v = asarray(v)
     if v.ndim == 2:
         return diagonal(v, k)
@@ -283,9 +293,9 @@ def diag(v: Any, k: int = 0) -> Array:
 class _DiagFrom(ArrayExpr):
     """A square array with a 1-D array on its diagonal, zeros elsewhere."""
 
-    _parameters = ["child"]
+    child: ArrayExpr
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return (self.child.chunks[0], self.child.chunks[0])
 
@@ -305,9 +315,6 @@ class _DiagFrom(ArrayExpr):
 
 
 def _triangle(x: Any, k: int, lower: bool) -> Array:
-    from .creation import asarray, tri
-    from .elementwise import where
-
     x = asarray(x)
     if x.ndim < 2:
         raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 axes, got {x.ndim}")
@@ -365,10 +372,6 @@ def apply_along_axis(
     array([[ 2,  3,  3],
            [ 5,  9, 12]])
     """
-    from .blockwise import _LETTERS, blockwise
-    from .creation import asarray
-    from .rechunk import rechunk
-
     x = asarray(arr)
     axis = axis % x.ndim
     if shape is None or dtype is None:

@@ -8,18 +8,20 @@ carry of the blocks before it. Memory: one block and one slice per task.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from shoal.core.build import all_block_indices
 from shoal.core.task import Ref, Task
 
-from .blockwise import meta_from
-from .chunks import all_block_indices, has_unknown
+from .chunks import has_unknown
+from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
-from .reductions import _probe_dtype, normalize_axis
+from .reductions import normalize_axis, probe_dtype
 
 __all__ = ["cumsum", "cumprod", "nancumsum", "nancumprod", "Cumulative"]
 
@@ -28,19 +30,20 @@ class Cumulative(ArrayExpr):
     """Cumulative sum/product along ``axis``: each block is scanned locally,
     then the running total of the blocks before it (the carry) is applied."""
 
-    _parameters = ["child", "func", "combine", "axis", "meta_", "prefix"]
+    child: ArrayExpr
+    func: Callable
+    combine: Callable
+    axis: int
+    meta: np.ndarray
+    prefix: str
 
     @property
     def _prefix(self) -> str:
         return self.prefix
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return self.child.chunks
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         return True
@@ -89,8 +92,6 @@ def _apply_carry(scanned: np.ndarray, carry: Any, combine: Callable) -> np.ndarr
 
 def _cumulative(name: str, np_func: Callable, combine: Callable) -> Callable:
     def scan(x: Any, axis: int | None = None, dtype: Any = None) -> Array:
-        from .creation import asarray
-
         x = asarray(x)
         if axis is None:
             x = x.ravel()
@@ -101,7 +102,7 @@ def _cumulative(name: str, np_func: Callable, combine: Callable) -> Callable:
                 f"{name} needs known chunk sizes along axis {axis}; "
                 "call .compute_chunk_sizes() first"
             )
-        out_dtype = np.dtype(dtype) if dtype is not None else _probe_dtype(np_func, x, axis=0)
+        out_dtype = np.dtype(dtype) if dtype is not None else probe_dtype(np_func, x, axis=0)
         return Array(Cumulative(x.expr, np_func, combine, axis, meta_from(out_dtype, x.ndim), name))
 
     scan.__name__ = name

@@ -12,23 +12,21 @@ task, and their output lengths are only known after computing (``nan``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from shoal.core.build import all_block_indices
 from shoal.core.task import Task
 
-from .blockwise import _LETTERS, blockwise, meta_from
+from .blockwise import _LETTERS, blockwise, map_blocks
+from .chunks import chunk_offsets, has_unknown
+from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 
 __all__ = ["isin", "searchsorted", "unique", "bincount", "histogram"]
-
-
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
 
 
 def _isin(block: np.ndarray, test: np.ndarray, invert: bool) -> np.ndarray:
@@ -42,8 +40,8 @@ def isin(element: Any, test_elements: Any, invert: bool = False) -> Array:
     >>> isin(sa.arange(5, chunks=2), [1, 3]).compute()
     array([False,  True, False,  True, False])
     """
-    element = _asarray(element)
-    test = _asarray(test_elements).ravel()
+    element = asarray(element)
+    test = asarray(test_elements).ravel()
     letters = _LETTERS[: element.ndim]
     return blockwise(
         _isin,
@@ -73,10 +71,10 @@ def searchsorted(a: Any, v: Any, side: str = "left") -> Array:
     """
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
-    a = _asarray(a)
+    a = asarray(a)
     if a.ndim != 1:
         raise ValueError(f"searchsorted needs a 1-D sorted array, got {a.ndim}-D")
-    v = _asarray(v)
+    v = asarray(v)
     letters = _LETTERS[: v.ndim]
     return blockwise(
         _searchsorted, letters, a, "z", v, letters, side, None, dtype=np.intp, name="searchsorted"
@@ -88,8 +86,12 @@ class _Gather(ArrayExpr):
     work ``each`` fused into the gathering task's inputs; with ``offsets`` it also
     receives each block's start)."""
 
-    _parameters = ["child", "each", "func", "meta_", "prefix", "offsets"]
-    _defaults = {"offsets": False}
+    child: ArrayExpr
+    each: Callable
+    func: Callable
+    meta: np.ndarray
+    prefix: str
+    offsets: bool = False
 
     @property
     def _prefix(self) -> str:
@@ -99,16 +101,10 @@ class _Gather(ArrayExpr):
     def chunks(self) -> tuple:
         return ((math.nan,),)
 
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
-
     def _one_to_one(self, child: ArrayExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        from .chunks import all_block_indices, chunk_offsets, has_unknown
-
         indices = all_block_indices(self.child.numblocks)
         if not self.offsets:
             return Task(self.func, [Task(self.each, b.input(self, self.child, i)) for i in indices])
@@ -161,10 +157,7 @@ def unique(
     >>> [r.compute() for r in unique(sa.asarray([3, 1, 3], chunks=2), return_counts=True)]
     [array([1, 3]), array([1, 2])]
     """
-    from .blockwise import map_blocks
-    from .chunks import has_unknown
-
-    original = _asarray(ar)
+    original = asarray(ar)
     flat = original.ravel()
     if return_index and has_unknown(flat.chunks):
         raise ValueError(
@@ -182,8 +175,6 @@ def unique(
         out.append(map_blocks(_field, table, "i", dtype=np.int64, name="unique-index"))
     if return_inverse:
         letters = "abcdefghijklmnopqrstuvwxy"[: original.ndim]
-        from .blockwise import blockwise
-
         out.append(
             blockwise(
                 _inverse,
@@ -227,7 +218,7 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Array:
     """
     import functools
 
-    x = _asarray(x)
+    x = asarray(x)
     if x.ndim != 1 or x.dtype.kind not in "iu":
         raise TypeError(f"bincount takes a 1-D array of integers, got {x.dtype} {x.shape}")
     if minlength < 0:
@@ -236,7 +227,7 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Array:
     if weights is None:
         meta = meta_from(np.intp, 1)
         return Array(_Gather(x.expr, _bincount_block, gather, meta, "bincount"))
-    w = _asarray(weights)
+    w = asarray(weights)
     if w.shape != x.shape:
         raise ValueError(f"weights of shape {w.shape} do not match x of shape {x.shape}")
     pairs = blockwise(_pair, "a", x, "a", w, "a", dtype=object, name="bincount-pair")
@@ -265,7 +256,7 @@ def histogram(
     >>> counts.compute(), edges
     (array([5, 5]), array([ 0.,  5., 10.]))
     """
-    a = _asarray(a).ravel()
+    a = asarray(a).ravel()
     if isinstance(bins, (int, np.integer)):
         if range is None:
             raise ValueError(
@@ -293,7 +284,7 @@ def histogram(
             name="histogram",
         )
     else:
-        w = _asarray(weights).ravel()
+        w = asarray(weights).ravel()
         dtype = np.result_type(w.dtype, float)
         per_block = blockwise(
             _histogram_block,

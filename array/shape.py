@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,11 @@ import numpy as np
 from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
-from .chunks import common_chunks, has_unknown
+from .chunks import common_chunks, has_unknown, normalize_chunks
+from .convert import asarray
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .rechunk import rechunk
 
 __all__ = [
     "block",
@@ -48,12 +50,6 @@ __all__ = [
 ]
 
 
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
-
-
 def _axis(axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {ndim}")
@@ -67,7 +63,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Array:
     >>> transpose(sa.ones((2, 3), chunks=1)).shape
     (3, 2)
     """
-    x = _asarray(x)
+    x = asarray(x)
     if axes is None:
         axes = tuple(range(x.ndim))[::-1]
     axes = tuple(_axis(a, x.ndim) for a in axes)
@@ -89,7 +85,7 @@ def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[in
     >>> moveaxis(sa.ones((2, 3, 4), chunks=2), 0, -1).shape
     (3, 4, 2)
     """
-    x = _asarray(x)
+    x = asarray(x)
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
     if len(src) != len(dst):
@@ -109,7 +105,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Array:
     >>> swapaxes(sa.ones((2, 3), chunks=1), 0, 1).shape
     (3, 2)
     """
-    x = _asarray(x)
+    x = asarray(x)
     order = list(range(x.ndim))
     a, b = _axis(axis1, x.ndim), _axis(axis2, x.ndim)
     order[a], order[b] = order[b], order[a]
@@ -123,7 +119,7 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Array:
     >>> squeeze(sa.ones((1, 3, 1), chunks=2)).shape
     (3,)
     """
-    x = _asarray(x)
+    x = asarray(x)
     if axis is None:
         axes = [a for a, n in enumerate(x.shape) if n == 1]
     else:
@@ -146,7 +142,7 @@ def expand_dims(x: Any, axis: int | Sequence[int]) -> Array:
     >>> expand_dims(sa.ones(3, chunks=2), (0, 2)).shape
     (1, 3, 1)
     """
-    x = _asarray(x)
+    x = asarray(x)
     axes = [axis] if isinstance(axis, int) else list(axis)
     ndim = x.ndim + len(axes)
     axes = sorted(_axis(a, ndim) for a in axes)
@@ -168,7 +164,7 @@ def flip(x: Any, axis: int | Sequence[int] | None = None) -> Array:
     >>> flip(sa.arange(4, chunks=3)).compute()
     array([3, 2, 1, 0])
     """
-    x = _asarray(x)
+    x = asarray(x)
     axes = range(x.ndim) if axis is None else [axis] if isinstance(axis, int) else axis
     axes = [_axis(a, x.ndim) for a in axes]
     return x[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim))]
@@ -201,20 +197,19 @@ def fliplr(x: Any) -> Array:
 class Reshape(ArrayExpr):
     """Each block of ``child`` reshaped; ``groups`` maps output axes to input axes."""
 
-    _parameters = ["child", "chunks_", "groups"]
+    child: ArrayExpr
+    chunks: tuple
+    groups: tuple  # (input axes, output axes) per group of equal size
+
     fusable = True
 
     @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
-        return self._passthrough_cost()
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
+        return self._regenerable_cost()
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks_), dtype=self.child.dtype)
+        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         return True
@@ -258,9 +253,7 @@ def reshape(x: Any, shape: Sequence[int] | int) -> Array:
     >>> reshape(sa.arange(12, chunks=4), (3, 4)).compute()[2]
     array([ 8,  9, 10, 11])
     """
-    from .rechunk import rechunk
-
-    x = _asarray(x)
+    x = asarray(x)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
     if has_unknown(x.chunks):
         raise ValueError(
@@ -319,8 +312,6 @@ def reshape(x: Any, shape: Sequence[int] | int) -> Array:
 
 
 def _reshape_single(x: Array, shape: tuple) -> Array:
-    from .rechunk import rechunk
-
     one = rechunk(x, tuple(-1 for _ in x.shape)) if x.ndim else x
     return Array(_WholeReshape(one.expr, tuple((n,) for n in shape)))
 
@@ -328,20 +319,18 @@ def _reshape_single(x: Array, shape: tuple) -> Array:
 class _WholeReshape(ArrayExpr):
     """A one-block array reshaped as a whole."""
 
-    _parameters = ["child", "chunks_"]
+    child: ArrayExpr
+    chunks: tuple
+
     fusable = True
 
     @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
-        return self._passthrough_cost()
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
+        return self._regenerable_cost()
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks_), dtype=self.child.dtype)
+        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         return True
@@ -357,7 +346,7 @@ def ravel(x: Any) -> Array:
     >>> ravel(sa.arange(6, chunks=2).reshape((2, 3))).compute()
     array([0, 1, 2, 3, 4, 5])
     """
-    x = _asarray(x)
+    x = asarray(x)
     return x if x.ndim == 1 else reshape(x, (-1,))
 
 
@@ -367,21 +356,14 @@ def ravel(x: Any) -> Array:
 class Concatenate(ArrayExpr):
     """Arrays joined along ``axis`` (their other chunks already agree)."""
 
-    _parameters = ["axis", "arrays"]
+    axis: int
+    arrays: tuple
+
     fusable = True
 
     @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
-        return self._passthrough_cost()
-
-    def dependencies(self) -> list:
-        return list(self.arrays)
-
-    def _map_children(self, func: Callable) -> ArrayExpr:
-        new = tuple(func(a) for a in self.arrays)
-        return (
-            self if all(a is b for a, b in zip(new, self.arrays)) else Concatenate(self.axis, new)
-        )
+        return self._regenerable_cost()
 
     @functools.cached_property
     def chunks(self) -> tuple:
@@ -389,7 +371,7 @@ class Concatenate(ArrayExpr):
         joined = tuple(c for a in self.arrays for c in a.chunks[self.axis])
         return (*first[: self.axis], joined, *first[self.axis + 1 :])
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.arrays[0].meta
 
@@ -417,9 +399,7 @@ def concatenate(seq: Sequence[Any], axis: int | None = 0) -> Array:
     >>> concatenate([sa.ones(2, chunks=1), sa.zeros(1, chunks=1)]).compute()
     array([1., 1., 0.])
     """
-    from .rechunk import rechunk
-
-    arrays = [_asarray(a) for a in seq]
+    arrays = [asarray(a) for a in seq]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
     if axis is None:
@@ -465,7 +445,7 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Array:
     array([[1., 0.],
            [1., 0.]])
     """
-    arrays = [_asarray(a) for a in seq]
+    arrays = [asarray(a) for a in seq]
     if not arrays:
         raise ValueError("need at least one array to stack")
     if len({str(a.shape) for a in arrays}) > 1:
@@ -480,17 +460,14 @@ def stack(seq: Sequence[Any], axis: int = 0) -> Array:
 
 
 class BroadcastTo(ArrayExpr):
-    """``child`` stretched to ``chunks_`` (new leading axes, length-1 axes)."""
+    """``child`` stretched to ``chunks`` (new leading axes, length-1 axes)."""
 
-    _parameters = ["child", "chunks_"]
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
+    child: ArrayExpr
+    chunks: tuple
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks_), dtype=self.child.dtype)
+        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
     def _one_to_one(self, child: ArrayExpr) -> bool:
         lead = self.ndim - child.ndim
@@ -516,10 +493,7 @@ def broadcast_to(x: Any, shape: Sequence[int], chunks: Any = None) -> Array:
     array([[0, 1, 2],
            [0, 1, 2]])
     """
-    from .chunks import normalize_chunks
-    from .rechunk import rechunk
-
-    x = _asarray(x)
+    x = asarray(x)
     shape = tuple(int(n) for n in shape)
     lead = len(shape) - x.ndim
     if lead < 0 or any(n != 1 and n != m for n, m in zip(x.shape, shape[lead:])):
@@ -545,7 +519,7 @@ def broadcast_arrays(*args: Any) -> list:
     >>> [a.shape for a in broadcast_arrays(sa.ones((2, 1), chunks=1), sa.ones(3, chunks=3))]
     [(2, 3), (2, 3)]
     """
-    arrays = [_asarray(a) for a in args]
+    arrays = [asarray(a) for a in args]
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     return [broadcast_to(a, shape) for a in arrays]
 
@@ -557,7 +531,7 @@ def atleast_1d(*arys: Any) -> Any:
     >>> atleast_1d(sa.asarray(5)).shape
     (1,)
     """
-    out = [_asarray(a) if _asarray(a).ndim >= 1 else _asarray(a).reshape((1,)) for a in arys]
+    out = [asarray(a) if asarray(a).ndim >= 1 else asarray(a).reshape((1,)) for a in arys]
     return out[0] if len(out) == 1 else out
 
 
@@ -570,7 +544,7 @@ def atleast_2d(*arys: Any) -> Any:
     """
     out = []
     for a in arys:
-        a = _asarray(a)
+        a = asarray(a)
         out.append(a if a.ndim >= 2 else a.reshape((1,) * (2 - a.ndim) + a.shape))
     return out[0] if len(out) == 1 else out
 
@@ -584,7 +558,7 @@ def atleast_3d(*arys: Any) -> Any:
     """
     out = []
     for a in arys:
-        a = _asarray(a)
+        a = asarray(a)
         if a.ndim == 0:
             a = a.reshape((1, 1, 1))
         elif a.ndim == 1:
@@ -627,14 +601,14 @@ def block(arrays: Any) -> Array:
         else:
             if level != levels:
                 raise ValueError("list depths are mismatched in block")
-            leaves.append(_asarray(x))
+            leaves.append(asarray(x))
 
     collect(arrays, 0)
     ndim = max([levels] + [a.ndim for a in leaves])
 
     def build(x: Any, level: int) -> Array:
         if not isinstance(x, list):
-            a = _asarray(x)
+            a = asarray(x)
             return a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.ndim < ndim else a
         parts = [build(item, level + 1) for item in x]
         return parts[0] if len(parts) == 1 else concatenate(parts, axis=ndim - levels + level)

@@ -31,10 +31,10 @@ import operator
 from collections.abc import Iterable
 from typing import Any
 
+from shoal.core.build import all_block_indices
 from shoal.core.task import Fused, Ref, Task
 from shoal.core.tokenize import tokenize
 
-from .chunks import all_block_indices
 from .expr import ArrayExpr, GraphBuilder
 from .streaming import has_stream, plan_task, stream_partials
 
@@ -50,34 +50,39 @@ def _children(node: ArrayExpr) -> list:
 def leaf_blocks(node: ArrayExpr, index: tuple) -> list | None:
     """The cheap leaf blocks ``(leaf node, index)`` that making block
     ``index`` of ``node`` inline makes, once per time it makes them; None if
-    the path goes through a node this module does not follow.
+    the path goes through a node this module does not follow. Walked with a
+    stack: a cheap node's regeneration work is bounded (``regenerated``), so
+    the walk is too, however deep the plan.
 
     >>> import shoal.array as sa
     >>> x = sa.random.default_rng(0).random((4, 4), chunks=2)
     >>> [(leaf._prefix, i) for leaf, i in leaf_blocks((x + x.T).expr, (0, 1))]
     [('random', (0, 1)), ('random', (1, 0))]
     """
-    if node.cost == "free":
-        return []
-    if node.cost != "cheap":
-        return None
-    children = _children(node)
-    if not children:
-        return [(node, index)]
-    if not hasattr(node, "_plan") or not hasattr(node, "out_ind"):
-        return None
-    where = dict(zip(node.out_ind, index))
     out: list = []
-    for arg, plan in zip(node.args, node._plan):
-        if plan is None:
+    stack = [(node, index)]
+    while stack:
+        node, index = stack.pop()
+        if node.cost == "free":
             continue
-        cidx = tuple(where[c] if n > 1 else 0 for c, n in zip(plan[0], arg.numblocks))
-        if arg.cost == "free" or not node._one_to_one(arg):
-            continue  # made region by region, or stored and referenced
-        sub = leaf_blocks(arg, cidx)
-        if sub is None:
+        if node.cost != "cheap":
             return None
-        out += sub
+        children = _children(node)
+        if not children:
+            out.append((node, index))
+            continue
+        if not hasattr(node, "_plan") or not hasattr(node, "out_ind"):
+            return None
+        where = dict(zip(node.out_ind, index))
+        inputs = []
+        for arg, plan in zip(node.args, node._plan):
+            if plan is None:
+                continue
+            if arg.cost == "free" or not node._one_to_one(arg):
+                continue  # made region by region, or stored and referenced
+            cidx = tuple(where[c] if n > 1 else 0 for c, n in zip(plan[0], arg.numblocks))
+            inputs.append((arg, cidx))
+        stack.extend(reversed(inputs))  # left to right, as the task makes them
     return out
 
 
@@ -85,19 +90,15 @@ def _repeated_leaves(reductions: list) -> bool:
     """True if some cheap leaf node is reached by two paths from the reductions
     (otherwise no partial task shares a leaf block and grouping is skipped)."""
     paths: dict = {}
-
-    def visit(node: ArrayExpr) -> None:
+    stack = [r.child for r in reductions]
+    while stack:
+        node = stack.pop()
         if node.cost != "cheap":
-            return
+            continue
         children = _children(node)
         if not children:
             paths[node._name] = paths.get(node._name, 0) + 1
-            return
-        for child in children:
-            visit(child)
-
-    for r in reductions:
-        visit(r.child)
+        stack.extend(children)
     return any(n > 1 for n in paths.values())
 
 
@@ -173,7 +174,8 @@ def _gather(*values: Any) -> tuple:
 
 def _chunk_all(block: Any, specs: tuple) -> tuple:
     return tuple(
-        chunk(block, axis=axes, keepdims=True, **chunk_kw) for chunk, _, axes, chunk_kw, _ in specs
+        chunk(block, axis=axes, keepdims=True, **chunk_kw)
+        for chunk, _, axes, chunk_kw, _, _ in specs
     )
 
 

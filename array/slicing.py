@@ -32,8 +32,11 @@ from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
+from .convert import asarray
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .points import gather_parts, vindex
+from .shape import moveaxis, transpose
 
 __all__ = ["getitem", "BasicSlice", "Take", "normalize_index"]
 
@@ -153,12 +156,14 @@ class BasicSlice(ArrayExpr):
     ((2, 1, 1),)
     """
 
-    _parameters = ["child", "index"]
+    child: ArrayExpr
+    index: tuple  # normalized: ints, slices and None
+
     fusable = True
 
     @functools.cached_property
     def cost(self) -> str:  # type: ignore[override]
-        return self._passthrough_cost()
+        return self._regenerable_cost()
 
     @functools.cached_property
     def _selection(self) -> list:
@@ -225,11 +230,6 @@ def _take_part(block: np.ndarray, local: np.ndarray, axis: int) -> np.ndarray:
     return np.take(block, local, axis=axis)
 
 
-def _gather(parts: list, inverse: np.ndarray, axis: int) -> np.ndarray:
-    joined = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
-    return np.take(joined, inverse, axis=axis)
-
-
 class Take(ArrayExpr):
     """``child`` indexed by a NumPy integer array along ``axis``.
 
@@ -238,7 +238,10 @@ class Take(ArrayExpr):
     'Take: axis=0, 3 indices'
     """
 
-    _parameters = ["child", "axis", "indices", "out_chunks"]
+    child: ArrayExpr
+    axis: int
+    indices: np.ndarray
+    out_chunks: tuple
 
     @functools.cached_property
     def chunks(self) -> tuple:
@@ -246,7 +249,7 @@ class Take(ArrayExpr):
         c[self.axis] = self.out_chunks
         return tuple(c)
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return self.child.meta
 
@@ -280,7 +283,7 @@ class Take(ArrayExpr):
             cidx = list(index)
             cidx[self.axis] = k
             nodes.append(Task(_take_part, b.input(self, self.child, tuple(cidx)), local, self.axis))
-        return Task(_gather, nodes, inverse, self.axis)
+        return Task(gather_parts, nodes, inverse, self.axis)
 
     def _explain_args(self) -> str:
         return f"axis={self.axis}, {len(self.indices)} indices"
@@ -360,9 +363,7 @@ def _mask_select(x: Array, mask: Array) -> Array:
     )
     expr = out.expr
     chunks = ((math.nan,) * len(expr.chunks[0]), *expr.chunks[1:])
-    ops = list(expr.operands)
-    ops[expr._parameters.index("chunks_")] = chunks
-    return Array(type(expr)(*ops))
+    return Array(expr.replace_operands(chunks=chunks))
 
 
 def getitem(x: Array, index: Any) -> Array:
@@ -378,8 +379,6 @@ def getitem(x: Array, index: Any) -> Array:
     if isinstance(index, list):
         index = np.asarray(index)
     if _is_bool_array(index) and not isinstance(index, Array) and np.ndim(index) > 1:
-        from .creation import asarray
-
         return _mask_select(x, asarray(index, chunks=x.chunks[: np.ndim(index)]))
     index = normalize_index(index, x.shape)
     arrays = [
@@ -408,8 +407,6 @@ def getitem(x: Array, index: Any) -> Array:
     result = _index_one_array(out, axis, arr)
     advanced = [p for p, i in enumerate(index) if _is_int(i) or p == pos]
     if advanced != list(range(advanced[0], advanced[-1] + 1)) and axis != 0:
-        from .shape import moveaxis
-
         result = moveaxis(result, axis, 0)  # NumPy puts split advanced indices first
     return result
 
@@ -418,9 +415,6 @@ def _several_arrays(x: Array, index: tuple) -> Array:
     """NumPy's rule for several advanced indices: they (and any ints) broadcast
     together and pick points; the point axes go where the advanced indices were
     if those are adjacent, else first."""
-    from .points import vindex
-    from .shape import moveaxis, transpose
-
     if any(i is None for i in index):
         raise NotImplementedError("None together with several index arrays is not supported")
     advanced, picks = [], []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blockwise import _LETTERS, blockwise
+from .convert import asarray
 from .core import Array
 
 __all__ = ["sort", "argsort"]
@@ -27,14 +28,8 @@ def _sort_block(block: np.ndarray, axis: int, descending: bool, arg: bool) -> np
     return (n - 1 - np.flip(reversed_order, axis=axis)).astype(np.int64)
 
 
-def _asarray(x: object) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
-
-
 def _sorted(x: Array, axis: int, descending: bool, stable: bool, arg: bool) -> Array:
-    x = _asarray(x)
+    x = asarray(x)
     axis %= x.ndim
     x = x.rechunk({axis: -1})
     letters = _LETTERS[: x.ndim]

@@ -14,6 +14,7 @@ import functools
 import operator
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -80,21 +81,18 @@ class RegionSource(ArrayExpr):
     array([7, 7, 7])
     """
 
-    _parameters = ["maker", "args", "chunks_", "meta_", "prefix", "deps"]
-    _defaults = {"deps": None}
+    maker: Callable
+    args: tuple
+    chunks: tuple
+    meta: np.ndarray
+    prefix: str
+    deps: dict | None = None  # graph entries the maker's arguments refer to
+
     cost = "free"
 
     @property
     def _prefix(self) -> str:
         return self.prefix
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
 
     def _extra_layer(self, b: GraphBuilder) -> dict:
         return dict(self.deps or {})
@@ -160,24 +158,19 @@ class FromDelayed(ArrayExpr):
     array([1., 1., 1.])
     """
 
-    _parameters = ["key_", "graph", "chunks_", "meta_"]
-
-    @property
-    def chunks(self) -> tuple:
-        return self.chunks_
-
-    @property
-    def meta(self) -> np.ndarray:
-        return self.meta_
+    value_key: Any
+    graph: Mapping
+    chunks: tuple
+    meta: np.ndarray
 
     def _extra_layer(self, b: GraphBuilder) -> dict:
         return self.graph
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        return Task(_check_block, Ref(self.key_), self.shape)
+        return Task(_check_block, Ref(self.value_key), self.shape)
 
     def _explain_args(self) -> str:
-        return f"key={self.key_!r}"
+        return f"key={self.value_key!r}"
 
 
 def _check_block(value: Any, shape: tuple) -> Any:

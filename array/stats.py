@@ -11,15 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from .convert import asarray
 from .core import Array
+from .products import tensordot
+from .routines import diagonal
+from .shape import concatenate
 
 __all__ = ["cov", "corrcoef"]
-
-
-def _asarray(x: Any) -> Array:
-    from .creation import asarray
-
-    return asarray(x)
 
 
 def cov(
@@ -32,10 +30,7 @@ def cov(
     array([[ 1., -1.],
            [-1.,  1.]])
     """
-    from .products import tensordot
-    from .shape import concatenate
-
-    x = _asarray(m)
+    x = asarray(m)
     if x.ndim > 2:
         raise ValueError(f"cov takes 1-D or 2-D input, got {x.ndim}-D")
     if x.ndim < 2:
@@ -43,7 +38,7 @@ def cov(
     if not rowvar and x.shape[0] != 1:
         x = x.T
     if y is not None:
-        other = _asarray(y)
+        other = asarray(y)
         other = other.reshape((1, -1)) if other.ndim < 2 else other
         if not rowvar and other.shape[0] != 1:
             other = other.T
@@ -76,6 +71,4 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Array:
 
 
 def _diagonal(c: Array) -> Array:
-    from .routines import diagonal
-
     return diagonal(c)

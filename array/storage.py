@@ -16,6 +16,7 @@ free source like ``from_array``.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -23,14 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import all_block_indices
 from shoal.core.delayed import Delayed
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 
-from .blockwise import meta_from
 from .chunks import block_slices, chunk_offsets
+from .convert import meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder, build_graph
+from .rechunk import rechunk
 from .sources import NamedLock, RegionSource
 
 __all__ = ["store", "to_npy_stack", "from_npy_stack"]
@@ -54,13 +57,15 @@ class Store(ArrayExpr):
     (added to the graph by ``store``, so the target is never tokenized);
     each output block is the number of elements written."""
 
-    _parameters = ["child", "target_key", "lock"]
+    child: ArrayExpr
+    target_key: str
+    lock: Any
 
-    @property
+    @functools.cached_property
     def chunks(self) -> tuple:
         return tuple((1,) * n for n in self.child.numblocks)
 
-    @property
+    @functools.cached_property
     def meta(self) -> np.ndarray:
         return meta_from(np.int64, self.child.ndim)
 
@@ -126,8 +131,6 @@ def store(
 
 
 def _indices(expr: ArrayExpr) -> list:
-    from .chunks import all_block_indices
-
     return all_block_indices(expr.numblocks)
 
 
@@ -149,8 +152,6 @@ def to_npy_stack(dirname: str, x: Array, axis: int = 0) -> None:
     >>> sorted(os.listdir(d))
     ['0.npy', '1.npy', '2.npy', 'info.json']
     """
-    from .rechunk import rechunk
-
     if x.ndim == 0:
         raise ValueError("to_npy_stack needs at least one axis")
     axis = axis % x.ndim

@@ -164,11 +164,12 @@ def _concat_rows(parts: list) -> Any:
 def stream_partials(plan: tuple, rows: int, step: int, specs: tuple) -> tuple:
     """Partial results of several reductions of one block, made ``step`` rows
     at a time: ``specs`` holds ``(chunk, combine, axes, chunk_kwargs,
-    combine_kwargs)`` per reduction. Pieces are merged by ``combine`` over the
-    reduced axes (or concatenated when the rows are not reduced), every
-    ``split_every``-th piece so only a few partials are alive.
+    combine_kwargs, fan_in)`` per reduction. Pieces are merged by ``combine``
+    over the reduced axes (or concatenated when the rows are not reduced),
+    ``fan_in`` at a time (the reduction's tree fan-in along the rows, see
+    ``shoal.core.tree``), so only a few partials are alive.
 
-    >>> spec = (np.sum, np.sum, (0,), {}, {})
+    >>> spec = (np.sum, np.sum, (0,), {}, {}, 2)
     >>> stream_partials(("rows", np.arange(10.0)), 10, 3, (spec,))
     (array([45.]),)
     """
@@ -176,12 +177,12 @@ def stream_partials(plan: tuple, rows: int, step: int, specs: tuple) -> tuple:
     parts: list = [[] for _ in specs]
     for start in range(0, rows, step):
         block = piece(start, min(step, rows - start))
-        for out, (chunk, combine, axes, chunk_kw, combine_kw) in zip(parts, specs):
+        for out, (chunk, combine, axes, chunk_kw, combine_kw, fan_in) in zip(parts, specs):
             out.append(chunk(block, axis=axes, keepdims=True, **chunk_kw))
-            if 0 in axes and len(out) == 16:
+            if 0 in axes and len(out) == fan_in:
                 out[:] = [combine(_concat_rows(out), axis=axes, keepdims=True, **combine_kw)]
     results = []
-    for out, (_, combine, axes, _, combine_kw) in zip(parts, specs):
+    for out, (_, combine, axes, _, combine_kw, _) in zip(parts, specs):
         merged = _concat_rows(out)
         if 0 in axes and len(out) > 1:
             merged = combine(merged, axis=axes, keepdims=True, **combine_kw)

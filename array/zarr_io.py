@@ -15,7 +15,10 @@ from typing import Any
 
 from shoal.core.delayed import Delayed
 
+from .chunks import has_unknown
+from .convert import asarray, from_array
 from .core import Array
+from .storage import store
 
 __all__ = ["to_zarr", "from_zarr"]
 
@@ -66,10 +69,6 @@ def to_zarr(
     >>> from_zarr(path).compute()
     array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
-    from .chunks import has_unknown
-    from .creation import asarray
-    from .storage import store
-
     zarr = _zarr()
     x = asarray(x)
     if has_unknown(x.chunks):
@@ -120,8 +119,6 @@ def from_zarr(
     >>> from_zarr(path).chunks
     ((2, 2), (3, 3))
     """
-    from .creation import from_array
-
     zarr = _zarr()
     if isinstance(url, zarr.Array):
         z = url

@@ -8,19 +8,19 @@ import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from operator import itemgetter
+from operator import getitem
 from typing import Any
 
-from shoal.bag import chain as ch
-from shoal.bag.core import Bag, Layer, Parts, value_arg
+from shoal.bag.core import Bag, Parts, value_expr
+from shoal.bag.expr import BagExpr, Consume, PartitionOp, run_partition, shown_name
 from shoal.bag.reductions import key_func
-from shoal.bag.sources import _bounds
+from shoal.bag.sources import bounds
 from shoal.core.base import compute as compute_collections
+from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
-from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
 
-__all__ = ["join", "product", "repartition", "repartition_by_size", "sizeof"]
+__all__ = ["join", "product", "repartition", "repartition_by_size", "sizeof", "Recut"]
 
 
 def build_table(other: Iterable, on_other: Callable) -> dict:
@@ -47,6 +47,43 @@ def op_join(it: Iterable, table: dict, on_self: Callable) -> Iterator:
             yield (y, x)
 
 
+class JoinTable(BlockExpr):
+    """The in-memory side of a join, as ``key -> [elements]``: one block,
+    built once and read by every partition of the join. ``source`` is a
+    list, or the plan of a one-partition bag or of a computed value."""
+
+    source: Any
+    on_other: Callable
+
+    numblocks = (1,)
+
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        source = self.source
+        if isinstance(source, BlockExpr):
+            source = b.input(self, source, index)
+        return Task(build_table, source, self.on_other)
+
+    def _explain_args(self) -> str:
+        return f"on_other={shown_name(self.on_other)}"
+
+
+class Join(PartitionOp):
+    """``(other, element)`` pairs of ``bag`` with the ``table``."""
+
+    table: BlockExpr
+    on_self: Callable
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        part = b.input(self, self.bag, index)
+        return Task(op_join, part, b.ref(self.table, (0,)), self.on_self)
+
+    def _explain_args(self) -> str:
+        return f"on_self={shown_name(self.on_self)}"
+
+
 def join(bag: Bag, other: Any, on_self: Any, on_other: Any = None) -> Bag:
     """``Bag.join`` (see there).
 
@@ -58,18 +95,16 @@ def join(bag: Bag, other: Any, on_self: Any, on_other: Any = None) -> Bag:
     on_other = on_self if on_other is None else key_func("join", on_other)
     if on_self is None:
         raise TypeError("join: on_self must be a function or an item index, got None")
-    deps: list = []
-    if isinstance(bag_other := other, Bag):
-        if bag_other.npartitions != 1:
+    if isinstance(other, Bag):
+        if other.npartitions != 1:
             raise ValueError(
                 f"join: the other bag must have one partition (it is held in memory), got "
-                f"{bag_other.npartitions}; use other.repartition(1)"
+                f"{other.npartitions}; use other.repartition(1)"
             )
-        source: Any = bag_other.part_node(0)
-        deps.extend(bag_other.needs())
+        source: Any = other.expr
     else:
-        source = value_arg(other, deps)
-        if source is other:
+        source = value_expr(other)
+        if source is None:
             try:
                 source = list(other)
             except TypeError:
@@ -77,9 +112,7 @@ def join(bag: Bag, other: Any, on_self: Any, on_other: Any = None) -> Bag:
                     f"join: other must be an iterable, a one-partition Bag or a Delayed, got "
                     f"{type(other).__name__}"
                 ) from None
-    table = f"join-table-{tokenize(source if type(source) is list else other, on_other)}"
-    deps.append(Layer({table: Task(build_table, source, on_other)}))
-    return bag.then("join", (op_join, Ref(table), on_self), (table, on_self), tuple(deps))
+    return Bag(Join(bag.expr, JoinTable(source, on_other), on_self))
 
 
 def product_part(a: list, b: list) -> list:
@@ -91,6 +124,21 @@ def product_part(a: list, b: list) -> list:
     return list(itertools.product(a, b))
 
 
+class Product(BagExpr):
+    """Partition ``i * nb + j`` pairs partition ``i`` of ``left`` with
+    partition ``j`` of ``right`` (each stored once, read many times)."""
+
+    left: BlockExpr
+    right: BlockExpr
+
+    def _numblocks(self) -> tuple:
+        return (self.left.numblocks[0] * self.right.numblocks[0],)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        i, j = divmod(index[0], self.right.numblocks[0])
+        return Task(product_part, b.ref(self.left, (i,)), b.ref(self.right, (j,)))
+
+
 def product(bag: Bag, other: Bag) -> Bag:
     """``Bag.product`` (see there).
 
@@ -100,26 +148,75 @@ def product(bag: Bag, other: Bag) -> Bag:
     """
     if not isinstance(other, Bag):
         raise TypeError(f"product: other must be a Bag, got {type(other).__name__}")
-    srcs = [
-        Task(product_part, Ref((bag.name, i)), Ref((other.name, j)))
-        for i in range(bag.npartitions)
-        for j in range(other.npartitions)
-    ]
-    name = f"product-{tokenize(bag.name, other.name)}"
-    return Bag(name, len(srcs), srcs=srcs, deps=(bag, other))
+    return Bag(Product(bag.expr, other.expr))
 
 
 def _concat(parts: list) -> Iterator:
     return itertools.chain.from_iterable(parts)
 
 
-def split_even(part: list, n: int) -> list[list]:
-    """``part`` cut into ``n`` contiguous pieces of nearly equal length.
+def cut_partition(part: Iterable, how: Any) -> list[list]:
+    """``part`` cut into ``how`` contiguous pieces of nearly equal length (an
+    int), or before each position of ``how`` (a tuple, increasing).
 
-    >>> split_even([1, 2, 3, 4, 5], 2)
-    [[1, 2, 3], [4, 5]]
+    >>> cut_partition(iter([1, 2, 3, 4, 5]), 2), cut_partition(range(6), (2, 5))
+    ([[1, 2, 3], [4, 5]], [[0, 1], [2, 3, 4], [5]])
     """
-    return [part[a:b] for a, b in _bounds(len(part), n)]
+    part = list(part)
+    if isinstance(how, int):
+        return [part[a:b] for a, b in bounds(len(part), how)]
+    edges = [0, *how, len(part)]
+    return [part[a:b] for a, b in itertools.pairwise(edges)]
+
+
+class Recut(BagExpr):
+    """``bag`` re-cut: output partition ``j`` concatenates ``pieces[j]``,
+    each ``(i, r)``: piece ``r`` of input partition ``i``, or the whole
+    partition when ``r`` is None (streamed, fused into the output's task).
+    ``cuts[i]`` says how input ``i`` is cut (``cut_partition``), None if it
+    is not: a cut input is read once, by a split task of its own.
+
+    >>> import shoal
+    >>> import shoal.bag as sb
+    >>> r = Recut(sb.range(5, npartitions=2).expr, (((0, 0),), ((0, 1), (1, None))), (2, None))
+    >>> shoal.compute(Parts(Bag(r)), scheduler="sync")[0]
+    [[0, 1], [2, 3, 4]]
+    """
+
+    bag: BlockExpr
+    pieces: tuple
+    cuts: tuple
+
+    def _numblocks(self) -> tuple:
+        return (len(self.pieces),)
+
+    @property
+    def _prefix(self) -> str:
+        return "repartition"
+
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True  # an input partition is read once: whole by one output, or by its split
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        split = self.stage_name("split")
+        return {
+            (split, i): Task(
+                run_partition, b.input(self, self.bag, (i,)), cut_partition, self.bag._name, i, how
+            )
+            for i, how in enumerate(self.cuts)
+            if how is not None
+        }
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        split = self.stage_name("split")
+        parts = [
+            b.input(self, self.bag, (i,)) if r is None else Task(getitem, Ref((split, i)), r)
+            for i, r in self.pieces[index[0]]
+        ]
+        return Task(_concat, parts)
+
+    def _explain_args(self) -> str:
+        return f"npartitions={len(self.pieces)}"
 
 
 _SAMPLE = 20  # items of a container measured by ``sizeof`` (the rest extrapolated)
@@ -159,17 +256,6 @@ def partition_stats(part: Iterable) -> tuple[int, int]:
         count += 1
         total += sizeof(x)
     return count, total
-
-
-def split_at(part: Iterable, cuts: list[int]) -> list[list]:
-    """``part`` cut before each position of ``cuts`` (increasing).
-
-    >>> split_at(iter(range(6)), [2, 5])
-    [[0, 1], [2, 3, 4], [5]]
-    """
-    part = list(part)
-    bounds = [0, *cuts, len(part)]
-    return [part[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def size_boundaries(stats: list[tuple[int, int]], target: int) -> list[int]:
@@ -224,33 +310,28 @@ def repartition_by_size(bag: Bag, partition_size: Any) -> Bag:
         ) from None
     if isinstance(partition_size, bool) or target < 1:
         raise ValueError(f"repartition: partition_size must be positive, got {partition_size!r}")
-    stats_name = f"repartition-stats-{tokenize(bag.name)}"
-    layer = {(stats_name, i): bag.part_node(i, partition_stats) for i in range(bag.npartitions)}
-    stats_bag = Bag(stats_name, bag.npartitions, layer=layer, deps=bag.needs())
-    (stats,) = compute_collections(Parts(stats_bag))
-    starts = size_boundaries(stats, target)
-    return _from_boundaries(bag, [c for c, _ in stats], starts, tokenize(bag.name, target, stats))
+    stats_plan = Consume(bag.expr, partition_stats, "repartition-stats")
+    (stats,) = compute_collections(Parts(Bag(stats_plan)))
+    return _from_boundaries(bag, [c for c, _ in stats], size_boundaries(stats, target))
 
 
-def _from_boundaries(bag: Bag, counts: list[int], starts: list[int], tok: str) -> Bag:
+def _from_boundaries(bag: Bag, counts: list[int], starts: list[int]) -> Bag:
     """``bag`` re-cut so that output partition ``j`` holds the global
     elements ``[starts[j], starts[j + 1])`` (the last to the end)."""
     elem_starts = [0, *itertools.accumulate(counts)]
-    split = f"repartition-split-{tok}"
-    layer: dict = {}
     pieces: list[list] = [[] for _ in starts]
+    cuts: list = []
     for i in range(len(counts)):
         lo, hi = elem_starts[i], elem_starts[i + 1]
         first = bisect.bisect_right(starts, lo) - 1
-        cuts = [s - lo for s in starts if lo < s < hi]
-        if not cuts:
-            pieces[first].append(bag.part_node(i, ch.as_iterator))
+        at = tuple(s - lo for s in starts if lo < s < hi)
+        cuts.append(at or None)
+        if not at:
+            pieces[first].append((i, None))
             continue
-        layer[(split, i)] = Task(split_at, bag.part_node(i), cuts)
-        for r in range(len(cuts) + 1):
-            pieces[first + r].append(Task(itemgetter(r), Ref((split, i))))
-    srcs = [Task(_concat, nodes) for nodes in pieces]
-    return Bag(f"repartition-{tok}", len(srcs), srcs=srcs, deps=(Layer(layer), *bag.needs()))
+        for r in range(len(at) + 1):
+            pieces[first + r].append((i, r))
+    return Bag(Recut(bag.expr, tuple(map(tuple, pieces)), tuple(cuts)))
 
 
 def repartition(bag: Bag, npartitions: int) -> Bag:
@@ -267,17 +348,12 @@ def repartition(bag: Bag, npartitions: int) -> Bag:
     n_in = bag.npartitions
     if npartitions == n_in:
         return bag
-    tok = tokenize(bag.name, npartitions)
     if npartitions < n_in:
-        srcs = [
-            Task(_concat, [bag.part_node(i, ch.as_iterator) for i in range(a, b)])
-            for a, b in _bounds(n_in, npartitions)
-        ]
-        return Bag(f"repartition-{tok}", npartitions, srcs=srcs, deps=bag.needs())
-    split = f"repartition-split-{tok}"
-    layer: dict = {}
-    srcs = []
-    for i, (a, b) in enumerate(_bounds(npartitions, n_in)):
-        layer[(split, i)] = Task(split_even, bag.part_node(i), b - a)
-        srcs.extend(Task(itemgetter(r), Ref((split, i))) for r in range(b - a))
-    return Bag(f"repartition-{tok}", npartitions, srcs=srcs, deps=(Layer(layer), *bag.needs()))
+        pieces = tuple(tuple((i, None) for i in range(a, b)) for a, b in bounds(n_in, npartitions))
+        return Bag(Recut(bag.expr, pieces, (None,) * n_in))
+    out: list = []
+    cuts: list = []
+    for i, (a, b) in enumerate(bounds(npartitions, n_in)):
+        cuts.append(b - a if b - a > 1 else None)
+        out.extend(((i, r if b - a > 1 else None),) for r in range(b - a))
+    return Bag(Recut(bag.expr, tuple(out), tuple(cuts)))

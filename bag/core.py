@@ -1,22 +1,23 @@
 """The ``Bag`` collection and the ``Item`` it reduces to.
 
-A ``Bag`` is ``npartitions`` partitions, each an iterable of Python objects.
-It is either *materialized* (its keys ``(name, i)`` are in its own layer, e.g.
-after a reduction or ``persist``) or a *chain*: one source node per partition
-(a list, a ``range``, a task that yields lines) plus a tuple of per-partition
-operations (``shoal.bag.chain``). Element-wise methods only append to the
-chain, so the graph holds one ``run_chain`` task per partition however many
-maps and filters were applied: the per-partition work is function
-composition, fused before the graph is built.
+Both are thin collections over a plan (``bag/expr.py``): a ``Bag`` over a
+1-D grid of partitions (``expr.numblocks == (npartitions,)``), an ``Item``
+over a one-block plan (a tree reduction's root, ``Item.apply``, a persisted
+value). Methods build new plan nodes and never touch a graph; the graph is
+built when computing, by core's ``GraphBuilder``, which fuses the
+per-partition operations into one task per partition::
 
-    read_text -> map -> filter -> frequencies
+    b.map(json.loads).filter(ok).frequencies()
 
-    graph:  (frequencies-part, i) = run_chain(read_block_i, [map, filter], Counter)
-            (frequencies-combine, level, j) ... frequencies-agg
+    TreeReduce: frequencies, split_every=8
+      Consume: frequencies-partial, Counter
+        Filter: predicate=ok  (fused)
+          Map: func=loads  (fused)
+            ReadText: ...  (fused)
 
-Other collections a bag needs (the sources' data, a ``Delayed`` argument, a
-materialized parent) are kept in ``_deps`` and merged into the graph by a walk
-at compute time, so building a long pipeline costs O(length).
+``explain()`` prints that plan. Several bags and items computed together are
+built as one graph (``__shoal_graph_together__``), so the nodes they have in
+common run once.
 """
 
 from __future__ import annotations
@@ -25,116 +26,33 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shoal.bag import chain as ch
-from shoal.bag.share import graph_together
+from shoal.bag.elementwise import Filter, Flatten, Map, MapPartitions, Pluck, Starmap
+from shoal.bag.expr import (
+    BagArg,
+    Persisted,
+    ValueArg,
+    build_together,
+    check_callable,
+    no_default,
+    shown_name,
+)
 from shoal.core.base import CollectionMethods, is_collection
+from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.delayed import Delayed, delayed
-from shoal.core.task import Ref, Task
-from shoal.core.tokenize import tokenize
+from shoal.core.task import Task
 from shoal.core.utils import funcname
 from shoal.testing import register_checker
 
 __all__ = [
     "Bag",
     "Item",
-    "Layer",
-    "PerPart",
     "Parts",
-    "collect_graph",
+    "ItemApply",
     "check_callable",
     "no_default",
+    "value_expr",
+    "graph_together",
 ]
-
-
-class _NoDefault:
-    def __repr__(self) -> str:
-        return "<no default>"
-
-    def __reduce__(self):
-        return "no_default"
-
-
-no_default = _NoDefault()
-
-
-def check_callable(where: str, argument: str, value: Any) -> None:
-    """Raise a TypeError naming the argument if ``value`` is not callable.
-
-    >>> check_callable("Bag.map", "func", 3)
-    Traceback (most recent call last):
-    ...
-    TypeError: Bag.map: func must be callable, got int: 3
-    """
-    if not callable(value):
-        raise TypeError(
-            f"{where}: {argument} must be callable, got {type(value).__name__}: {value!r:.80}"
-        )
-
-
-class Layer:
-    """A plain piece of graph (data nodes, a reduction tree) that bags and
-    items depend on.
-
-    >>> collect_graph(Layer({"x": 1}))
-    {'x': 1}
-    """
-
-    __slots__ = ("graph",)
-    _deps: tuple = ()
-
-    def __init__(self, graph: dict):
-        self.graph = graph
-
-    def _own_layer(self) -> dict:
-        return self.graph
-
-
-class PerPart:
-    """An operation argument that differs per partition (a zipped bag's
-    partition node); resolved when the graph is built.
-
-    >>> PerPart(["a", "b"]).nodes[1]
-    'b'
-    """
-
-    __slots__ = ("nodes",)
-
-    def __init__(self, nodes: list):
-        self.nodes = nodes
-
-
-def collect_graph(*roots: Any) -> dict:
-    """The whole graph needed by bags, items and any other collections.
-
-    >>> from shoal.bag import from_sequence
-    >>> sorted(collect_graph(from_sequence([1, 2], npartitions=2)))[-1][1]
-    1
-    """
-    graph: dict = {}
-    seen: set = set()
-    stack = list(roots)
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if hasattr(obj, "_own_layer"):
-            graph.update(obj._own_layer())
-            stack.extend(obj._deps)
-        else:
-            graph.update(obj.__shoal_graph__())
-    return graph
-
-
-def _merge_deps(*groups: tuple) -> tuple:
-    out: list = []
-    seen: set = set()
-    for group in groups:
-        for d in group:
-            if id(d) not in seen:
-                seen.add(id(d))
-                out.append(d)
-    return tuple(out)
 
 
 def _concat(parts: list) -> list:
@@ -142,37 +60,50 @@ def _concat(parts: list) -> list:
 
 
 def _rebuild_bag(graph: dict, name: str, npartitions: int) -> Bag:
-    return Bag(name, npartitions, layer=graph)
+    return Bag(Persisted(name, npartitions, graph))
 
 
 def _first(result: Any) -> Any:
     return result
 
 
-def _rebuild_item(graph: dict, key: Any) -> Item:
-    return Item(key, graph)
+def _rebuild_item(graph: dict, name: str) -> Item:
+    return Item(Persisted(name, 1, graph))
 
 
-def value_arg(value: Any, deps: list) -> Any:
-    """A function argument as a task argument: ``Item``/``Delayed`` (and other
-    collections) become references to their computed value.
+def graph_together(collections: list) -> Any:
+    """The graph of bags and items computed together, built as one plan so
+    their common work runs once (``__shoal_graph_together__``).
+
+    >>> import shoal, shoal.bag as sb
+    >>> b = sb.range(5, npartitions=2).map(abs)
+    >>> shoal.compute(b.sum(), b.count(), scheduler="sync")
+    (10, 5)
+    """
+    return build_together([c.expr for c in collections])
+
+
+def value_expr(value: Any) -> BlockExpr | None:
+    """The plan node of a function argument computed elsewhere (an ``Item``,
+    a ``Delayed``, another collection), or None for a plain value.
 
     >>> from shoal import delayed
-    >>> deps = []
-    >>> value_arg(delayed(1, name="one"), deps), value_arg(2, deps), len(deps)
-    (Ref('one'), 2, 1)
+    >>> type(value_expr(delayed(1))).__name__, value_expr(2)
+    ('DelayedValue', None)
     """
+    from shoal.bag.expr import DelayedValue
+
     if isinstance(value, Item):
-        deps.append(value)
-        return Ref(value.key)
+        return value.expr
     if isinstance(value, Delayed):
-        deps.append(value)
-        return Ref(value.key)
+        return DelayedValue(value)
     if is_collection(value):
-        d = delayed(value)
-        deps.append(d)
-        return Ref(d.key)
-    return value
+        return DelayedValue(delayed(value))
+    return None
+
+
+def _explain(expr: BlockExpr) -> str:
+    return "Plan (a (fused) node runs inside its user's tasks):\n" + expr.explain_text(1)
 
 
 class Bag(CollectionMethods):
@@ -187,33 +118,31 @@ class Bag(CollectionMethods):
     [1, 9, 25, 49, 81]
     """
 
-    __slots__ = ("name", "npartitions", "_layer", "_deps", "_srcs", "_ops")
+    __slots__ = ("expr",)
     __shoal_scheduler__ = "processes"
     __shoal_graph_together__ = staticmethod(graph_together)
 
-    def __init__(
-        self,
-        name: str,
-        npartitions: int,
-        layer: dict | None = None,
-        deps: tuple = (),
-        srcs: list | None = None,
-        ops: tuple = (),
-    ):
-        self.name = name
-        self.npartitions = npartitions
-        self._layer = layer or {}
-        self._deps = deps
-        self._srcs = srcs
-        self._ops = ops
+    def __init__(self, expr: BlockExpr):
+        if not isinstance(expr, BlockExpr) or len(expr.numblocks) != 1:
+            raise TypeError(f"a Bag needs a 1-D plan (a BlockExpr), got {expr!r:.80}")
+        self.expr = expr
+
+    @property
+    def name(self) -> str:
+        """The name of the bag's keys ``(name, i)``."""
+        return self.expr._name
+
+    @property
+    def npartitions(self) -> int:
+        return self.expr.numblocks[0]
 
     # ------------------------------------------------------------ protocol
 
-    def __shoal_graph__(self) -> dict:
-        return collect_graph(self)
+    def __shoal_graph__(self) -> Any:
+        return build_together([self.expr])
 
     def __shoal_keys__(self) -> list:
-        return [(self.name, i) for i in range(self.npartitions)]
+        return [self.expr.key((i,)) for i in range(self.npartitions)]
 
     def __shoal_postcompute__(self) -> tuple:
         return _concat, ()
@@ -230,55 +159,19 @@ class Bag(CollectionMethods):
     def __iter__(self) -> Iterator:
         return iter(self.compute())
 
-    # -------------------------------------------------------------- graph
-
-    def _own_layer(self) -> dict:
-        if self._srcs is None:
-            return self._layer
-        name = self.name
-        return {(name, i): self.part_node(i) for i in range(self.npartitions)}
-
-    def needs(self) -> tuple:
-        """What the per-partition nodes of this bag refer to.
+    def explain(self) -> str:
+        """The bag's plan as text, one node per line; a node marked
+        ``(fused)`` runs inside its user's tasks (one task per partition for a
+        whole chain of per-partition operations).
 
         >>> import shoal.bag as sb
-        >>> sb.range(3).needs()
-        ()
+        >>> print(sb.range(4, npartitions=2).map(abs).filter(bool).explain())
+        Plan (a (fused) node runs inside its user's tasks):
+          Filter: predicate=bool
+            Map: func=abs  (fused)
+              Range: range(0, 4), npartitions=2  (fused)
         """
-        return self._deps if self._srcs is not None else (self,)
-
-    def part_node(self, i: int, finish: Callable | None = None) -> Any:
-        """The node computing partition ``i`` (finished by ``finish``).
-
-        >>> import shoal.bag as sb
-        >>> sb.range(5, npartitions=2).map(abs).part_node(1, sum)({})
-        7
-        """
-        if self._srcs is None:
-            if finish is None:
-                return Ref((self.name, i))
-            return Task(ch.run_chain, Ref((self.name, i)), (), finish, (self.name, i))
-        ops = tuple(
-            tuple(a.nodes[i] if type(a) is PerPart else a for a in op)
-            if any(type(a) is PerPart for a in op)
-            else op
-            for op in self._ops
-        )
-        return Task(ch.run_chain, self._srcs[i], ops, finish, (self.name, i))
-
-    def then(self, prefix: str, op: tuple, token: Any, deps: tuple = ()) -> Bag:
-        """A new bag: this one with ``op`` appended to every partition's chain.
-
-        >>> import shoal.bag as sb
-        >>> sb.range(3).then("neg", (ch.op_map, abs), None).compute(scheduler="sync")
-        [0, 1, 2]
-        """
-        if self._srcs is None:
-            srcs, ops, base = [Ref((self.name, i)) for i in range(self.npartitions)], (), (self,)
-        else:
-            srcs, ops, base = self._srcs, self._ops, self._deps
-        name = f"{prefix}-{tokenize(self.name, prefix, token)}"
-        return Bag(name, self.npartitions, srcs=srcs, ops=ops + (op,), deps=_merge_deps(base, deps))
+        return _explain(self.expr)
 
     # -------------------------------------------------------- element-wise
 
@@ -302,12 +195,9 @@ class Bag(CollectionMethods):
         [2, 4]
         """
         check_callable("Bag.starmap", "func", func)
-        deps: list = []
-        kw = {k: value_arg(v, deps) for k, v in kwargs.items()}
-        spec = ((), kw) if deps else ch.Packed((), kw)
-        return self.then(
-            "starmap-" + funcname(func), (ch.op_starmap, func, spec), (func, kwargs), tuple(deps)
-        )
+        values: list = []
+        kw = {k: _slot(v, values) for k, v in kwargs.items()} or None
+        return Bag(Starmap(self.expr, func, kw, tuple(values)))
 
     def filter(self, predicate: Callable) -> Bag:
         """Keep the elements for which ``predicate`` is true.
@@ -317,7 +207,7 @@ class Bag(CollectionMethods):
         [0, 3]
         """
         check_callable("Bag.filter", "predicate", predicate)
-        return self.then("filter-" + funcname(predicate), (ch.op_filter, predicate), predicate)
+        return Bag(Filter(self.expr, predicate))
 
     def remove(self, predicate: Callable) -> Bag:
         """Drop the elements for which ``predicate`` is true.
@@ -327,7 +217,7 @@ class Bag(CollectionMethods):
         [1, 2, 4, 5]
         """
         check_callable("Bag.remove", "predicate", predicate)
-        return self.then("remove-" + funcname(predicate), (ch.op_remove, predicate), predicate)
+        return Bag(Filter(self.expr, predicate, keep=False))
 
     def flatten(self) -> Bag:
         """Concatenate the elements, each itself iterable.
@@ -336,7 +226,7 @@ class Bag(CollectionMethods):
         >>> sb.from_sequence([[1, 2], [], [3]]).flatten().compute(scheduler="sync")
         [1, 2, 3]
         """
-        return self.then("flatten", (ch.op_flatten,), None)
+        return Bag(Flatten(self.expr))
 
     def pluck(self, key: Any, default: Any = no_default) -> Bag:
         """``element[key]`` for each element; a list of keys gives tuples.
@@ -347,12 +237,7 @@ class Bag(CollectionMethods):
         [(1, 2), (3, None)]
         """
         as_tuple = isinstance(key, list)
-        keys = tuple(key) if as_tuple else key
-        if default is no_default:
-            op = (ch.op_pluck, keys, as_tuple)
-        else:
-            op = (ch.op_pluck_default, keys, as_tuple, default)
-        return self.then("pluck", op, (keys, as_tuple, repr(default)))
+        return Bag(Pluck(self.expr, tuple(key) if as_tuple else key, as_tuple, default))
 
     def map_partitions(
         self, func: Callable, *args: Any, stream: bool = False, **kwargs: Any
@@ -733,9 +618,32 @@ class Bag(CollectionMethods):
         >>> int(df.a.sum().compute())
         3
         """
-        from shoal.bag.outputs import to_dataframe
+        from shoal.bag.frames import bag_to_dataframe
 
-        return to_dataframe(self, meta, columns)
+        return bag_to_dataframe(self, meta, columns)
+
+
+class ItemApply(BlockExpr):
+    """``func`` of an item's value (``Item.apply``)."""
+
+    item: BlockExpr
+    func: Callable
+
+    fusable = True
+    numblocks = (1,)
+
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        return Task(self.func, b.input(self, self.item, index))
+
+    @property
+    def _prefix(self) -> str:
+        return "apply-" + funcname(self.func)
+
+    def _explain_args(self) -> str:
+        return f"func={shown_name(self.func)}"
 
 
 class Item(CollectionMethods):
@@ -747,20 +655,22 @@ class Item(CollectionMethods):
     60
     """
 
-    __slots__ = ("key", "_layer", "_deps")
+    __slots__ = ("expr",)
     __shoal_scheduler__ = "processes"
     __shoal_graph_together__ = staticmethod(graph_together)
 
-    def __init__(self, key: Any, layer: dict, deps: tuple = ()):
-        self.key = key
-        self._layer = layer
-        self._deps = deps
+    def __init__(self, expr: BlockExpr):
+        if not isinstance(expr, BlockExpr) or expr.numblocks != (1,):
+            raise TypeError(f"an Item needs a plan of one block, got {expr!r:.80}")
+        self.expr = expr
 
-    def _own_layer(self) -> dict:
-        return self._layer
+    @property
+    def key(self) -> Any:
+        """The key of the item's value."""
+        return self.expr.key((0,))
 
-    def __shoal_graph__(self) -> dict:
-        return collect_graph(self)
+    def __shoal_graph__(self) -> Any:
+        return build_together([self.expr])
 
     def __shoal_keys__(self) -> Any:
         return self.key
@@ -769,13 +679,26 @@ class Item(CollectionMethods):
         return _first, ()
 
     def __shoal_postpersist__(self) -> tuple:
-        return _rebuild_item, (self.key,)
+        return _rebuild_item, (self.expr._name,)
 
     def __shoal_tokenize__(self) -> Any:
-        return self.key
+        return self.expr._name
 
     def __repr__(self) -> str:
-        return f"shoal.bag.Item<{self.key}>"
+        return f"shoal.bag.Item<{self.expr._name}>"
+
+    def explain(self) -> str:
+        """The item's plan as text (see ``Bag.explain``).
+
+        >>> import shoal.bag as sb
+        >>> print(sb.range(4, npartitions=2).map(abs).sum(split_every=2).explain())
+        Plan (a (fused) node runs inside its user's tasks):
+          TreeReduce: sum, split_every=2
+            Consume: sum-partial, sum
+              Map: func=abs  (fused)
+                Range: range(0, 4), npartitions=2  (fused)
+        """
+        return _explain(self.expr)
 
     def apply(self, func: Callable) -> Item:
         """An item computed as ``func(value)``.
@@ -785,8 +708,7 @@ class Item(CollectionMethods):
         '3'
         """
         check_callable("Item.apply", "func", func)
-        key = f"apply-{funcname(func)}-{tokenize(self.key, func)}"
-        return Item(key, {key: Task(func, Ref(self.key))}, (self,))
+        return Item(ItemApply(self.expr, func))
 
     def to_delayed(self, optimize_graph: bool = True) -> Delayed:
         """This value as a ``Delayed``.
@@ -797,7 +719,7 @@ class Item(CollectionMethods):
         """
         from shoal.core.fuse import fuse_linear
 
-        graph = collect_graph(self)
+        graph = self.__shoal_graph__()
         if optimize_graph:
             graph = fuse_linear(graph, [self.key])
         return Delayed(self.key, graph)
@@ -806,26 +728,34 @@ class Item(CollectionMethods):
 # ------------------------------------------------------------------ functions
 
 
-def _arg_converter(bags: list, deps: list) -> Callable:
+def _slot(value: Any, values: list) -> Any:
+    """``value`` as a task argument: a ``ValueArg`` placeholder (its plan
+    appended to ``values``) if it is computed elsewhere, else itself."""
+    expr = value_expr(value)
+    if expr is None:
+        return value
+    values.append(expr)
+    return ValueArg(len(values) - 1)
+
+
+def _zipped(where: str, func: Callable, args: tuple, kwargs: dict) -> tuple:
+    """``(bags, template, kwtemplate, values)`` of a call over zipped bags:
+    each distinct bag once, placeholders in the argument templates."""
+    check_callable(where, "func", func)
+    bags: list = []
+    values: list = []
+
     def convert(value: Any) -> Any:
         if isinstance(value, Bag):
             for k, b in enumerate(bags):
-                if b is value:
-                    return ch.BagArg(k)
+                if b.name == value.name:
+                    return BagArg(k)
             bags.append(value)
-            return ch.BagArg(len(bags) - 1)
-        return value_arg(value, deps)
+            return BagArg(len(bags) - 1)
+        return _slot(value, values)
 
-    return convert
-
-
-def _zipped(where: str, func: Callable, args: tuple, kwargs: dict):
-    check_callable(where, "func", func)
-    bags: list = []
-    deps: list = []
-    convert = _arg_converter(bags, deps)
     template = tuple(convert(a) for a in args)
-    kwtemplate = {k: convert(v) for k, v in kwargs.items()}
+    kwtemplate = {k: convert(v) for k, v in kwargs.items()} or None
     if not bags:
         raise TypeError(f"{where} needs at least one Bag among its arguments")
     n = bags[0].npartitions
@@ -835,15 +765,7 @@ def _zipped(where: str, func: Callable, args: tuple, kwargs: dict):
                 f"{where}: zipped bags must have the same number of partitions, got "
                 f"{n} and {b.npartitions}; repartition one of them first"
             )
-    spec = (template, kwtemplate) if deps else ch.Packed(template, kwtemplate)
-    token = (
-        func,
-        [b.name for b in bags],
-        [a for a in args if not is_collection(a)],
-        {k: v for k, v in kwargs.items() if not is_collection(v)},
-        [getattr(d, "key", None) for d in deps],
-    )
-    return bags, deps, template, kwtemplate, spec, token
+    return tuple(b.expr for b in bags), template, kwtemplate, tuple(values)
 
 
 def bag_map(func: Callable, *args: Any, **kwargs: Any) -> Bag:
@@ -855,17 +777,8 @@ def bag_map(func: Callable, *args: Any, **kwargs: Any) -> Bag:
     >>> sb.map(lambda x, y: x * y, a, b).compute(scheduler="sync")
     [0, 11, 24]
     """
-    bags, deps, template, kwtemplate, spec, token = _zipped("map", func, args, kwargs)
-    base, others = bags[0], bags[1:]
-    if template == (ch.BagArg(0),) and not kwtemplate:
-        op: tuple = (ch.op_map, func)
-    else:
-        lazy = [
-            PerPart([o.part_node(i, ch.as_iterator) for i in range(o.npartitions)]) for o in others
-        ]
-        op = (ch.op_map_args, func, spec, *lazy)
-    extra = [d for o in others for d in o.needs()]
-    return base.then("map-" + funcname(func), op, token, _merge_deps(tuple(deps), tuple(extra)))
+    bags, template, kwtemplate, values = _zipped("map", func, args, kwargs)
+    return Bag(Map(bags, func, template, kwtemplate, values))
 
 
 def bag_map_partitions(func: Callable, *args: Any, stream: bool = False, **kwargs: Any) -> Bag:
@@ -880,20 +793,10 @@ def bag_map_partitions(func: Callable, *args: Any, stream: bool = False, **kwarg
     TypeError: map_partitions: the function returned int, expected an iterable (the new partition)
     ...
     """
-    bags, deps, template, kwtemplate, spec, token = _zipped("map_partitions", func, args, kwargs)
-    base, others = bags[0], bags[1:]
     if not isinstance(stream, bool):
         raise TypeError(f"map_partitions: stream must be True or False, got {stream!r}")
-    finish = ch.as_iterator if stream else None
-    lazy = [PerPart([o.part_node(i, finish) for i in range(o.npartitions)]) for o in others]
-    extra = [d for o in others for d in o.needs()]
-    op = ch.op_stream_partition if stream else ch.op_map_partition
-    return base.then(
-        "map-partitions-" + funcname(func),
-        (op, func, spec, *lazy),
-        (token, stream),
-        _merge_deps(tuple(deps), tuple(extra)),
-    )
+    bags, template, kwtemplate, values = _zipped("map_partitions", func, args, kwargs)
+    return Bag(MapPartitions(bags, func, template, kwtemplate, values, stream))
 
 
 def bag_zip(*bags: Bag) -> Bag:
@@ -922,12 +825,18 @@ class Parts:
     [[0, 1], [2]]
     """
 
+    __slots__ = ("bag",)
     __shoal_scheduler__ = "processes"
+    __shoal_graph_together__ = staticmethod(graph_together)
 
     def __init__(self, bag: Bag):
         self.bag = bag
 
-    def __shoal_graph__(self) -> dict:
+    @property
+    def expr(self) -> BlockExpr:
+        return self.bag.expr
+
+    def __shoal_graph__(self) -> Any:
         return self.bag.__shoal_graph__()
 
     def __shoal_keys__(self) -> list:

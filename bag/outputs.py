@@ -1,6 +1,7 @@
-"""Getting values out of a bag: ``take``, ``to_delayed``, ``to_dataframe``.
+"""Getting values out of a bag: ``take`` and ``to_delayed``.
 
-(``compute`` is the collection protocol; ``to_textfiles`` is in ``text``.)
+(``compute`` is the collection protocol; ``to_textfiles`` is in ``text``,
+``to_dataframe`` in ``frames``.)
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from shoal.bag.core import Bag, collect_graph
-from shoal.core.delayed import Delayed, delayed
+from shoal.bag.core import Bag
+from shoal.bag.expr import Consume
+from shoal.core.delayed import Delayed
 from shoal.core.fuse import fuse_linear
-from shoal.core.tokenize import tokenize
 
-__all__ = ["take", "to_delayed", "to_dataframe", "partition_to_pandas"]
+__all__ = ["take", "to_delayed"]
 
 
 def _take_list(it: Iterable, n: int) -> list:
     return list(itertools.islice(it, n))
+
+
+def _first_partitions(bag: Bag, n: int) -> Bag:
+    """The first ``n`` partitions of ``bag``."""
+    from shoal.bag.combine import Recut
+
+    if n == bag.npartitions:
+        return bag
+    pieces = tuple(((i, None),) for i in range(n))
+    return Bag(Recut(bag.expr, pieces, (None,) * bag.npartitions))
 
 
 def take(
@@ -41,11 +52,8 @@ def take(
             f"take: npartitions must be -1 or between 1 and {bag.npartitions} (the bag's "
             f"partitions), got {npartitions!r}"
         )
-    name = f"take-{tokenize(bag.name, k, n)}"
-    finish = functools.partial(_take_list, n=k)
-    out = Bag(
-        name, n, layer={(name, i): bag.part_node(i, finish) for i in range(n)}, deps=bag.needs()
-    )
+    head = _first_partitions(bag, n)
+    out = Bag(Consume(head.expr, functools.partial(_take_list, n=k), "take"))
     if not compute:
         return out
     elements = out.compute(**kwargs)[:k]
@@ -66,78 +74,7 @@ def to_delayed(bag: Bag, optimize_graph: bool = True) -> list[Delayed]:
     3
     """
     keys = bag.__shoal_keys__()
-    graph = collect_graph(bag)
+    graph = bag.__shoal_graph__()
     if optimize_graph:
         graph = fuse_linear(graph, keys)
     return [Delayed(k, graph) for k in keys]
-
-
-def partition_to_pandas(part: Iterable, columns: Any = None, meta: Any = None) -> Any:
-    """One bag partition (dicts, or tuples/lists, or scalars) as a pandas
-    DataFrame, with ``meta``'s columns and dtypes when given.
-
-    >>> partition_to_pandas([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])["a"].tolist()
-    [1, 2]
-    """
-    import pandas as pd
-
-    rows = list(part)
-    if meta is not None:
-        columns = list(meta.columns)
-    if rows and not isinstance(rows[0], (dict, tuple, list)):
-        df = pd.DataFrame({columns[0] if columns else 0: rows})
-    else:
-        df = (
-            pd.DataFrame.from_records(rows, columns=columns)
-            if rows
-            else pd.DataFrame(columns=columns)
-        )
-    if meta is not None:
-        df = df.astype(meta.dtypes.to_dict()) if len(df) else meta.iloc[:0].copy()
-    return df
-
-
-def _meta_of(bag: Bag, meta: Any, columns: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(meta, pd.DataFrame):
-        return meta.iloc[:0]
-    if isinstance(meta, dict):
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in meta.items()})
-    if meta is not None:
-        raise TypeError(
-            f"to_dataframe: meta must be a pandas DataFrame or a dict of "
-            f"column -> dtype, got {type(meta).__name__}"
-        )
-    head = bag.take(1, npartitions=-1, warn=False)
-    if not head:
-        raise ValueError(
-            "to_dataframe: the bag is empty, so its columns and dtypes cannot "
-            "be inferred; pass meta="
-        )
-    return partition_to_pandas(head, columns).iloc[:0]
-
-
-def to_dataframe(bag: Bag, meta: Any = None, columns: Any = None) -> Any:
-    """``Bag.to_dataframe``: needs ``shoal.dataframe.DataFrame`` and
-    ``shoal.dataframe.from_delayed`` (checked when called).
-
-    >>> import shoal.bag as sb
-    >>> df = to_dataframe(sb.from_sequence([(1, "x")]), columns=["n", "s"])
-    >>> list(df.columns)
-    ['n', 's']
-    """
-    import shoal.dataframe as sd
-
-    missing = [n for n in ("DataFrame", "from_delayed") if not hasattr(sd, n)]
-    if missing:
-        raise NotImplementedError(
-            "Bag.to_dataframe needs shoal.dataframe to provide "
-            f"{' and '.join('shoal.dataframe.' + n for n in missing)}, which it does not yet; "
-            "meanwhile, bag.to_delayed() with shoal.bag.outputs.partition_to_pandas gives "
-            "pandas partitions"
-        )
-    meta = _meta_of(bag, meta, columns)
-    convert = delayed(partition_to_pandas, pure=True)
-    parts = [convert(d, None, meta) for d in to_delayed(bag)]
-    return sd.from_delayed(parts, meta=meta)

@@ -83,8 +83,8 @@ def sample(bag: Bag, k: int, split_every: int | None = None) -> Bag:
         functools.partial(_sample_final, k=k),
         split_every,
         "random-sample",
-        (k, _random.random()),
         output_bag=True,
+        salt=_random.random(),
     )
 
 
@@ -133,8 +133,8 @@ def choices(bag: Bag, k: int = 1, split_every: int | None = None) -> Bag:
         functools.partial(_choices_final, k=k),
         split_every,
         "random-choices",
-        (k, _random.random()),
         output_bag=True,
+        salt=_random.random(),
     )
 
 

@@ -25,29 +25,10 @@ from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
-from shoal.bag.core import Bag, Item, check_callable, no_default
-from shoal.core import config
-from shoal.core.task import Ref, Task
-from shoal.core.tokenize import tokenize
+from shoal.bag.core import Bag, Item
+from shoal.bag.expr import Consume, check_callable, no_default
+from shoal.core.tree import TreeReduce, split_every_of
 from shoal.core.utils import funcname
-
-config.update_defaults(
-    {"bag": {"split-every": 8}},
-    {"bag.split-every": "Partial results combined per task in bag tree reductions."},
-)
-
-
-def split_every_of(value: Any) -> int:
-    """The fan-in of a tree reduction: ``value`` or config ``bag.split-every``.
-
-    >>> split_every_of(None) >= 2
-    True
-    """
-    if value is None:
-        value = config.get("bag.split-every")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise ValueError(f"split_every must be an int >= 2, got {value!r}")
-    return value
 
 
 def tree_reduce(
@@ -57,39 +38,24 @@ def tree_reduce(
     aggregate: Callable,
     split_every: Any,
     prefix: str,
-    token: Any,
     output_bag: bool = False,
+    salt: Any = None,
 ) -> Any:
     """An ``Item`` (or a one-partition ``Bag`` if ``output_bag``) computed by
-    a tree reduction over ``bag`` (see the module docstring).
+    a tree reduction over ``bag`` (see the module docstring): the partials
+    are a ``Consume`` node fused with the bag's per-partition operations,
+    the tree is core's ``TreeReduce``. ``salt`` keeps otherwise equal
+    reductions apart (random draws).
 
     >>> import shoal.bag as sb
     >>> b = sb.range(10, npartitions=5)
-    >>> tree_reduce(b, sum, sum, sum, 2, "total", None).compute(scheduler="sync")
+    >>> tree_reduce(b, sum, sum, sum, 2, "total").compute(scheduler="sync")
     45
     """
-    every = split_every_of(split_every)
-    tok = tokenize(bag.name, prefix, token, every)
-    part = f"{prefix}-part-{tok}"
-    layer: dict = {(part, i): bag.part_node(i, perpart) for i in range(bag.npartitions)}
-    keys: list = [(part, i) for i in range(bag.npartitions)]
-    level = 0
-    while len(keys) > every:
-        name = f"{prefix}-combine-{tok}"
-        new = []
-        for j, start in enumerate(range(0, len(keys), every)):
-            key = (name, level, j)
-            layer[key] = Task(combine, [Ref(k) for k in keys[start : start + every]])
-            new.append(key)
-        keys = new
-        level += 1
-    if output_bag:
-        name = f"{prefix}-{tok}"
-        layer[(name, 0)] = Task(aggregate, [Ref(k) for k in keys])
-        return Bag(name, 1, layer=layer, deps=bag.needs())
-    final = f"{prefix}-agg-{tok}"
-    layer[final] = Task(aggregate, [Ref(k) for k in keys])
-    return Item(final, layer, bag.needs())
+    every = split_every_of(split_every, "bag")
+    parts = Consume(bag.expr, perpart, f"{prefix}-partial", salt=salt)
+    tree = TreeReduce(parts, combine, aggregate, every, label=prefix)
+    return Bag(tree) if output_bag else Item(tree)
 
 
 # ------------------------------------------------------------ simple ones
@@ -108,7 +74,7 @@ def count(bag: Bag, split_every: Any = None) -> Item:
     >>> count(sb.range(5, npartitions=2)).compute(scheduler="sync")
     5
     """
-    return tree_reduce(bag, _count_part, sum, sum, split_every, "count", None)
+    return tree_reduce(bag, _count_part, sum, sum, split_every, "count")
 
 
 def total(bag: Bag, split_every: Any = None) -> Item:
@@ -118,7 +84,7 @@ def total(bag: Bag, split_every: Any = None) -> Item:
     >>> total(sb.range(5, npartitions=2)).compute(scheduler="sync")
     10
     """
-    return tree_reduce(bag, sum, sum, sum, split_every, "sum", None)
+    return tree_reduce(bag, sum, sum, sum, split_every, "sum")
 
 
 def _extreme_part(it: Iterable, func: Callable) -> list:
@@ -152,7 +118,6 @@ def extreme(bag: Bag, func: Callable, split_every: Any = None) -> Item:
         functools.partial(_extreme_final, func=func),
         split_every,
         func.__name__,
-        None,
     )
 
 
@@ -163,7 +128,7 @@ def truth(bag: Bag, func: Callable, split_every: Any = None) -> Item:
     >>> truth(sb.from_sequence([1, 0]), all).compute(scheduler="sync")
     False
     """
-    return tree_reduce(bag, func, func, func, split_every, func.__name__, None)
+    return tree_reduce(bag, func, func, func, split_every, func.__name__)
 
 
 # ------------------------------------------------------------- moments
@@ -223,7 +188,6 @@ def moments(bag: Bag, stat: str, ddof: int = 0, split_every: Any = None) -> Item
         functools.partial(_moments_final, stat=stat, ddof=ddof),
         split_every,
         stat,
-        ddof,
     )
 
 
@@ -285,7 +249,6 @@ def distinct(bag: Bag, key: Any = None, split_every: Any = None) -> Bag:
         functools.partial(_distinct_final, by_key=key is not None),
         split_every,
         "distinct",
-        key,
         output_bag=True,
     )
 
@@ -320,7 +283,6 @@ def frequencies(bag: Bag, sort: bool = False, split_every: Any = None) -> Bag:
         functools.partial(_frequencies_final, sort=bool(sort)),
         split_every,
         "frequencies",
-        bool(sort),
         output_bag=True,
     )
 
@@ -351,7 +313,6 @@ def topk(bag: Bag, k: int, key: Any = None, split_every: Any = None) -> Bag:
         combine,
         split_every,
         "topk",
-        (k, key),
         output_bag=True,
     )
 
@@ -409,7 +370,6 @@ def fold(
         functools.partial(_fold_final, combine=combine),
         split_every,
         "fold-" + funcname(binop),
-        (binop, combine, repr(initial)),
     )
 
 
@@ -488,7 +448,6 @@ def foldby(
         functools.partial(_foldby_final, combine=combine, combine_initial=combine_initial),
         split_every,
         "foldby",
-        (key, binop, combine, repr(initial), repr(combine_initial)),
         output_bag=True,
     )
 
@@ -497,7 +456,8 @@ def foldby(
 
 
 def _list_then(it: Iterable, func: Callable) -> Any:
-    return func(it if type(it) is list else list(it))
+    # always a new list: a stored partition is shared with its other readers
+    return func(list(it))
 
 
 def _aggregate_to_list(parts: list, aggregate: Callable) -> list:
@@ -537,16 +497,5 @@ def user_reduction(
     part = functools.partial(_list_then, func=perpartition)
     if out_type is Bag:
         final = functools.partial(_aggregate_to_list, aggregate=aggregate)
-        return tree_reduce(
-            bag,
-            part,
-            combine,
-            final,
-            split_every,
-            prefix,
-            (perpartition, aggregate, combine),
-            output_bag=True,
-        )
-    return tree_reduce(
-        bag, part, combine, aggregate, split_every, prefix, (perpartition, aggregate, combine)
-    )
+        return tree_reduce(bag, part, combine, final, split_every, prefix, output_bag=True)
+    return tree_reduce(bag, part, combine, aggregate, split_every, prefix)

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from shoal.bag.core import Bag, check_callable, no_default
+from shoal.bag.core import Bag
+from shoal.bag.expr import PartitionOp, check_callable, no_default, run_partition, shown_name
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Ref, Task
-from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
 
-__all__ = ["accumulate"]
+__all__ = ["accumulate", "Accumulate"]
 
 
 def accumulate_part(part: list, binop: Callable, carry: Any) -> tuple[list, Any]:
@@ -37,8 +38,40 @@ def accumulate_part(part: list, binop: Callable, carry: Any) -> tuple[list, Any]
     return out, (out[-1] if out else carry)
 
 
-def _with_initial(part: list, initial: Any) -> list:
-    return [initial, *part]
+def _with_initial(part: Any, initial: Any) -> Any:
+    return itertools.chain((initial,), part)
+
+
+class Accumulate(PartitionOp):
+    """The running ``binop`` over ``bag``, partitions in sequence: a step
+    key per partition holds ``(partition, last value)``."""
+
+    binop: Callable
+    initial: Any = no_default
+
+    fusable = False
+
+    @property
+    def _prefix(self) -> str:
+        return "accumulate-" + funcname(self.binop)
+
+    def _build_layer(self, b: GraphBuilder) -> dict:
+        step = self.stage_name("step")
+        layer: dict = {}
+        carry: Any = no_default
+        for i in range(self.npartitions):
+            part = b.input(self, self.bag, (i,))
+            if i == 0 and self.initial is not no_default:
+                part = Task(_with_initial, part, self.initial)
+            layer[(step, i)] = Task(
+                run_partition, part, accumulate_part, self.bag._name, i, self.binop, carry
+            )
+            layer[(self._name, i)] = Task(itemgetter(0), Ref((step, i)))
+            carry = Task(itemgetter(1), Ref((step, i)))
+        return layer
+
+    def _explain_args(self) -> str:
+        return f"binop={shown_name(self.binop)}"
 
 
 def accumulate(bag: Bag, binop: Callable, initial: Any = no_default) -> Bag:
@@ -50,16 +83,4 @@ def accumulate(bag: Bag, binop: Callable, initial: Any = no_default) -> Bag:
     [0, 1, 3, 6, 10]
     """
     check_callable("Bag.accumulate", "binop", binop)
-    tok = tokenize(bag.name, binop, repr(initial))
-    step = f"accumulate-step-{tok}"
-    name = f"accumulate-{funcname(binop)}-{tok}"
-    layer: dict = {}
-    carry: Any = no_default
-    for i in range(bag.npartitions):
-        part = bag.part_node(i)
-        if i == 0 and initial is not no_default:
-            part = Task(_with_initial, part, initial)
-        layer[(step, i)] = Task(accumulate_part, part, binop, carry)
-        layer[(name, i)] = Task(itemgetter(0), Ref((step, i)))
-        carry = Task(itemgetter(1), Ref((step, i)))
-    return Bag(name, bag.npartitions, layer=layer, deps=bag.needs())
+    return Bag(Accumulate(bag.expr, binop, initial))

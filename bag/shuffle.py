@@ -19,9 +19,11 @@ in every process, unlike ``hash`` of a ``str``). Then:
   deletes the run's files; whatever a failed or partial run leaves is
   removed when the process that built the graph exits.
 
-Output partitions are keys of their own (read once per compute, however many
-bags consume them); with one consumer, graph fusion runs the read and the
-consumer's chain in one task.
+An output partition is a fusable plan node: with one consumer it is read
+inside the consumer's task (grouped data does not travel between
+processes); with several it is stored under its own key, so it is read once
+per compute however many bags consume it (the disk run's cleanup counts on
+that).
 
     input i:  chain ... -> group by key -> buckets by hash(key) % n_out
                  |  tasks: bucket tasks (i, j)   disk: file i + offsets
@@ -41,14 +43,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from shoal.bag.core import Bag
+from shoal.bag.expr import BagExpr, Consume, run_partition
 from shoal.bag.reductions import key_func
 from shoal.bag.shuffle_hash import stable_hash
-from shoal.bag.shuffle_tasks import tasks_shuffle_layer
+from shoal.bag.shuffle_tasks import StagePlan, split_first
 from shoal.core import config
-from shoal.core.task import Ref, Task
-from shoal.core.tokenize import tokenize
+from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.task import Task
 
-__all__ = ["groupby", "stable_hash"]
+__all__ = ["groupby", "stable_hash", "DiskShuffle", "TasksShuffle"]
 
 config.update_defaults(
     {"bag": {"shuffle": None, "shuffle-dir": None, "shuffle-max-branch": 32}},
@@ -104,19 +107,19 @@ def merge_groups(buckets: Iterable[dict]) -> list[tuple]:
 # ------------------------------------------------------------------- disk
 
 
-def spill(it: Iterable, key: Callable, n_out: int, root: str, index: int) -> tuple[str, list]:
+def spill(it: Iterable, key: Callable, n_out: int, root: str) -> tuple[str, list]:
     """Write one input partition's buckets to a new file under ``root``;
     return its path and the ``n_out + 1`` bucket offsets.
 
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
-    >>> path, offsets = spill(range(4), lambda x: x % 2, 2, root, 0)
+    >>> path, offsets = spill(range(4), lambda x: x % 2, 2, root)
     >>> len(offsets), unspill([(path, offsets)], 1, root, 2)
     (3, [(1, [1, 3])])
     """
     buckets = group_split(it, key, n_out)
     os.makedirs(root, exist_ok=True)
-    path = os.path.join(root, f"input-{index}-{uuid.uuid4().hex}.bin")
+    path = os.path.join(root, f"input-{uuid.uuid4().hex}.bin")
     offsets = [0]
     with open(path, "wb") as f:
         for bucket in buckets:
@@ -195,6 +198,74 @@ def _default_method() -> str:
     return "tasks" if base._active_backends else "disk"
 
 
+class DiskShuffle(BagExpr):
+    """Output partition ``j`` of a disk shuffle: bucket ``j`` read from
+    the file of every input (``split``, stored: only file names and offsets
+    cross between processes). Fuses into a single consumer's task."""
+
+    split: BlockExpr
+    n_out: int
+    root: str
+
+    def _numblocks(self) -> tuple:
+        return (self.n_out,)
+
+    @property
+    def _prefix(self) -> str:
+        return "groupby"
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        spills = [b.ref(self.split, (i,)) for i in range(self.split.numblocks[0])]
+        return Task(unspill, spills, index[0], self.root, self.n_out)
+
+    def _explain_args(self) -> str:
+        return f"disk, npartitions={self.n_out}"
+
+
+class TasksShuffle(BagExpr):
+    """Output partition ``j`` of a tasks shuffle of ``bag`` by ``grouper`` (the
+    stages are this node's extra layer, stage 0 fused with the bag's
+    per-partition operations; see ``shoal.bag.shuffle_tasks``)."""
+
+    bag: BlockExpr
+    grouper: Callable
+    n_out: int
+    max_branch: int
+
+    def _numblocks(self) -> tuple:
+        return (self.n_out,)
+
+    @property
+    def _prefix(self) -> str:
+        return "groupby"
+
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True  # each input partition is read once, by its stage-0 task
+
+    @functools.cached_property
+    def _plan(self) -> StagePlan:
+        n_in = self.bag.numblocks[0]
+        stage, piece = self.stage_name("stage"), self.stage_name("bucket")
+        return StagePlan(n_in, self.n_out, self.max_branch, stage, piece)
+
+    def _extra_layer(self, b: GraphBuilder) -> dict:
+        plan = self._plan
+        split = functools.partial(split_first, key=self.grouper, n_out=self.n_out, k=plan.k)
+        bag = self.bag
+
+        def first(p: int) -> Task:
+            return Task(run_partition, b.input(self, bag, (p,)), split, bag._name, p)
+
+        return plan.layer(first)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        return self._plan.output(index[0])
+
+    def _explain_args(self) -> str:
+        plan = self._plan
+        return f"tasks, npartitions={self.n_out}, stages={plan.stages}, k={plan.k}"
+
+
 def groupby(
     bag: Bag,
     grouper: Any,
@@ -221,23 +292,8 @@ def groupby(
     branch = config.get("bag.shuffle-max-branch") if max_branch is None else max_branch
     if isinstance(branch, bool) or not isinstance(branch, int) or branch < 2:
         raise ValueError(f"groupby: max_branch must be an int >= 2, got {branch!r}")
-    root = _shuffle_root() if method == "disk" else None
-    tok = tokenize(bag.name, key, n_out, method, root, branch if method == "tasks" else None)
-    split = f"groupby-split-{tok}"
-    n_in = bag.npartitions
-    layer: dict = {}
     if method == "tasks":
-        layer, outputs = tasks_shuffle_layer(bag, key, n_out, branch, tok)
-    else:
-        for i in range(n_in):
-            finish = functools.partial(spill, key=key, n_out=n_out, root=root, index=i)
-            layer[(split, i)] = bag.part_node(i, finish)
-        refs = [Ref((split, i)) for i in range(n_in)]
-        outputs = [Task(unspill, refs, j, root, n_out) for j in range(n_out)]
-    # Output partitions are keys of their own: each is read exactly once per
-    # compute however many bags consume it (the disk run's cleanup counts on
-    # that), and graph fusion merges an output into its consumer's task when
-    # there is only one.
-    name = f"groupby-{tok}"
-    layer.update({(name, j): node for j, node in enumerate(outputs)})
-    return Bag(name, n_out, layer=layer, deps=bag.needs())
+        return Bag(TasksShuffle(bag.expr, key, n_out, branch))
+    root = _shuffle_root()
+    spilling = functools.partial(spill, key=key, n_out=n_out, root=root)
+    return Bag(DiskShuffle(Consume(bag.expr, spilling, "groupby-split"), n_out, root))

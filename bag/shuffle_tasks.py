@@ -29,7 +29,6 @@ of the input elements, as in the one-stage shuffle.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from operator import getitem
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 from shoal.bag.shuffle_hash import stable_hash
 from shoal.core.task import Ref, Task
 
-__all__ = ["tasks_shuffle_layer", "plan_stages"]
+__all__ = ["StagePlan", "plan_stages"]
 
 
 def plan_stages(n_in: int, n_out: int, max_branch: int) -> tuple[int, int]:
@@ -132,55 +131,71 @@ def merge_output(pieces: list, j: int) -> list[tuple]:
     return list(_merge(pieces).get(j, {}).items())
 
 
-def tasks_shuffle_layer(
-    bag: Any, key: Callable, n_out: int, max_branch: int, tok: str
-) -> tuple[dict, list]:
-    """The graph of a tasks shuffle of ``bag`` into ``n_out`` partitions:
-    ``(layer, outputs)``, ``outputs[j]`` the node of output partition ``j``
-    (see the module docstring).
+class StagePlan:
+    """The keys and tasks of a tasks shuffle of ``n_in`` into ``n_out``
+    partitions (see the module docstring): ``output(j)`` is output ``j``'s
+    task, ``layer(first)`` every stage and bucket task the outputs need,
+    ``first(p)`` making stage 0 of input ``p``.
 
-    >>> import shoal.bag as sb
-    >>> layer, outs = tasks_shuffle_layer(sb.range(4, npartitions=4), abs, 4, 2, "t")
-    >>> len(outs), len(layer)
-    (4, 24)
+    >>> plan = StagePlan(4, 4, 2, "stage", "bucket")
+    >>> (plan.stages, plan.k), len(plan.layer(lambda p: p))
+    ((2, 2), 24)
+    >>> plan.output(3)
+    Task(merge_output, [Ref(('bucket', 1, 1, 1)), Ref(('bucket', 1, 3, 1))], 3)
     """
-    n_in = bag.npartitions
-    stages, k = plan_stages(n_in, n_out, max_branch)
-    stage_name, piece_name = f"groupby-stage-{tok}", f"groupby-bucket-{tok}"
-    layer: dict = {}
-    first = functools.partial(split_first, key=key, n_out=n_out, k=k)
 
-    def exists(stage: int, p: int) -> bool:
+    def __init__(self, n_in: int, n_out: int, max_branch: int, stage_name: str, piece_name: str):
+        self.n_in = n_in
+        self.n_out = n_out
+        self.stages, self.k = plan_stages(n_in, n_out, max_branch)
+        self.stage_name = stage_name
+        self.piece_name = piece_name
+
+    def _exists(self, stage: int, p: int) -> bool:
         # some input has the same digits stage.. as p
-        return p // k**stage * k**stage < n_in
+        step = self.k**stage
+        return p // step * step < self.n_in
 
-    def stage_node(stage: int, p: int) -> Any:
-        name = (stage_name, stage, p)
-        if name not in layer:
-            if stage == 0:
-                layer[name] = bag.part_node(p, first)
-            else:
-                layer[name] = Task(regroup, pieces_for(stage - 1, p), stage, k)
-        return name
-
-    def piece(stage: int, q: int, digit: int) -> Ref:
-        name = (piece_name, stage, q, digit)
-        if name not in layer:
-            layer[name] = Task(getitem, Ref(stage_node(stage, q)), digit)
-        return Ref(name)
-
-    def pieces_for(stage: int, p: int) -> list:
-        # the partitions that differ from p in digit `stage` send their bucket p's digit
+    def _pieces_for(self, stage: int, p: int) -> list:
+        """The bucket keys partition ``p`` receives after stage ``stage``:
+        bucket ``p``'s digit of each partition that differs from ``p`` only
+        in digit ``stage``."""
+        k = self.k
         step = k**stage
-        base = p - _digit(p, stage, k) * step
         digit = _digit(p, stage, k)
+        base = p - digit * step
         return [
-            piece(stage, base + d * step, digit) for d in range(k) if exists(stage, base + d * step)
+            (self.piece_name, stage, base + d * step, digit)
+            for d in range(k)
+            if self._exists(stage, base + d * step)
         ]
 
-    if stages == 1:  # k == n_out: every input sends bucket j to output j
-        return layer, [
-            Task(merge_output, [piece(0, i, j) for i in range(n_in)], j) for j in range(n_out)
-        ]
-    outputs = [Task(merge_output, pieces_for(stages - 1, j), j) for j in range(n_out)]
-    return layer, outputs
+    def _output_pieces(self, j: int) -> list:
+        if self.stages == 1:  # k == n_out: every input sends bucket j to output j
+            return [(self.piece_name, 0, i, j) for i in range(self.n_in)]
+        return self._pieces_for(self.stages - 1, j)
+
+    def output(self, j: int) -> Task:
+        """The task of output partition ``j``."""
+        return Task(merge_output, [Ref(key) for key in self._output_pieces(j)], j)
+
+    def layer(self, first: Callable[[int], Any]) -> dict:
+        """Every stage and bucket task the outputs need."""
+        layer: dict = {}
+        todo = [key for j in range(self.n_out) for key in self._output_pieces(j)]
+        while todo:
+            piece = todo.pop()
+            if piece in layer:
+                continue
+            _, stage, q, digit = piece
+            node = (self.stage_name, stage, q)
+            layer[piece] = Task(getitem, Ref(node), digit)
+            if node in layer:
+                continue
+            if stage == 0:
+                layer[node] = first(q)
+            else:
+                keys = self._pieces_for(stage - 1, q)
+                layer[node] = Task(regroup, [Ref(key) for key in keys], stage, self.k)
+                todo.extend(keys)
+        return layer

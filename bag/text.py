@@ -19,16 +19,16 @@ Note: ``memory://`` files live in one process; compute such bags with the
 from __future__ import annotations
 
 import codecs
-import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from shoal.bag import chain as ch
-from shoal.bag.core import Bag, Parts, PerPart
+from shoal.bag.core import Bag, Parts
+from shoal.bag.elementwise import WithPath, op_with_path
+from shoal.bag.expr import BagExpr, Consume
 from shoal.core.base import compute as compute_collections
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Task
-from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
 
 __all__ = ["read_text", "to_textfiles"]
@@ -154,7 +154,7 @@ def read_files_lines(
     """
     for path, comp in zip(paths, compressions, strict=True):
         lines = read_file_lines(fs, path, comp, encoding, errors, delimiter)
-        yield from ch.op_with_path(lines, path) if include_path else lines
+        yield from op_with_path(lines, path) if include_path else lines
 
 
 def _find(f: Any, pos: int, delim: bytes) -> int | None:
@@ -261,6 +261,27 @@ def _compression_of(path: str, compression: str | None) -> str | None:
     return compression
 
 
+class ReadText(BagExpr):
+    """Partitions read from text files: partition ``i`` is the lines that
+    ``reads[i] = (reader, *args)`` yields (``read_file_lines``,
+    ``read_block_lines`` or ``read_files_lines`` over ``fs``). ``ukeys``
+    (the files' modification keys) make a changed file a new plan."""
+
+    fs: Any
+    reads: tuple
+    ukeys: tuple
+
+    def _numblocks(self) -> tuple:
+        return (len(self.reads),)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        reader, *args = self.reads[index[0]]
+        return Task(reader, self.fs, *args)
+
+    def _explain_args(self) -> str:
+        return f"npartitions={len(self.reads)}"
+
+
 def read_text(
     urlpath: Any,
     blocksize: Any = None,
@@ -326,12 +347,12 @@ def read_text(
             f"read_text: blocksize needs an ASCII-compatible encoding to find line boundaries "
             f"in bytes; {encoding!r} is not. Use blocksize=None"
         )
-    srcs: list = []
+    reads: list = []
     part_paths: list[str] = []
     for path in paths:
         comp = _compression_of(path, compression)
         if size is None:
-            srcs.append(Task(read_file_lines, fs, path, comp, encoding, errors, linedelimiter))
+            reads.append((read_file_lines, path, comp, encoding, errors, linedelimiter))
             part_paths.append(path)
             continue
         if comp is not None:
@@ -340,24 +361,12 @@ def read_text(
                 "(its bytes cannot be cut at line boundaries); use blocksize=None"
             )
         for start, end in even_blocks(fs.size(path), size):
-            srcs.append(
-                Task(read_block_lines, fs, path, start, end, encoding, errors, linedelimiter)
-            )
+            reads.append((read_block_lines, path, start, end, encoding, errors, linedelimiter))
             part_paths.append(path)
-    name = "read-text-" + tokenize(
-        paths,
-        [fs.ukey(p) for p in paths],
-        size,
-        compression,
-        encoding,
-        errors,
-        linedelimiter,
-        include_path,
-    )
-    bag = Bag(name, len(srcs), srcs=srcs)
+    plan = ReadText(fs, tuple(reads), tuple(fs.ukey(p) for p in paths))
     if include_path:
-        bag = bag.then("read-text-paths", (ch.op_with_path, PerPart(part_paths)), None)
-    return bag
+        return Bag(WithPath(plan, tuple(part_paths)))
+    return Bag(plan)
 
 
 def _read_file_groups(
@@ -372,10 +381,9 @@ def _read_file_groups(
 ) -> Bag:
     """``read_text(files_per_partition=per)``: ``per`` whole files a partition."""
     comps = [_compression_of(p, compression) for p in paths]
-    srcs = [
-        Task(
+    reads = tuple(
+        (
             read_files_lines,
-            fs,
             paths[i : i + per],
             comps[i : i + per],
             encoding,
@@ -384,11 +392,8 @@ def _read_file_groups(
             include_path,
         )
         for i in range(0, len(paths), per)
-    ]
-    name = "read-text-files-" + tokenize(
-        paths, [fs.ukey(p) for p in paths], per, comps, encoding, errors, delimiter, include_path
     )
-    return Bag(name, len(srcs), srcs=srcs)
+    return Bag(ReadText(fs, reads, tuple(fs.ukey(p) for p in paths)))
 
 
 # ------------------------------------------------------------------ output
@@ -456,13 +461,8 @@ def to_textfiles(
         raise ValueError(
             f"to_textfiles: got {len(paths)} paths for a bag of {bag.npartitions} partitions"
         )
-    name = "to-textfiles-" + tokenize(bag.name, paths, compression, encoding)
-    layer = {}
-    for i, p in enumerate(paths):
-        comp = _compression_of(p, compression)
-        finish = functools.partial(write_lines, fs=fs, path=p, compression=comp, encoding=encoding)
-        layer[(name, i)] = bag.part_node(i, finish)
-    out = Bag(name, bag.npartitions, layer=layer, deps=bag.needs())
+    writes = tuple((fs, p, _compression_of(p, compression), encoding) for p in paths)
+    out = Bag(Consume(bag.expr, write_lines, "to-textfiles", writes))
     if not compute:
         return to_delayed(out, optimize_graph=True)
     (written,) = compute_collections(Parts(out), **kwargs)

@@ -248,8 +248,17 @@ class GraphBuilder:
             key = self.leaf_refs.get((child._name, index))
             if key is not None:
                 return Ref(key)
-        if self.inline(parent, child):
-            return self.nested(child, child._block, index, self)
+        fused = self._inlined.get((parent._name, child._name))  # asked once per block
+        if fused is None:
+            fused = self.fuses(parent, child)
+        if fused and self.depth < MAX_INLINE_DEPTH:
+            if child._name not in self.extras:
+                self.extra(child)
+            self.depth += 1
+            try:
+                return child._block(index, self)
+            finally:
+                self.depth -= 1
         self.store(child)
         return Ref(child.key(index))
 

@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 
 from shoal.core.base import CollectionMethods
+from shoal.core.build import build_graph
 from shoal.core.delayed import Delayed
 from shoal.core.tokenize import tokenize
 from shoal.dataframe import reductions as red
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import (
     FrameExpr,
     FromGraph,
@@ -65,20 +67,21 @@ def new_collection(expr: FrameExpr) -> FrameBase:
     return Scalar(expr)
 
 
-def _concat(parts: list) -> Any:
-    if not parts:
-        raise ValueError("no partitions to concatenate")
-    first = parts[0]
-    if isinstance(first, pd.Index):
-        return first.append(list(parts[1:])) if len(parts) > 1 else first
-    if not is_frame_like(first):
-        return first
-    live = [p for p in parts if len(p)]
-    if len(live) == 1:
-        return live[0]
-    if not live:
-        return first
-    return _union_categories(live, pd.concat(live))
+def graph_together(collections: list) -> dict:
+    """One graph for frame collections computed together: a subplan they
+    share is made once (stored under its keys), not nested into each one's
+    tasks.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=2)
+    >>> len(graph_together([df.a.sum(), df.a.max()]))  # data, shared projection, 2 x (chunk + 1)
+    10
+    """
+    return build_graph(*[c._optimized() for c in collections])
+
+
+def _no_note(node, parent) -> str:
+    return ""
 
 
 def first_partition(parts: list) -> Any:
@@ -86,7 +89,7 @@ def first_partition(parts: list) -> Any:
 
 
 def _rebuild(graph: dict, meta, divisions, keys):
-    return new_collection(FromGraph(graph, keys, meta, divisions, tokenize(keys)))
+    return new_collection(FromGraph(graph, tuple(keys), meta, divisions, tokenize(keys)))
 
 
 def _reverse(a, b, op):
@@ -149,15 +152,16 @@ class FrameBase(ReductionMethods, CollectionMethods):
             self._optimized_cache = optimize_expr(self._expr)
         return self._optimized_cache
 
-    def optimize(self, fuse: bool = True) -> FrameBase:
+    def optimize(self) -> FrameBase:
         """A collection over the optimized plan."""
-        return new_collection(optimize_expr(self._expr, fuse=fuse))
+        return new_collection(optimize_expr(self._expr))
 
     def explain(self) -> str:
-        """The plan before and after optimization, as text."""
+        """The plan before and after optimization, as text; in the optimized
+        plan a node marked ``(fused)`` runs inside its user's tasks."""
         return (
             "Logical plan:\n"
-            + self._expr.explain_text(1)
+            + self._expr.explain_text(1, note=_no_note)
             + "\n\nOptimized plan:\n"
             + self._optimized().explain_text(1)
         )
@@ -167,12 +171,14 @@ class FrameBase(ReductionMethods, CollectionMethods):
     def __shoal_graph__(self) -> dict:
         return self._optimized().__shoal_graph__()
 
+    __shoal_graph_together__ = staticmethod(graph_together)
+
     def __shoal_keys__(self) -> list:
         opt = self._optimized()
         return [(opt._name, i) for i in range(opt.npartitions)]
 
     def __shoal_postcompute__(self):
-        return _concat, ()
+        return concat_frames, ()
 
     def __shoal_postpersist__(self):
         return _rebuild, (self._meta, self.divisions, self.__shoal_keys__())
@@ -203,13 +209,13 @@ class FrameBase(ReductionMethods, CollectionMethods):
         if not compute:
             k = min(npartitions or 1, total)
             idx = sorted(order[:k])
-            return new_collection(method_expr(Partitions(self._expr, idx), method, n))
+            return new_collection(method_expr(Partitions(self._expr, tuple(idx)), method, n))
         got: list = []
         rows = 0
         start, batch = 0, npartitions or 1
         while start < total and (rows < n or npartitions):
             idx = order[start : start + batch]
-            sub = new_collection(method_expr(Partitions(self._expr, sorted(idx)), method, n))
+            sub = new_collection(method_expr(Partitions(self._expr, tuple(sorted(idx))), method, n))
             parts = _split_parts(sub)
             got.extend(parts if front else parts[::-1])
             rows += sum(len(p) for p in parts)
@@ -218,7 +224,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
                 break
             batch *= 2
         ordered = got if front else got[::-1]
-        out = _concat(ordered) if ordered else self._meta
+        out = concat_frames(ordered) if ordered else self._meta
         return out.head(n) if front else out.tail(n)
 
     def head(self, n: int = 5, npartitions: int | None = None, compute: bool = True):
@@ -330,13 +336,9 @@ class FrameBase(ReductionMethods, CollectionMethods):
         """A ``shoal.bag.Bag`` of the rows: tuples (``format="tuple"``, with
         the index first when ``index=True``) or dicts (``format="dict"``);
         a Series gives its values (or ``(index, value)`` tuples)."""
-        import shoal.bag as sb
-        from shoal.core.delayed import delayed
+        from shoal.bag.frames import dataframe_to_bag
 
-        if format not in ("tuple", "dict"):
-            raise ValueError(f"to_bag format must be 'tuple' or 'dict', got {format!r}")
-        rows = delayed(_partition_rows)
-        return sb.from_delayed([rows(d, index, format) for d in self.to_delayed()])
+        return dataframe_to_bag(self, index, format)
 
     def _method(self, method: str, *args, passthrough: bool = False, **kwargs):
         base, *exprs = align(self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in args])
@@ -461,21 +463,16 @@ class FrameBase(ReductionMethods, CollectionMethods):
         else:
             other_arg = other
         label = _OP_LABELS.get(op.__name__, op.__name__.strip("_"))
-        if reverse:
-            expr = map_partitions_expr(
-                _reverse,
-                base,
-                other_arg,
-                op=op,
-                label=label,
-                passthrough=not isinstance(other, FrameBase),
-            )
-        else:
-            expr = map_partitions_expr(
-                op, base, other_arg, label=label, passthrough=not isinstance(other, FrameBase)
-            )
-        try:
-            _ = expr._meta
+        passthrough = not isinstance(other, FrameBase)
+        try:  # meta is inferred when the node is built
+            if reverse:
+                expr = map_partitions_expr(
+                    _reverse, base, other_arg, op=op, label=label, passthrough=passthrough
+                )
+            else:
+                expr = map_partitions_expr(
+                    op, base, other_arg, label=label, passthrough=passthrough
+                )
         except MetaInferenceError as e:
             cause = e.__cause__
             raise TypeError(
@@ -554,20 +551,6 @@ def _partition_bytes(part):
     )
 
 
-def _partition_rows(part, index: bool, format: str) -> list:
-    """The rows of a partition as Python tuples or dicts."""
-    if isinstance(part, pd.Series):
-        values = part.tolist()
-        return list(zip(part.index.tolist(), values)) if index else values
-    if format == "dict":
-        records = part.to_dict(orient="records")
-        if index:
-            name = part.index.name or "index"
-            records = [{name: i, **r} for i, r in zip(part.index.tolist(), records)]
-        return records
-    return list(part.itertuples(index=index, name=None))
-
-
 def _get_index(obj):
     return obj.index
 
@@ -591,26 +574,6 @@ def _astype_present(df, dtypes):
     if not isinstance(dtypes, dict):
         return df.astype(dtypes)
     return df.astype({k: v for k, v in dtypes.items() if k in df.columns})
-
-
-def _union_categories(parts: list, out):
-    """``out`` (a concat of ``parts``) with categoricals that pandas turned
-    into objects because partitions had different categories restored."""
-    from pandas.api.types import union_categoricals
-
-    if isinstance(out, pd.Series):
-        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts) and not isinstance(
-            out.dtype, pd.CategoricalDtype
-        ):
-            values = union_categoricals([p.array for p in parts])
-            return pd.Series(values, index=out.index, name=out.name)
-        return out
-    for c in out.columns:
-        if not isinstance(out[c].dtype, pd.CategoricalDtype) and all(
-            isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts
-        ):
-            out[c] = pd.Categorical(union_categoricals([p[c].array for p in parts]))
-    return out
 
 
 def _dtypes_text(x) -> str:

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import functools
 import io
+from typing import Any, ClassVar
 
 import fsspec
 import pandas as pd
 from fsspec.utils import infer_compression, read_block
 
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.expr import Blockwise, FrameExpr
+from shoal.dataframe.expr import FrameExpr
 from shoal.dataframe.meta import has_known_categories, unknown_categorical
 from shoal.dataframe.paths import expand_paths
 
@@ -127,10 +129,17 @@ def read_csv_block(
     return _coerce(df, meta, where)
 
 
-class ReadCSV(Blockwise):
-    """One partition per block of each file."""
+class ReadCSV(FrameExpr):
+    """One partition per block of each file (fusable: a block is parsed in
+    the task of its first user)."""
 
-    _parameters = ["fs", "blocks", "kwargs", "meta", "token"]
+    fs: Any
+    blocks: tuple
+    kwargs: dict
+    meta: Any
+    token: str
+
+    fusable: ClassVar[bool] = True
 
     def _explain_args(self):
         usecols = self.kwargs.get("usecols")
@@ -143,10 +152,7 @@ class ReadCSV(Blockwise):
 
     @functools.cached_property
     def _name(self):
-        return f"read-csv-{tokenize(self.token, self.kwargs)}"
-
-    def _args(self):
-        return []
+        return f"read-csv-{tokenize(self.token, self.kwargs)}"  # the files' token stands for fs
 
     @functools.cached_property
     def _meta(self):
@@ -157,8 +163,8 @@ class ReadCSV(Blockwise):
     def divisions(self):
         return (None,) * (len(self.blocks) + 1)
 
-    def _task(self, i):
-        path, offset, length, header, compression = self.blocks[i]
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        path, offset, length, header, compression = self.blocks[index[0]]
         return Task(
             read_csv_block,
             self.fs,
@@ -293,7 +299,10 @@ def append_csv_part(
 class AppendCSV(FrameExpr):
     """Partitions appended to one file in order: a chain of tasks."""
 
-    _parameters = ["frame", "fs", "target", "kwargs"]
+    frame: FrameExpr
+    fs: Any
+    target: str
+    kwargs: dict
 
     @property
     def _prefix(self):
@@ -307,15 +316,14 @@ class AppendCSV(FrameExpr):
     def divisions(self):
         return (None, None)
 
-    def _layer(self):
-        prefix, token = self._name.rsplit("-", 1)
-        step = f"{prefix}-step-{token}"
+    def _build_layer(self, b: GraphBuilder) -> dict:
+        step = self.stage_name("step")
         layer: dict = {}
         previous = None
         for i in range(self.frame.npartitions):
             layer[(step, i)] = Task(
                 append_csv_part,
-                Ref((self.frame._name, i)),
+                b.ref(self.frame, (i,)),
                 i,
                 previous,
                 self.fs,
@@ -323,7 +331,7 @@ class AppendCSV(FrameExpr):
                 self.kwargs,
             )
             previous = Ref((step, i))
-        layer[(self._name, 0)] = previous
+        layer[self.key((0,))] = previous
         return layer
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from shoal.dataframe import reductions as red
+from shoal.dataframe.concat import concat_frames
 
 __all__ = ["describe_expr", "mode_expr", "column_kind", "refine_percentiles"]
 
@@ -95,7 +96,7 @@ def _combine_summary(parts: list, kinds: dict, max_points: int, **kw):
                 (min(b[0] for b in bounds), max(b[1] for b in bounds)) if bounds else None,
             )
         else:
-            out[c] = pd.concat(items).groupby(level=0, sort=False, observed=True).sum()
+            out[c] = concat_frames(items).groupby(level=0, sort=False, observed=True).sum()
     return out
 
 
@@ -214,7 +215,7 @@ def _chunk_mode(part, dropna: bool):
 
 def _combine_mode(parts: list, dropna: bool, **kw):
     return {
-        c: pd.concat([p[c] for p in parts])
+        c: concat_frames([p[c] for p in parts])
         .groupby(level=0, sort=False, dropna=dropna, observed=True)
         .sum()
         for c in parts[0]

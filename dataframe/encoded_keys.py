@@ -94,40 +94,23 @@ def encode_group_keys(root: Expr) -> Expr:
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> pd.DataFrame({"k": ["a"], "v": [1.0]}).to_parquet("memory://doc-ek2/f.pq")
-    >>> plan = sd.read_parquet("memory://doc-ek2/f.pq").groupby("k").v.sum().optimize(fuse=False)
+    >>> plan = sd.read_parquet("memory://doc-ek2/f.pq").groupby("k").v.sum().optimize()
     >>> encode_group_keys(plan.expr)._name == plan.expr._name  # optimize() already did it
     True
     """
-    from shoal.dataframe.optimize import parents_first
-
-    order, users = parents_first(root)
-    replace: dict = {}
-    for node in order:
+    users = root.users()
+    rewritten: dict = {}
+    readers: set = set()
+    for node in root.walk():
         if not (isinstance(node, Chunk) and node.func is groupby_chunk):
             continue
         keys = _string_keys(node)
         reader = _encodable_reader(node, keys, users) if keys else None
-        if reader is None or reader._name in replace:
+        if reader is None or reader._name in readers:
             continue
+        readers.add(reader._name)
         decoded = {k: node.frame_dependencies()[0]._meta.dtypes[k] for k in keys}
-        replace[reader._name] = reader._replace(categorical=tuple(keys))
-        replace[node._name] = decoded
-    if not replace:
-        return root
-    memo: dict = {}
-
-    def rebuild(node: Expr) -> Expr:
-        if node._name in memo:
-            return memo[node._name]
-        new = replace.get(node._name)
-        if isinstance(new, ReadParquet):
-            out = new
-        else:
-            out = node._map_children(rebuild)
-            if isinstance(new, dict):
-                kwargs = {**out.kwargs, "decoded": new}
-                out = Chunk(out.func, kwargs, out.label, out.needed, *out.operands[4:])
-        memo[node._name] = out
-        return out
-
-    return rebuild(root)
+        # the reader is reached only through this chunk (_encodable_reader checked it)
+        encoded = node.replace({reader._name: reader._replace(categorical=tuple(keys))})
+        rewritten[node._name] = encoded.replace_operands(kwargs={**node.kwargs, "decoded": decoded})
+    return root.replace(rewritten) if rewritten else root

@@ -1,10 +1,22 @@
 """Dataframe expressions: the logical plan behind every collection.
 
-A ``FrameExpr`` knows its ``_meta`` (empty pandas object, see ``meta.py``),
-its ``divisions`` (index boundaries; a tuple of ``None`` when unknown) and
-how to make the task of each output partition (``_task(i)``, keys
-``(name, i)``). Per-partition operations are ``Blockwise`` nodes; adjacent
-ones are fused into one task per partition by ``optimize.fuse_blockwise``.
+A ``FrameExpr`` is a one-dimensional ``BlockExpr`` (``core/build.py``): its
+blocks are its partitions, ``numblocks == (npartitions,)``. Operands are
+typed fields (``core/expr.py``). Besides its name, a node knows its
+``_meta`` (an empty pandas object, see ``meta.py``) and its ``divisions``
+(index boundaries; a tuple of ``None`` when unknown), both computed when the
+node is built (``_eager``) from its children's, so no attribute is ever
+computed recursively over a deep plan.
+
+A node makes the task of partition ``i`` in ``_block((i,), b)``, asking the
+graph builder ``b`` for its inputs. Per-partition nodes (``Blockwise``,
+readers) are ``fusable`` and take their inputs with ``b.input``: a chain of
+them becomes one task per partition, each input's task nested in its user's
+(core's fusion rule decides). A scalar input (a reduction's result) is
+broadcast to every partition, so it is never one-to-one with them and is
+referenced, not nested. Nodes that regroup partitions take their inputs with
+``b.ref`` (stored under their own keys), or build their own keys in
+``_build_layer``.
 
 The optimizer (``optimize.py``) also asks each node which columns of its
 children it reads (``_needed_columns``) to push projections into readers.
@@ -13,14 +25,15 @@ children it reads (``_needed_columns``) to push projections into readers.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pandas as pd
 
+from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.expr import Expr
-from shoal.core.layers import Layer
-from shoal.core.task import Fused, Ref, Task
-from shoal.dataframe.meta import emulate, is_frame_like, make_meta
+from shoal.core.task import Ref, Task
+from shoal.dataframe.meta import emulate, is_frame_like, make_meta, same_meta
 
 __all__ = [
     "FrameExpr",
@@ -32,35 +45,50 @@ __all__ = [
     "FromPandas",
     "FromGraph",
     "Partitions",
-    "FusedBlockwise",
     "call_method",
     "check_aligned",
     "align",
+    "partition_input",
 ]
 
 
-class FrameExpr(Expr):
+class FrameExpr(BlockExpr):
     """Base of dataframe expression nodes (see module docstring).
 
     >>> import pandas as pd
     >>> e = FromPandas.of(pd.DataFrame({"a": range(4)}), 2)
-    >>> e.npartitions, e.known_divisions, e.columns
-    (2, False, ['a'])
+    >>> e.npartitions, e.numblocks, e.known_divisions, e.columns
+    (2, (2,), False, ['a'])
     """
 
-    _explain_params: tuple = ()
+    _eager: ClassVar[tuple[str, ...]] = ("_meta", "divisions", "_leaves")
+    _explain_params: ClassVar[tuple[str, ...]] = ()
 
     @functools.cached_property
     def _meta(self) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no _meta")
 
     @functools.cached_property
     def divisions(self) -> tuple:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no divisions")
+
+    @functools.cached_property
+    def _leaves(self) -> frozenset:
+        """Names of the data sources (leaf nodes) this plan reads."""
+        children = self.dependencies()
+        if not children:
+            return frozenset((self._name,))
+        if len(children) == 1:
+            return children[0]._leaves
+        return frozenset().union(*(c._leaves for c in children))
 
     @property
     def npartitions(self) -> int:
         return len(self.divisions) - 1
+
+    @property
+    def numblocks(self) -> tuple:
+        return (len(self.divisions) - 1,)
 
     @property
     def known_divisions(self) -> bool:
@@ -80,36 +108,29 @@ class FrameExpr(Expr):
     def frame_dependencies(self) -> list:
         return [d for d in self.dependencies() if isinstance(d, FrameExpr)]
 
-    def _task(self, i: int) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} has no _task()")
+    def substitute_operands(self, operands: list | tuple) -> FrameExpr:
+        """This node rebuilt on new operands. When only children changed, each
+        into one with the same meta and divisions (a rewrite further down), the
+        new node keeps this one's meta and divisions instead of inferring them
+        again: rebuilding the plan above a rewrite then costs no pandas calls.
 
-    def _layer(self) -> Layer:
-        n = self.npartitions
-        return Layer(self._name, (n,), [self._task(i) for i in range(n)])
+        >>> import pandas as pd
+        >>> a = FromPandas.of(pd.DataFrame({"x": [1]}), 1)
+        >>> b = FromPandas.of(pd.DataFrame({"x": [2]}), 1)
+        >>> p = Projection(a, "x")
+        >>> p.substitute_operands([b, "x"])._meta is p._meta
+        True
+        """
+        new = object.__new__(type(self))
+        if all(_same_operand(x, y) for x, y in zip(self.operands, operands)):
+            new.__dict__["_meta"] = self._meta
+            new.__dict__["divisions"] = self.divisions
+        new.__init__(*operands)
+        return new
 
     def _needed_columns(self, needed: set | None) -> list[tuple[Expr, set | None]]:
         """``(child, columns it must provide)`` for each frame child; None means all."""
         return [(c, None) for c in self.frame_dependencies()]
-
-    def explain_text(self, indent: int = 0, seen: set | None = None) -> str:
-        """The tree as text; a subplan used again is printed once, then
-        referred to as ``(shared: Name)``."""
-        seen = set() if seen is None else seen
-        args = self._explain_args()
-        head = "  " * indent + self._explain_head() + (f": {args}" if args else "")
-        if self._name in seen:
-            return "  " * indent + f"(shared: {type(self).__name__})"
-        seen.add(self._name)
-        lines = [head]
-        for child in self.dependencies():
-            if isinstance(child, FrameExpr):
-                lines.append(child.explain_text(indent + 1, seen))
-            else:
-                lines.append(child.explain_text(indent + 1))
-        return "\n".join(lines)
-
-    def _explain_head(self) -> str:
-        return type(self).__name__
 
     def _explain_args(self) -> str:
         parts = []
@@ -122,9 +143,28 @@ class FrameExpr(Expr):
         return ", ".join(parts)
 
 
-def partition_ref(expr: FrameExpr, i: int) -> Ref:
-    """The reference to partition ``i`` of ``expr`` (scalars broadcast)."""
-    return Ref((expr._name, 0 if expr.is_scalar else i))
+def _same_operand(old: Any, new: Any) -> bool:
+    """``new`` stands where ``old`` stood with the same meta and divisions."""
+    if old is new:
+        return True
+    if isinstance(old, FrameExpr):
+        return (
+            isinstance(new, FrameExpr)
+            and old.divisions == new.divisions
+            and same_meta(old._meta, new._meta)
+        )
+    if type(old) in (tuple, list) and type(new) is type(old) and len(old) == len(new):
+        return all(_same_operand(x, y) for x, y in zip(old, new))
+    return False
+
+
+def partition_input(parent: FrameExpr, arg: Any, i: int, b: GraphBuilder) -> Any:
+    """What ``parent`` passes to its task of partition ``i`` for operand
+    ``arg``: partition ``i`` of a frame, the single block of a scalar (it is
+    broadcast), or ``arg`` itself when it is no expression."""
+    if not isinstance(arg, FrameExpr):
+        return arg
+    return b.input(parent, arg, (0 if arg.is_scalar else i,))
 
 
 def align(*args: Any) -> list:
@@ -186,7 +226,7 @@ def check_aligned(*exprs: Any, what: str = "operation") -> None:
         if (
             not first.known_divisions
             and first.npartitions > 1
-            and not (_sources(first) & _sources(other))
+            and not first._leaves & other._leaves
         ):
             raise ValueError(
                 f"{what}: the inputs have unknown divisions and come from different sources, "
@@ -196,25 +236,25 @@ def check_aligned(*exprs: Any, what: str = "operation") -> None:
             )
 
 
-def _sources(expr: FrameExpr) -> set:
-    """Names of the leaf nodes (data sources) an expression reads."""
-    return {n._name for n in expr.walk() if not n.dependencies()}
-
-
 # ------------------------------------------------------------------ leaves
 
 
 class FromPandas(FrameExpr):
-    """Partitions given as in-memory pandas objects (one data node each).
+    """Partitions given as in-memory pandas objects, stored in the graph as
+    data (one key each; users refer to them rather than copy them).
 
     >>> import pandas as pd
-    >>> FromPandas.of(pd.DataFrame({"a": range(5)}), 2)._task(1).a.tolist()
+    >>> from shoal.core.local import get_sync
+    >>> e = FromPandas.of(pd.DataFrame({"a": range(5)}), 2)
+    >>> get_sync(e.__shoal_graph__(), (e._name, 1)).a.tolist()
     [2, 3, 4]
     """
 
-    _parameters = ["parts", "divisions_", "label"]
-    _defaults = {"label": "from-pandas"}
-    _explain_params = ("npartitions",)
+    parts: tuple
+    divisions_: tuple
+    label: str = "from-pandas"
+
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @classmethod
     def of(cls, data: Any, npartitions: int = 1) -> FromPandas:
@@ -236,24 +276,31 @@ class FromPandas(FrameExpr):
     def divisions(self) -> tuple:
         return tuple(self.divisions_)
 
-    def _task(self, i: int) -> Any:
-        return self.parts[i]
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        return self.parts[index[0]]
 
     def _known_length(self) -> int:
         return sum(len(p) for p in self.parts)
 
 
 class FromGraph(FrameExpr):
-    """Partitions already held under existing keys of a graph (after persist).
+    """Partitions already held under existing keys of a graph (after
+    persist): users refer to those keys directly.
 
     >>> import pandas as pd
-    >>> e = FromGraph({"k": pd.Series([1])}, ["k"], pd.Series([], dtype="int64"), (None, None), "t")
-    >>> e._layer()[(e._name, 0)]
+    >>> e = FromGraph({"k": pd.Series([1])}, ("k",), pd.Series([], dtype="int64"), (None, None), "t")
+    >>> e.__shoal_graph__()[(e._name, 0)]
     Ref('k')
     """
 
-    _parameters = ["graph", "keys", "meta", "divisions_", "source"]
-    _explain_params = ("npartitions",)
+    graph: Any
+    keys: tuple
+    meta: Any
+    divisions_: tuple
+    source: str
+
+    cost: ClassVar[str] = "free"
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @property
     def _prefix(self) -> str:
@@ -261,7 +308,7 @@ class FromGraph(FrameExpr):
 
     @functools.cached_property
     def _name(self) -> str:
-        return f"from-graph-{self.source}"
+        return f"from-graph-{self.source}"  # the graph is large: named by its source
 
     @functools.cached_property
     def _meta(self) -> Any:
@@ -271,12 +318,11 @@ class FromGraph(FrameExpr):
     def divisions(self) -> tuple:
         return tuple(self.divisions_)
 
-    def _layer(self) -> dict:
-        layer = dict(self.graph)
-        for i, key in enumerate(self.keys):
-            if key != (self._name, i):
-                layer[(self._name, i)] = Ref(key) if key in layer else layer[key]
-        return layer
+    def _block(self, index: tuple, b: GraphBuilder) -> Ref:
+        return Ref(self.keys[index[0]])
+
+    def _extra_layer(self, b: GraphBuilder) -> Any:
+        return self.graph
 
 
 class Partitions(FrameExpr):
@@ -285,12 +331,15 @@ class Partitions(FrameExpr):
     >>> import pandas as pd
     >>> from shoal.dataframe.io import from_pandas
     >>> df = from_pandas(pd.DataFrame({"a": range(6)}), npartitions=3)
-    >>> Partitions(df.expr, [1, 2]).divisions
+    >>> Partitions(df.expr, (1, 2)).divisions
     (2, 4, 5)
     """
 
-    _parameters = ["frame", "indices"]
-    _explain_params = ("indices",)
+    frame: FrameExpr
+    indices: tuple
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("indices",)
 
     @functools.cached_property
     def _meta(self) -> Any:
@@ -299,15 +348,16 @@ class Partitions(FrameExpr):
     @functools.cached_property
     def divisions(self) -> tuple:
         d = self.frame.divisions
-        if not self.frame.known_divisions:
-            return (None,) * (len(self.indices) + 1)
         idx = self.indices
-        if all(b == a + 1 for a, b in zip(idx, idx[1:])):
+        if self.frame.known_divisions and all(b == a + 1 for a, b in zip(idx, idx[1:])):
             return tuple(d[idx[0] : idx[-1] + 2])
         return (None,) * (len(idx) + 1)
 
-    def _task(self, i: int) -> Any:
-        return Ref((self.frame._name, self.indices[i]))
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return len(set(self.indices)) == len(self.indices)
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        return b.input(self, self.frame, (self.indices[index[0]],))
 
     def _needed_columns(self, needed):
         return [(self.frame, needed)]
@@ -318,8 +368,9 @@ class Partitions(FrameExpr):
 
 class Blockwise(FrameExpr):
     """A node computing each output partition from the same-numbered input
-    partitions (scalars broadcast). Subclasses give ``_args()``, ``_kwargs()``
-    and ``operation``.
+    partitions (scalars broadcast): ``operation(*_args(), **_kwargs())``
+    with frame arguments replaced by their partitions. Fusable: a chain of
+    them runs as one task per partition.
 
     >>> import pandas as pd
     >>> e = FromPandas.of(pd.DataFrame({"a": [1, 2]}), 2)
@@ -327,11 +378,12 @@ class Blockwise(FrameExpr):
     (True, 2)
     """
 
-    operation: Any = None
-    _nonempty_meta = False
+    operation: ClassVar[Any] = None
+    fusable: ClassVar[bool] = True
+    _nonempty_meta: ClassVar[bool] = False
 
     def _args(self) -> list:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no _args()")
 
     def _kwargs(self) -> dict:
         return {}
@@ -360,8 +412,13 @@ class Blockwise(FrameExpr):
     def _label(self) -> str:
         return self._prefix
 
-    def _task(self, i: int) -> Task:
-        args = [partition_ref(a, i) if isinstance(a, FrameExpr) else a for a in self._args()]
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        # a scalar feeds every partition: one-to-one only with a single partition
+        return not child.is_scalar or self.npartitions == 1
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        i = index[0]
+        args = [partition_input(self, a, i, b) for a in self._args()]
         return Task(self.operation, *args, **self._kwargs())
 
 
@@ -388,18 +445,16 @@ class MapPartitions(Blockwise):
     ('len', 0)
     """
 
-    _parameters = ["func", "kwargs", "meta", "label", "nonempty", "passthrough"]
-    _explain_params = ("label",)
-
-    def __init__(self, func, kwargs, meta, label, nonempty, passthrough, *args):
-        self.operands = [func, kwargs, meta, label, nonempty, passthrough, *args]
-
-    @property
-    def args(self) -> list:
-        return self.operands[6:]
+    func: Callable
+    kwargs: dict
+    meta: Any
+    label: str
+    nonempty: bool
+    passthrough: Any
+    args: tuple
 
     @property
-    def operation(self):  # type: ignore[override]
+    def operation(self) -> Callable:  # type: ignore[override]
         return self.func
 
     @property
@@ -410,7 +465,7 @@ class MapPartitions(Blockwise):
         return self.label
 
     def _args(self) -> list:
-        return self.args
+        return list(self.args)
 
     def _kwargs(self) -> dict:
         return self.kwargs
@@ -462,7 +517,7 @@ def map_partitions_expr(
     if enforce and meta is not None:
         kwargs = {"_func": func, "_meta": meta, **kwargs}
         func = apply_and_rename
-    return MapPartitions(func, kwargs, meta, label, nonempty, passthrough, *args)
+    return MapPartitions(func, kwargs, meta, label, nonempty, passthrough, args)
 
 
 def method_expr(frame: FrameExpr, method: str, *args, passthrough=False, **kwargs):
@@ -474,8 +529,7 @@ def method_expr(frame: FrameExpr, method: str, *args, passthrough=False, **kwarg
         method.replace("_", "-"),
         False,
         passthrough,
-        frame,
-        *args,
+        (frame, *args),
     )
 
 
@@ -492,9 +546,11 @@ class Projection(Blockwise):
     (['b'], 'a')
     """
 
-    _parameters = ["frame", "columns_"]
-    _explain_params = ("columns_",)
+    frame: FrameExpr
+    columns_: Any
+
     operation = staticmethod(_getitem)
+    _explain_params: ClassVar[tuple[str, ...]] = ("columns_",)
 
     def _args(self):
         return [self.frame, self.columns_]
@@ -502,9 +558,6 @@ class Projection(Blockwise):
     @functools.cached_property
     def _meta(self):
         return self.frame._meta[self.columns_]
-
-    def _task(self, i):
-        return Task(_getitem, partition_ref(self.frame, i), self.columns_)
 
     def _needed_columns(self, needed):
         cols = self.columns_
@@ -531,13 +584,16 @@ class Filter(Blockwise):
     """``frame[predicate]`` for a boolean Series/DataFrame partitioned alike.
 
     >>> import pandas as pd
+    >>> from shoal.core.local import get_sync
     >>> e = FromPandas.of(pd.DataFrame({"a": [1, 5]}), 1)
     >>> f = Filter(e, method_expr(Projection(e, "a"), "gt", 2))
-    >>> f._task(0)({(e._name, 0): e.parts[0], (f.predicate._name, 0): e.parts[0].a > 2}).a.tolist()
+    >>> get_sync(f.__shoal_graph__(), (f._name, 0)).a.tolist()
     [5]
     """
 
-    _parameters = ["frame", "predicate"]
+    frame: FrameExpr
+    predicate: FrameExpr
+
     operation = staticmethod(_filter)
 
     def _args(self):
@@ -569,27 +625,22 @@ def _assign(df, *pairs):
 
 
 class Assign(Blockwise):
-    """``frame.assign(name=value, ...)``; values are aligned series or scalars.
+    """``frame.assign(name=value, ...)``; ``pairs`` alternates names and
+    values (aligned series or scalars).
 
     >>> import pandas as pd
     >>> e = FromPandas.of(pd.DataFrame({"a": [1]}), 1)
-    >>> list(Assign(e, "b", 2.5)._meta.dtypes.astype(str))
+    >>> list(Assign(e, ("b", 2.5))._meta.dtypes.astype(str))
     ['int64', 'float64']
     """
 
-    _parameters = ["frame"]
+    frame: FrameExpr
+    pairs: tuple
+
     operation = staticmethod(_assign)
-    _explain_params = ()
-
-    def __init__(self, frame, *pairs):
-        self.operands = [frame, *pairs]
-
-    @property
-    def pairs(self):
-        return self.operands[1:]
 
     def _args(self):
-        return self.operands
+        return [self.frame, *self.pairs]
 
     def _explain_args(self):
         return ", ".join(repr(k) for k in self.pairs[::2])
@@ -609,49 +660,3 @@ class Assign(Blockwise):
             if not set(cols) & set(self.pairs[::2]) and set(cols) <= set(self.frame.columns):
                 return Projection(self.frame, parent.columns_)
         return None
-
-
-# ------------------------------------------------------------------- fusion
-
-
-class FusedBlockwise(FrameExpr):
-    """Several blockwise nodes run as one task per partition; named like
-    its root so references to the root stay valid.
-
-    >>> import pandas as pd
-    >>> e = FromPandas.of(pd.DataFrame({"a": [-1]}), 1)
-    >>> p = Projection(e, "a")
-    >>> fused = FusedBlockwise([p, method_expr(p, "abs")], [e])
-    >>> fused._task(0)({(e._name, 0): e.parts[0]}).tolist()
-    [1]
-    """
-
-    _parameters = ["exprs", "externals"]
-
-    @functools.cached_property
-    def _name(self) -> str:
-        return self.exprs[-1]._name
-
-    @functools.cached_property
-    def _meta(self):
-        return self.exprs[-1]._meta
-
-    @functools.cached_property
-    def divisions(self):
-        return self.exprs[-1].divisions
-
-    def dependencies(self) -> list:
-        return list(self.externals)
-
-    def _task(self, i):
-        root = self.exprs[-1]
-        return Fused((root._name, i), [((e._name, i), e._task(i)) for e in self.exprs])
-
-    def _explain_head(self) -> str:
-        return "Fused"
-
-    def _explain_args(self) -> str:
-        return " <- ".join(
-            (f"{type(e).__name__}({e._explain_args()})" if e._explain_args() else type(e).__name__)
-            for e in reversed(self.exprs)
-        )

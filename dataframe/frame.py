@@ -97,7 +97,7 @@ class DataFrame(Elementwise):
         base, *values = align(self._expr, *pairs[1::2])
         check_aligned(base, *values, what="assign")
         pairs[1::2] = values
-        return new_collection(Assign(base, *pairs))
+        return new_collection(Assign(base, tuple(pairs)))
 
     def mode(self, dropna: bool = True, split_every=None):
         """The most frequent value(s) of every column, sorted, one row per

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, string_codes
 from shoal.dataframe.meta import meta_nonempty
 from shoal.dataframe.reductions import reduction
@@ -213,25 +214,8 @@ def groupby_chunk(
     return pieces
 
 
-def _concat_keyed(values: list):
-    """Concatenate intermediates; categorical keys with different categories
-    per partition keep a categorical index (with the union of categories)."""
-    both = pd.concat(values)
-    indexes = [v.index for v in values if len(v)]
-    if (
-        indexes
-        and all(isinstance(i, pd.CategoricalIndex) for i in indexes)
-        and not isinstance(both.index, pd.CategoricalIndex)
-    ):
-        from pandas.api.types import union_categoricals
-
-        cats = union_categoricals([i.values for i in indexes]).categories
-        both.index = pd.CategoricalIndex(both.index, categories=cats, name=both.index.name)
-    return both
-
-
 def _combine_one(values: list, func, nlevels, opts):
-    both = _concat_keyed(values)
+    both = concat_frames(values)  # categorical keys keep the union of categories
     levels = list(range(nlevels))
     kw = {"sort": False, "dropna": opts.get("dropna", True), "observed": True}
     if isinstance(func, Aggregation):

@@ -4,11 +4,12 @@ Series, using divisions to skip partitions) and ``iloc[:, cols]``."""
 from __future__ import annotations
 
 import functools
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from shoal.core.task import Ref
+from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.dataframe.expr import FrameExpr, Partitions, map_partitions_expr
 
 __all__ = ["PartitionIndexer", "LocIndexer", "ILocIndexer"]
@@ -43,7 +44,7 @@ class PartitionIndexer:
             idx = [int(k) % n for k in key]
         if not idx:
             raise IndexError("selection of partitions is empty")
-        return _new(Partitions(self._coll.expr, idx))
+        return _new(Partitions(self._coll.expr, tuple(idx)))
 
 
 def _divisions_range(divisions, lo, hi) -> list:
@@ -128,7 +129,7 @@ class LocIndexer:
                 )
                 if not idx:
                     idx = [0]
-                expr = Partitions(expr, idx)
+                expr = Partitions(expr, tuple(idx))
             out = _new(map_partitions_expr(_loc_labels, expr, labels, label="loc"))
         if cols is not None and not (isinstance(cols, slice) and cols == slice(None)):
             out = out[cols]
@@ -142,7 +143,7 @@ class LocIndexer:
                 "collection with from_pandas(sort=True) or read it with index= and divisions"
             )
         idx = _divisions_range(coll.divisions, lo, hi) or [0]
-        sub = Partitions(coll.expr, idx)
+        sub = Partitions(coll.expr, tuple(idx))
         expr = map_partitions_expr(_loc_slice, sub, lo, hi, label="loc")
         return _new(_with_divisions(expr, coll.divisions, idx, lo, hi))
 
@@ -158,9 +159,13 @@ def _with_divisions(expr, divisions, idx, lo, hi):
 
 
 class _Divided(FrameExpr):
-    """An expression with refined (still correct) divisions."""
+    """An expression with refined (still correct) divisions; its partitions
+    are its input's (fusable: no task of its own inside a chain)."""
 
-    _parameters = ["frame", "divisions_"]
+    frame: FrameExpr
+    divisions_: tuple
+
+    fusable: ClassVar[bool] = True
 
     @functools.cached_property
     def _meta(self):
@@ -170,9 +175,11 @@ class _Divided(FrameExpr):
     def divisions(self):
         return self.divisions_
 
-    def _task(self, i):
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True
 
-        return Ref((self.frame._name, i))
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        return b.input(self, self.frame, index)
 
     def _needed_columns(self, needed):
         return [(self.frame, needed)]

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
+from shoal.core.build import GraphBuilder
 from shoal.core.delayed import Delayed
 from shoal.core.task import Ref, Task
 from shoal.core.utils import funcname
 from shoal.dataframe.collection import FrameBase, new_collection
-from shoal.dataframe.expr import Blockwise, FrameExpr, FromPandas
+from shoal.dataframe.expr import FrameExpr, FromPandas
 from shoal.dataframe.meta import make_meta
 
 __all__ = ["from_pandas", "from_dict", "from_delayed", "from_map"]
@@ -127,10 +128,16 @@ def _check_meta(part, meta, label, i):
 
 
 class FromDelayed(FrameExpr):
-    """Partitions computed by ``Delayed`` objects."""
+    """Partitions computed by ``Delayed`` objects (their graphs join the
+    graph; with ``verify`` each partition is checked against meta)."""
 
-    _parameters = ["values", "meta", "divisions_", "verify"]
-    _explain_params = ("npartitions",)
+    values: tuple
+    meta: Any
+    divisions_: tuple
+    verify: bool
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @functools.cached_property
     def _meta(self):
@@ -140,15 +147,18 @@ class FromDelayed(FrameExpr):
     def divisions(self):
         return tuple(self.divisions_)
 
-    def _layer(self):
+    def _extra_layer(self, b: GraphBuilder) -> dict:
         layer: dict = {}
-        for i, d in enumerate(self.values):
+        for d in self.values:
             layer.update(d.__shoal_graph__())
-            if self.verify:
-                layer[(self._name, i)] = Task(_check_meta, Ref(d.key), self.meta, "from_delayed", i)
-            else:
-                layer[(self._name, i)] = Ref(d.key)
         return layer
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Any:
+        i = index[0]
+        key = self.values[i].key
+        if self.verify:
+            return Task(_check_meta, Ref(key), self.meta, "from_delayed", i)
+        return Ref(key)
 
 
 def from_delayed(
@@ -180,11 +190,20 @@ def from_delayed(
     return new_collection(FromDelayed(tuple(values), meta, tuple(divisions), verify_meta))
 
 
-class FromMap(Blockwise):
-    """``func(item, *args, **kwargs)`` for every item: one partition each."""
+class FromMap(FrameExpr):
+    """``func(item, *args, **kwargs)`` for every item: one partition each
+    (fusable, like a reader)."""
 
-    _parameters = ["func", "items", "args", "kwargs", "meta", "divisions_", "label"]
-    _explain_params = ("label",)
+    func: Callable
+    items: tuple
+    args: tuple
+    kwargs: dict
+    meta: Any
+    divisions_: tuple
+    label: str
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("label",)
 
     @property
     def _prefix(self):
@@ -198,7 +217,8 @@ class FromMap(Blockwise):
     def divisions(self):
         return tuple(self.divisions_)
 
-    def _task(self, i):
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        i = index[0]
         return Task(
             _check_meta,
             Task(self.func, self.items[i], *self.args, **self.kwargs),

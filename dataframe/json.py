@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import functools
 import io
+from typing import Any, ClassVar
 
 import fsspec
 import pandas as pd
 from fsspec.utils import infer_compression, read_block
 
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.csv import _coerce
-from shoal.dataframe.expr import Blockwise
+from shoal.dataframe.expr import FrameExpr
 from shoal.dataframe.paths import expand_paths
 
 __all__ = ["read_json", "to_json"]
@@ -49,11 +51,17 @@ def read_json_block(fs, path, offset, length, compression, kwargs, meta):
     return _coerce(df[list(meta.columns)], meta, where)
 
 
-class ReadJSON(Blockwise):
-    """One partition per block of each file."""
+class ReadJSON(FrameExpr):
+    """One partition per block of each file (fusable, like ``ReadCSV``)."""
 
-    _parameters = ["fs", "blocks", "kwargs", "meta", "token"]
-    _explain_params = ("npartitions",)
+    fs: Any
+    blocks: tuple
+    kwargs: dict
+    meta: Any
+    token: str
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @property
     def _prefix(self):
@@ -61,10 +69,7 @@ class ReadJSON(Blockwise):
 
     @functools.cached_property
     def _name(self):
-        return f"read-json-{tokenize(self.token, self.kwargs)}"
-
-    def _args(self):
-        return []
+        return f"read-json-{tokenize(self.token, self.kwargs)}"  # the files' token stands for fs
 
     @functools.cached_property
     def _meta(self):
@@ -74,8 +79,8 @@ class ReadJSON(Blockwise):
     def divisions(self):
         return (None,) * (len(self.blocks) + 1)
 
-    def _task(self, i):
-        path, offset, length, compression = self.blocks[i]
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        path, offset, length, compression = self.blocks[index[0]]
         return Task(
             read_json_block, self.fs, path, offset, length, compression, self.kwargs, self.meta
         )

@@ -26,6 +26,7 @@ __all__ = [
     "UNKNOWN_CATEGORIES",
     "unknown_categorical",
     "has_known_categories",
+    "same_meta",
 ]
 
 UNKNOWN_CATEGORIES = "__UNKNOWN_CATEGORIES__"
@@ -214,6 +215,42 @@ def emulate(
             "(name, dtype) tuple) describing the output."
         ) from e
     return make_meta(out) if is_frame_like(out) else _scalar_meta(out)
+
+
+def _same_index(a: pd.Index, b: pd.Index) -> bool:
+    if type(a) is not type(b) or list(a.names) != list(b.names):
+        return False
+    if isinstance(a, pd.MultiIndex):
+        return a.dtypes.equals(b.dtypes)
+    return a.dtype == b.dtype
+
+
+def same_meta(a: Any, b: Any) -> bool:
+    """True if two metas describe the same partitions: type, columns, names,
+    dtypes and index alike (scalars: type and dtype). Cheap next to
+    inferring a meta again.
+
+    >>> same_meta(make_meta({"a": "int64"}), make_meta({"a": "int64"}))
+    True
+    >>> same_meta(make_meta({"a": "int64"}), make_meta({"a": "float64"}))
+    False
+    """
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, pd.DataFrame):
+        return (
+            a.columns.dtype == b.columns.dtype
+            and a.columns.equals(b.columns)
+            and a.dtypes.equals(b.dtypes)
+            and _same_index(a.index, b.index)
+        )
+    if isinstance(a, pd.Series):
+        return a.dtype == b.dtype and a.name == b.name and _same_index(a.index, b.index)
+    if isinstance(a, pd.Index):
+        return _same_index(a, b)
+    return getattr(a, "dtype", None) == getattr(b, "dtype", None)
 
 
 def _scalar_meta(x: Any) -> Any:

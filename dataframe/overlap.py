@@ -12,44 +12,47 @@ empty; the rows after come from the mirror chain of heads.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-import pandas as pd
-
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Ref, Task
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import FrameExpr
 
 __all__ = ["apply_overlap"]
 
 
 def _tail(prev, part, n):
-    both = part if prev is None else pd.concat([prev, part])
+    both = part if prev is None else concat_frames([prev, part])
     return both.iloc[len(both) - n :] if n else both.iloc[:0]
 
 
 def _head(part, nxt, n):
-    both = part if nxt is None else pd.concat([part, nxt])
+    both = part if nxt is None else concat_frames([part, nxt])
     return both.iloc[:n]
 
 
 def _tail_since(prev, part, start):
-    both = part if prev is None else pd.concat([prev, part])
+    both = part if prev is None else concat_frames([prev, part])
     return both[both.index >= start]
 
 
 def _head_until(part, nxt, stop):
-    both = part if nxt is None else pd.concat([part, nxt])
+    both = part if nxt is None else concat_frames([part, nxt])
     return both[both.index <= stop]
 
 
 def apply_overlap(before, part, after, func, args, kwargs):
     """``func`` over ``before + part + after``, trimmed to ``part``'s rows.
 
+    >>> import pandas as pd
     >>> s = pd.Series([3, 4])
     >>> apply_overlap(pd.Series([1, 2]), s, None, lambda x: x.cumsum(), (), {}).tolist()
     [6, 10]
     """
     pieces = [p for p in (before, part, after) if p is not None]
-    both = pd.concat(pieces) if len(pieces) > 1 else part
+    both = concat_frames(pieces)
     out = func(both, *args, **kwargs)
     start = 0 if before is None else len(before)
     stop = len(out) - (0 if after is None else len(after))
@@ -59,8 +62,15 @@ def apply_overlap(before, part, after, func, args, kwargs):
 class MapOverlap(FrameExpr):
     """``func`` applied with ``before``/``after`` neighbouring rows."""
 
-    _parameters = ["frame", "func", "before", "after", "args", "kwargs", "meta"]
-    _explain_params = ("before", "after")
+    frame: FrameExpr
+    func: Callable
+    before: Any
+    after: Any
+    args: tuple
+    kwargs: dict
+    meta: Any
+
+    _explain_params: ClassVar[tuple[str, ...]] = ("before", "after")
 
     @functools.cached_property
     def _meta(self):
@@ -70,34 +80,29 @@ class MapOverlap(FrameExpr):
     def divisions(self):
         return self.frame.divisions
 
-    def _layer(self) -> dict:
-        prefix, token = self._name.rsplit("-", 1)
-        tails, heads = f"{prefix}-before-{token}", f"{prefix}-after-{token}"
+    def _build_layer(self, b: GraphBuilder) -> dict:
+        tails, heads = self.stage_name("before"), self.stage_name("after")
         n = self.frame.npartitions
-        name = self.frame._name
+        parts = [b.ref(self.frame, (i,)) for i in range(n)]
         by_time = not isinstance(self.before, int)
         div = self.frame.divisions
         layer: dict = {}
         for i in range(1, n):
             prev = Ref((tails, i - 1)) if i > 1 else None
             if by_time:  # rows within `before` of the partition's first possible label
-                layer[(tails, i)] = Task(
-                    _tail_since, prev, Ref((name, i - 1)), div[i] - self.before
-                )
+                layer[(tails, i)] = Task(_tail_since, prev, parts[i - 1], div[i] - self.before)
             else:
-                layer[(tails, i)] = Task(_tail, prev, Ref((name, i - 1)), self.before)
+                layer[(tails, i)] = Task(_tail, prev, parts[i - 1], self.before)
         for i in range(n - 2, -1, -1):
             nxt = Ref((heads, i + 1)) if i < n - 2 else None
             if by_time:
-                layer[(heads, i)] = Task(
-                    _head_until, Ref((name, i + 1)), nxt, div[i + 1] + self.after
-                )
+                layer[(heads, i)] = Task(_head_until, parts[i + 1], nxt, div[i + 1] + self.after)
             else:
-                layer[(heads, i)] = Task(_head, Ref((name, i + 1)), nxt, self.after)
+                layer[(heads, i)] = Task(_head, parts[i + 1], nxt, self.after)
         for i in range(n):
             before = Ref((tails, i)) if i > 0 and self.before else None
             after = Ref((heads, i)) if i < n - 1 and self.after else None
-            layer[(self._name, i)] = Task(
-                apply_overlap, before, Ref((name, i)), after, self.func, self.args, self.kwargs
+            layer[self.key((i,))] = Task(
+                apply_overlap, before, parts[i], after, self.func, self.args, self.kwargs
             )
         return layer

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import fsspec
 import numpy as np
@@ -29,10 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shoal.core import config
-from shoal.core.task import Ref, Task
+from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
+from shoal.core.tree import split_every_of
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.expr import Blockwise, Filter
+from shoal.dataframe.expr import Filter, FrameExpr
 from shoal.dataframe.meta import unknown_categorical
 from shoal.dataframe.parquet_filters import (
     _and_filters,
@@ -213,40 +215,33 @@ class ParquetDataset:
 # --------------------------------------------------------------------- read
 
 
-class ReadParquet(Blockwise):
+class ReadParquet(FrameExpr):
     """Read a parquet dataset; one partition per planned group of row groups.
+    Fusable: a partition is read in the task of its user (filters and
+    projections after it run in the same task).
 
     >>> import shoal.dataframe as sd
     >>> pd.DataFrame({"a": [1], "b": [2]}).to_parquet("memory://doc-rp/f.parquet")
-    >>> sd.read_parquet("memory://doc-rp/f.parquet")[["b"]].optimize(fuse=False).expr.columns_
+    >>> sd.read_parquet("memory://doc-rp/f.parquet")[["b"]].optimize().expr.columns_
     ['b']
     """
 
-    _parameters = [
-        "dataset",
-        "columns_",
-        "filters",
-        "index",
-        "blocksize",
-        "calculate_divisions",
-        "plan_columns",
-        "plan_filters",
-        "categorical",
-    ]
-    _defaults = {
-        "calculate_divisions": False,
-        "plan_columns": None,
-        "plan_filters": None,
-        "categorical": (),
-    }
-    _explain_params = ("columns_", "filters")
+    dataset: Any
+    columns_: list
+    filters: Any
+    index: tuple
+    blocksize: Any
+    calculate_divisions: bool = False
+    plan_columns: Any = None
+    plan_filters: Any = None
+    categorical: tuple = ()
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("columns_", "filters")
 
     @property
     def _prefix(self) -> str:
         return "read-parquet"
-
-    def _args(self):
-        return []
 
     def _explain_args(self) -> str:
         text = super()._explain_args()
@@ -255,9 +250,7 @@ class ReadParquet(Blockwise):
     def _replace(self, **changes) -> ReadParquet:
         """This read with some operands changed (the plan stays that of the
         original ``plan_columns`` and ``plan_filters``)."""
-        operands = dict(zip(self._parameters, self.operands))
-        operands["plan_columns"] = self._plan_columns
-        return ReadParquet(**{**operands, **changes})
+        return self.replace_operands(**{"plan_columns": self._plan_columns, **changes})
 
     @functools.cached_property
     def _index(self) -> list:
@@ -396,12 +389,12 @@ class ReadParquet(Blockwise):
                 out.append((path, kept, hive_values, starts, dictionary))
         return out
 
-    def _task(self, i: int):
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
         ds = self.dataset
         return Task(
             read_parquet_part,
             ds.fs,
-            self._pieces(i),
+            self._pieces(index[0]),
             list(self.columns_),
             self._index,
             self.filters,
@@ -615,12 +608,17 @@ def to_parquet(
     return out.compute() if compute else out
 
 
-class WritePartitions(Blockwise):
+class WritePartitions(FrameExpr):
     """``func(partition, i, **kwargs)`` for every partition; each returns a
-    list of written files."""
+    list of written files. The partitions' own work nests into the writing
+    tasks."""
 
-    _parameters = ["frame", "func", "kwargs", "label"]
-    _explain_params = ("label",)
+    frame: FrameExpr
+    func: Any
+    kwargs: dict
+    label: str
+
+    _explain_params: ClassVar[tuple[str, ...]] = ("label",)
 
     @property
     def _prefix(self):
@@ -634,11 +632,16 @@ class WritePartitions(Blockwise):
     def is_scalar(self):
         return False
 
-    def _args(self):
-        return [self.frame]
+    @functools.cached_property
+    def divisions(self):
+        return self.frame.divisions
 
-    def _task(self, i):
-        return Task(self.func, Ref((self.frame._name, i)), i, **self.kwargs)
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return True
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        i = index[0]
+        return Task(self.func, b.input(self, self.frame, index), i, **self.kwargs)
 
 
 def _collect(parts: list, **kw) -> list:
@@ -649,7 +652,10 @@ def write_partitions(df, func, label: str, **kwargs):
     """A Scalar collection that runs ``func`` on each partition and gives the
     list of all written files."""
     from shoal.dataframe.collection import new_collection
-    from shoal.dataframe.reductions import TreeReduce
+    from shoal.dataframe.reductions import FrameReduce
 
     writes = WritePartitions(df.expr, func, kwargs, label)
-    return new_collection(TreeReduce(writes, _collect, _collect, {}, None, [], label + "-done"))
+    every = split_every_of(None, "dataframe")
+    return new_collection(
+        FrameReduce(writes, _collect, _collect, every, label=label + "-done", meta=[])
+    )

@@ -1,5 +1,6 @@
-"""Tree reductions: ``chunk`` on every partition, ``combine`` groups of
-``split_every`` intermediates, ``aggregate`` the last group.
+"""Reductions of frames: ``chunk`` on every partition, then core's tree
+(``core/tree.py``): ``combine`` groups of ``split_every`` intermediates,
+``aggregate`` the last group.
 
 ::
 
@@ -9,51 +10,57 @@
           \\     /
          aggregate              one output partition
 
-With ``split_out=k`` the chunk returns ``k`` pieces (hash-partitioned
-groups) and ``k`` independent trees give ``k`` output partitions.
+``split_every`` comes from the call or config ``dataframe.split-every``
+(checked by ``core.tree.split_every_of``). With ``split_out=k`` the chunk
+returns ``k`` pieces (hash-partitioned groups) and ``k`` independent trees
+give ``k`` output partitions.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shoal.core.task import Ref, Task
+from shoal.core.tree import TreeReduce, split_every_of
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import Blockwise, FrameExpr
 
-__all__ = ["Chunk", "TreeReduce", "reduction", "quantile_from_samples"]
+__all__ = ["Chunk", "FrameReduce", "reduction", "quantile_from_samples"]
 
 
 class Chunk(Blockwise):
-    """The per-partition first step of a reduction (its output is no frame).
-
+    """The per-partition first step of a reduction (its output is no frame):
+    ``func(*args, **kwargs)`` with frames replaced by their partitions.
     ``needed`` lists the input columns it reads (None: all).
 
     >>> from shoal.dataframe.expr import FromPandas
-    >>> c = Chunk(chunk_len, {}, "len", None, FromPandas.of(pd.DataFrame({"a": [1, 2]}), 2))
+    >>> c = Chunk(chunk_len, {}, "len", None, (FromPandas.of(pd.DataFrame({"a": [1, 2]}), 2),))
     >>> c.npartitions, c._meta
     (2, None)
     """
 
-    _parameters = ["func", "kwargs", "label", "needed"]
-
-    def __init__(self, func, kwargs, label, needed, *args):
-        self.operands = [func, kwargs, label, needed, *args]
+    func: Callable
+    kwargs: dict
+    label: str
+    needed: Any
+    args: tuple
 
     @property
     def _prefix(self) -> str:
         return self.label + "-chunk"
 
     def _args(self):
-        return self.operands[4:]
+        return list(self.args)
 
     def _kwargs(self):
         return self.kwargs
 
     @property
-    def operation(self):  # type: ignore[override]
+    def operation(self) -> Callable:  # type: ignore[override]
         return self.func
 
     @functools.cached_property
@@ -73,8 +80,9 @@ class Chunk(Blockwise):
         return out + [(f, None) for f in frames[1:]]
 
 
-class TreeReduce(FrameExpr):
-    """Combine the chunks of every partition into ``split_out`` outputs.
+class FrameReduce(TreeReduce, FrameExpr):
+    """Core's ``TreeReduce`` of the chunks of every partition into
+    ``split_out`` partitions, with the result's ``meta``.
 
     >>> from shoal.core.local import get_sync
     >>> from shoal.dataframe.expr import FromPandas
@@ -84,25 +92,10 @@ class TreeReduce(FrameExpr):
     9
     """
 
-    _parameters = [
-        "chunked",
-        "combine",
-        "aggregate",
-        "kwargs",
-        "split_every",
-        "meta",
-        "label",
-        "split_out",
-    ]
-    _defaults = {"split_out": 1}
+    meta: Any = None
 
-    @property
-    def _prefix(self) -> str:
-        return self.label
-
-    def _explain_args(self):
-        text = f"{self.label}, split_every={self.split_every}"
-        return text + (f", split_out={self.split_out}" if self.split_out > 1 else "")
+    def _explain_head(self) -> str:
+        return "TreeReduce"
 
     @functools.cached_property
     def _meta(self):
@@ -113,40 +106,7 @@ class TreeReduce(FrameExpr):
         return (None,) * (self.split_out + 1)
 
     def _needed_columns(self, needed):
-        return [(self.chunked, None)]
-
-    def _layer(self) -> dict:
-        prefix, token = self._name.rsplit("-", 1)
-        combine_name = f"{prefix}-combine-{token}"
-        pick_name = f"{prefix}-split-{token}"
-        n = self.chunked.npartitions
-        every = max(2, self.split_every or 8)
-        layer: dict = {}
-        for j in range(self.split_out):
-            if self.split_out > 1:
-                inputs = []
-                for i in range(n):
-                    layer[(pick_name, j, i)] = Task(_pick, Ref((self.chunked._name, i)), j)
-                    inputs.append((pick_name, j, i))
-            else:
-                inputs = [(self.chunked._name, i) for i in range(n)]
-            level = 0
-            while len(inputs) > every:
-                nxt = []
-                for g in range(0, len(inputs), every):
-                    key = (combine_name, j, level, g // every)
-                    layer[key] = Task(
-                        self.combine, [Ref(k) for k in inputs[g : g + every]], **self.kwargs
-                    )
-                    nxt.append(key)
-                inputs = nxt
-                level += 1
-            layer[(self._name, j)] = Task(self.aggregate, [Ref(k) for k in inputs], **self.kwargs)
-        return layer
-
-
-def _pick(pieces, j):
-    return pieces[j]
+        return [(self.parts, None)]
 
 
 def reduction(
@@ -162,19 +122,26 @@ def reduction(
     needed=None,
     others: tuple = (),
     split_out: int = 1,
-) -> TreeReduce:
-    """A ``TreeReduce`` over ``chunk(partition, *others, **chunk_kwargs)``.
+) -> FrameReduce:
+    """A ``FrameReduce`` over ``chunk(partition, *others, **chunk_kwargs)``;
+    ``split_every`` None takes config ``dataframe.split-every``.
 
     >>> from shoal.dataframe.expr import FromPandas
     >>> reduction(FromPandas.of(pd.Series([1]), 1), chunk_len, aggregate_sum, aggregate_sum,
-    ...           0, "len").label
-    'len'
+    ...           0, "len").split_every
+    8
     """
-    if split_every is not None and (not isinstance(split_every, int) or split_every < 2):
-        raise ValueError(f"split_every must be an integer >= 2, got {split_every!r}")
-    chunked = Chunk(chunk, chunk_kwargs or {}, label, needed, frame, *others)
-    return TreeReduce(
-        chunked, combine, aggregate, kwargs or {}, split_every, meta, label, split_out
+    split_every = split_every_of(split_every, "dataframe")
+    chunked = Chunk(chunk, chunk_kwargs or {}, label, needed, (frame, *others))
+    return FrameReduce(
+        chunked,
+        combine,
+        aggregate,
+        split_every,
+        kwargs=kwargs or {},
+        label=label,
+        split_out=split_out,
+        meta=meta,
     )
 
 
@@ -288,15 +255,15 @@ def chunk_drop_duplicates(part, **kw):
 
 
 def combine_drop_duplicates(parts, **kw):
-    return pd.concat(parts).drop_duplicates(**kw)
+    return concat_frames(parts).drop_duplicates(**kw)
 
 
 def combine_unique(parts, name=None):
-    return pd.concat(parts).drop_duplicates()
+    return concat_frames(parts).drop_duplicates()
 
 
 def aggregate_unique(parts, name=None):
-    values = pd.concat(parts).drop_duplicates()
+    values = concat_frames(parts).drop_duplicates()
     return pd.Series(
         values.to_numpy() if values.dtype.kind != "O" else values.array,
         name=name,
@@ -312,8 +279,8 @@ def chunk_nunique(part, dropna=True):
 
 def combine_nunique(parts, dropna=True):
     if isinstance(parts[0], dict):
-        return {c: pd.concat([p[c] for p in parts]).drop_duplicates() for c in parts[0]}
-    return pd.concat(parts).drop_duplicates()
+        return {c: concat_frames([p[c] for p in parts]).drop_duplicates() for c in parts[0]}
+    return concat_frames(parts).drop_duplicates()
 
 
 def aggregate_nunique(parts, dropna=True):
@@ -328,7 +295,7 @@ def chunk_value_counts(part, dropna=True):
 
 
 def combine_value_counts(parts, dropna=True, **kw):
-    return pd.concat(parts).groupby(level=0, dropna=dropna, sort=False, observed=True).sum()
+    return concat_frames(parts).groupby(level=0, dropna=dropna, sort=False, observed=True).sum()
 
 
 def aggregate_value_counts(
@@ -351,7 +318,7 @@ def chunk_nbest(part, how, n, **kw):
 
 
 def combine_nbest(parts, how, n, **kw):
-    return getattr(pd.concat(parts), how)(n, **kw)
+    return getattr(concat_frames(parts), how)(n, **kw)
 
 
 def chunk_arg(part, how: str, skipna: bool = True):

@@ -1,5 +1,10 @@
 """Repartitioning: by number of partitions, by divisions, by size.
 
+Every output takes its inputs as stored partitions (``b.ref``: made in
+parallel, each possibly used by several outputs); an output's own task may
+nest into a per-partition user. Partitions are put together with the one
+category-preserving concatenation (``concat.py``).
+
 - Fewer partitions: runs of neighbours are concatenated (divisions stay
   known, as a subset of the old ones). More partitions: each partition is
   cut by position into near-equal pieces; the new divisions are unknown
@@ -14,20 +19,14 @@
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
-import pandas as pd
-
-from shoal.core.task import Ref, Task
+from shoal.core.build import GraphBuilder
+from shoal.core.task import Task
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import FrameExpr
 
 __all__ = ["repartition_npartitions", "repartition_divisions", "repartition_size"]
-
-
-def _concat(parts):
-    live = [p for p in parts if len(p)]
-    if not live:
-        return parts[0]
-    return live[0] if len(live) == 1 else pd.concat(live)
 
 
 def _piece(part, k, n):
@@ -37,10 +36,14 @@ def _piece(part, k, n):
 
 class CombinePartitions(FrameExpr):
     """Concatenate runs of neighbouring partitions: ``bounds`` are the
-    starting input partition of each output, plus the end."""
+    starting input partition of each output, plus the end. The inputs are
+    stored (made in parallel), not nested into the concatenating task."""
 
-    _parameters = ["frame", "bounds"]
-    _explain_params = ("npartitions",)
+    frame: FrameExpr
+    bounds: tuple
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @functools.cached_property
     def _meta(self):
@@ -51,9 +54,9 @@ class CombinePartitions(FrameExpr):
         d = self.frame.divisions
         return tuple(d[b] for b in self.bounds)
 
-    def _task(self, i):
-        lo, hi = self.bounds[i], self.bounds[i + 1]
-        return Task(_concat, [Ref((self.frame._name, j)) for j in range(lo, hi)])
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        lo, hi = self.bounds[index[0]], self.bounds[index[0] + 1]
+        return Task(concat_frames, [b.ref(self.frame, (j,)) for j in range(lo, hi)])
 
     def _needed_columns(self, needed):
         return [(self.frame, needed)]
@@ -62,8 +65,11 @@ class CombinePartitions(FrameExpr):
 class SplitPartitions(FrameExpr):
     """Cut every input partition by position into ``counts[j]`` pieces."""
 
-    _parameters = ["frame", "counts"]
-    _explain_params = ("npartitions",)
+    frame: FrameExpr
+    counts: tuple
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @functools.cached_property
     def _meta(self):
@@ -73,14 +79,14 @@ class SplitPartitions(FrameExpr):
     def divisions(self):
         return (None,) * (sum(self.counts) + 1)
 
-    def _layer(self):
-        layer = {}
-        i = 0
-        for j, count in enumerate(self.counts):
-            for k in range(count):
-                layer[(self._name, i)] = Task(_piece, Ref((self.frame._name, j)), k, count)
-                i += 1
-        return layer
+    @functools.cached_property
+    def _sources(self) -> list:
+        """For each output: ``(input partition, piece, pieces)``."""
+        return [(j, k, count) for j, count in enumerate(self.counts) for k in range(count)]
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        j, k, count = self._sources[index[0]]
+        return Task(_piece, b.ref(self.frame, (j,)), k, count)
 
     def _needed_columns(self, needed):
         return [(self.frame, needed)]
@@ -89,6 +95,7 @@ class SplitPartitions(FrameExpr):
 def repartition_npartitions(expr: FrameExpr, npartitions: int) -> FrameExpr:
     """An expression with ``npartitions`` partitions holding the same rows in order.
 
+    >>> import pandas as pd
     >>> from shoal.dataframe.expr import FromPandas
     >>> e = FromPandas.of(pd.DataFrame({"a": range(10)}), 5)
     >>> repartition_npartitions(e, 2).npartitions, repartition_npartitions(e, 7).npartitions
@@ -115,14 +122,17 @@ def _select_range(parts: list, lo, hi, last: bool, empty):
         index = part.index
         mask = (index >= lo) & ((index <= hi) if last else (index < hi))
         pieces.append(part[mask])
-    return _concat(pieces)
+    return concat_frames(pieces)
 
 
 class RepartitionDivisions(FrameExpr):
     """Re-cut partitions with known divisions at new boundaries."""
 
-    _parameters = ["frame", "new_divisions"]
-    _explain_params = ("npartitions",)
+    frame: FrameExpr
+    new_divisions: tuple
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @functools.cached_property
     def _meta(self):
@@ -132,12 +142,13 @@ class RepartitionDivisions(FrameExpr):
     def divisions(self):
         return tuple(self.new_divisions)
 
-    def _task(self, j):
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        j = index[0]
         old, new = self.frame.divisions, self.new_divisions
         lo, hi = new[j], new[j + 1]
         inputs = [i for i in range(len(old) - 1) if old[i] <= hi and lo <= old[i + 1]]
         last = j == len(new) - 2
-        refs = [Ref((self.frame._name, i)) for i in inputs]
+        refs = [b.ref(self.frame, (i,)) for i in inputs]
         return Task(_select_range, refs, lo, hi, last, self.frame._meta)
 
     def _needed_columns(self, needed):
@@ -148,6 +159,7 @@ def repartition_divisions(expr: FrameExpr, divisions) -> FrameExpr:
     """``expr`` re-cut at ``divisions`` (its own divisions must be known and
     within the new first and last ones).
 
+    >>> import pandas as pd
     >>> from shoal.dataframe.expr import FromPandas
     >>> e = FromPandas((pd.DataFrame({"a": range(4)}),), (0, 3))
     >>> repartition_divisions(e, (0, 2, 3)).divisions
@@ -173,15 +185,18 @@ def repartition_divisions(expr: FrameExpr, divisions) -> FrameExpr:
 
 
 def _pieces(parts: list, cuts: list):
-    return _concat([_piece(p, k, n) for p, (k, n) in zip(parts, cuts)])
+    return concat_frames([_piece(p, k, n) for p, (k, n) in zip(parts, cuts)])
 
 
 class Regroup(FrameExpr):
     """Outputs made of pieces of inputs: ``plan[j]`` lists ``(input, k, n)``,
     the k-th of n positional pieces of an input partition."""
 
-    _parameters = ["frame", "plan"]
-    _explain_params = ("npartitions",)
+    frame: FrameExpr
+    plan: tuple
+
+    fusable: ClassVar[bool] = True
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
 
     @functools.cached_property
     def _meta(self):
@@ -195,10 +210,10 @@ class Regroup(FrameExpr):
             return (None,) * (len(self.plan) + 1)
         return tuple(old[out[0][0]] for out in self.plan) + (old[-1],)
 
-    def _task(self, j):
-        out = self.plan[j]
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        out = self.plan[index[0]]
         return Task(
-            _pieces, [Ref((self.frame._name, i)) for i, _, _ in out], [(k, n) for _, k, n in out]
+            _pieces, [b.ref(self.frame, (i,)) for i, _, _ in out], [(k, n) for _, k, n in out]
         )
 
     def _needed_columns(self, needed):
@@ -209,6 +224,7 @@ def repartition_size(expr: FrameExpr, sizes: list, partition_size) -> FrameExpr:
     """Partitions of about ``partition_size`` bytes, given each input's size:
     large ones are cut by position, small neighbours are combined.
 
+    >>> import pandas as pd
     >>> from shoal.dataframe.expr import FromPandas
     >>> e = FromPandas.of(pd.DataFrame({"a": range(10)}), 5)
     >>> repartition_size(e, [10, 10, 50, 10, 10], 25).npartitions

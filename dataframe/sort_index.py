@@ -25,7 +25,9 @@ import functools
 import numpy as np
 import pandas as pd
 
+from shoal.core.build import GraphBuilder
 from shoal.core.task import Ref, Task
+from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import FrameExpr
 from shoal.dataframe.meta import has_known_categories
 
@@ -103,7 +105,7 @@ def range_gather(pieces: list, j: int):
     >>> range_gather([[pd.Series([1], index=[4])], [pd.Series([2], index=[3])]], 0).index.tolist()
     [3, 4]
     """
-    return pd.concat([p[j] for p in pieces]).sort_index(kind="stable")
+    return concat_frames([p[j] for p in pieces]).sort_index(kind="stable")
 
 
 def check_sortable_keys(meta) -> None:
@@ -134,7 +136,7 @@ class SortIndexAcross(FrameExpr):
     [[1, 2], [7, 9]]
     """
 
-    _parameters = ["frame"]
+    frame: FrameExpr
 
     @property
     def _prefix(self) -> str:
@@ -151,18 +153,16 @@ class SortIndexAcross(FrameExpr):
     def _needed_columns(self, needed):
         return [(self.frame, needed)]
 
-    def _layer(self) -> dict:
-        prefix, token = self._name.rsplit("-", 1)
-        sample, bounds, split = (f"{prefix}-{s}-{token}" for s in ("sample", "bounds", "split"))
+    def _build_layer(self, b: GraphBuilder) -> dict:
+        sample, bounds, split = (self.stage_name(s) for s in ("sample", "bounds", "split"))
         k = self.frame.npartitions
+        parts = [b.ref(self.frame, (i,)) for i in range(k)]
         layer: dict = {}
         for i in range(k):
-            layer[(sample, i)] = Task(
-                index_sample, Ref((self.frame._name, i)), _SAMPLES_PER_OUTPUT * k
-            )
+            layer[(sample, i)] = Task(index_sample, parts[i], _SAMPLES_PER_OUTPUT * k)
         layer[(bounds, 0)] = Task(range_bounds, [Ref((sample, i)) for i in range(k)], k)
         for i in range(k):
-            layer[(split, i)] = Task(range_split, Ref((self.frame._name, i)), Ref((bounds, 0)), k)
+            layer[(split, i)] = Task(range_split, parts[i], Ref((bounds, 0)), k)
         for j in range(k):
-            layer[(self._name, j)] = Task(range_gather, [Ref((split, i)) for i in range(k)], j)
+            layer[self.key((j,))] = Task(range_gather, [Ref((split, i)) for i in range(k)], j)
         return layer

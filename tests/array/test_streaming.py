@@ -126,8 +126,8 @@ def test_empty_and_zero_d():
 
 def test_stream_partials_merges_pieces_like_blocks():
     block = np.arange(40.0).reshape(20, 2)
-    spec_rows = (np.sum, np.sum, (1,), {}, {})
-    spec_all = (np.max, np.max, (0, 1), {}, {})
+    spec_rows = (np.sum, np.sum, (1,), {}, {}, 0)
+    spec_all = (np.max, np.max, (0, 1), {}, {}, 2)
     rows, total = stream_partials(("rows", block), 20, 3, (spec_rows, spec_all))
     np.testing.assert_array_equal(rows, block.sum(axis=1, keepdims=True))
     np.testing.assert_array_equal(total, np.array([[39.0]]))

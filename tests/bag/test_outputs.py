@@ -80,18 +80,17 @@ def test_default_scheduler_is_processes():
 
 
 def test_checker_catches_wrong_partition_count():
+    from shoal.bag.core import _check_bag
+    from shoal.bag.expr import Persisted
     from shoal.testing import compute_checked
 
     b = sb.range(6, npartitions=3)
-    bad = sb.Bag(b.name, 4, srcs=b._srcs + [[99]])
-    assert compute_checked(bad) == [0, 1, 2, 3, 4, 5, 99]
-    lying = sb.Bag(b.name, 2, srcs=b._srcs[:2])
-    bad_graph = lying.__shoal_graph__()
-    bad_graph[(lying.name, 1)] = 5
+    assert compute_checked(b) == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(AssertionError, match="declares 3 partitions but computed 2"):
+        _check_bag(b, [[0, 1], [2, 3]])
+    lying = sb.Bag(Persisted("lying", 2, {("lying", 0): [0], ("lying", 1): 5}))
     with pytest.raises(AssertionError, match="expected a list"):
-        from shoal.bag.core import _check_bag
-
-        _check_bag(lying, [[0], 5])
+        compute_checked(lying)
 
 
 def test_random_sample_and_choices():
@@ -122,8 +121,7 @@ def test_random_sample_and_choices():
 def test_to_dataframe():
     import pandas as pd
 
-    import shoal.dataframe as sd
-    from shoal.bag.outputs import partition_to_pandas
+    from shoal.bag.frames import partition_to_pandas
 
     rows = [{"a": i, "b": str(i)} for i in range(10)]
     frame = partition_to_pandas(rows)
@@ -135,24 +133,39 @@ def test_to_dataframe():
     assert typed["a"].dtype == "float64"
     assert partition_to_pandas([], meta=meta).dtypes.equals(meta.dtypes)
     b = sb.from_sequence(rows, npartitions=3)
-    if hasattr(sd, "DataFrame") and hasattr(sd, "from_delayed"):
-        assert_eq(b.to_dataframe(), pd.DataFrame(rows), check_index=False)
-        some = b.filter(lambda r: r["a"] % 4 == 0)  # leaves an empty partition
-        expected = pd.DataFrame([r for r in rows if r["a"] % 4 == 0])
-        assert_eq(
-            some.to_dataframe(meta={"a": "float64", "b": "object"}),
-            expected.astype({"a": "float64"}),
-            check_index=False,
-            check_dtype=False,
-        )
-        pairs = sb.from_sequence([(1, "x"), (2, "y"), (3, "z")], npartitions=2)
-        assert_eq(
-            pairs.to_dataframe(columns=["n", "s"]),
-            pd.DataFrame({"n": [1, 2, 3], "s": ["x", "y", "z"]}),
-            check_index=False,
-        )
-        with pytest.raises(ValueError, match="empty"):
-            b.filter(lambda r: False).to_dataframe()
-    else:
-        with pytest.raises(NotImplementedError, match="shoal.dataframe.DataFrame|from_delayed"):
-            b.to_dataframe()
+    assert_eq(b.to_dataframe(), pd.DataFrame(rows), check_index=False)
+    some = b.filter(lambda r: r["a"] % 4 == 0)  # leaves an empty partition
+    expected = pd.DataFrame([r for r in rows if r["a"] % 4 == 0])
+    assert_eq(
+        some.to_dataframe(meta={"a": "float64", "b": "object"}),
+        expected.astype({"a": "float64"}),
+        check_index=False,
+        check_dtype=False,
+    )
+    pairs = sb.from_sequence([(1, "x"), (2, "y"), (3, "z")], npartitions=2)
+    assert_eq(
+        pairs.to_dataframe(columns=["n", "s"]),
+        pd.DataFrame({"n": [1, 2, 3], "s": ["x", "y", "z"]}),
+        check_index=False,
+    )
+    with pytest.raises(ValueError, match="empty"):
+        b.filter(lambda r: False).to_dataframe()
+
+
+def test_dataframe_to_bag_round_trip():
+    import pandas as pd
+
+    import shoal.dataframe as sd
+
+    pdf = pd.DataFrame({"a": range(7), "b": list("abcdefg")}, index=range(10, 17))
+    for n in (1, 3, 7):
+        df = sd.from_pandas(pdf, npartitions=n)
+        assert_eq(df.to_bag(), list(pdf.itertuples(index=False, name=None)))
+        assert_eq(df.to_bag(index=True), list(pdf.itertuples(index=True, name=None)))
+        dicts = df.to_bag(format="dict")
+        assert_eq(dicts, pdf.to_dict(orient="records"))
+        assert_eq(df.a.to_bag(index=True), list(pdf.a.items()))
+        back = dicts.to_dataframe(meta=pdf.iloc[:0])
+        assert_eq(back, pdf.reset_index(drop=True), check_index=False)
+    with pytest.raises(ValueError, match="format must be 'tuple' or 'dict'"):
+        sd.from_pandas(pdf, npartitions=2).to_bag(format="list")

@@ -168,7 +168,7 @@ def test_dictionary_reads_give_plain_strings(url):
 
 
 def _reader(collection):
-    plan = optimize_expr(collection.expr, fuse=False)
+    plan = optimize_expr(collection.expr)
     return next(n for n in plan.walk() if isinstance(n, ReadParquet))
 
 

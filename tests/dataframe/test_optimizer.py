@@ -18,13 +18,13 @@ def table():
 
 
 def _plan(collection):
-    """The optimized plan without fusion, so every node can be inspected."""
-    return optimize_expr(collection.expr, fuse=False)
+    """The optimized plan (fusion happens when its graph is built)."""
+    return optimize_expr(collection.expr)
 
 
 GOLDEN_QUERY = """\
 Logical plan:
-  TreeReduce: groupby-agg, split_every=None
+  TreeReduce: groupby-agg, split_every=8
     Chunk: groupby-agg
       Assign: 'e'
         Filter
@@ -41,10 +41,14 @@ Logical plan:
             (shared: Filter)
 
 Optimized plan:
-  TreeReduce: groupby-agg, split_every=None
-    Fused: Chunk(groupby-agg) <- Assign('e') <- MapPartitions(mul) <- Projection(columns_='b') \
-<- ReadParquet(columns_=['b', 'c'], filters=[[('a', '>', 10), ('c', '==', 'x')]], \
-categorical=['c'])"""
+  TreeReduce: groupby-agg, split_every=8
+    Chunk: groupby-agg
+      Assign: 'e'  (fused)
+        ReadParquet: columns_=['b', 'c'], filters=[[('a', '>', 10), ('c', '==', 'x')]], \
+categorical=['c']
+        MapPartitions: mul  (fused)
+          Projection: columns_='b'  (fused)
+            (shared: ReadParquet)"""
 
 
 def test_golden_explain_pushdowns_and_fusion(table):
@@ -113,7 +117,7 @@ def test_common_subplans_share_names():
     b = sd.from_pandas(pdf, npartitions=2)
     assert (a.x + 1).expr._name == (b.x + 1).expr._name
     twice = (a.x + 1) * (b.x + 1)
-    opt = optimize_expr(twice.expr, fuse=False)
+    opt = optimize_expr(twice.expr)
     names = [n._name for n in opt.walk()]
     assert len(names) == len(set(names)) == 4  # from-pandas, x, x + 1, product
     assert_eq(twice, (pdf.x + 1) ** 2)

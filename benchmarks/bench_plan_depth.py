@@ -1,0 +1,200 @@
+"""Deep plans: the cost per operation of building, explaining, optimizing into
+a graph and computing a chain of N operations, shoal beside Dask.
+
+A time-stepping loop (``for _ in range(N): x = x + 0.001 * f(x)``) makes a
+plan N operations deep. Every stage of shoal's plan model is iterative, so its
+cost per node should stay flat from 1,000 to 100,000 nodes; the script prints
+µs per node for each stage and system, and Dask's figure beside shoal's where
+Dask can build the plan (a stage that fails prints its exception's name).
+
+    .venv/bin/python -P benchmarks/bench_plan_depth.py --depths 1000,10000,100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STAGES = ("plan", "explain", "graph", "compute")
+
+
+def _timed(func: Callable[[], Any]) -> tuple[float | None, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    try:
+        out = func()
+    except (RecursionError, MemoryError, ValueError, TypeError, NotImplementedError) as e:
+        return None, type(e).__name__
+    return time.perf_counter() - start, out
+
+
+def shoal_cases(depth: int) -> dict[str, Callable[[], Any]]:
+    import shoal
+    import shoal.array as sa
+    import shoal.bag as sb
+    import shoal.dataframe as sd
+
+    def array() -> Any:
+        x = sa.ones(64, chunks=16)
+        for _ in range(depth):
+            x = x + 0.001 * np.sin(x)
+        return x.sum()
+
+    def frame() -> Any:
+        df = sd.from_pandas(pd.DataFrame({"a": np.arange(64.0), "b": 1.0}), npartitions=4)
+        s = df.a
+        for _ in range(depth):
+            s = s * 1.0001 + df.b
+        return s.sum()
+
+    def bag() -> Any:
+        b = sb.from_sequence(range(64), npartitions=4)
+        for _ in range(depth // 2):
+            b = b.map(_inc).filter(_true)
+        return b.sum()
+
+    def delayed() -> Any:
+        x = shoal.delayed(0)
+        for _ in range(depth):
+            x = x + 1
+        return x
+
+    return {"array": array, "frame": frame, "bag": bag, "delayed": delayed}
+
+
+def dask_cases(depth: int) -> dict[str, Callable[[], Any]]:
+    import dask
+    import dask.array as da
+    import dask.bag as db
+    import dask.dataframe as dd
+
+    def array() -> Any:
+        x = da.ones(64, chunks=16)
+        for _ in range(depth):
+            x = x + 0.001 * np.sin(x)
+        return x.sum()
+
+    def frame() -> Any:
+        df = dd.from_pandas(pd.DataFrame({"a": np.arange(64.0), "b": 1.0}), npartitions=4)
+        s = df.a
+        for _ in range(depth):
+            s = s * 1.0001 + df.b
+        return s.sum()
+
+    def bag() -> Any:
+        b = db.from_sequence(range(64), npartitions=4)
+        for _ in range(depth // 2):
+            b = b.map(_inc).filter(_true)
+        return b.sum()
+
+    def delayed() -> Any:
+        x = dask.delayed(0)
+        for _ in range(depth):
+            x = x + 1
+        return x
+
+    return {"array": array, "frame": frame, "bag": bag, "delayed": delayed}
+
+
+def _inc(x: int) -> int:
+    return x + 1
+
+
+def _true(x: int) -> bool:
+    return True
+
+
+def shoal_stages(obj: Any) -> dict[str, Callable[[], Any]]:
+    from shoal.core.base import collections_to_graph
+
+    def explain() -> Any:
+        if hasattr(obj, "explain"):
+            return obj.explain()
+        if not hasattr(obj, "expr"):
+            raise NotImplementedError
+        return obj.expr.explain_text()
+
+    return {
+        "explain": explain,
+        "graph": lambda: len(collections_to_graph([obj])[0]),
+        "compute": lambda: obj.compute(scheduler="sync"),
+    }
+
+
+def dask_stages(obj: Any) -> dict[str, Callable[[], Any]]:
+    import dask
+
+    def explain() -> Any:
+        expr = getattr(obj, "expr", None)
+        if expr is None:
+            raise NotImplementedError
+        return expr.tree_repr()
+
+    return {
+        "explain": explain,
+        "graph": lambda: len(dict(dask.optimize(obj)[0].__dask_graph__())),
+        "compute": lambda: obj.compute(scheduler="sync"),
+    }
+
+
+def measure(system: str, depth: int, kinds: list[str]) -> dict:
+    cases = shoal_cases(depth) if system == "shoal" else dask_cases(depth)
+    stages = shoal_stages if system == "shoal" else dask_stages
+    out: dict = {}
+    for kind in kinds:
+        seconds, obj = _timed(cases[kind])
+        row = {"plan": seconds}
+        for stage, func in stages(obj).items():
+            row[stage] = None if seconds is None else _timed(func)[0]
+            if row[stage] is None and seconds is not None:
+                row[stage + "-error"] = _timed(func)[1]
+        if seconds is None:
+            row["plan-error"] = obj
+        out[kind] = row
+    return out
+
+
+def fmt(row: dict, stage: str, depth: int) -> str:
+    value = row.get(stage)
+    if value is None:
+        return f"{row.get(stage + '-error', row.get('plan-error', '-')):>14}"
+    return f"{value / depth * 1e6:11.1f} µs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depths", default="1000,10000,100000")
+    parser.add_argument("--kinds", default="array,frame,bag,delayed")
+    parser.add_argument("--systems", default="shoal,dask")
+    args = parser.parse_args()
+    depths = [int(d) for d in args.depths.split(",")]
+    kinds = args.kinds.split(",")
+    systems = args.systems.split(",")
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
+    print(f"per-node cost of each stage (µs per operation in the chain); Python {sys.version[:6]}")
+    print(f"{'kind':8} {'depth':>7} {'system':7} " + " ".join(f"{s:>14}" for s in STAGES))
+    for depth in depths:
+        results = {system: measure(system, depth, kinds) for system in systems}
+        for kind in kinds:
+            for system in systems:
+                row = results[system][kind]
+                cells = " ".join(fmt(row, s, depth) for s in STAGES)
+                print(f"{kind:8} {depth:>7} {system:7} {cells}")
+            if {"shoal", "dask"} <= set(systems):
+                mine, theirs = results["shoal"][kind], results["dask"][kind]
+                ratios = []
+                for s in STAGES:
+                    a, b = mine.get(s), theirs.get(s)
+                    ratios.append(f"{b / a:13.2f}x" if a and b else f"{'-':>14}")
+                print(f"{kind:8} {depth:>7} {'dask/sh':7} " + " ".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
