@@ -375,7 +375,7 @@ class _TriangularSolve(ArrayExpr):
 
     a: ArrayExpr
     b: ArrayExpr
-    lower: bool
+    lower_triangle: bool
 
     @functools.cached_property
     def chunks(self) -> tuple:
@@ -388,7 +388,7 @@ class _TriangularSolve(ArrayExpr):
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
         i, k = index
         n = self.a.numblocks[0]
-        before = range(i) if self.lower else range(i + 1, n)
+        before = range(i) if self.lower_triangle else range(i + 1, n)
         products = [
             Task(np.matmul, b.input(self, self.a, (i, j)), Ref(self.key((j, k)))) for j in before
         ]

@@ -31,13 +31,12 @@ from shoal.bag.expr import (
     BagArg,
     Persisted,
     ValueArg,
-    build_together,
     check_callable,
     no_default,
     shown_name,
 )
 from shoal.core.base import CollectionMethods, is_collection
-from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.build import BlockExpr, GraphBuilder, build_graph
 from shoal.core.delayed import Delayed, delayed
 from shoal.core.task import Task
 from shoal.core.utils import funcname
@@ -80,7 +79,7 @@ def graph_together(collections: list) -> Any:
     >>> shoal.compute(b.sum(), b.count(), scheduler="sync")
     (10, 5)
     """
-    return build_together([c.expr for c in collections])
+    return build_graph(*[c.expr for c in collections])
 
 
 def value_expr(value: Any) -> BlockExpr | None:
@@ -139,7 +138,7 @@ class Bag(CollectionMethods):
     # ------------------------------------------------------------ protocol
 
     def __shoal_graph__(self) -> Any:
-        return build_together([self.expr])
+        return build_graph(self.expr)
 
     def __shoal_keys__(self) -> list:
         return [self.expr.key((i,)) for i in range(self.npartitions)]
@@ -670,7 +669,7 @@ class Item(CollectionMethods):
         return self.expr.key((0,))
 
     def __shoal_graph__(self) -> Any:
-        return build_together([self.expr])
+        return build_graph(self.expr)
 
     def __shoal_keys__(self) -> Any:
         return self.key

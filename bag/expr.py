@@ -26,7 +26,7 @@ The rules every bag node keeps:
 - equal plans have equal names, so bags computed together
   (``shoal.compute(m.count(), m.sum())``) share their common prefix: the
   builder stores a node with several users once (a list per partition) and
-  everyone reads it (:func:`build_together`).
+  everyone reads it (``core.build.build_graph`` of several roots).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.delayed import Delayed
-from shoal.core.layers import Layer, LayeredGraph
+from shoal.core.layers import Layer
 from shoal.core.task import Ref, Task
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "run_partition",
     "shown_name",
     "fill_values",
-    "build_together",
     "check_callable",
     "no_default",
 ]
@@ -366,19 +365,3 @@ def fill_values(args: tuple, kwargs: dict | None, values: Sequence, b: GraphBuil
         return b.ref(values[a.index], (0,)) if type(a) is ValueArg else a
 
     return ([fill(a) for a in args], {k: fill(v) for k, v in kwargs.items()})
-
-
-def build_together(exprs: Sequence[BlockExpr]) -> LayeredGraph:
-    """One graph for several plans computed together. Each root counts as a
-    use of itself: a root that another root also reads is then stored once
-    and read, never made again inside the other's tasks.
-
-    >>> import shoal.bag as sb
-    >>> m = sb.range(4, npartitions=2).map(abs)
-    >>> sorted({k[0].split("-")[0] for k in build_together([m.expr, m.sum().expr])})
-    ['map', 'sum']
-    """
-    builder = GraphBuilder(exprs[0], tuple(exprs[1:]))
-    for expr in {e._name: e for e in exprs}.values():
-        builder.uses[expr._name] += 1
-    return builder.build()

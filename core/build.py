@@ -166,6 +166,8 @@ class GraphBuilder:
     def __init__(self, root: BlockExpr, others: tuple[Any, ...] = ()):
         self.roots = (root, *others)
         self.uses: Counter[str] = Counter()
+        for root in {r._name: r for r in self.roots}.values():  # a root is used as a result:
+            self.uses[root._name] += 1  # another root reading it reads it, never remakes it
         for node in self.nodes():
             for child in node.dependencies():
                 if isinstance(child, BlockExpr):

@@ -108,13 +108,11 @@ class Expr:
         super().__init_subclass__(**kwargs)
         fields = list(cls._fields)
         defaults = dict(cls._field_defaults)
-        if "_parameters" in cls.__dict__:  # TRANSITIONAL: old-style declarations
-            fields = list(cls.__dict__["_parameters"])
-            defaults = {**defaults, **cls.__dict__.get("_defaults", {})}
         for name, annotation in cls.__dict__.get("__annotations__", {}).items():
             if name.startswith("_") or name == "operands" or _is_classvar(annotation):
                 continue
             if name not in fields:
+                _check_not_shadowing(cls, name)
                 fields.append(name)
             if name in cls.__dict__:
                 defaults[name] = cls.__dict__[name]
@@ -149,16 +147,7 @@ class Expr:
         for attr in self._eager:
             getattr(self, attr)
 
-    def __getattr__(self, name: str) -> Any:  # TRANSITIONAL: subclasses setting operands
-        fields = type(self)._fields
-        if name in fields:
-            return self.operands[fields.index(name)]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "operands":  # TRANSITIONAL
-            object.__setattr__(self, name, value)
-            return
         raise AttributeError(
             f"{type(self).__name__} is immutable: build a new node instead of setting {name!r}"
         )
@@ -527,6 +516,18 @@ class Expr:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name}>"
+
+
+def _check_not_shadowing(cls: type, name: str) -> None:
+    """A field named like a method or property of a base class would hide it
+    (``key`` hiding ``BlockExpr.key()``) or be hidden by it: refuse it."""
+    for base in cls.__mro__[1:]:
+        attr = base.__dict__.get(name)
+        if isinstance(attr, (property, staticmethod, classmethod)) or callable(attr):
+            raise TypeError(
+                f"{cls.__name__}: operand field {name!r} would shadow "
+                f"{base.__name__}.{name}; give the field another name"
+            )
 
 
 def _rebuild(cls: type[Expr], operands: tuple[Any, ...]) -> Expr:

@@ -6,6 +6,11 @@
 3
 """
 
+if "." not in __name__:  # imported as top-level "array"/"distributed" from the checkout root
+    import runpy  # stdlib only: hand over to the real module of that name (see _checkout.py)
+
+    runpy.run_path(__path__[0] + "/../_checkout.py")["hand_over"](globals())
+
 from shoal.distributed.client import Client, default_client, fire_and_forget
 from shoal.distributed.cluster import LocalCluster
 from shoal.distributed.future import (

@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 
-from shoal.core.utils import parse_bytes
+from shoal.distributed.memory import parse_memory_limit
 
 __all__ = ["main", "scheduler_main", "worker_main", "build_parser"]
 
@@ -40,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("address", help="the scheduler, e.g. tcp://host:8786")
     w.add_argument("--nthreads", type=int, default=1, help="threads per worker")
     w.add_argument("--nworkers", type=int, default=1, help="worker processes to start")
-    w.add_argument("--memory-limit", default="0", help="bytes per worker, e.g. 4GiB; 0: none")
+    w.add_argument(
+        "--memory-limit",
+        default="auto",
+        help="budget of each worker: bytes, e.g. 4GiB, a fraction of the machine's memory, "
+        "'auto' (the machine's memory divided among --nworkers; the default) or 0 (none); "
+        "see distributed.worker.memory.* for what happens as it fills",
+    )
+    w.add_argument(
+        "--local-directory",
+        default=None,
+        help="where workers spill results to disk (default: a temporary directory)",
+    )
     w.add_argument("--name", default="", help="worker name")
     w.add_argument("--host", default="127.0.0.1", help="interface the worker listens on")
     w.add_argument(
@@ -77,8 +88,10 @@ async def _until_signal() -> None:
     await stop.wait()
 
 
-async def _run_workers(args) -> None:
-    memory_limit = parse_bytes(args.memory_limit) if args.memory_limit not in ("0", "") else 0
+async def _run_workers(args) -> int:
+    """Run the workers until a signal (or until they all end); the exit code is
+    1 if a worker closed itself for memory."""
+    memory_limit = parse_memory_limit(_number(args.memory_limit), args.nworkers)
     stop = asyncio.ensure_future(_until_signal())
     if args.nanny:
         from shoal.distributed.nanny import Nanny
@@ -95,8 +108,10 @@ async def _run_workers(args) -> None:
         await asyncio.wait([stop, *stopped], return_when=asyncio.FIRST_COMPLETED)
         await asyncio.gather(*(n.close() for n in nannies))
     else:
+        from shoal.distributed.memory import return_freed_memory
         from shoal.distributed.worker import Worker
 
+        return_freed_memory()  # this process only runs workers
         workers = []
         for i in range(args.nworkers):
             name = f"{args.name}-{i}" if args.name and args.nworkers > 1 else args.name
@@ -108,6 +123,7 @@ async def _run_workers(args) -> None:
                     memory_limit,
                     nanny=args.nanny_address,
                     listen=f"tcp://{args.host}:0",
+                    local_directory=args.local_directory,
                 ).start()
             )
         if not args.nanny_address:
@@ -115,7 +131,20 @@ async def _run_workers(args) -> None:
         finished = [asyncio.ensure_future(w.finished()) for w in workers]
         await asyncio.wait([stop, *finished], return_when=asyncio.FIRST_COMPLETED)
         await asyncio.gather(*(w.close() for w in workers))
+        if any(w.terminated for w in workers):
+            stop.cancel()
+            return 1
     stop.cancel()
+    return 0
+
+
+def _number(text: str) -> str | float:
+    """``"0.5"`` as a fraction; anything else as the string it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if 0 < value < 1 else text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,10 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     runner = _run_scheduler if args.command == "scheduler" else _run_workers
     try:
-        asyncio.run(runner(args))
+        return asyncio.run(runner(args)) or 0
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
 
 
 def scheduler_main() -> int:

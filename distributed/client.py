@@ -29,8 +29,11 @@ from shoal.core.base import (
     push_active_backend,
     remove_active_backend,
 )
+from shoal.core.delayed import _finalize_collection as finalize_collection
+from shoal.core.delayed import _to_refs as keys_to_refs
 from shoal.core.diagnostics.callbacks import active_callbacks
 from shoal.core.graph import flatten_keys
+from shoal.core.local import _collect_results as collect_results
 from shoal.core.order import order_chunks
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
@@ -41,7 +44,8 @@ from shoal.distributed.future import ClientClosedError, Future, KeyState
 from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool
-from shoal.distributed.utils import LoopRunner, new_id, sizeof
+from shoal.distributed.sizeof import sizeof
+from shoal.distributed.utils import LoopRunner, new_id
 
 __all__ = ["Client", "fire_and_forget", "default_client"]
 
@@ -93,16 +97,6 @@ def _token(base: str, args: tuple) -> str:
         if type(a) not in _PLAIN:
             return tokenize(base, args)
     return hashlib.md5(repr((base, args)).encode(), usedforsecurity=False).hexdigest()
-
-
-def _pack(keys: Any, values: dict) -> Any:
-    if type(keys) is list:
-        return [_pack(k, values) for k in keys]
-    return values[keys]
-
-
-def _finalize(results: Any, finalize: Callable, extra: tuple) -> Any:
-    return finalize(results, *extra)
 
 
 class Client:
@@ -691,7 +685,7 @@ class Client:
             for cb in cbs:
                 if cb.finish is not None:
                     cb.finish(graph, errored)
-        return _pack(keys, dict(zip(flat, values)))
+        return collect_results(keys, dict(zip(flat, values)))
 
     def compute(self, collections: Any, retries: int | None = None, optimize_graph: bool = True):
         """Start computing collections; returns a future per collection (of its
@@ -710,7 +704,7 @@ class Client:
         for c, ks in zip(colls, keys):
             finalize, extra = c.__shoal_postcompute__()
             fkey = f"finalize-{tokenize(ks, id(finalize))}"
-            finals[fkey] = Task(_finalize, _to_refs(ks), finalize, tuple(extra))
+            finals[fkey] = Task(finalize_collection, keys_to_refs(ks), finalize, tuple(extra))
         final_keys = list(finals)
         # the graph is only read (it may be a compact Mapping): the finalize
         # tasks sit in front of it
@@ -927,12 +921,6 @@ def _without_futures(chunks: Iterable, held: list) -> Iterable:
             out_nodes.append(node)
             out_deps.append(ds)
         yield out_keys, out_nodes, out_deps
-
-
-def _to_refs(keys: Any) -> Any:
-    if type(keys) is list:
-        return [_to_refs(k) for k in keys]
-    return Ref(keys)
 
 
 def fire_and_forget(futures: Any) -> None:

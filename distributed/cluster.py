@@ -13,9 +13,7 @@ import logging
 import os
 from typing import Any
 
-import psutil
-
-from shoal.core.utils import parse_bytes
+from shoal.distributed.memory import parse_memory_limit
 from shoal.distributed.nanny import Nanny
 from shoal.distributed.scheduler import Scheduler
 from shoal.distributed.utils import LoopRunner
@@ -36,8 +34,11 @@ def _cores() -> int:
 class LocalCluster:
     """A scheduler plus ``n_workers`` workers of ``threads_per_worker`` threads.
 
-    ``memory_limit`` is per worker (bytes or a string such as ``"2GiB"``;
-    ``None`` or ``"auto"`` splits the machine's memory, ``0`` means no limit).
+    ``memory_limit`` is per worker: bytes, a string such as ``"2GiB"``, a
+    fraction of the machine's memory, ``"auto"`` (the machine's memory split
+    among the workers) or ``0`` (no limit). ``None`` means ``"auto"`` for
+    worker processes and no limit for in-process workers (they share one
+    process, so one RSS).
 
     >>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
     ...     print(len(cluster.workers), cluster.scheduler_address.startswith("tcp://"))
@@ -71,10 +72,9 @@ class LocalCluster:
         self.n_workers = int(n_workers)
         self.threads_per_worker = int(threads_per_worker or max(1, cores // max(1, n_workers)))
         self.processes = processes
-        if memory_limit is None or memory_limit == "auto":
-            total = psutil.virtual_memory().total
-            memory_limit = total // max(1, n_workers) if processes else 0
-        self.memory_limit = parse_bytes(memory_limit) if memory_limit else 0
+        if memory_limit is None and not processes:
+            memory_limit = 0
+        self.memory_limit = parse_memory_limit(memory_limit, n_workers)
         self.host = host
         self.scheduler_port = scheduler_port
         self.asynchronous = asynchronous

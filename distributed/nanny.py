@@ -1,12 +1,17 @@
 """The nanny: starts a worker process and restarts it when it dies.
 
 The worker runs as ``python -m shoal.distributed.cli worker ... --no-nanny``
-with this process's ``sys.path``. A worker that exits with a non-zero code
-(killed, crashed, over its memory limit) is started again; one that exits
-cleanly (it lost its scheduler, or was told to close) ends the nanny's
-watch. Every ``memory-check-interval`` the nanny compares the worker's
-resident memory with ``memory_limit`` and kills it at 95% (it is then
-restarted, and the scheduler reschedules its tasks).
+with this process's ``sys.path`` and a local directory of the nanny's for
+its spilled data (emptied after every exit, removed when the nanny closes).
+A worker that exits with a non-zero code (killed, crashed, over its memory
+limit) is started again; one that exits cleanly (it lost its scheduler, or
+was told to close) ends the nanny's watch.
+
+Every ``distributed.worker.memory.monitor-interval`` seconds the nanny
+compares the worker's resident memory with ``memory_limit`` and kills it
+above the ``terminate`` fraction. Before starting a new worker it tells the
+scheduler how the old one ended (for a memory kill: the memory it used and
+its limit), so the scheduler's errors can say why tasks were lost.
 """
 
 from __future__ import annotations
@@ -14,14 +19,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from typing import Any
 
 import psutil
 
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
+from shoal.core.utils import format_bytes
+from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
 from shoal.distributed.server import ConnectionPool, Server
 
 __all__ = ["Nanny", "worker_command"]
@@ -30,7 +40,12 @@ logger = logging.getLogger("shoal.distributed.nanny")
 
 
 def worker_command(
-    scheduler_address: str, nthreads: int, name: str, memory_limit: int, nanny_address: str = ""
+    scheduler_address: str,
+    nthreads: int,
+    name: str,
+    memory_limit: int,
+    nanny_address: str = "",
+    local_directory: str = "",
 ) -> list[str]:
     """The command line that starts one worker process without a nanny.
 
@@ -54,6 +69,8 @@ def worker_command(
         cmd += ["--name", name]
     if nanny_address:
         cmd += ["--nanny-address", nanny_address]
+    if local_directory:
+        cmd += ["--local-directory", local_directory]
     return cmd
 
 
@@ -85,7 +102,7 @@ class Nanny(Server):
         scheduler_address: str,
         nthreads: int = 1,
         name: str = "",
-        memory_limit: int = 0,
+        memory_limit: Any = 0,
         listen: str = "tcp://127.0.0.1:0",
     ):
         super().__init__(
@@ -98,8 +115,11 @@ class Nanny(Server):
         self.scheduler_address = scheduler_address
         self.nthreads = nthreads
         self.name = name
-        self.memory_limit = int(memory_limit or 0)
+        self.memory_limit = parse_memory_limit(memory_limit)
+        self.terminate = MemoryThresholds.from_config().terminate
         self.listen_address = listen
+        self.local_directory = ""
+        self._kill_cause = ""  # why the nanny killed the current process, if it did
         self.process: subprocess.Popen | None = None
         self.status = "init"
         self.restarts = 0
@@ -112,6 +132,7 @@ class Nanny(Server):
 
     async def start(self) -> Nanny:
         await self.listen(self.listen_address)
+        self.local_directory = tempfile.mkdtemp(prefix="shoal-nanny-")
         self._spawn()
         self.status = "running"
         self._watch_task = asyncio.ensure_future(self._watch())
@@ -122,9 +143,21 @@ class Nanny(Server):
 
     def _spawn(self) -> None:
         cmd = worker_command(
-            self.scheduler_address, self.nthreads, self.name, self.memory_limit, self.address
+            self.scheduler_address,
+            self.nthreads,
+            self.name,
+            self.memory_limit,
+            self.address,
+            self.local_directory,
         )
+        self._kill_cause = ""
         self.process = subprocess.Popen(cmd, env=_child_env(), stdin=subprocess.DEVNULL)
+
+    def _clear_directory(self) -> None:
+        """Delete what a dead worker left in the local directory (its spilled data)."""
+        if self.local_directory and os.path.isdir(self.local_directory):
+            for entry in os.listdir(self.local_directory):
+                shutil.rmtree(os.path.join(self.local_directory, entry), ignore_errors=True)
 
     async def wait_for_worker(self, scheduler, timeout: float = 60.0) -> str:
         """Wait until this nanny's worker has registered with an in-process scheduler."""
@@ -145,48 +178,55 @@ class Nanny(Server):
         return self.process.pid if self.process is not None else None
 
     async def _watch(self) -> None:
-        interval = float(config.get("distributed.worker.memory-check-interval"))
-        since_check = 0.0
+        interval = float(config.get("distributed.worker.memory.monitor-interval"))
+        terminate = self.terminate
         try:
             while self.status == "running":
-                await asyncio.sleep(0.05)
-                since_check += 0.05
+                await asyncio.sleep(interval)
                 if self._busy.locked() or self.process is None:
                     continue
                 code = self.process.poll()
                 if code is not None:
-                    cause = _describe_exit(code)
-                    self.exit_causes.append(cause)
-                    self._report_exit(self.process.pid, cause)
-                    if code == 0:
-                        logger.info("worker of nanny %s exited cleanly; nanny stops", self.address)
-                        self.process = None
-                        self.status = "stopped"
-                        self.stopped.set()
+                    await self._restart_dead(code)
+                    if self.status == "stopped":
                         return
-                    logger.warning("worker of nanny %s %s; restarting it", self.address, cause)
-                    self.restarts += 1
-                    self._spawn()
                     continue
-                if self.memory_limit and since_check >= interval:
-                    since_check = 0.0
+                if self.memory_limit and terminate is not None:
                     try:
                         rss = psutil.Process(self.process.pid).memory_info().rss
                     except psutil.Error:
                         continue
-                    if rss > 0.95 * self.memory_limit:
-                        logger.warning(
-                            "worker of nanny %s uses %d bytes, over 95%% of its "
-                            "memory limit %d; killing it",
-                            self.address,
-                            rss,
-                            self.memory_limit,
+                    if rss > terminate * self.memory_limit:
+                        self._kill_cause = (
+                            f"was killed by its nanny for using {format_bytes(rss)}, over "
+                            f"{terminate:.0%} of its memory limit {format_bytes(self.memory_limit)}"
                         )
+                        logger.warning("worker of nanny %s %s", self.address, self._kill_cause)
                         self.process.kill()
         except asyncio.CancelledError:
             pass
 
-    def _report_exit(self, pid: int, cause: str) -> None:
+    async def _restart_dead(self, code: int) -> None:
+        """The worker process ended with ``code``: tell the scheduler why, then
+        start a new one (unless it exited cleanly)."""
+        cause = self._kill_cause or _describe_exit(code)
+        self.exit_causes.append(cause)
+        pid = self.process.pid
+        self._clear_directory()
+        if code == 0:
+            self._report_exit(pid, cause)
+            logger.info("worker of nanny %s exited cleanly; nanny stops", self.address)
+            self.process = None
+            self.status = "stopped"
+            self.stopped.set()
+            return
+        logger.warning("worker of nanny %s %s; restarting it", self.address, cause)
+        # the report goes first, so the scheduler names the cause in its errors
+        await asyncio.wait([self._report_exit(pid, cause)], timeout=2.0)
+        self.restarts += 1
+        self._spawn()
+
+    def _report_exit(self, pid: int, cause: str) -> asyncio.Task:
         """Tell the scheduler how the worker process ended (best effort), so
         errors such as KilledWorker can name the cause."""
 
@@ -207,6 +247,7 @@ class Nanny(Server):
         task = asyncio.ensure_future(send())
         self._reports.add(task)
         task.add_done_callback(self._reports.discard)
+        return task
 
     async def _stop_process(self, timeout: float = 5.0, kill: bool = False) -> None:
         proc = self.process
@@ -225,6 +266,7 @@ class Nanny(Server):
                 proc.kill()
         await asyncio.get_running_loop().run_in_executor(None, proc.wait)
         self.process = None
+        self._clear_directory()
 
     async def restart(self, comm=None, timeout: float = 10.0) -> dict:
         """Kill the worker process and start a fresh one."""
@@ -259,6 +301,8 @@ class Nanny(Server):
             await asyncio.wait(list(self._reports), timeout=1.0)
         await self.pool.close()
         await super().close()
+        if self.local_directory:
+            shutil.rmtree(self.local_directory, ignore_errors=True)
         self.stopped.set()
 
 

@@ -56,6 +56,7 @@ from shoal.distributed.scheduler_events import (
     Tick,
     UpdateData,
     UpdateGraph,
+    WorkerStatus,
 )
 from shoal.distributed.scheduler_state import SchedulerState
 from shoal.distributed.server import ConnectionPool, Server
@@ -106,6 +107,7 @@ class Scheduler(Server):
         self.client_streams: dict[str, BatchedSend] = {}
         self.pool = ConnectionPool(deserialize=False)
         self._exit_causes: dict = {}
+        self._closing: set[str] = set()  # workers that said they close on purpose
         self._stim = 0
         self._tick_task: asyncio.Task | None = None
         self.status = "init"
@@ -182,6 +184,8 @@ class Scheduler(Server):
                             "priority": ins.priority,
                             "who_has": ins.who_has,
                         }
+                        if ins.nbytes:
+                            msg["nbytes"] = ins.nbytes
                         if table is not None:
                             msg["table"] = table.id
                             sent = self._tables_sent.setdefault(ins.worker, {})
@@ -308,7 +312,10 @@ class Scheduler(Server):
                 for msg in msgs:
                     self._worker_message(address, msg)
         except CommClosedError as e:
-            reason = await self._exit_cause(address, pid, nanny) or f"connection lost: {e}"
+            if address in self._closing:
+                reason = "it closed"
+            else:
+                reason = await self._exit_cause(address, pid, nanny) or f"connection lost: {e}"
         except asyncio.CancelledError:
             reason = "scheduler closing"
             raise
@@ -321,19 +328,25 @@ class Scheduler(Server):
                 del self.worker_streams[address]
             self.worker_info.pop(address, None)
             self._tables_sent.pop(address, None)
+            expected = address in self._closing
+            self._closing.discard(address)
             if self.status != "closed":
                 logger.info("worker %s left: %s", address, reason)
                 self.handle(
-                    RemoveWorker(address, reason, stimulus_id=self._next_stim("remove-worker"))
+                    RemoveWorker(
+                        address, reason, expected, stimulus_id=self._next_stim("remove-worker")
+                    )
                 )
 
     async def _exit_cause(self, address: str, pid: int, nanny: str) -> str:
         """Why a worker's connection dropped, as its nanny saw the process end
-        (waits up to ``EXIT_CAUSE_WAIT`` seconds for the nanny's report)."""
-        if not nanny:
-            return ""
-        key = (nanny, pid)
+        (waits up to ``EXIT_CAUSE_WAIT`` seconds for the nanny's report), or as
+        a worker without a nanny said before closing itself."""
+        key = (nanny or address, pid)
         waiter = self._exit_causes.setdefault(key, asyncio.get_running_loop().create_future())
+        if not nanny and not waiter.done():
+            self._exit_causes.pop(key, None)
+            return ""
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), EXIT_CAUSE_WAIT)
         except TimeoutError:
@@ -342,7 +355,8 @@ class Scheduler(Server):
             self._exit_causes.pop(key, None)
 
     def worker_exited(self, comm, nanny: str, pid: int, cause: str) -> str:
-        """A nanny reports how its worker process ended."""
+        """A nanny reports how its worker process ended (``nanny`` is the
+        worker's own address when a worker without a nanny closes itself)."""
         key = (nanny, pid)
         waiter = self._exit_causes.setdefault(key, asyncio.get_running_loop().create_future())
         if not waiter.done():
@@ -380,6 +394,18 @@ class Scheduler(Server):
                     stimulus_id=self._next_stim("heartbeat"),
                 )
             )
+        elif op == "worker-status":
+            self.handle(
+                WorkerStatus(
+                    address,
+                    msg["status"],
+                    msg.get("reason", ""),
+                    msg.get("metrics") or {},
+                    stimulus_id=self._next_stim("worker-status"),
+                )
+            )
+        elif op == "closing":
+            self._closing.add(address)
         elif op == "missing-data":
             self.handle(
                 MissingData(

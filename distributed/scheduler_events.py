@@ -17,6 +17,7 @@ __all__ = [
     "AddWorker",
     "RemoveWorker",
     "Heartbeat",
+    "WorkerStatus",
     "AddClient",
     "RemoveClient",
     "UpdateGraph",
@@ -55,14 +56,31 @@ class AddWorker(Event):
 
 @dataclass(slots=True)
 class RemoveWorker(Event):
+    """``address`` left. ``expected``: it closed on purpose (retired, scaled
+    down), so the results it held are let go of, not lost; an unexpected
+    departure (killed, crashed, hung) counts against the tasks it ran and
+    the results it held (see ``allowed-failures``)."""
+
     address: str
     reason: str = "removed"
+    expected: bool = False
 
 
 @dataclass(slots=True)
 class Heartbeat(Event):
     address: str
     now: float
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class WorkerStatus(Event):
+    """A worker paused (memory is high: it starts no new task) or runs again;
+    ``metrics`` are its memory figures at that moment."""
+
+    address: str
+    status: str
+    reason: str = ""
     metrics: dict = field(default_factory=dict)
 
 
@@ -163,12 +181,16 @@ class Instruction:
 
 @dataclass(slots=True)
 class ComputeTask(Instruction):
+    """Run ``key`` on ``worker``: ``who_has`` maps each input to the workers
+    holding it, ``nbytes`` to its size (so the worker sizes its fetches)."""
+
     worker: str
     key: Any
     spec: Any
     priority: int
     who_has: dict
     table: Any = None
+    nbytes: dict | None = None
 
 
 @dataclass(slots=True)

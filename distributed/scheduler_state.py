@@ -54,7 +54,7 @@ from typing import Any
 
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
-from shoal.core.utils import key_prefix
+from shoal.core.utils import format_bytes, key_prefix
 from shoal.distributed.scheduler_events import (
     AddClient,
     AddWorker,
@@ -79,6 +79,7 @@ from shoal.distributed.scheduler_events import (
     Tick,
     UpdateData,
     UpdateGraph,
+    WorkerStatus,
 )
 
 __all__ = [
@@ -289,6 +290,9 @@ class WorkerState:
         "nbytes",
         "last_seen",
         "metrics",
+        "status",
+        "memory",
+        "executing",
     )
 
     def __init__(
@@ -305,9 +309,18 @@ class WorkerState:
         self.nbytes = 0
         self.last_seen = now
         self.metrics: dict = {}
+        self.status = "running"  # or "paused" (memory is high): it gets no new task
+        self.memory: dict = {}  # managed / unmanaged / spilled / rss bytes, as last reported
+        self.executing: tuple = ()  # keys it last said were running on its threads
+
+    @property
+    def memory_fraction(self) -> float:
+        """Last reported RSS over the memory limit (0 without a limit)."""
+        limit = self.memory_limit
+        return self.memory.get("rss", 0) / limit if limit else 0.0
 
     def __repr__(self) -> str:
-        return f"<WorkerState {self.address} processing={len(self.processing)}>"
+        return f"<WorkerState {self.address} processing={len(self.processing)} {self.status}>"
 
 
 class SchedulerState:
@@ -340,6 +353,7 @@ class SchedulerState:
             AddWorker: self._add_worker,
             RemoveWorker: self._remove_worker,
             Heartbeat: self._heartbeat,
+            WorkerStatus: self._worker_status,
             AddClient: self._add_client,
             RemoveClient: self._remove_client,
             UpdateGraph: self._update_graph,
@@ -410,20 +424,17 @@ class SchedulerState:
             return
         stim = ev.stimulus_id
         recs: dict = {}
+        death = _death_note(ws, ev.reason)
         for ts in list(ws.processing):
             ws.processing.pop(ts)
             ts.processing_on = None
-            ts.suspicious += 1
-            if ts.deaths is None:
-                ts.deaths = []
-            ts.deaths.append(f"{ws.address} ({ev.reason})")
             ts.state = "released"
             self.story.append((ts.key, "processing", "released", stim))
-            if ts.suspicious > self.allowed_failures:
+            if self._suspect(ts, death):
                 ts.exception = KilledWorker(
                     f"task {ts.key!r} was on {ts.suspicious} workers that died while running "
-                    f"it: {'; '.join(ts.deaths)}. It may crash its worker (segfault, "
-                    "memory limit); see distributed.scheduler.allowed-failures"
+                    f"it: {'; '.join(ts.deaths)}. It may crash its worker (segfault, memory "
+                    "limit); see distributed.scheduler.allowed-failures"
                 )
                 ts.traceback = ""
                 ts.blame = ts
@@ -434,8 +445,29 @@ class SchedulerState:
             ts.who_has = _removed(ts.who_has, ws)
             if not ts.who_has:
                 self._lost(ts, stim, recs)
+                if not ev.expected and ts.run_spec is not None and ts.state == "released":
+                    # results lost with workers that keep dying count too, or a
+                    # computation that cannot fit would be recomputed forever
+                    if self._suspect(ts, f"{death}, holding its result"):
+                        ts.exception = KilledWorker(
+                            f"the result of task {ts.key!r} was lost with {ts.suspicious} "
+                            f"workers that died: {'; '.join(ts.deaths)}. It is not computed "
+                            "again (distributed.scheduler.allowed-failures); give the workers "
+                            "more memory (memory_limit) or make the results smaller"
+                        )
+                        ts.traceback = ""
+                        ts.blame = ts
+                        recs[ts.key] = "erred"
         ws.has_what = set()
         self._transitions(recs, stim)
+
+    def _suspect(self, ts: TaskState, death: str) -> bool:
+        """Count a worker death against ``ts``; True once it is one too many."""
+        ts.suspicious += 1
+        if ts.deaths is None:
+            ts.deaths = []
+        ts.deaths.append(death)
+        return ts.suspicious > self.allowed_failures
 
     def _lost(self, ts: TaskState, stim: str, recs: dict) -> None:
         """``ts`` was in memory and its last copy is gone."""
@@ -463,6 +495,24 @@ class SchedulerState:
         if ws is not None:
             ws.last_seen = ev.now
             ws.metrics = ev.metrics
+            self._note_memory(ws, ev.metrics)
+            status = ev.metrics.get("status")
+            if status in ("running", "paused"):
+                ws.status = status
+
+    def _worker_status(self, ev: WorkerStatus) -> None:
+        ws = self.workers.get(ev.address)
+        if ws is None or ev.status not in ("running", "paused"):
+            return
+        ws.status = ev.status
+        self._note_memory(ws, ev.metrics)
+        self.story.append((ws.address, "worker", ev.status, ev.stimulus_id))
+
+    def _note_memory(self, ws: WorkerState, metrics: dict) -> None:
+        ws.memory = {k: metrics[k] for k in _MEMORY_FIGURES if k in metrics}
+        executing = metrics.get("executing_keys")
+        if executing is not None:
+            ws.executing = tuple(executing)
 
     def _tick(self, ev: Tick) -> None:
         for ws in list(self.workers.values()):
@@ -770,12 +820,14 @@ class SchedulerState:
     def _worker_with_room(self, ts: TaskState) -> WorkerState | None:
         slots = self._slots_per_thread(ts.prefix)
         best = None
-        best_load = math.inf
+        best_load = (math.inf, math.inf)
         for ws in self.workers.values():
+            if ws.status == "paused":
+                continue
             n = len(ws.processing)
             limit = int(ws.nthreads * slots + 0.999)
             if n < limit or not n:
-                load = n / ws.nthreads
+                load = (n / ws.nthreads, ws.memory_fraction)  # new data: the emptier one
                 if load < best_load:
                     best, best_load = ws, load
         return best
@@ -792,17 +844,24 @@ class SchedulerState:
         else:
             candidates.add(min(workers.values(), key=_load))
         best = None
-        best_cost = math.inf
+        best_cost = (math.inf, 0, 0.0)
         for ws in candidates:
+            if ws.status == "paused":
+                continue  # a paused worker gets no new task (and no new data)
             missing = 0
             for dts in ts.dependencies:
                 if ws not in dts.who_has:
                     missing += dts.nbytes
-            cost = missing / self.bandwidth + ws.occupancy / ws.nthreads
-            if cost < best_cost or (
-                cost == best_cost and best is not None and len(ws.processing) < len(best.processing)
-            ):
+            cost = (
+                missing / self.bandwidth + ws.occupancy / ws.nthreads,
+                len(ws.processing),
+                ws.memory_fraction,
+            )
+            if cost < best_cost:
                 best, best_cost = ws, cost
+        if best is None and len(candidates) < len(workers):
+            running = [ws for ws in workers.values() if ws.status != "paused"]
+            return min(running, key=_load) if running else None
         return best
 
     def _assign(self, ts: TaskState, ws: WorkerState, stim: str) -> None:
@@ -811,10 +870,19 @@ class SchedulerState:
         ts.processing_on = ws
         ws.processing[ts] = d
         ws.occupancy += d
-        who_has = {dts.key: [w.address for w in dts.who_has] for dts in ts.dependencies}
+        deps = ts.dependencies
+        who_has = {dts.key: [w.address for w in dts.who_has] for dts in deps}
+        nbytes = {dts.key: dts.nbytes for dts in deps} if deps else None
         self._out.append(
             ComputeTask(
-                ws.address, ts.key, ts.run_spec, ts.priority, who_has, ts.table, stimulus_id=stim
+                ws.address,
+                ts.key,
+                ts.run_spec,
+                ts.priority,
+                who_has,
+                ts.table,
+                nbytes,
+                stimulus_id=stim,
             )
         )
 
@@ -839,13 +907,31 @@ class SchedulerState:
             self.transition_count += 1
 
     def _steal(self, stim: str) -> None:
-        """Move not-yet-started non-root tasks from saturated workers to idle ones."""
+        """Move not-yet-started non-root tasks from saturated workers to idle
+        ones, and every task not running yet from paused workers to running ones."""
         if len(self.workers) < 2:
             return
-        idle = [ws for ws in self.workers.values() if len(ws.processing) < ws.nthreads]
+        running = [ws for ws in self.workers.values() if ws.status != "paused"]
+        if not running:
+            return
+        for victim in self.workers.values():
+            if victim.status != "paused":
+                continue
+            started = set(victim.executing)
+            for ts in sorted(victim.processing, key=_priority):
+                if ts.key in started:
+                    continue
+                thief = min(running, key=_load)
+                if len(thief.processing) >= 2 * thief.nthreads:
+                    break
+                victim.occupancy -= victim.processing.pop(ts)
+                self._out.append(StealTask(victim.address, ts.key, stimulus_id=stim))
+                self._assign(ts, thief, stim)
+                self.story.append((ts.key, "processing", "processing", stim))
+        idle = [ws for ws in running if len(ws.processing) < ws.nthreads]
         if not idle:
             return
-        busy = sorted(self.workers.values(), key=_load, reverse=True)
+        busy = sorted(running, key=_load, reverse=True)
         for victim in busy:
             if len(victim.processing) <= 2 * victim.nthreads:
                 break
@@ -1089,6 +1175,30 @@ class SchedulerState:
 
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_MEMORY_FIGURES = ("managed", "unmanaged", "spilled", "rss")
+
+
+def _death_note(ws: WorkerState, reason: str) -> str:
+    """How a worker died, for KilledWorker messages: the reason, its memory
+    limit, its last known memory and what it was running.
+
+    >>> ws = WorkerState("tcp://w:1", 1, "", 2**28, "", 0.0)
+    >>> ws.memory, ws.executing = {"rss": 2**27, "managed": 2**26}, ("x",)
+    >>> _death_note(ws, "killed")
+    "tcp://w:1 (killed) [memory limit 256.00 MiB; last known memory 128.00 MiB, of which 64.00 MiB managed; it was running ['x']]"
+    """
+    details = [
+        f"memory limit {format_bytes(ws.memory_limit)}" if ws.memory_limit else "no memory limit"
+    ]
+    if ws.memory:
+        details.append(
+            f"last known memory {format_bytes(ws.memory.get('rss', 0))}, of which "
+            f"{format_bytes(ws.memory.get('managed', 0))} managed"
+        )
+    running = list(ws.executing) or [ts.key for ts in list(ws.processing)[: ws.nthreads]]
+    if running:
+        details.append(f"it was running {running}")
+    return f"{ws.address} ({reason}) [{'; '.join(details)}]"
 
 
 def _priority(ts: TaskState) -> int:

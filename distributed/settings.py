@@ -36,7 +36,15 @@ DEFAULTS = {
         },
         "worker": {
             "heartbeat-interval": 0.5,
-            "memory-check-interval": 0.5,
+            "memory": {
+                "target": 0.6,
+                "spill": 0.7,
+                "pause": 0.8,
+                "terminate": 0.95,
+                "max-spill": False,
+                "monitor-interval": 0.05,
+                "spill-compression": "auto",
+            },
         },
     }
 }
@@ -65,7 +73,20 @@ DOCS = {
     "distributed.client.graph-chunk": "Tasks per update-graph message: the scheduler starts on "
     "the first chunk while the client still encodes the rest.",
     "distributed.worker.heartbeat-interval": "Seconds between a worker's heartbeats.",
-    "distributed.worker.memory-check-interval": "Seconds between a nanny's memory checks.",
+    "distributed.worker.memory.target": "Fraction of the memory limit: above it, results are "
+    "spilled to disk, least recently used first, until managed memory is below it (False: off).",
+    "distributed.worker.memory.spill": "Fraction of the memory limit: when the process's RSS is "
+    "above it, results are spilled until RSS is estimated below `target` (False: off).",
+    "distributed.worker.memory.pause": "Fraction of the memory limit: above it the worker starts "
+    "no new task and fetches nothing until memory falls (False: off).",
+    "distributed.worker.memory.terminate": "Fraction of the memory limit: above it the nanny "
+    "kills and restarts the worker (a worker without a nanny closes itself) (False: off).",
+    "distributed.worker.memory.max-spill": "Bytes (or e.g. '10GB') of spilled data a worker may "
+    "keep on disk; once a spill would pass it the worker pauses instead (False: no bound).",
+    "distributed.worker.memory.monitor-interval": "Seconds between samples of a worker's RSS "
+    "(by the worker and by its nanny).",
+    "distributed.worker.memory.spill-compression": "'auto' (lz4, else zstandard, if installed), "
+    "'lz4', 'zstd' or False: how spilled buffers are compressed when that pays.",
 }
 
 config.update_defaults(DEFAULTS, DOCS)

@@ -1,20 +1,19 @@
-"""Process-level helpers: file limits, object sizes, a loop in a thread, ids.
+"""Process-level helpers: file limits, a loop in a thread, ids.
 
->>> sizeof(b"abc")
-3
+>>> new_id("worker").startswith("worker-")
+True
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["raise_open_file_limit", "sizeof", "LoopRunner", "new_id"]
+__all__ = ["raise_open_file_limit", "LoopRunner", "new_id"]
 
 logger = logging.getLogger("shoal.distributed")
 
@@ -50,36 +49,6 @@ def raise_open_file_limit() -> int:
             soft,
         )
     return soft
-
-
-def sizeof(obj: Any) -> int:
-    """Approximate bytes held by ``obj`` (buffers for arrays and frames).
-
-    >>> import numpy as np
-    >>> sizeof(np.zeros(10))
-    80
-    """
-    nbytes = getattr(obj, "nbytes", None)
-    if type(nbytes) is int:
-        return nbytes
-    typ = type(obj)
-    if typ is bytes or typ is bytearray or typ is str:
-        return len(obj)
-    if typ is memoryview:
-        return obj.nbytes
-    mem = getattr(obj, "memory_usage", None)
-    if callable(mem) and hasattr(obj, "dtypes"):
-        try:
-            usage = mem(deep=False)
-            return int(usage.sum()) if hasattr(usage, "sum") else int(usage)
-        except Exception:
-            pass
-    if typ in (list, tuple, set, dict) and obj:
-        items = list(obj.values()) if typ is dict else obj
-        sample = list(items)[:16] if typ is not list else items[:16]
-        per = sum(sizeof(x) for x in sample) / len(sample)
-        return sys.getsizeof(obj) + int(per * len(obj))
-    return sys.getsizeof(obj)
 
 
 def new_id(prefix: str) -> str:

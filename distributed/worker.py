@@ -1,23 +1,26 @@
-"""A worker: runs tasks on a pool of threads and keeps their results.
+"""A worker: the IO around ``WorkerState`` (``worker_state.py``).
 
 Data flow::
 
-    scheduler --compute-task--> on_compute: inputs here? --no--> fetch queue per peer
-                                     | yes                     (one get-data request
-                                     v                          per peer for many keys)
-                                ready heap (by priority) <------------+
-                                     | while a thread is free
-                                     v
-                          thread pool: run the node, time it
-                                     | call_soon_threadsafe (one wake-up per burst)
-                                     v
-    scheduler <--task-finished / task-erred (batched)-- results kept in ``data``
+    scheduler --compute-task / free-keys / steal-task--> events --> WorkerState
+                                                                        | instructions
+        Execute: the task joins the pool's priority heap; a free thread  <-+
+                 takes the best one (none while paused), gathers its inputs
+                 (from ``data``, or read back from the spill directory), runs
+                 it, sizes the result and hands it back in bursts (one
+                 event-loop wake-up per burst)
+        Fetch:   one get-data request per peer for many keys
+        Spill / DeleteData: values move between ``data`` and the ``SpillStore``
+        Report*: task-finished / task-erred / missing-data / worker-status
+                 messages to the scheduler (batched)
 
-Inputs fetched from peers are dropped as soon as no local task needs them
-(the scheduler only tracks results computed here). A peer that fails is
-tried no more for that key; when no holder is left the worker reports
-``missing-data`` and drops the task, which the scheduler reschedules.
-Heartbeats carry CPU and memory figures.
+The state machine decides; this module only carries out. Values live in
+``data`` (in memory) or in ``spill`` (on disk); the machine knows their sizes
+only. With a memory limit, a monitor thread samples the process's RSS every
+``distributed.worker.memory.monitor-interval`` seconds (a thread, so a busy
+event loop does not delay it); each sample is an event, and the machine
+spills, pauses or (without a nanny) closes the worker. Heartbeats carry the
+memory figures; pausing and resuming are reported at once.
 """
 
 from __future__ import annotations
@@ -27,10 +30,9 @@ import heapq
 import inspect
 import logging
 import os
-import random
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from typing import Any
 
 import psutil
@@ -38,49 +40,78 @@ import psutil
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.core.task import execute_node
+from shoal.core.utils import format_bytes
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError, connect
 from shoal.distributed.graph_codec import load_function, load_spec
+from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool, Server, error_message
-from shoal.distributed.utils import raise_open_file_limit, sizeof
+from shoal.distributed.sizeof import sizeof
+from shoal.distributed.spill import SpillStore
+from shoal.distributed.utils import raise_open_file_limit
+from shoal.distributed.worker_events import (
+    DataPut,
+    DataRequested,
+    DeleteData,
+    Execute,
+    ExecuteFailure,
+    ExecuteSuccess,
+    Fetch,
+    FetchDone,
+    KeysFreed,
+    MemorySample,
+    ReportErred,
+    ReportFinished,
+    ReportMissing,
+    ReportStatus,
+    Spill,
+    SpillDone,
+    TaskAssigned,
+    TaskStolen,
+    Terminate,
+    WorkerEvent,
+)
+from shoal.distributed.worker_state import WorkerState
 
 __all__ = ["Worker"]
 
 logger = logging.getLogger("shoal.distributed.worker")
 
-_FETCH_BATCH = 1000
+
+_PREFETCH_PER_THREAD = 32  # tasks waiting in the pool per thread (see WorkerState)
+_ABSENT = object()
 
 
-class _Job:
-    __slots__ = ("key", "spec", "functions", "priority", "deps", "missing", "state")
-
-    def __init__(self, key: Any, spec: Any, functions: list | None, priority: int, deps: tuple):
-        self.key = key
-        self.spec = spec  # bytes (see graph_codec) or a Pickled node
-        self.functions = functions  # the function table ``spec`` refers to
-        self.priority = priority
-        self.deps = deps
-        self.missing: set = set()
-        self.state = "waiting"
-
-
-def _run(spec: Any, functions: list | None, inputs: dict) -> tuple:
-    """Executed in a pool thread: unpickle the node and run it."""
+def _run(spec: Any, functions: list | None, deps: list, data: dict, store: SpillStore) -> tuple:
+    """Executed in a pool thread: gather the inputs (from memory, or read back
+    from disk: a value is always in one of the two, as ``put`` registers the
+    file before the value leaves ``data``), unpickle the node, run it and size
+    its result."""
     start = time.perf_counter()
     try:
+        inputs = {}
+        for key in deps:
+            value = data.get(key, _ABSENT)
+            inputs[key] = store.get(key) if value is _ABSENT else value
         if type(spec) is bytes:
             node = load_spec(spec, functions)
         else:
             node = spec.load() if type(spec) is Pickled else spec
         value = execute_node(node, inputs)
-        return True, value, time.perf_counter() - start
+        duration = time.perf_counter() - start
+        return True, value, duration, sizeof(value)
     except BaseException as e:  # noqa: BLE001 - every task error goes to the scheduler
-        return False, e, time.perf_counter() - start
+        return False, e, time.perf_counter() - start, 0
 
 
 class Worker(Server):
     """Connects to the scheduler at ``scheduler_address`` and runs what it sends.
+
+    ``memory_limit``: bytes, a string such as ``"4GB"``, a fraction of the
+    machine's memory or ``"auto"`` (see ``memory.parse_memory_limit``); 0 means
+    none. ``local_directory``: where results are spilled (a temporary
+    directory by default, removed on close).
 
     >>> import asyncio
     >>> from shoal.distributed.scheduler import Scheduler
@@ -96,9 +127,11 @@ class Worker(Server):
         scheduler_address: str,
         nthreads: int = 1,
         name: str = "",
-        memory_limit: int = 0,
+        memory_limit: Any = 0,
         nanny: str = "",
         listen: str = "tcp://127.0.0.1:0",
+        local_directory: str | None = None,
+        validate: bool = False,
     ):
         super().__init__(
             handlers={
@@ -112,24 +145,29 @@ class Worker(Server):
         self.scheduler_address = scheduler_address
         self.nthreads = int(nthreads)
         self.name = name
-        self.memory_limit = int(memory_limit or 0)
+        self.memory_limit = parse_memory_limit(memory_limit)
         self.nanny = nanny
         self.listen_address = listen
-        self.data: dict = {}
-        self.nbytes: dict = {}
-        self.jobs: dict[Any, _Job] = {}
+        self.state = WorkerState(
+            self.nthreads,
+            self.memory_limit,
+            MemoryThresholds.from_config(),
+            has_nanny=bool(nanny),
+            validate=validate,
+            prefetch=self.nthreads * _PREFETCH_PER_THREAD,
+        )
+        self.data: dict = {}  # values in memory; the spilled ones are in ``spill``
+        self.spill = SpillStore(local_directory)
         self.functions: dict[int, list] = {}  # function tables of the clients, by id
-        self.ready: list = []
-        self.executing = 0
-        self.needed_by: dict[Any, set] = defaultdict(set)
-        self.fetched: set = set()
-        self.holders: dict[Any, list] = {}
-        self.to_fetch: dict[str, list] = defaultdict(list)
-        self.fetching_from: set = set()
-        self.in_flight: set = set()
         self.pool = ConnectionPool(deserialize=False)
         self.stream = BatchedSend(name="worker->scheduler")
         self.comm = None
+        # (priority, n, key, spec, functions, input keys): the threads take the best
+        self.jobs: list = []
+        self._job_count = 0
+        self.paused = False  # threads start no queued job while set
+        self.gated = False  # the same, set by the monitor thread itself (see _monitor_main)
+        self.running: dict[int, Any] = {}  # thread id -> key it runs
         self.done: deque = deque()
         self.wake_pending = False
         self.cv = threading.Condition()
@@ -139,7 +177,12 @@ class Worker(Server):
         self.closed = asyncio.Event()
         self.status = "init"
         self.tasks_run = 0
+        self.terminated = ""  # why the worker closed itself for memory, if it did
+        self._events: deque = deque()
+        self._handling = False
+        self._stim = 0
         self._bg: list[asyncio.Task] = []
+        self._monitor_stop = threading.Event()
         self._process = psutil.Process()
 
     # ----------------------------------------------------------- lifecycle
@@ -148,8 +191,13 @@ class Worker(Server):
         raise_open_file_limit()
         self.loop = asyncio.get_running_loop()
         await self.listen(self.listen_address)
+        self.state.address = self.address
         for i in range(self.nthreads):
             t = threading.Thread(target=self._thread_main, name=f"shoal-worker-{i}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        if self.memory_limit:
+            t = threading.Thread(target=self._monitor_main, name="shoal-memory", daemon=True)
             t.start()
             self.threads.append(t)
         comm = await connect(self.scheduler_address)
@@ -184,22 +232,32 @@ class Worker(Server):
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def close(self, report: bool = True) -> None:
-        """Stop: leave the scheduler, stop threads and listeners."""
+    async def close(self, graceful: bool = True) -> None:
+        """Stop: leave the scheduler (saying so, if ``graceful``: its results
+        then count as let go of, not lost), stop threads and listeners, delete
+        spilled data. A closing that is not graceful does not wait for tasks
+        still running on the threads."""
         if self.status == "closed":
             return
         self.status = "closed"
         for task in self._bg:
             task.cancel()
+        if graceful:
+            try:
+                self.stream.send({"op": "closing"})
+            except CommClosedError:
+                pass
         await self.stream.close(timeout=1.0)
+        self._monitor_stop.set()
         with self.cv:
             self.stopping = True
             self.cv.notify_all()
         await super().close()
         await self.pool.close()
         for t in self.threads:
-            t.join(timeout=5)
+            t.join(timeout=5 if graceful else 0.1)
         self.data.clear()
+        self.spill.close()
         self.closed.set()
 
     async def finished(self) -> None:
@@ -218,29 +276,35 @@ class Worker(Server):
         try:
             while True:
                 msgs = await comm.read()
+                events: list = []  # a batch of messages is one burst of events
                 for msg in msgs:
                     op = msg["op"]
                     if op == "compute-task":
-                        self._on_compute(
-                            msg["key"],
-                            msg["spec"],
-                            msg["priority"],
-                            msg["who_has"],
-                            msg.get("table"),
+                        events.append(
+                            TaskAssigned(
+                                msg["key"],
+                                msg["spec"],
+                                msg["priority"],
+                                msg["who_has"],
+                                msg.get("table"),
+                                msg.get("nbytes"),
+                            )
                         )
-                    elif op == "functions":
+                    elif op == "functions":  # before the tasks that need them run
                         self._on_functions(msg["table"], msg["start"], msg["funcs"])
                     elif op == "forget-functions":
                         self.functions.pop(msg["table"], None)
                     elif op == "free-keys":
-                        self._on_free(msg["keys"])
+                        events.append(KeysFreed(msg["keys"]))
                     elif op == "steal-task":
-                        self._on_steal(msg["key"])
+                        events.append(TaskStolen(msg["key"]))
                     elif op == "close":
                         await self.close()
                         return
                     else:
                         logger.warning("unknown message from the scheduler: %r", op)
+                if events:
+                    self._handle(*events)
         except CommClosedError as e:
             logger.info("worker %s lost the scheduler: %s", self.address, e)
         except asyncio.CancelledError:
@@ -256,22 +320,131 @@ class Worker(Server):
         proc.cpu_percent()
         while True:
             await asyncio.sleep(interval)
+            if not self.memory_limit:  # else the monitor thread samples
+                self._handle(MemorySample(proc.memory_info().rss, time.monotonic()))
+            metrics = self.state.memory_metrics()
+            metrics.update(
+                executing_keys=list(self.running.values()),  # on threads, not queued
+                cpu=proc.cpu_percent(),
+                memory=self.state.rss,
+                executing=len(self.state.executing),
+                ready=len(self.state.ready),
+                in_memory=len(self.state.lru),
+                tasks_run=self.tasks_run,
+            )
             try:
-                self.stream.send(
-                    {
-                        "op": "heartbeat",
-                        "metrics": {
-                            "cpu": proc.cpu_percent(),
-                            "memory": proc.memory_info().rss,
-                            "executing": self.executing,
-                            "ready": len(self.ready),
-                            "in_memory": len(self.data),
-                            "tasks_run": self.tasks_run,
-                        },
-                    }
-                )
+                self.stream.send({"op": "heartbeat", "metrics": metrics})
             except CommClosedError:
                 return
+
+    def _monitor_main(self) -> None:
+        """Thread: sample RSS and hand each sample to the event loop. Above
+        the pause threshold it also stops the pool threads from starting
+        queued tasks at once, without waiting for the loop: a loop busy
+        spilling must not let the threads run on and pass the limit."""
+        interval = float(config.get("distributed.worker.memory.monitor-interval"))
+        pause = self.state.thresholds.pause
+        pause_at = pause * self.memory_limit if pause is not None else None
+        proc = self._process
+        while not self._monitor_stop.wait(interval):
+            try:
+                rss = proc.memory_info().rss
+                self.loop.call_soon_threadsafe(self._on_sample, rss, time.monotonic())
+            except (RuntimeError, psutil.Error):  # the loop closed: we are shutting down
+                return
+            gated = pause_at is not None and rss > pause_at
+            if gated != self.gated:
+                with self.cv:
+                    self.gated = gated
+                    self.cv.notify_all()
+
+    def _on_sample(self, rss: int, now: float) -> None:
+        if self.status != "closed":
+            self._handle(MemorySample(rss, now))
+
+    # ----------------------------------------------------- state machine
+
+    def _handle(self, *events: WorkerEvent) -> None:
+        """Feed a burst of events to the state machine and carry out its
+        instructions (events raised while doing so are queued, not nested).
+        The burst shares one stimulus id."""
+        self._stim += 1
+        stim = f"{type(events[0]).__name__}-{self._stim}"
+        for event in events:
+            event.stimulus_id = stim
+        self._events.append(events)
+        if self._handling:
+            return
+        self._handling = True
+        try:
+            pending = self._events
+            while pending:
+                for ins in self.state.handle(*pending.popleft()):
+                    self._carry_out(ins)
+        finally:
+            self._handling = False
+
+    def _carry_out(self, ins: Any) -> None:
+        typ = type(ins)
+        try:
+            if typ is Execute:
+                self._execute(ins.key)
+            elif typ is ReportFinished:
+                self.stream.send(
+                    {
+                        "op": "task-finished",
+                        "key": ins.key,
+                        "nbytes": ins.nbytes,
+                        "duration": ins.duration,
+                    }
+                )
+            elif typ is DeleteData:
+                data = self.data
+                spill = self.spill
+                for key in ins.keys:
+                    data.pop(key, None)
+                    spill.delete(key)
+            elif typ is Fetch:
+                self._bg.append(asyncio.ensure_future(self._fetch(ins.peer, ins.keys)))
+            elif typ is Spill:
+                self._spill(ins.keys)
+            elif typ is ReportErred:
+                self.stream.send(
+                    {
+                        "op": "task-erred",
+                        "key": ins.key,
+                        "exception": ins.exception,
+                        "traceback": ins.traceback,
+                    }
+                )
+            elif typ is ReportMissing:
+                self.stream.send(
+                    {
+                        "op": "missing-data",
+                        "key": ins.key,
+                        "dependency": ins.dependency,
+                        "errant": ins.errant,
+                    }
+                )
+            elif typ is ReportStatus:
+                log = logger.warning if ins.status == "paused" else logger.info
+                log("worker %s %s: %s", self.address, ins.status, ins.reason)
+                with self.cv:
+                    self.paused = ins.status == "paused"
+                    self.cv.notify_all()
+                ins.metrics["executing_keys"] = list(self.running.values())
+                self.stream.send(
+                    {
+                        "op": "worker-status",
+                        "status": ins.status,
+                        "reason": ins.reason,
+                        "metrics": ins.metrics,
+                    }
+                )
+            elif typ is Terminate:
+                asyncio.ensure_future(self._terminate(ins.reason))
+        except CommClosedError:
+            pass
 
     # ------------------------------------------------------------- tasks
 
@@ -291,140 +464,38 @@ class Worker(Server):
             except Exception as e:  # the tasks using it will raise this when they run
                 known.append(_Unloadable(e))
 
-    def _on_compute(
-        self, key: Any, spec: Any, priority: int, who_has: dict, table: int | None = None
-    ) -> None:
-        job = self.jobs.get(key)
-        if job is not None:
-            return
-        if key in self.data and key not in self.fetched:
-            self.stream.send(
-                {"op": "task-finished", "key": key, "nbytes": self.nbytes[key], "duration": 0.0}
-            )
-            return
-        functions = None if table is None else self.functions.get(table)
-        job = self.jobs[key] = _Job(key, spec, functions, priority, tuple(who_has))
-        for dep, holders in who_has.items():
-            self.needed_by[dep].add(key)
-            if dep in self.data:
-                continue
-            job.missing.add(dep)
-            if dep in self.in_flight:
-                continue
-            self.in_flight.add(dep)
-            candidates = [h for h in holders if h != self.address]
-            random.shuffle(candidates)
-            self.holders[dep] = candidates
-            self._queue_fetch(dep)
-        if not job.missing:
-            self._make_ready(job)
-
-    def _queue_fetch(self, dep: Any) -> None:
-        holders = self.holders.get(dep)
-        if not holders:
-            self._give_up(dep)
-            return
-        peer = holders[0]
-        self.to_fetch[peer].append(dep)
-        if peer not in self.fetching_from:
-            self.fetching_from.add(peer)
-            self._bg.append(asyncio.ensure_future(self._fetch_from(peer)))
-
-    def _give_up(self, dep: Any, errant: str = "") -> None:
-        """No peer has ``dep``: report it and drop the tasks that needed it."""
-        self.in_flight.discard(dep)
-        self.holders.pop(dep, None)
-        for key in list(self.needed_by.get(dep, ())):
-            job = self.jobs.get(key)
-            if job is None or job.state != "waiting":
-                continue
-            self._drop_job(key)
-            self.stream.send(
-                {"op": "missing-data", "key": key, "dependency": dep, "errant": errant}
-            )
-
-    async def _fetch_from(self, peer: str) -> None:
-        try:
-            while self.to_fetch.get(peer):
-                pending = self.to_fetch[peer]
-                keys = [k for k in pending[:_FETCH_BATCH] if k in self.needed_by]
-                del pending[:_FETCH_BATCH]
-                if not keys:
-                    continue
-                try:
-                    reply = await self.pool.call(peer, {"op": "get-data", "keys": keys})
-                    data = reply["data"]
-                except (CommClosedError, OSError) as e:
-                    logger.info("worker %s could not fetch from %s: %s", self.address, peer, e)
-                    data = {}
-                for k in keys:
-                    if k in data and self.needed_by.get(k):
-                        value = data[k]
-                        if type(value) is Pickled:
-                            value = value.load()
-                        self._store_fetched(k, value)
-                    elif k in self.in_flight:
-                        holders = self.holders.get(k)
-                        if holders and holders[0] == peer:
-                            holders.pop(0)
-                        if holders:
-                            self._queue_fetch(k)
-                        else:
-                            self._give_up(k, peer)
-        finally:
-            self.fetching_from.discard(peer)
-            self.to_fetch.pop(peer, None)
-
-    def _store_fetched(self, key: Any, value: Any) -> None:
-        self.in_flight.discard(key)
-        self.holders.pop(key, None)
-        if key not in self.data:
-            self.data[key] = value
-            self.nbytes[key] = sizeof(value)
-            self.fetched.add(key)
-        for k in self.needed_by.get(key, ()):
-            job = self.jobs.get(k)
-            if job is not None and job.state == "waiting":
-                job.missing.discard(key)
-                if not job.missing:
-                    self._make_ready(job)
-
-    def _make_ready(self, job: _Job) -> None:
+    def _execute(self, key: Any) -> None:
+        ts = self.state.tasks[key]
+        functions = None if ts.table is None else self.functions.get(ts.table)
+        deps = [dts.key for dts in ts.dependencies]
+        self._job_count += 1
         with self.cv:
-            job.state = "ready"
-            heapq.heappush(self.ready, (job.priority, job.key))
+            heapq.heappush(self.jobs, (ts.priority, self._job_count, key, ts.spec, functions, deps))
             self.cv.notify()
 
     def _thread_main(self) -> None:
-        """Pool thread: pop the best ready task, run it, hand the result to the
-        loop (one wake-up per burst of results), repeat without waiting for it."""
+        """Pool thread: take a job, run it, hand the result to the loop (one
+        wake-up per burst of results), repeat."""
         cv = self.cv
-        ready = self.ready
         jobs = self.jobs
-        data = self.data
         done = self.done
+        data = self.data
+        store = self.spill
+        running = self.running
+        me = threading.get_ident()
         heappop = heapq.heappop
         while True:
             with cv:
-                while True:
+                while not jobs or self.paused or self.gated:
                     if self.stopping:
                         return
-                    if ready:
-                        _, key = heappop(ready)
-                        job = jobs.get(key)
-                        if job is not None and job.state == "ready":
-                            job.state = "executing"
-                            self.executing += 1
-                            break
-                    else:
-                        cv.wait()
-            try:
-                inputs = {d: data[d] for d in job.deps}
-            except KeyError as e:
-                done.append((key, False, e, 0.0))
-            else:
-                ok, value, duration = _run(job.spec, job.functions, inputs)
-                done.append((key, ok, value, duration))
+                    cv.wait()
+                if self.stopping:
+                    return
+                _, _, key, spec, functions, deps = heappop(jobs)
+                running[me] = key
+            done.append((key, *_run(spec, functions, deps, data, store)))
+            running.pop(me, None)
             if not self.wake_pending:
                 self.wake_pending = True
                 try:
@@ -433,92 +504,119 @@ class Worker(Server):
                     return
 
     def _drain(self) -> None:
+        """The results the threads handed back since the last wake-up, as one
+        burst of events."""
         self.wake_pending = False
         done = self.done
-        send = self.stream.send
-        try:
-            while done:
-                key, ok, value, duration = done.popleft()
-                with self.cv:
-                    self.executing -= 1
-                self.tasks_run += 1
-                job = self.jobs.get(key)
-                if job is None or job.state != "executing":
-                    continue
-                self._drop_job(key)
-                if ok:
-                    self.data[key] = value
-                    self.fetched.discard(key)
-                    nbytes = self.nbytes[key] = sizeof(value)
-                    send(
-                        {"op": "task-finished", "key": key, "nbytes": nbytes, "duration": duration}
-                    )
-                else:
-                    exc = value
-                    note = f"shoal: raised while computing task {key!r} on worker {self.address}"
-                    if note not in (getattr(exc, "__notes__", None) or []):
-                        exc.add_note(note)
-                    err = error_message(exc)
-                    send(
-                        {
-                            "op": "task-erred",
-                            "key": key,
-                            "exception": err["exception"],
-                            "traceback": err["traceback"],
-                        }
-                    )
-        except CommClosedError:
-            return
-
-    def _drop_job(self, key: Any) -> None:
-        job = self.jobs.pop(key, None)
-        if job is None:
-            return
-        with self.cv:
-            job.state = "dropped"
-        for dep in job.deps:
-            users = self.needed_by.get(dep)
-            if users is not None:
-                users.discard(key)
-                if not users:
-                    del self.needed_by[dep]
-                    if dep in self.fetched:
-                        self.fetched.discard(dep)
-                        self.data.pop(dep, None)
-                        self.nbytes.pop(dep, None)
-                    self.in_flight.discard(dep)
-
-    def _on_free(self, keys) -> None:
-        for key in keys:
-            job = self.jobs.get(key)
-            if job is not None:
-                self._drop_job(key)
-            if key not in self.needed_by:
-                self.data.pop(key, None)
-                self.nbytes.pop(key, None)
-                self.fetched.discard(key)
+        events: list = []
+        while done:
+            key, ok, value, duration, nbytes = done.popleft()
+            self.tasks_run += 1
+            if ok:
+                self.data[key] = value
+                events.append(ExecuteSuccess(key, nbytes, duration))
             else:
-                self.fetched.add(key)
+                exc = value
+                note = f"shoal: raised while computing task {key!r} on worker {self.address}"
+                if note not in (getattr(exc, "__notes__", None) or []):
+                    exc.add_note(note)
+                err = error_message(exc)
+                events.append(ExecuteFailure(key, err["exception"], err["traceback"]))
+        if events:
+            self._handle(*events)
 
-    def _on_steal(self, key: Any) -> None:
-        job = self.jobs.get(key)
-        if job is not None and job.state != "executing":
-            self._drop_job(key)
+    async def _fetch(self, peer: str, keys: list) -> None:
+        try:
+            reply = await self.pool.call(peer, {"op": "get-data", "keys": keys})
+            got = reply["data"]
+        except (CommClosedError, OSError) as e:
+            logger.info("worker %s could not fetch from %s: %s", self.address, peer, e)
+            got = {}
+        data = self.data
+        nbytes = {}
+        for key, value in got.items():
+            if key in data or key in self.spill:
+                continue  # here already (computed meanwhile): keep ours
+            try:
+                value = value.load() if type(value) is Pickled else value
+            except Exception as e:
+                logger.warning(
+                    "worker %s could not unpickle %r from %s: %s", self.address, key, peer, e
+                )
+                continue
+            data[key] = value
+            nbytes[key] = sizeof(value)
+        missing = [k for k in keys if k not in nbytes and k not in data and k not in self.spill]
+        if self.status != "closed":
+            self._handle(FetchDone(peer, nbytes, missing))
+
+    def _spill(self, keys: list) -> None:
+        data = self.data
+        written = {}
+        failed = []
+        error = ""
+        for key in keys:
+            if failed:
+                failed.append(key)  # the disk refused one: keep the rest in memory
+                continue
+            try:
+                written[key] = self.spill.put(key, data[key])
+            except OSError as e:
+                error = f"{type(e).__name__}: {e}"
+                logger.error("worker %s could not spill %r: %s", self.address, key, error)
+                failed.append(key)
+                continue
+            del data[key]
+        self._handle(SpillDone(written, failed, error))
+
+    async def _terminate(self, reason: str) -> None:
+        """Close this nanny-less worker because its memory passed ``terminate``,
+        telling the scheduler why first (so errors can name the cause)."""
+        running = list(self.running.values())
+        self.terminated = reason
+        cause = f"closed itself: {reason}; it was running {running}"
+        logger.error("worker %s %s", self.address, cause)
+        try:
+            await asyncio.wait_for(
+                self.pool.call(
+                    self.scheduler_address,
+                    {
+                        "op": "worker-exited",
+                        "nanny": self.address,
+                        "pid": os.getpid(),
+                        "cause": cause,
+                    },
+                ),
+                2.0,
+            )
+        except Exception as e:  # the scheduler may be gone: close anyway
+            logger.info("could not tell the scheduler why worker %s closes: %s", self.address, e)
+        await self.close(graceful=False)
 
     # ---------------------------------------------------------- handlers
 
     def get_data(self, comm, keys) -> dict:
         data = self.data
-        return {"status": "ok", "data": {k: ToPickle(data[k]) for k in keys if k in data}}
+        spill = self.spill
+        out = {}
+        for key in keys:
+            if key in data:
+                out[key] = ToPickle(data[key])
+            elif key in spill:
+                out[key] = ToPickle(spill.get(key))  # read back for this reply only
+        if out:
+            self._handle(DataRequested(list(out)))
+        return {"status": "ok", "data": out}
 
     def update_data(self, comm, data: dict) -> dict:
         nbytes = {}
         for key, value in data.items():
             if type(value) is Pickled:
                 value = value.load()
-            self.data[key] = value
-            self.fetched.discard(key)
-            nbytes[key] = self.nbytes[key] = sizeof(value)
+            if key not in self.spill:
+                self.data[key] = value
+            nbytes[key] = sizeof(value)
+        self._handle(DataPut(nbytes))
         return {"status": "ok", "nbytes": nbytes}
 
     async def run_function(self, comm, function, args=(), kwargs=None) -> dict:
@@ -542,11 +640,16 @@ class Worker(Server):
             "nthreads": self.nthreads,
             "name": self.name,
             "pid": os.getpid(),
-            "keys": len(self.data),
+            "keys": len(self.state.tasks),
+            "memory_limit": self.memory_limit,
+            "memory": self.state.memory_metrics(),
         }
 
     def __repr__(self) -> str:
-        return f"<Worker {self.address!r} nthreads={self.nthreads} status={self.status}>"
+        return (
+            f"<Worker {self.address!r} nthreads={self.nthreads} status={self.status} "
+            f"memory_limit={format_bytes(self.memory_limit) if self.memory_limit else 'none'}>"
+        )
 
 
 class _Unloadable:

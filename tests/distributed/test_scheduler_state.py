@@ -34,6 +34,7 @@ from shoal.distributed.scheduler_events import (
     Tick,
     UpdateData,
     UpdateGraph,
+    WorkerStatus,
 )
 from shoal.distributed.scheduler_state import KilledWorker, LostData, SchedulerState
 
@@ -479,3 +480,107 @@ def test_released_task_wanted_again_is_recomputed():
     assert sim.running["a"] == ["x"]
     sim.run_all()
     assert sim.client_events(KeyInMemory) == {"x", "y"}
+
+
+# ------------------------------------------------------------ worker memory
+
+
+def test_paused_worker_gets_no_new_tasks_until_it_runs_again():
+    sim = Sim(workers=("a", "b"), nthreads=1)
+    sim.do(WorkerStatus("a", "paused", "memory", {"rss": 900, "managed": 500}))
+    assert sim.s.workers["a"].status == "paused" and sim.s.workers["a"].memory["rss"] == 900
+    graph = {f"x{i}": Task(inc, i) for i in range(4)}
+    sim.submit(graph, list(graph))
+    assert not sim.running["a"] and len(sim.running["b"]) == 1
+    sim.do(WorkerStatus("b", "paused"))
+    sim.finish("b", sim.running["b"][0])
+    assert not sim.running["a"] and not sim.running["b"]  # all paused: tasks wait queued
+    sim.do(WorkerStatus("a", "running"))
+    assert len(sim.running["a"]) == 1
+    sim.do(Heartbeat("b", 1.0, {"status": "running", "rss": 10}))  # heartbeats sync it too
+    sim.run_all()
+    assert sim.client_events(KeyInMemory) == set(graph)
+
+
+def test_dependent_task_avoids_a_paused_worker_holding_its_input():
+    sim = Sim(workers=("a", "b"))
+    sim.submit({"x": Task(inc, 1), "y": Task(inc, Ref("x"))}, ["y"])
+    (holder,) = [w for w, ks in sim.running.items() if ks]
+    other = "b" if holder == "a" else "a"
+    sim.do(WorkerStatus(holder, "paused"))
+    sim.finish(holder, "x", nbytes=10**9)
+    assert sim.running[other] == ["y"]  # moving 1 GB beats waiting for a paused worker
+
+
+def test_new_data_goes_to_the_emptier_worker():
+    sim = Sim(workers=("a", "b"))
+    sim.s.workers["a"].memory_limit = sim.s.workers["b"].memory_limit = 1000
+    sim.do(Heartbeat("a", 1.0, {"rss": 700}))
+    sim.do(Heartbeat("b", 1.0, {"rss": 100}))
+    sim.submit({"x": Task(inc, 1)}, ["x"])
+    assert sim.running["b"] == ["x"]
+
+
+def test_tasks_not_started_move_off_a_paused_worker():
+    sim = Sim(workers=("a", "b"), nthreads=1)
+    graph = {"x": Task(inc, 1), **{f"y{i}": Task(inc, Ref("x")) for i in range(4)}}
+    sim.submit(graph, [f"y{i}" for i in range(4)])
+    (holder,) = [w for w, ks in sim.running.items() if ks]
+    other = "b" if holder == "a" else "a"
+    sim.finish(holder, "x", nbytes=10**12)  # so every y is placed where x is
+    assert len(sim.running[holder]) == 4
+    started = sim.running[holder][0]
+    sim.do(WorkerStatus(holder, "paused", metrics={"executing_keys": [started]}))
+    sim.do(Tick(1.0))
+    # the thief takes up to twice its threads; the started one stays
+    assert len(sim.running[other]) == 2 and started in sim.running[holder]
+    assert len(sim.running[holder]) == 2
+    sim.run_all()
+    assert sim.client_events(KeyInMemory) == {f"y{i}" for i in range(4)}
+
+
+def test_results_lost_with_dying_workers_count_toward_killed_worker():
+    """x is computed, its worker dies holding it, twice: x errs (and its
+    dependent with it) instead of being recomputed forever."""
+    with config.set({"distributed.scheduler.allowed-failures": 1}):
+        sim = Sim(workers=("a", "b"))
+    sim.submit({"x": Task(inc, 1), "y": Task(inc, Ref("x"))}, ["x", "y"])
+    for _ in range(2):
+        (w,) = [w for w, ks in sim.running.items() if "x" in ks]
+        sim.finish(w, "x")
+        (w,) = [w for w in sim.running if "x" in sim.memory[w]]
+        sim.s.workers[w].memory = {"rss": 990, "managed": 800}
+        sim.kill(w)
+        sim.add_worker(w)
+    ts = sim.s.tasks["x"]
+    assert ts.state == "erred" and isinstance(ts.exception, KilledWorker)
+    msg = str(ts.exception)
+    assert "result of task 'x' was lost with 2 workers that died" in msg, msg
+    assert "last known memory 990 B, of which 800 B managed" in msg and "holding its result" in msg
+    assert {i.key for i in sim.to_client if type(i) is KeyErred} == {"x", "y"}
+
+
+def test_results_of_workers_closing_on_purpose_do_not_count():
+    with config.set({"distributed.scheduler.allowed-failures": 0}):
+        sim = Sim(workers=("a", "b"))
+    sim.submit({"x": Task(inc, 1)}, ["x"])
+    (w,) = [w for w, ks in sim.running.items() if ks]
+    sim.finish(w, "x")
+    sim.running.pop(w)
+    sim.memory.pop(w)
+    sim.do(RemoveWorker(w, reason="retired", expected=True))
+    assert sim.s.tasks["x"].state == "processing"  # recomputed, no error
+    sim.run_all()
+    assert not sim.client_events(KeyErred)
+
+
+def test_killed_worker_message_names_limit_memory_and_running_tasks():
+    with config.set({"distributed.scheduler.allowed-failures": 0}):
+        sim = Sim(workers=("a",))
+    sim.s.workers["a"].memory_limit = 2**30
+    sim.submit({"big": Task(inc, 1)}, ["big"])
+    sim.do(Heartbeat("a", 1.0, {"rss": 2**30, "managed": 0, "executing_keys": ["big"]}))
+    sim.kill("a")
+    msg = str(sim.s.tasks["big"].exception)
+    assert "a (killed) [memory limit 1.00 GiB; last known memory 1.00 GiB" in msg, msg
+    assert "it was running ['big']" in msg, msg
