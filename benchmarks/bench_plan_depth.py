@@ -35,72 +35,54 @@ def _timed(func: Callable[[], Any]) -> tuple[float | None, Any]:
     return time.perf_counter() - start, out
 
 
-def shoal_cases(depth: int) -> dict[str, Callable[[], Any]]:
-    import shoal
-    import shoal.array as sa
-    import shoal.bag as sb
-    import shoal.dataframe as sd
+def libraries(system: str) -> tuple:
+    """The array, dataframe and bag modules and ``delayed`` of one system: the
+    same user code below runs on either (shoal mirrors Dask's API)."""
+    if system == "shoal":
+        import shoal
+        import shoal.array as array
+        import shoal.bag as bag
+        import shoal.dataframe as frame
 
-    def array() -> Any:
-        x = sa.ones(64, chunks=16)
-        for _ in range(depth):
-            x = x + 0.001 * np.sin(x)
-        return x.sum()
-
-    def frame() -> Any:
-        df = sd.from_pandas(pd.DataFrame({"a": np.arange(64.0), "b": 1.0}), npartitions=4)
-        s = df.a
-        for _ in range(depth):
-            s = s * 1.0001 + df.b
-        return s.sum()
-
-    def bag() -> Any:
-        b = sb.from_sequence(range(64), npartitions=4)
-        for _ in range(depth // 2):
-            b = b.map(_inc).filter(_true)
-        return b.sum()
-
-    def delayed() -> Any:
-        x = shoal.delayed(0)
-        for _ in range(depth):
-            x = x + 1
-        return x
-
-    return {"array": array, "frame": frame, "bag": bag, "delayed": delayed}
-
-
-def dask_cases(depth: int) -> dict[str, Callable[[], Any]]:
+        return array, frame, bag, shoal.delayed
     import dask
-    import dask.array as da
-    import dask.bag as db
-    import dask.dataframe as dd
+    import dask.array as array
+    import dask.bag as bag
+    import dask.dataframe as frame
+
+    return array, frame, bag, dask.delayed
+
+
+def cases(system: str, depth: int) -> dict[str, Callable[[], Any]]:
+    """The four deep chains, written once for both systems."""
+    xa, xd, xb, delayed = libraries(system)
 
     def array() -> Any:
-        x = da.ones(64, chunks=16)
+        x = xa.ones(64, chunks=16)
         for _ in range(depth):
             x = x + 0.001 * np.sin(x)
         return x.sum()
 
     def frame() -> Any:
-        df = dd.from_pandas(pd.DataFrame({"a": np.arange(64.0), "b": 1.0}), npartitions=4)
+        df = xd.from_pandas(pd.DataFrame({"a": np.arange(64.0), "b": 1.0}), npartitions=4)
         s = df.a
         for _ in range(depth):
             s = s * 1.0001 + df.b
         return s.sum()
 
     def bag() -> Any:
-        b = db.from_sequence(range(64), npartitions=4)
+        b = xb.from_sequence(range(64), npartitions=4)
         for _ in range(depth // 2):
             b = b.map(_inc).filter(_true)
         return b.sum()
 
-    def delayed() -> Any:
-        x = dask.delayed(0)
+    def chain() -> Any:
+        x = delayed(0)
         for _ in range(depth):
             x = x + 1
         return x
 
-    return {"array": array, "frame": frame, "bag": bag, "delayed": delayed}
+    return {"array": array, "frame": frame, "bag": bag, "delayed": chain}
 
 
 def _inc(x: int) -> int:
@@ -129,8 +111,6 @@ def shoal_stages(obj: Any) -> dict[str, Callable[[], Any]]:
 
 
 def dask_stages(obj: Any) -> dict[str, Callable[[], Any]]:
-    import dask
-
     def explain() -> Any:
         expr = getattr(obj, "expr", None)
         if expr is None:
@@ -139,17 +119,25 @@ def dask_stages(obj: Any) -> dict[str, Callable[[], Any]]:
 
     return {
         "explain": explain,
-        "graph": lambda: len(dict(dask.optimize(obj)[0].__dask_graph__())),
+        "graph": lambda: len(dict(_dask_optimized(obj).__dask_graph__())),
         "compute": lambda: obj.compute(scheduler="sync"),
     }
 
 
+def _dask_optimized(obj: Any) -> Any:
+    import dask
+
+    if hasattr(obj, "optimize"):  # dask-expr collections optimize themselves
+        return obj.optimize()
+    return dask.optimize(obj)[0]
+
+
 def measure(system: str, depth: int, kinds: list[str]) -> dict:
-    cases = shoal_cases(depth) if system == "shoal" else dask_cases(depth)
+    chains = cases(system, depth)
     stages = shoal_stages if system == "shoal" else dask_stages
     out: dict = {}
     for kind in kinds:
-        seconds, obj = _timed(cases[kind])
+        seconds, obj = _timed(chains[kind])
         row = {"plan": seconds}
         for stage, func in stages(obj).items():
             row[stage] = None if seconds is None else _timed(func)[0]
