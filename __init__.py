@@ -6,6 +6,9 @@ on task graphs, run by local schedulers or a distributed cluster.
 6
 """
 
+# first: importing _checkout installs its finder, so a Python started in the
+# checkout root keeps the real top-level array and distributed modules
+from shoal import _checkout  # noqa: F401
 from shoal.core import config
 from shoal.core.base import compute, is_collection, optimize, persist, visualize
 from shoal.core.delayed import Delayed, delayed

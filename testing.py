@@ -5,8 +5,10 @@ compares the values with numpy / pandas / plain-Python oracles. Before
 comparing, it checks the collection's metadata against what was computed:
 each collection type registers a checker with ``register_checker`` (arrays
 check chunks against block shapes and dtype against meta; dataframes check
-meta and divisions against the partitions; bags check nothing extra), and the
-graph is checked for key collisions with other collections.
+meta and divisions against the partitions; bags check nothing extra). When
+both sides are shoal collections, their graphs are checked for key collisions
+(``assert_no_key_collisions``): keys are content hashes, so a key the two
+graphs share must name the same task in both.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from shoal.core import config
 from shoal.core.base import is_collection
 from shoal.core.graph import flatten_keys
 from shoal.core.local import get_sync
+from shoal.core.tokenize import TokenizationError, tokenize
 
-__all__ = ["assert_eq", "register_checker", "compute_checked"]
+__all__ = ["assert_eq", "assert_no_key_collisions", "register_checker", "compute_checked"]
 
 _checkers: dict[type, Callable[[Any, list], None]] = {}
 
@@ -62,6 +66,46 @@ def compute_checked(obj: Any, check_graph: bool = True) -> Any:
     return finalize(parts, *extra)
 
 
+def _same_task(x: Any, y: Any) -> bool:
+    """Whether two nodes are the same computation; True when it cannot be told
+    (a node that does not tokenize deterministically), so never a false alarm."""
+    if x is y:
+        return True
+    try:
+        with config.set({"tokenize.ensure-deterministic": True}):
+            return tokenize(x) == tokenize(y)
+    except TokenizationError:
+        return True
+
+
+def assert_no_key_collisions(*collections: Any) -> None:
+    """Assert that collections computed together would not mix up their tasks.
+
+    Keys are content hashes, so two graphs may share a key only for the same
+    task: a key naming different tasks (say, a name whose token forgot an
+    operand) would make ``shoal.compute(a, b)`` hand one collection's blocks to
+    the other. The error names the key and both tasks.
+
+    >>> from shoal import delayed
+    >>> one = delayed(1, name="one")
+    >>> assert_no_key_collisions(one, one + 1)
+    >>> assert_no_key_collisions(one, delayed(2, name="one"))
+    Traceback (most recent call last):
+    AssertionError: key 'one' names different tasks in collections 0 and 1: 1 and 2
+    """
+    graphs = [c.__shoal_graph__() for c in collections]
+    for i, first in enumerate(graphs):
+        for j in range(i + 1, len(graphs)):
+            second = graphs[j]
+            small, large = (first, second) if len(first) <= len(second) else (second, first)
+            for key in small:
+                if key in large and not _same_task(first[key], second[key]):
+                    raise AssertionError(
+                        f"key {key!r} names different tasks in collections {i} and {j}: "
+                        f"{first[key]!r} and {second[key]!r}"
+                    )
+
+
 def _is_numpy_like(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "numpy"
 
@@ -89,6 +133,8 @@ def assert_eq(
     >>> from shoal import delayed
     >>> assert_eq(delayed(sum)([1, 2]), 3)
     """
+    if is_collection(a) and is_collection(b):
+        assert_no_key_collisions(a, b)
     va = compute_checked(a)
     vb = compute_checked(b)
     _compare(
@@ -161,7 +207,7 @@ def _compare(
         else:
             np.testing.assert_array_equal(na, nb)
         return
-    opts = dict(
+    opts: dict[str, Any] = dict(
         check_dtype=check_dtype,
         check_names=check_names,
         check_index=check_index,

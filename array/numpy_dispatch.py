@@ -214,6 +214,8 @@ def make_ufunc(ufunc: np.ufunc) -> Callable:
     return wrapper
 
 
+# vars(), not getattr() over dir(): touching numpy's lazy submodules (numpy.testing)
+# would import them, slowly, and in the middle of any import of shoal.array
 UFUNC_NAMES = sorted(
-    name for name in dir(np) if isinstance(getattr(np, name), np.ufunc) and not name.startswith("_")
+    name for name, value in vars(np).items() if isinstance(value, np.ufunc) and name[0] != "_"
 )

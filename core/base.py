@@ -41,7 +41,7 @@ __all__ = [
     "optimize",
     "visualize",
     "get_scheduler",
-    "register_backend",
+    "register_scheduler",
     "push_active_backend",
     "remove_active_backend",
     "collections_to_graph",
@@ -71,11 +71,11 @@ def _check_foreign(obj: Any) -> None:
         )
 
 
-def register_backend(name: str, get: Callable) -> None:
+def register_scheduler(name: str, get: Callable) -> None:
     """Make ``get(graph, keys, **options)`` available as ``scheduler=name``.
 
     >>> from shoal.core.local import get_sync
-    >>> register_backend("my-sync", get_sync)
+    >>> register_scheduler("my-sync", get_sync)
     >>> get_scheduler("my-sync") is get_sync
     True
     """

@@ -1,36 +1,42 @@
-"""Local schedulers: sync, threads and processes over one plan.
+"""Local schedulers: sync, threads and processes over one scheduling loop.
 
 Every backend here has the signature ``get(graph, keys, **options)``, where
 ``keys`` is a key or a nested list of keys, and returns values in the same
-nesting. All three share the same preparation (``_Plan``): one walk
-(``order.order_graph``) culls the graph to the requested keys, validates it
-(cycles, missing keys) and orders it into lists indexed by execution
-position, so the loops below touch only lists and one results dict. The
-loops allocate nothing per task that outlives it (no per-node lists), which
-also keeps Python's garbage collector quiet on million-task graphs.
+nesting. All three run the same code: ``_Plan`` culls, validates and orders
+the graph in one walk (``order.order_graph``) into lists indexed by execution
+position, and ``_Run.work`` is the one scheduling loop: a ready heap by
+static priority, waiting counts, release of results no longer needed,
+callbacks, retries and errors that name the failing key. The backends differ
+only in who runs the loop and how a ready task is executed:
 
-Data flow of the threaded scheduler (the default):
+- sync: the caller runs the loop and each task inline;
+- threads: N pool threads each run the loop and their tasks inline;
+- processes: 2N pool threads each run the loop and ship their tasks, in
+  batches with their inputs, to a pool of N processes (``_ProcessBatches``).
 
-    caller thread                 pool threads (N, reused across calls)
+Data flow (threads; processes alike, with "run it" meaning a round trip to a
+process and sync with the caller as the only worker):
+
+    caller thread                 pool threads (reused across calls)
     -------------                 -----------------------------------------
     _Plan(graph, keys)
-    post run to N threads  ---->  loop: with lock: record the previous result,
-    wait on run.done                      wake dependents, release inputs whose
-      (0.1 s slices, so                   last dependent ran, pop the ready
+    post run to the pool   ---->  loop: under the lock: record the previous
+    wait on run.done                      result, wake dependents, release inputs
+      (0.1 s slices, so                   whose last dependent ran, pop the ready
        Ctrl-C is seen)                    task with the best priority
                                         run it outside the lock
     <---- run.done is set when the last task finishes or one fails
 
-There is no central dispatcher thread: each pool thread schedules for itself
-under one lock taken once per task, which is what keeps the overhead per task
-to a few microseconds. The processes scheduler keeps the loop in the caller
-and sends batches of ready tasks, with their inputs, to a process pool
-through cloudpickle.
+There is no central dispatcher thread: each worker schedules for itself under
+one lock taken once per task (per batch for processes), which is what keeps
+the overhead per task to a few microseconds. The loop allocates nothing per
+task that outlives it (no per-node lists), which also keeps Python's garbage
+collector quiet on million-task graphs.
 
 Errors: the first failing task's exception is raised in the caller with its
 own type, message and traceback, plus a note naming the key. Pending work is
 cancelled. Ctrl-C cancels pending tasks and returns at once; tasks already
-running in threads finish in the background.
+running in threads finish in the background, pool processes are stopped.
 """
 
 from __future__ import annotations
@@ -42,10 +48,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from shoal.core import config
-from shoal.core.diagnostics.callbacks import active_callbacks
+from shoal.core.diagnostics.callbacks import Callback, active_callbacks
 from shoal.core.graph import flatten_keys
 from shoal.core.order import order_graph
 from shoal.core.task import Fused, Ref, Task
@@ -77,14 +84,10 @@ def _call(node, results):
     return node
 
 
-def _retries(node) -> int:
-    ann = getattr(node, "annotations", None)
-    return int(ann.get("retries", 0)) if ann else 0
-
-
-def _run_with_retries(node, results, first_error: BaseException):
+def _run_with_retries(node, results, first_error: Exception):
     """Re-run a failed node up to its ``retries`` annotation; re-raise at the end."""
-    for _ in range(_retries(node)):
+    ann = getattr(node, "annotations", None)
+    for _ in range(int(ann.get("retries", 0)) if ann else 0):
         try:
             return _call(node, results)
         except Exception:
@@ -107,11 +110,11 @@ def _collect_results(keys, results: Mapping):
 
 
 class _Callbacks:
-    """The active callback objects, split by hook so loops test one list."""
+    """The active callback objects, split by hook so the loop tests one list."""
 
     __slots__ = ("start", "pretask", "posttask", "finish")
 
-    def __init__(self, extra: Sequence | None):
+    def __init__(self, extra: Sequence[Callback] | None):
         cbs = list(active_callbacks())
         if extra:
             cbs.extend(extra)
@@ -148,89 +151,6 @@ class _Plan:
         return self._graph
 
 
-# --------------------------------------------------------------------- sync
-
-
-def get_sync(graph: Mapping, keys: Any, callbacks: Sequence | None = None, **kwargs: Any) -> Any:
-    """Run ``graph`` in the calling thread, in priority order.
-
-    Meant for debugging: a task's error is raised right here with a plain
-    traceback (and a note naming the key).
-
-    >>> from operator import add
-    >>> from shoal.core.task import Task, Ref
-    >>> get_sync({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
-    2
-    """
-    wanted = flatten_keys(keys)
-    plan = _Plan(graph, wanted)
-    cbs = _Callbacks(callbacks)
-    if not (cbs.start or cbs.pretask or cbs.posttask or cbs.finish):
-        return _collect_results(keys, _sync_loop(plan))
-    for f in cbs.start:
-        f(plan.graph)
-    errored = True
-    try:
-        results = _sync_loop_with_callbacks(plan, cbs)
-        errored = False
-    finally:
-        for f in cbs.finish:
-            f(plan.graph, errored)
-    return _collect_results(keys, results)
-
-
-def _sync_loop(plan: _Plan) -> dict:
-    keys = plan.keys
-    refcount = plan.refcount[:]
-    results: dict = {}
-    call_task = Task.__call__  # a plain function call is cheaper than calling the object
-    for key, node, deps in zip(keys, plan.nodes, plan.deps):
-        typ = type(node)
-        try:
-            if typ is Task:
-                value = call_task(node, results)
-            elif typ is Fused:
-                value = node(results)
-            elif typ is Ref:
-                value = results[node.key]
-            else:
-                value = node
-        except Exception as e:
-            value = _run_with_retries(node, results, _name_key(e, key))
-        results[key] = value
-        for d in deps:
-            n = refcount[d] - 1
-            refcount[d] = n
-            if not n:
-                del results[keys[d]]
-    return results
-
-
-def _sync_loop_with_callbacks(plan: _Plan, cbs: _Callbacks) -> dict:
-    keys = plan.keys
-    refcount = plan.refcount[:]
-    results: dict = {}
-    worker = threading.get_ident()
-    for key, node, deps in zip(keys, plan.nodes, plan.deps):
-        for f in cbs.pretask:
-            f(key)
-        try:
-            value = _call(node, results)
-        except Exception as e:
-            value = _run_with_retries(node, results, _name_key(e, key))
-        results[key] = value
-        for f in cbs.posttask:
-            f(key, value, worker)
-        for d in deps:
-            refcount[d] -= 1
-            if not refcount[d]:
-                del results[keys[d]]
-    return results
-
-
-# ------------------------------------------------------------------ threads
-
-
 def _dependents(deps: list) -> list:
     """For each position: None, its only dependent's position, or a list of them
     (one list object per node would cost the garbage collector dearly)."""
@@ -247,68 +167,128 @@ def _dependents(deps: list) -> list:
     return dependents
 
 
-class _ThreadRun:
-    """Shared state of one threaded ``get``: the ready heap and the counters."""
+class _BatchError(Exception):
+    """A task of a batch failed: ``error`` is its exception, ``key`` its key
+    (both None: the run stopped while the batch was out)."""
 
-    def __init__(self, plan: _Plan, cbs: _Callbacks):
+    def __init__(self, error: BaseException | None, key: Any):
+        self.error = error
+        self.key = key
+
+
+class _Run:
+    """The state of one ``get`` and the scheduling loop its workers run.
+
+    ``single``: the caller is the only worker, so the loop keeps the lock and
+    takes tasks in static order (every task comes after its dependencies, so
+    the next position is always ready: no waiting counts, no heap).
+    ``batches`` is None to run tasks inline in the workers (sync, threads), or
+    the ``_ProcessBatches`` that ships them to processes.
+    """
+
+    def __init__(
+        self,
+        plan: _Plan,
+        cbs: _Callbacks,
+        single: bool = False,
+        batches: _ProcessBatches | None = None,
+    ):
         self.plan = plan
         self.cbs = cbs
+        self.single = single
+        self.batches = batches
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.done = threading.Event()
         self.results: dict = {}
-        self.waiting = waiting = list(map(len, plan.deps))
         self.refcount = plan.refcount[:]
-        self.dependents = _dependents(plan.deps)
-        # Ready tasks: those ready from the start, sorted with the best (lowest
-        # position) last so popping is O(1), and a heap of tasks readied later.
-        self.roots = [i for i, w in enumerate(waiting) if not w][::-1]
         self.ready: list = []
-        self.remaining = len(waiting)
         self.idle = 0
         self.error: tuple[BaseException, Any] | None = None
         self.stopped = False
-        if not self.remaining:
+        if single:
+            self.waiting = self.dependents = self.roots = []
+            self.sinks = 0
+        else:
+            self.waiting = waiting = list(map(len, plan.deps))
+            self.dependents = _dependents(plan.deps)
+            # Ready tasks: those ready from the start, sorted with the best (lowest
+            # position) last so popping is O(1), and a heap of tasks readied later.
+            self.roots = [i for i, w in enumerate(waiting) if not w][::-1]
+            # Tasks no task depends on: the run is over when all of them ran,
+            # since every other task feeds one of them, so ran before it.
+            self.sinks = self.dependents.count(None)
+        if not plan.keys:
             self.done.set()
 
     def work(self) -> None:
+        """The scheduling loop: record what this worker ran, take the best
+        ready task (or batch), run it; until every task ran or the run stopped."""
         plan = self.plan
         keys = plan.keys
         nodes = plan.nodes
         deps = plan.deps
+        last = len(keys) - 1
         dependents = self.dependents
         results = self.results
         waiting = self.waiting
         refcount = self.refcount
         ready = self.ready
         roots = self.roots
-        lock = self.lock
         cond = self.cond
+        # acquire/release cost a third of a ``with lock:`` block (Python 3.11)
+        acquire = self.lock.acquire
+        release = self.lock.release
+        shared = not self.single
         pretask = self.cbs.pretask
         posttask = self.cbs.posttask
+        batches = self.batches
         heappush = heapq.heappush
         heappop = heapq.heappop
         heappushpop = heapq.heappushpop
-        call_task = Task.__call__
-        worker = threading.get_ident()
-        prev = -1
+        call_task = Task.__call__  # a plain function call is cheaper than calling the object
+        worker: Any = threading.get_ident()
+        prev = -1  # the position this worker ran last, its value in ``value``
         value = None
-        while True:
-            with lock:
-                nxt = -1
-                if prev >= 0:
+        more: list = []  # the other positions of a batch, their values in ``more_values``
+        more_values: list = []
+        nxt = -1 if shared else 0  # the task to run next, if known
+        acquire()
+        try:
+            while True:
+                # record what this worker ran: wake dependents, release inputs
+                while prev >= 0:
                     key = keys[prev]
                     results[key] = value
+                    if posttask:
+                        for f in posttask:
+                            f(key, value, worker)
                     value = None
-                    for f in posttask:
-                        f(key, results[key], worker)
-                    x = dependents[prev]
-                    if x is not None:
-                        if type(x) is int:
+                    for d in deps[prev]:
+                        n = refcount[d] - 1
+                        refcount[d] = n
+                        if not n:
+                            del results[keys[d]]
+                    if not shared:
+                        if prev == last:
+                            self._stop(None, None)
+                            return
+                        nxt = prev + 1
+                    else:
+                        x = dependents[prev]
+                        if x is None:
+                            self.sinks -= 1
+                            if not self.sinks:
+                                self._stop(None, None)
+                                return
+                        elif type(x) is int:
                             w = waiting[x] - 1
                             waiting[x] = w
                             if not w:
-                                nxt = x
+                                if nxt < 0:
+                                    nxt = x
+                                else:
+                                    heappush(ready, x)
                         else:
                             for j in x:
                                 w = waiting[j] - 1
@@ -318,72 +298,165 @@ class _ThreadRun:
                                         nxt = j
                                     else:
                                         heappush(ready, j)
-                    for d in deps[prev]:
-                        n = refcount[d] - 1
-                        refcount[d] = n
-                        if not n:
-                            del results[keys[d]]
-                    self.remaining -= 1
-                    if not self.remaining:
-                        self.stopped = True
-                        self.done.set()
-                        cond.notify_all()
-                        return
-                if self.stopped:
-                    return
-                if nxt >= 0:
-                    # a task this one just readied runs here unless a better one waits
-                    if ready:
-                        nxt = heappushpop(ready, nxt)
-                    if roots and roots[-1] < nxt:
-                        heappush(ready, nxt)
-                        nxt = roots.pop()
-                else:
-                    while not ready and not roots:
-                        self.idle += 1
-                        cond.wait()
-                        self.idle -= 1
-                        if self.stopped:
-                            return
-                    if ready and (not roots or ready[0] < roots[-1]):
-                        nxt = heappop(ready)
+                    if more:
+                        prev = more.pop()
+                        value = more_values.pop()
                     else:
-                        nxt = roots.pop()
-                if self.idle and (ready or roots):
-                    cond.notify(min(self.idle, len(ready) + len(roots)))
+                        prev = -1
+                # take the best ready task: one this worker just readied runs
+                # here unless a better one waits (a single worker: the next one)
+                if shared:
+                    if self.stopped:
+                        return
+                    if nxt >= 0:
+                        if ready:
+                            nxt = heappushpop(ready, nxt)
+                        if roots and roots[-1] < nxt:
+                            heappush(ready, nxt)
+                            nxt = roots.pop()
+                    else:
+                        while not ready and not roots:
+                            self.idle += 1
+                            cond.wait()
+                            self.idle -= 1
+                            if self.stopped:
+                                return
+                        if ready and (not roots or ready[0] < roots[-1]):
+                            nxt = heappop(ready)
+                        else:
+                            nxt = roots.pop()
+                    if batches is not None:  # and the next best, up to the batch size
+                        for _ in range(batches.batch_size(len(ready) + len(roots) + 1) - 1):
+                            if ready and (not roots or ready[0] < roots[-1]):
+                                more.append(heappop(ready))
+                            elif roots:
+                                more.append(roots.pop())
+                            else:
+                                break
+                    if self.idle and (ready or roots):
+                        cond.notify(min(self.idle, len(ready) + len(roots)))
                 prev = nxt
+                nxt = -1
+                if pretask:
+                    for f in pretask:
+                        f(keys[prev])
+                        for i in more:
+                            f(keys[i])
+                # run it, without the lock if other workers share the run
+                if shared:
+                    release()
+                if batches is not None:
+                    try:
+                        value, more_values, worker = batches.run(self, prev, more)
+                    except BaseException as e:
+                        acquire()
+                        if type(e) is _BatchError:
+                            self._stop(e.error, e.key)
+                        else:  # the batch could not be sent, or the pool broke
+                            self._stop(e, keys[prev])
+                        return
+                    acquire()
+                    continue
                 node = nodes[prev]
-                for f in pretask:
-                    f(keys[prev])
-            typ = type(node)
-            try:
-                if typ is Task:
-                    value = call_task(node, results)
-                elif typ is Fused:
-                    value = node(results)
-                elif typ is Ref:
-                    value = results[node.key]
-                else:
-                    value = node
-            except BaseException as e:
+                typ = type(node)
                 try:
-                    value = _run_with_retries(node, results, e)
-                except BaseException as final:
-                    self.fail(final, keys[prev])
+                    if typ is Task:
+                        value = call_task(node, results)
+                    elif typ is Fused:
+                        value = node(results)
+                    elif typ is Ref:
+                        value = results[node.key]
+                    else:
+                        value = node
+                except Exception as e:
+                    try:
+                        value = _run_with_retries(node, results, e)
+                    except BaseException as final:
+                        if shared:
+                            acquire()
+                        self._stop(final, keys[prev])
+                        return
+                except BaseException as e:
+                    if shared:
+                        acquire()
+                    self._stop(e, keys[prev])
                     return
+                if shared:
+                    acquire()
+        finally:
+            release()
 
-    def fail(self, exc: BaseException, key: Any) -> None:
-        with self.cond:
-            if self.error is None:
-                self.error = (exc, key)
-            self.stopped = True
-            self.done.set()
-            self.cond.notify_all()
+    def _stop(self, error: BaseException | None, key: Any) -> None:
+        """End the run (the lock held): finished, or ``error`` raised by ``key``'s task."""
+        if error is not None and self.error is None:
+            self.error = (error, key)
+        self.stopped = True
+        self.done.set()
+        self.cond.notify_all()
+
+    def fail(self, error: BaseException, key: Any) -> None:
+        """End the run with ``error``, unless an earlier error ended it."""
+        with self.lock:
+            self._stop(error, key)
 
     def cancel(self) -> None:
-        with self.cond:
+        """Stop the run: workers take no new task (the caller was interrupted)."""
+        with self.lock:
             self.stopped = True
             self.cond.notify_all()
+
+
+def _compute(
+    graph: Mapping,
+    keys: Any,
+    callbacks: Sequence[Callback] | None,
+    launch: Callable[[_Run], None] | None,
+    batches: _ProcessBatches | None = None,
+) -> Any:
+    """Plan ``graph``, run the loop (in the caller, or through ``launch``),
+    and return the results in the nesting of ``keys``."""
+    plan = _Plan(graph, flatten_keys(keys))
+    cbs = _Callbacks(callbacks)
+    for f in cbs.start:
+        f(plan.graph)
+    run = _Run(plan, cbs, launch is None, batches)
+    errored = True
+    try:
+        if plan.keys:
+            if launch is None:
+                run.work()
+            else:
+                launch(run)
+        if run.error is not None:
+            exc, key = run.error
+            raise _name_key(exc, key)
+        errored = False
+        return _collect_results(keys, run.results)
+    finally:
+        for f in cbs.finish:
+            f(plan.graph, errored)
+
+
+# --------------------------------------------------------------------- sync
+
+
+def get_sync(
+    graph: Mapping, keys: Any, callbacks: Sequence[Callback] | None = None, **kwargs: Any
+) -> Any:
+    """Run ``graph`` in the calling thread, in priority order.
+
+    Meant for debugging: a task's error is raised right here with a plain
+    traceback (and a note naming the key).
+
+    >>> from operator import add
+    >>> from shoal.core.task import Task, Ref
+    >>> get_sync({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
+    2
+    """
+    return _compute(graph, keys, callbacks, None)
+
+
+# ------------------------------------------------------------------ threads
 
 
 class _ThreadPool:
@@ -412,11 +485,11 @@ class _ThreadPool:
                 return
             try:
                 job.work()
-            except BaseException as e:  # pragma: no cover - work() handles task errors
+            except BaseException as e:  # a callback raised: work() handles task errors
                 job.fail(e, None)
             job = None  # do not keep the finished run (and its results) alive while idle
 
-    def post(self, run: _ThreadRun) -> None:
+    def post(self, run: _Run) -> None:
         with self._cond:
             self._jobs.extend([run] * self.size)
             self._cond.notify_all()
@@ -447,11 +520,37 @@ def _acquire_pool(size: int) -> tuple[_ThreadPool, bool]:
     return _ThreadPool(size), False
 
 
+def _on_threads(size: int, on_interrupt: Callable[[], None] | None = None) -> Callable:
+    """A launcher that runs the loop on a pool of ``size`` threads and waits."""
+
+    def launch(run: _Run) -> None:
+        pool, shared = _acquire_pool(size)
+        try:
+            pool.post(run)
+            try:
+                while not run.done.wait(0.1):
+                    pass
+            except BaseException:
+                run.cancel()
+                if on_interrupt is not None:
+                    on_interrupt()
+                raise
+        finally:
+            if shared:
+                # Threads may still be leaving run.work(); a new run queues behind them.
+                with _pools_lock:
+                    pool.busy = False
+            else:
+                pool.shutdown()
+
+    return launch
+
+
 def get_threads(
     graph: Mapping,
     keys: Any,
     num_workers: int | None = None,
-    callbacks: Sequence | None = None,
+    callbacks: Sequence[Callback] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run ``graph`` on a pool of threads (the default backend).
@@ -464,38 +563,8 @@ def get_threads(
     >>> get_threads({"a": 1, "b": Task(add, Ref("a"), 1)}, ["b", "a"])
     [2, 1]
     """
-    wanted = flatten_keys(keys)
-    plan = _Plan(graph, wanted)
-    cbs = _Callbacks(callbacks)
-    for f in cbs.start:
-        f(plan.graph)
-    run = _ThreadRun(plan, cbs)
     size = num_workers or default_num_workers()
-    errored = True
-    pool, shared = _acquire_pool(size)
-    try:
-        if run.remaining:
-            pool.post(run)
-            try:
-                while not run.done.wait(0.1):
-                    pass
-            except BaseException:
-                run.cancel()
-                raise
-        if run.error is not None:
-            exc, key = run.error
-            raise _name_key(exc, key)
-        errored = False
-        return _collect_results(keys, run.results)
-    finally:
-        if shared:
-            # Threads may still be leaving run.work(); a new run queues behind them.
-            with _pools_lock:
-                pool.busy = False
-        else:
-            pool.shutdown()
-        for f in cbs.finish:
-            f(plan.graph, errored)
+    return _compute(graph, keys, callbacks, _on_threads(size))
 
 
 # ---------------------------------------------------------------- processes
@@ -522,17 +591,78 @@ def _run_batch_in_process(payload: bytes) -> bytes:
                 except Exception:
                     blob = cloudpickle.dumps(RuntimeError(f"{type(final).__name__}: {final}"))
                 return cloudpickle.dumps(("error", key, blob, tb))
-        out.append((key, value))
+        out.append(value)
+    elapsed = time.perf_counter() - start
     try:
-        return cloudpickle.dumps(("ok", out, time.perf_counter() - start))
+        return cloudpickle.dumps(("ok", out, elapsed, os.getpid()))
     except Exception as e:
         tb = "".join(traceback.format_exception(e))
-        err = TypeError(f"could not send results of tasks {[k for k, _ in out]} back: {e}")
-        return cloudpickle.dumps(("error", out[-1][0] if out else None, cloudpickle.dumps(err), tb))
+        keys = [key for key, _, _ in batch]
+        err = TypeError(f"could not send results of tasks {keys} back: {e}")
+        return cloudpickle.dumps(("error", keys[-1], cloudpickle.dumps(err), tb))
+
+
+class _ProcessBatches:
+    """Runs batches of ready tasks, with their inputs, on a pool of processes.
+
+    A batch holds about ``_BATCH_SECONDS`` of work by the mean task time so far
+    (one task until a batch returned): tiny tasks share a round trip, long ones
+    go one by one so no process idles while another runs a batch.
+    """
+
+    _BATCH_SECONDS = 0.02
+
+    def __init__(self, processes: int):
+        self.processes = processes
+        self.pool = _process_pool(processes)
+        self.seconds = 0.0  # measured task time and tasks so far (updated racily:
+        self.tasks = 0  # a lost update only shifts the next batch size a little)
+
+    def batch_size(self, ready: int) -> int:
+        """Tasks in the next batch when ``ready`` tasks are ready."""
+        fit = int(self._BATCH_SECONDS * self.tasks / self.seconds) if self.seconds else self.tasks
+        return max(1, min(ready // (2 * self.processes), 256, fit))
+
+    def run(self, run: _Run, first: int, more: list) -> tuple[Any, list, int]:
+        """Run ``first`` and ``more`` in a process: the value of ``first``, those
+        of ``more`` in order, and the process id. A task's error comes as
+        ``_BatchError``; any other exception is the batch's (pickling, the pool)."""
+        import cloudpickle
+
+        plan = run.plan
+        keys, results = plan.keys, run.results
+        batch = []
+        for i in (first, *more):
+            inputs = {keys[d]: results[keys[d]] for d in plan.deps[i]}
+            batch.append((keys[i], plan.nodes[i], inputs))
+        try:
+            payload = cloudpickle.dumps(batch)
+        except Exception as e:
+            raise TypeError(
+                f"could not serialize tasks {[b[0] for b in batch]!r} for the "
+                f"processes scheduler: {e}"
+            ) from e
+        future = self.pool.submit(_run_batch_in_process, payload)
+        while True:
+            try:
+                reply = cloudpickle.loads(future.result(timeout=0.1))
+                break
+            except FutureTimeout:
+                if run.stopped:
+                    future.cancel()
+                    raise _BatchError(None, None) from None
+        if reply[0] == "error":
+            _, key, blob, tb = reply
+            exc = cloudpickle.loads(blob)
+            exc.add_note(f"traceback in the worker process:\n{tb}")
+            raise _BatchError(exc, key)
+        _, values, seconds, pid = reply
+        self.seconds += seconds
+        self.tasks += len(values)
+        return values[0], values[1:], pid
 
 
 _process_pools: dict[int, Any] = {}
-_BATCH_SECONDS = 0.02
 
 
 def _process_pool(size: int):
@@ -576,7 +706,7 @@ def get_processes(
     graph: Mapping,
     keys: Any,
     num_workers: int | None = None,
-    callbacks: Sequence | None = None,
+    callbacks: Sequence[Callback] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run ``graph`` on a pool of processes (spawned once and reused).
@@ -590,88 +720,11 @@ def get_processes(
     >>> get_processes({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
     2
     """
-    import concurrent.futures as cf
-
-    import cloudpickle
-
-    wanted = flatten_keys(keys)
-    plan = _Plan(graph, wanted)
-    cbs = _Callbacks(callbacks)
-    for f in cbs.start:
-        f(plan.graph)
     size = num_workers or default_num_workers()
-    pool = _process_pool(size)
-    keys_ = plan.keys
-    index = {k: i for i, k in enumerate(keys_)}
-    waiting = list(map(len, plan.deps))
-    refcount = plan.refcount[:]
-    dependents = _dependents(plan.deps)
-    ready = [i for i, w in enumerate(waiting) if not w]
-    results: dict = {}
-    remaining = len(keys_)
-    inflight: set = set()
-    # Tasks per batch: about _BATCH_SECONDS of work, by the mean task time so
-    # far (one task until a batch returned): tiny tasks share a round trip,
-    # long ones go one by one so no worker idles while another runs a batch.
-    run_seconds, run_tasks = 0.0, 0
-    errored = True
-    try:
-        while remaining:
-            while ready and len(inflight) < 2 * size:
-                fit = int(_BATCH_SECONDS * run_tasks / run_seconds) if run_seconds else run_tasks
-                batch_size = max(1, min(len(ready) // (2 * size), 256, fit))
-                batch = []
-                for _ in range(batch_size):
-                    i = heapq.heappop(ready)
-                    key = keys_[i]
-                    for f in cbs.pretask:
-                        f(key)
-                    inputs = {keys_[d]: results[keys_[d]] for d in plan.deps[i]}
-                    batch.append((key, plan.nodes[i], inputs))
-                try:
-                    payload = cloudpickle.dumps(batch)
-                except Exception as e:
-                    raise TypeError(
-                        f"could not serialize tasks {[b[0] for b in batch]!r} for the "
-                        f"processes scheduler: {e}"
-                    ) from e
-                inflight.add(pool.submit(_run_batch_in_process, payload))
-            finished, _ = cf.wait(inflight, timeout=0.1, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                inflight.discard(fut)
-                reply = cloudpickle.loads(fut.result())
-                if reply[0] == "error":
-                    _, key, blob, tb = reply
-                    exc = cloudpickle.loads(blob)
-                    exc.add_note(f"traceback in the worker process:\n{tb}")
-                    raise _name_key(exc, key)
-                run_seconds += reply[2]
-                run_tasks += len(reply[1])
-                for key, value in reply[1]:
-                    i = index[key]
-                    results[key] = value
-                    for f in cbs.posttask:
-                        f(key, value, fut)
-                    x = dependents[i]
-                    for j in (x,) if type(x) is int else x or ():
-                        waiting[j] -= 1
-                        if not waiting[j]:
-                            heapq.heappush(ready, j)
-                    for d in plan.deps[i]:
-                        refcount[d] -= 1
-                        if not refcount[d]:
-                            del results[keys_[d]]
-                    remaining -= 1
-        errored = False
-        return _collect_results(keys, results)
-    except KeyboardInterrupt:
-        _drop_process_pool(size)
-        raise
-    finally:
-        for fut in inflight:
-            fut.cancel()
-        for f in cbs.finish:
-            f(plan.graph, errored)
+    batches = _ProcessBatches(size)
+    # two batches in flight per process, so a process finds its next one waiting
+    launch = _on_threads(2 * size, on_interrupt=lambda: _drop_process_pool(size))
+    return _compute(graph, keys, callbacks, launch, batches)
 
 
 BACKENDS: dict[str, Callable] = {

@@ -15,7 +15,7 @@ from shoal.core.base import (
     get_scheduler,
     is_collection,
     push_active_backend,
-    register_backend,
+    register_scheduler,
     remove_active_backend,
 )
 from shoal.core.fuse import fuse_linear
@@ -231,9 +231,9 @@ class FakeClient:
 
 def test_scheduler_choice_order():
     log: list = []
-    register_backend("custom-arg", recording("arg", log))
-    register_backend("custom-config", recording("config", log))
-    register_backend("custom-default", recording("default", log))
+    register_scheduler("custom-arg", recording("arg", log))
+    register_scheduler("custom-config", recording("config", log))
+    register_scheduler("custom-default", recording("default", log))
     coll = DefaultsToCustom.from_sizes("p", [1, 2])
     client = FakeClient(log)
 
@@ -336,7 +336,7 @@ def forbidden_get(graph, keys, **kwargs):
 
 def test_building_optimizing_and_drawing_never_compute():
     """A backend that raises if used proves laziness."""
-    register_backend("forbidden", forbidden_get)
+    register_scheduler("forbidden", forbidden_get)
     try:
         with shoal.config.set(scheduler="forbidden"):
             a = shoal.delayed(inc)(1)
