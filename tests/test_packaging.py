@@ -7,6 +7,8 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOMS = ("core", "array", "dataframe", "bag", "distributed")
 
@@ -58,6 +60,19 @@ def test_the_standard_library_imports_array_before_shoal():
     out = run_in_root("import socket, json; import array; print(array.array, socket.send_fds)")
     assert out.returncode == 0, out.stderr
     assert "<class 'array.array'>" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["importlib.metadata", "email.utils, urllib.request, http.server", "numpy.testing", "pytest"],
+)
+def test_standard_modules_that_import_array_half_way_work_from_the_root(first):
+    """These import ``array`` while they are themselves half imported: the
+    room's guard hands over without running any of shoal."""
+    code = f"import {first}; import shoal.array as sa; print(sa.ones(3, chunks=2).sum().compute())"
+    out = run_in_root(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3.0"
 
 
 def test_a_small_compute_from_the_root():
