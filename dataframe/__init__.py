@@ -10,13 +10,16 @@
 from shoal.dataframe import checks as _checks  # noqa: F401  (registers the assert_eq checker)
 from shoal.dataframe.arrays import from_array
 from shoal.dataframe.collection import new_collection
+from shoal.dataframe.concatenate import concat  # shuffles, joins, sorting
 from shoal.dataframe.csv import read_csv, to_csv
 from shoal.dataframe.frame import DataFrame
 from shoal.dataframe.groupby import Aggregation
 from shoal.dataframe.io import from_delayed, from_dict, from_map, from_pandas
 from shoal.dataframe.json import read_json, to_json
+from shoal.dataframe.merge import merge
 from shoal.dataframe.meta import MetaInferenceError
 from shoal.dataframe.parquet import read_parquet, to_parquet
+from shoal.dataframe.reshape import crosstab, get_dummies, melt, pivot_table
 from shoal.dataframe.series import Index, Scalar, Series
 
 __all__ = [
@@ -38,4 +41,12 @@ __all__ = [
     "to_csv",
     "read_json",
     "to_json",
+    # shuffles, joins, sorting
+    "merge",
+    "concat",
+    # time series and reshaping
+    "pivot_table",
+    "crosstab",
+    "get_dummies",
+    "melt",
 ]

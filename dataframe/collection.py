@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import operator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import pandas as pd
 from shoal.core.base import CollectionMethods
 from shoal.core.build import build_graph
 from shoal.core.delayed import Delayed
+from shoal.core.layers import LayeredGraph
 from shoal.core.tokenize import tokenize
 from shoal.dataframe import reductions as red
 from shoal.dataframe.concat import concat_frames
@@ -67,7 +68,7 @@ def new_collection(expr: FrameExpr) -> FrameBase:
     return Scalar(expr)
 
 
-def graph_together(collections: list) -> dict:
+def graph_together(collections: list) -> LayeredGraph:
     """One graph for frame collections computed together: a subplan they
     share is made once (stored under its keys), not nested into each one's
     tasks.
@@ -119,7 +120,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
     def __init__(self, expr: FrameExpr):
         self._expr = expr
-        self._optimized_cache = None
+        self._optimized_cache: FrameExpr | None = None
 
     # ---------------------------------------------------------------- basics
 
@@ -168,7 +169,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
     # ------------------------------------------------------- collection API
 
-    def __shoal_graph__(self) -> dict:
+    def __shoal_graph__(self) -> LayeredGraph:
         return self._optimized().__shoal_graph__()
 
     __shoal_graph_together__ = staticmethod(graph_together)
@@ -185,7 +186,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
     def to_delayed(self, optimize_graph: bool = True) -> list[Delayed]:
         """One ``Delayed`` per partition."""
-        expr = self._optimized() if optimize_graph else self._expr.lower()
+        expr = self._optimized() if optimize_graph else cast(FrameExpr, self._expr.lower())
         graph = expr.__shoal_graph__()
         return [Delayed((expr._name, i), graph) for i in range(expr.npartitions)]
 
@@ -504,6 +505,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
         if partition_size is not None:
             sizes = self.map_partitions(_partition_bytes, meta=("bytes", "int64")).compute()
             return new_collection(rp.repartition_size(self._expr, sizes.tolist(), partition_size))
+        assert npartitions is not None  # the one given (checked above)
         return new_collection(rp.repartition_npartitions(self._expr, npartitions))
 
     def _check_columns(self, cols, what: str) -> None:
@@ -525,8 +527,9 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
     @property
     def iloc(self) -> ILocIndexer:
-        """Column selection by position: ``df.iloc[:, [0, 2]]`` (rows need
-        ``partitions`` or ``head``; their positions are not known lazily)."""
+        """Selection by position: rows (``iloc[5:20]``, ``iloc[[3, 1]]``, a
+        boolean mask; partition lengths are counted once) and columns
+        (``df.iloc[:, [0, 2]]``)."""
         return ILocIndexer(self)
 
     @property
@@ -538,6 +541,156 @@ class FrameBase(ReductionMethods, CollectionMethods):
     def index(self) -> FrameBase:
         """The index of every partition."""
         return new_collection(map_partitions_expr(_get_index, self._expr, label="index"))
+
+    # ---- shuffles, joins, sorting
+
+    def reset_index(self, drop: bool = False):
+        """The index numbered 0..n-1 across partitions, as pandas does (the
+        old index becomes a column unless ``drop``); divisions unknown."""
+        from shoal.dataframe.sort import reset_index
+
+        return reset_index(self, drop)
+
+    # ---- time series and reshaping
+
+    def rolling(
+        self,
+        window: int | str | pd.Timedelta,
+        min_periods: int | None = None,
+        center: bool = False,
+        win_type: str | None = None,
+        closed: str | None = None,
+    ):
+        """Rolling windows of ``window`` rows, or of a time span (``"2h"``)
+        over a datetime index with known divisions; the rows a window needs
+        from neighbouring partitions are borrowed (``map_overlap``).
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([1.0, 2.0, 3.0, 4.0]), npartitions=2)
+        >>> s.rolling(2).mean().compute().tolist()
+        [nan, 1.5, 2.5, 3.5]
+        """
+        from shoal.dataframe.windows import Rolling
+
+        return Rolling(self, window, min_periods, center, win_type, closed)
+
+    def expanding(self, min_periods: int = 1):
+        """Windows from the first row to each row, across partitions (a scan:
+        ``sum mean count min max var std``).
+
+        >>> import shoal.dataframe as sd
+        >>> sd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).expanding().sum().compute().tolist()
+        [1.0, 3.0, 6.0]
+        """
+        from shoal.dataframe.windows import Expanding
+
+        return Expanding(self, min_periods)
+
+    def ewm(
+        self,
+        com: float | None = None,
+        span: float | None = None,
+        halflife: float | None = None,
+        alpha: float | None = None,
+        min_periods: int = 0,
+        adjust: bool = True,
+        ignore_na: bool = False,
+    ):
+        """Exponentially weighted windows across partitions (``mean``, and
+        ``sum`` with ``adjust=True``).
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([1.0, 2.0, 3.0]), npartitions=2)
+        >>> s.ewm(span=3).mean().compute().round(3).tolist()
+        [1.0, 1.667, 2.429]
+        """
+        from shoal.dataframe.windows import ExponentialMovingWindow
+
+        return ExponentialMovingWindow(
+            self, com, span, halflife, alpha, min_periods, adjust, ignore_na
+        )
+
+    def shift(self, periods: int = 1):
+        """Values moved down (or up, for negative ``periods``) by rows,
+        across partitions.
+
+        >>> import shoal.dataframe as sd
+        >>> sd.from_pandas(pd.Series([1.0, 2.0, 3.0]), npartitions=2).shift().compute().tolist()
+        [nan, 1.0, 2.0]
+        """
+        from shoal.dataframe.scans import shifted
+
+        return shifted(self, "shift", periods)
+
+    def diff(self, periods: int = 1):
+        """Difference with the value ``periods`` rows earlier, across partitions.
+
+        >>> import shoal.dataframe as sd
+        >>> sd.from_pandas(pd.Series([1.0, 4.0, 9.0]), npartitions=2).diff().compute().tolist()
+        [nan, 3.0, 5.0]
+        """
+        from shoal.dataframe.scans import shifted
+
+        return shifted(self, "diff", periods)
+
+    def pct_change(self, periods: int = 1):
+        """Relative change from the value ``periods`` rows earlier.
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([1.0, 2.0, 3.0]), npartitions=2)
+        >>> s.pct_change().compute().tolist()
+        [nan, 1.0, 0.5]
+        """
+        from shoal.dataframe.scans import shifted
+
+        return shifted(self, "pct_change", periods)
+
+    def resample(
+        self,
+        rule: str,
+        closed: str | None = None,
+        label: str | None = None,
+        origin: Any = "start_day",
+        offset: Any = None,
+    ):
+        """Time bins of ``rule`` over a datetime index with known divisions;
+        bins that straddle partitions are combined (the input is re-cut at
+        bin edges) and the output divisions are bin labels.
+
+        >>> import shoal.dataframe as sd
+        >>> s = pd.Series(1, index=pd.date_range("2024-01-01", periods=4, freq="12h"))
+        >>> sd.from_pandas(s, npartitions=2).resample("D").sum().compute().tolist()
+        [2, 2]
+        """
+        from shoal.dataframe.resample import Resampler
+
+        return Resampler(self, rule, closed, label, origin, offset)
+
+    def _cumulative(self, method: str, skipna: bool):
+        from shoal.dataframe.scans import cumulative
+
+        return new_collection(cumulative(self._expr, method, skipna))
+
+    def cumsum(self, skipna: bool = True):
+        """Cumulative sum across partitions.
+
+        >>> import shoal.dataframe as sd
+        >>> sd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).cumsum().compute().tolist()
+        [1, 3, 6]
+        """
+        return self._cumulative("cumsum", skipna)
+
+    def cumprod(self, skipna: bool = True):
+        """Cumulative product across partitions."""
+        return self._cumulative("cumprod", skipna)
+
+    def cummax(self, skipna: bool = True):
+        """Cumulative maximum across partitions."""
+        return self._cumulative("cummax", skipna)
+
+    def cummin(self, skipna: bool = True):
+        """Cumulative minimum across partitions."""
+        return self._cumulative("cummin", skipna)
 
 
 def _partition_bytes(part):

@@ -41,6 +41,18 @@ class CSVBlockError(ValueError):
     """
 
 
+def _wrapped(cause: Exception, where: str) -> Exception:
+    """A new error naming ``where`` that wraps ``cause`` (raise it ``from cause``):
+    rebuilding ``type(cause)(message)`` breaks on exceptions whose constructors
+    take other arguments, such as ``UnicodeDecodeError``.
+
+    >>> str(_wrapped(UnicodeDecodeError("utf-8", b"\\xff", 0, 1, "invalid start byte"), "f.csv"))
+    "f.csv: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"
+    """
+    kind = ValueError if isinstance(cause, ValueError) else RuntimeError
+    return kind(f"{where}: {type(cause).__name__}: {cause}")
+
+
 def _header(fs, path: str, compression) -> bytes:
     with fs.open(path, "rb", compression=compression) as f:
         return f.readline()
@@ -123,7 +135,7 @@ def read_csv_block(
     try:
         df = pd.read_csv(io.BytesIO(data), **kwargs)
     except Exception as e:
-        raise type(e)(f"{where}: {e}") from e
+        raise _wrapped(e, where) from e
     if meta is None:
         return df
     return _coerce(df, meta, where)
@@ -227,7 +239,7 @@ def read_csv(
         opts["dtype"] = dtype
     if parse_dates is not None:
         opts["parse_dates"] = parse_dates
-    blocks = []
+    blocks: list[tuple[str, int, int | None, bytes, Any]] = []  # path, offset, length, ...
     infos = []
     for f in files:
         comp = infer_compression(f) if compression == "infer" else compression
@@ -255,9 +267,8 @@ def read_csv(
     try:
         meta = pd.read_csv(io.BytesIO(head), **opts).iloc[:0]
     except Exception as e:
-        raise type(e)(
-            f"read_csv {sample_file!r}: cannot infer columns from the first {len(head)} bytes: {e}"
-        ) from e
+        where = f"read_csv {sample_file!r}: cannot infer columns from the first {len(head)} bytes"
+        raise _wrapped(e, where) from e
     unknown = {
         c: unknown_categorical()
         for c, d in meta.dtypes.items()

@@ -75,7 +75,7 @@ class FrameExpr(BlockExpr):
     @functools.cached_property
     def _leaves(self) -> frozenset:
         """Names of the data sources (leaf nodes) this plan reads."""
-        children = self.dependencies()
+        children = self.frame_dependencies()
         if not children:
             return frozenset((self._name,))
         if len(children) == 1:
@@ -125,7 +125,7 @@ class FrameExpr(BlockExpr):
         if all(_same_operand(x, y) for x, y in zip(self.operands, operands)):
             new.__dict__["_meta"] = self._meta
             new.__dict__["divisions"] = self.divisions
-        new.__init__(*operands)
+        type(self).__init__(new, *operands)
         return new
 
     def _needed_columns(self, needed: set | None) -> list[tuple[Expr, set | None]]:
@@ -414,7 +414,7 @@ class Blockwise(FrameExpr):
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         # a scalar feeds every partition: one-to-one only with a single partition
-        return not child.is_scalar or self.npartitions == 1
+        return not (isinstance(child, FrameExpr) and child.is_scalar) or self.npartitions == 1
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         i = index[0]

@@ -255,6 +255,158 @@ class DataFrame(Elementwise):
 
         return to_csv(self, path, **kwargs)
 
+    # ---- shuffles, joins, sorting
+
+    def shuffle(
+        self,
+        on,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        max_branch: int | None = None,
+    ):
+        """Rows moved so that equal values of ``on`` (a column, a list of
+        columns, or an aligned Series) share a partition: ``npartitions``
+        (default: as many as now) hash-partitioned partitions, rows in their
+        input order within each. ``shuffle_method``: ``"tasks"``, ``"disk"``
+        or None (config ``dataframe.shuffle.method``, else automatic)."""
+        from shoal.dataframe.series import Series
+        from shoal.dataframe.shuffle import check_shuffle_method, max_branch_of, shuffle_expr
+
+        npartitions = self.npartitions if npartitions is None else npartitions
+        if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
+            raise ValueError(
+                f"shuffle: npartitions must be a positive integer, got {npartitions!r}"
+            )
+        check_shuffle_method(shuffle_method)
+        if max_branch is not None:
+            max_branch_of(max_branch)
+        if isinstance(on, Series):
+            key = "__shoal_shuffle_key__"
+            moved = self.assign(**{key: on}).shuffle(key, npartitions, shuffle_method, max_branch)
+            return moved[[c for c in moved.columns if c != key]]
+        cols = list(on) if isinstance(on, (list, tuple)) else [on]
+        if not cols:
+            raise ValueError("shuffle: on= needs at least one column")
+        self._check_columns(cols, "shuffle")
+        return new_collection(
+            shuffle_expr(self._expr, tuple(cols), npartitions, shuffle_method, max_branch)
+        )
+
+    def merge(
+        self,
+        right,
+        how: str = "inner",
+        on=None,
+        left_on=None,
+        right_on=None,
+        left_index: bool = False,
+        right_index: bool = False,
+        suffixes: tuple = ("_x", "_y"),
+        indicator: bool = False,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        broadcast: bool | None = None,
+    ):
+        """Join with another frame as ``pandas.merge`` (see ``shoal.dataframe.merge``)."""
+        from shoal.dataframe.merge import merge
+
+        return merge(
+            self,
+            right,
+            how=how,
+            on=on,
+            left_on=left_on,
+            right_on=right_on,
+            left_index=left_index,
+            right_index=right_index,
+            suffixes=suffixes,
+            indicator=indicator,
+            npartitions=npartitions,
+            shuffle_method=shuffle_method,
+            broadcast=broadcast,
+        )
+
+    def join(
+        self,
+        other,
+        on=None,
+        how: str = "left",
+        lsuffix: str = "",
+        rsuffix: str = "",
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        broadcast: bool | None = None,
+    ):
+        """Join other frames on their index, as ``pandas.DataFrame.join``
+        (``other`` may be a list of frames)."""
+        from shoal.dataframe.merge import join
+
+        return join(
+            self,
+            other,
+            on=on,
+            how=how,
+            lsuffix=lsuffix,
+            rsuffix=rsuffix,
+            npartitions=npartitions,
+            shuffle_method=shuffle_method,
+            broadcast=broadcast,
+        )
+
+    # ---- time series and reshaping
+
+    def pivot_table(self, index, columns, values=None, aggfunc: str = "mean", split_every=None):
+        """Spreadsheet-style pivot (see ``shoal.dataframe.pivot_table``);
+        ``columns`` must be a categorical with known categories."""
+        from shoal.dataframe.reshape import pivot_table
+
+        return pivot_table(self, index, columns, values, aggfunc, split_every)
+
+    def melt(self, id_vars=None, value_vars=None, var_name=None, value_name="value"):
+        """Unpivot to long form, partition by partition (see
+        ``shoal.dataframe.melt``)."""
+        from shoal.dataframe.reshape import melt
+
+        return melt(self, id_vars, value_vars, var_name, value_name)
+
+    def set_index(
+        self,
+        other,
+        drop: bool = True,
+        sorted: bool = False,
+        divisions=None,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        max_branch: int | None = None,
+    ):
+        """The frame indexed by column ``other``, sorted across partitions
+        with known divisions: from approximate quantiles of the data (one
+        pass, then a range shuffle), from ``divisions=``, or with
+        ``sorted=True`` from each partition's extremes (no shuffle)."""
+        from shoal.dataframe.sort import set_index
+
+        return set_index(
+            self, other, drop, sorted, divisions, npartitions, shuffle_method, max_branch
+        )
+
+    def sort_values(
+        self,
+        by,
+        ascending=True,
+        na_position: str = "last",
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        max_branch: int | None = None,
+    ):
+        """Rows sorted by the columns ``by`` (``ascending`` one bool or one per
+        column), stably: equal keys keep their input order; a key holding
+        most rows is spread over several partitions."""
+        from shoal.dataframe.sort import sort_values
+
+        return sort_values(
+            self, by, ascending, na_position, npartitions, shuffle_method, max_branch
+        )
+
 
 def _apply_rows(df, func, args, empty, **kwargs):
     if len(df) == 0 and empty is not None:

@@ -32,6 +32,7 @@ from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, string_codes
 from shoal.dataframe.meta import meta_nonempty
 from shoal.dataframe.reductions import reduction
+from shoal.dataframe.shuffle import Partitioned, hash_values
 from shoal.dataframe.sort_index import SortIndexAcross, check_sortable_keys
 
 __all__ = ["Aggregation", "GroupBy", "SeriesGroupBy"]
@@ -206,9 +207,9 @@ def groupby_chunk(
     pieces = [{} for _ in range(split_out)]
     for k, value in out.items():
         nkeys = value.index.nlevels - (1 if specs[k][1] == "nunique" else 0)
-        keys = value.index.to_frame(index=False).iloc[:, :nkeys]
-        hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
-        target = hashes % np.uint64(split_out)
+        index = value.index
+        keys = [index.get_level_values(j) for j in range(nkeys)]
+        target = hash_values(keys) % np.uint64(split_out)  # as the shuffle places rows
         for j in range(split_out):
             pieces[j][k] = value[target == j]
     return pieces
@@ -283,6 +284,17 @@ def groupby_aggregate(parts, *, specs, nlevels, opts, outputs, labels, series_na
 # ---------------------------------------------------------------------- API
 
 
+def _agg_method(name: str) -> Callable[..., Any]:
+    """The method ``GroupBy.<name>``: ``agg(name)``."""
+
+    def method(self, split_every: int | None = None, split_out: int = 1, **kw):
+        return self.agg(name, split_every=split_every, split_out=split_out, **kw)
+
+    method.__name__ = name
+    method.__doc__ = f"Groupby {name} as a tree reduction (see ``agg``)."
+    return method
+
+
 class GroupBy:
     """``df.groupby(by)``: group a DataFrame by columns, an aligned Series or
     index levels, then aggregate.
@@ -292,6 +304,8 @@ class GroupBy:
     >>> sd.from_pandas(pdf, npartitions=2).groupby("k").v.sum().compute().to_dict()
     {'a': 4, 'b': 2}
     """
+
+    _result_name: Any  # set by Series.groupby: the name of the results
 
     def __init__(
         self,
@@ -491,7 +505,11 @@ class GroupBy:
             others=others,
             split_out=split_out,
         )
-        return new_collection(SortIndexAcross(expr) if sort_across else expr)
+        if sort_across:
+            return new_collection(SortIndexAcross(expr))
+        if split_out > 1:  # groups placed by the shuffle's hash of the keys (the index)
+            return new_collection(Partitioned(expr, None, split_out))
+        return new_collection(expr)
 
     aggregate = agg
 
@@ -518,23 +536,15 @@ class GroupBy:
             ) from e
         return out.iloc[:0]
 
-    def _method(name):  # noqa: N805
-        def method(self, split_every: int | None = None, split_out: int = 1, **kw):
-            return self.agg(name, split_every=split_every, split_out=split_out, **kw)
-
-        method.__name__ = name
-        method.__doc__ = f"Groupby {name} as a tree reduction (see ``agg``)."
-        return method
-
-    sum = _method("sum")
-    count = _method("count")
-    min = _method("min")
-    max = _method("max")
-    prod = _method("prod")
-    first = _method("first")
-    last = _method("last")
-    mean = _method("mean")
-    nunique = _method("nunique")
+    sum = _agg_method("sum")
+    count = _agg_method("count")
+    min = _agg_method("min")
+    max = _agg_method("max")
+    prod = _agg_method("prod")
+    first = _agg_method("first")
+    last = _agg_method("last")
+    mean = _agg_method("mean")
+    nunique = _agg_method("nunique")
 
     def size(self, split_every: int | None = None, split_out: int = 1):
         """Rows per group."""
@@ -548,7 +558,64 @@ class GroupBy:
         """Standard deviation per group."""
         return self.agg("std", split_every=split_every, split_out=split_out, ddof=ddof)
 
-    del _method
+    # ---- shuffles, joins, sorting
+
+    def apply(
+        self,
+        func: Callable,
+        *args: Any,
+        meta: Any = None,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        **kwargs: Any,
+    ):
+        """``func`` on every group (a DataFrame, or a Series after a column
+        selection), as pandas' ``apply``: rows are shuffled so each group is
+        whole in one partition (``grouped.py``). ``meta`` describes the
+        result (else ``func`` runs on fake rows to find it)."""
+        from shoal.dataframe.grouped import run_grouped
+
+        return run_grouped(self, "apply", args, kwargs, func, meta, npartitions, shuffle_method)
+
+    def transform(
+        self,
+        func: Any,
+        *args: Any,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        **kwargs: Any,
+    ):
+        """A value per row from its group (pandas' ``transform``), each row
+        keeping its index label; through the shuffle."""
+        from shoal.dataframe.grouped import run_grouped
+
+        return run_grouped(
+            self, "transform", (func, *args), kwargs, None, None, npartitions, shuffle_method
+        )
+
+    def _scan(self, method: str, args: tuple, npartitions, shuffle_method):
+        from shoal.dataframe.grouped import run_grouped
+
+        return run_grouped(self, method, args, {}, None, None, npartitions, shuffle_method)
+
+    def shift(
+        self, periods: int = 1, npartitions: int | None = None, shuffle_method: str | None = None
+    ):
+        """Values moved by ``periods`` rows within each group, in input order."""
+        return self._scan("shift", (periods,), npartitions, shuffle_method)
+
+    def cumsum(self, npartitions: int | None = None, shuffle_method: str | None = None):
+        """Running sum within each group, in input order."""
+        return self._scan("cumsum", (), npartitions, shuffle_method)
+
+    def cumcount(
+        self,
+        ascending: bool = True,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+    ):
+        """Position of each row within its group (0-based), in input order."""
+        return self._scan("cumcount", (ascending,), npartitions, shuffle_method)
 
 
 class SeriesGroupBy(GroupBy):

@@ -21,7 +21,7 @@ from shoal.core.build import GraphBuilder
 from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.csv import _coerce
+from shoal.dataframe.csv import _coerce, _wrapped
 from shoal.dataframe.expr import FrameExpr
 from shoal.dataframe.paths import expand_paths
 
@@ -42,7 +42,7 @@ def read_json_block(fs, path, offset, length, compression, kwargs, meta):
     try:
         df = pd.read_json(io.BytesIO(data), **kwargs)
     except Exception as e:
-        raise type(e)(f"{where}: {e}") from e
+        raise _wrapped(e, where) from e
     if meta is None:
         return df
     missing = [c for c in meta.columns if c not in df.columns]
@@ -111,7 +111,7 @@ def read_json(
     if lines:
         opts.setdefault("orient", "records")
     size_limit = parse_bytes(blocksize) if blocksize is not None and lines else None
-    blocks = []
+    blocks: list[tuple[str, int, int | None, Any]] = []  # (path, offset, length, compression)
     infos = []
     for f in files:
         comp = infer_compression(f) if compression == "infer" else compression

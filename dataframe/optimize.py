@@ -29,13 +29,15 @@ MapPartitions: abs
 
 from __future__ import annotations
 
+from typing import cast
+
 from shoal.core.expr import Expr
 from shoal.dataframe.expr import FrameExpr
 
 __all__ = ["optimize_expr", "prune_columns"]
 
 
-def optimize_expr(expr: Expr) -> Expr:
+def optimize_expr(expr: FrameExpr) -> FrameExpr:
     """The optimized, lowered plan of ``expr`` (example in the module docstring).
 
     >>> import pandas as pd
@@ -45,10 +47,10 @@ def optimize_expr(expr: Expr) -> Expr:
     """
     from shoal.dataframe.encoded_keys import encode_group_keys
 
-    expr = expr.simplify()
-    expr = prune_columns(expr)
-    expr = expr.simplify().lower()
-    return encode_group_keys(expr)
+    plan = expr.simplify()
+    plan = prune_columns(plan)
+    plan = plan.simplify().lower()
+    return cast(FrameExpr, encode_group_keys(plan))  # frame rewrites give frame plans
 
 
 def prune_columns(root: Expr) -> Expr:

@@ -25,7 +25,7 @@ __all__ = ["apply_overlap"]
 
 def _tail(prev, part, n):
     both = part if prev is None else concat_frames([prev, part])
-    return both.iloc[len(both) - n :] if n else both.iloc[:0]
+    return both.iloc[max(len(both) - n, 0) :] if n else both.iloc[:0]
 
 
 def _head(part, nxt, n):

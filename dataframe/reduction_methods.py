@@ -7,11 +7,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
 from shoal.dataframe import reductions as red
 from shoal.dataframe.meta import emulate, is_frame_like, make_meta
+
+if TYPE_CHECKING:
+    from shoal.dataframe.expr import FrameExpr
 
 __all__ = ["ReductionMethods", "check_split_out"]
 
@@ -45,9 +50,27 @@ class ReductionMethods:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what the collections mixing this in give (collection.py)
+        _expr: FrameExpr
+
+        @property
+        def _meta(self) -> Any: ...
+
+        @property
+        def columns(self) -> Any: ...
+
+        @property
+        def name(self) -> Any: ...
+
+        def __getitem__(self, key: Any) -> Any: ...
+
+        def select_dtypes(self, include: Any = None, exclude: Any = None) -> Any: ...
+
+        def _check_columns(self, columns: list, where: str) -> None: ...
+
     def _reduce(self, method: str, split_every=None, **kw):
         if method == "size":
-            meta = np.int64(0)
+            meta: Any = np.int64(0)
         else:
             meta = emulate(_call, self._meta, method, fname=method, nonempty=True, **kw)
         if is_frame_like(meta):
@@ -174,10 +197,17 @@ class ReductionMethods:
         return _new(expr)
 
     def drop_duplicates(
-        self, subset=None, keep: str = "first", split_every=None, split_out: int = 1
+        self,
+        subset=None,
+        keep: str = "first",
+        split_every=None,
+        split_out: int = 1,
+        shuffle_method: str | None = None,
     ):
-        """Distinct rows (tree reduction): one output partition, or
-        ``split_out`` partitions of hash-partitioned rows."""
+        """Distinct rows: one output partition (tree reduction), or
+        ``split_out`` partitions hash-partitioned on ``subset`` through the
+        shuffle (``shuffle_method`` as in ``shuffle``); ``keep`` holds across
+        partitions either way."""
         if keep not in ("first", "last"):
             raise ValueError(f"drop_duplicates supports keep='first' or 'last', got {keep!r}")
         check_split_out(split_out)
@@ -185,21 +215,20 @@ class ReductionMethods:
         if subset is not None:
             self._check_columns(subset if isinstance(subset, list) else [subset], "drop_duplicates")
             kw["subset"] = subset
-        chunk, chunk_kw = red.chunk_drop_duplicates, dict(kw)
         if split_out > 1:
-            chunk_kw = {"k": split_out, "chunk": chunk, **kw}
-            chunk = red.chunk_split
+            from shoal.dataframe.grouped import drop_duplicates_shuffled
+
+            return drop_duplicates_shuffled(self, subset, keep, split_out, shuffle_method)
         expr = red.reduction(
             self._expr,
-            chunk,
+            red.chunk_drop_duplicates,
             red.combine_drop_duplicates,
             red.combine_drop_duplicates,
             self._meta,
             "drop-duplicates",
             split_every,
-            chunk_kwargs=chunk_kw,
+            chunk_kwargs=dict(kw),
             kwargs=kw,
-            split_out=split_out,
         )
         return _new(expr)
 

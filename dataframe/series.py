@@ -3,6 +3,9 @@ index of a collection, and a lazy single value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -97,7 +100,8 @@ class Series(Elementwise):
             name="proportion" if normalize else "count",
             index=pd.Index([], dtype=self._meta.dtype, name=self.name),
         )
-        chunk, chunk_kw = red.chunk_value_counts, {"dropna": dropna}
+        chunk: Callable[..., Any] = red.chunk_value_counts
+        chunk_kw: dict[str, Any] = {"dropna": dropna}
         if split_out > 1:
             chunk_kw = {"k": split_out, "chunk": chunk, "on_index": True, "dropna": dropna}
             chunk = red.chunk_split
@@ -125,7 +129,8 @@ class Series(Elementwise):
         """Distinct values as a Series (in order of first appearance), or
         ``split_out`` partitions of hash-partitioned distinct values."""
         check_split_out(split_out)
-        chunk, chunk_kw = red.chunk_drop_duplicates, {}
+        chunk: Callable[..., Any] = red.chunk_drop_duplicates
+        chunk_kw: dict[str, Any] = {}
         if split_out > 1:
             chunk, chunk_kw = red.chunk_split, {"k": split_out, "chunk": chunk}
         expr = red.reduction(
@@ -247,6 +252,25 @@ class Series(Elementwise):
         return self.astype(
             pd.CategoricalDtype(values.dropna().tolist(), ordered=self.dtype.ordered)
         )
+
+    # ---- shuffles, joins, sorting
+
+    def sort_values(
+        self,
+        ascending: bool = True,
+        na_position: str = "last",
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        max_branch: int | None = None,
+    ):
+        """Values sorted across partitions, stably (see ``DataFrame.sort_values``)."""
+        name = self.name
+        column = "__series__" if name is None else name
+        frame = self.to_frame(column).sort_values(
+            column, ascending, na_position, npartitions, shuffle_method, max_branch
+        )
+        out = frame[column]
+        return out.rename(None) if name is None else out
 
 
 class Index(FrameBase):
