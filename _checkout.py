@@ -71,7 +71,7 @@ def hand_over(room: dict) -> None:
     """
     name = room["__name__"]
     spec = real_spec(name)
-    if spec is None:
+    if spec is None or spec.loader is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # the import system returns what sys.modules holds

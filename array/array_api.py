@@ -21,6 +21,7 @@ from .sorting import argsort, sort  # noqa: F401 - part of the namespace
 __array_api_version__ = "2023.12"
 
 e, inf, nan, pi, newaxis = np.e, np.inf, np.nan, np.pi, None
+_Bool = bool  # the builtin, for annotations: the namespace's bool is NumPy's
 bool = np.bool_  # noqa: A001 - the standard's name
 int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
 uint8, uint16, uint32, uint64 = np.uint8, np.uint16, np.uint32, np.uint64
@@ -43,15 +44,16 @@ broadcast_arrays broadcast_to expand_dims flip moveaxis repeat reshape roll sque
 argmax argmin nonzero searchsorted where max mean min prod sum all any""".split()
 for _name in _SAME:
     globals()[_name] = getattr(_sa, _name)
-acos, acosh, asin, asinh = _sa.arccos, _sa.arccosh, _sa.arcsin, _sa.arcsinh
-atan, atanh, pow = _sa.arctan, _sa.arctanh, _sa.power  # noqa: A001
+# the ufuncs are bound in a loop (shoal.array.api), out of a type checker's sight
+acos, acosh, asin, asinh = _sa.arccos, _sa.arccosh, _sa.arcsin, _sa.arcsinh  # type: ignore[attr-defined]
+atan, atanh, pow = _sa.arctan, _sa.arctanh, _sa.power  # type: ignore[attr-defined]  # noqa: A001
 bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
-    _sa.invert,
-    _sa.left_shift,
-    _sa.right_shift,
+    _sa.invert,  # type: ignore[attr-defined]
+    _sa.left_shift,  # type: ignore[attr-defined]
+    _sa.right_shift,  # type: ignore[attr-defined]
 )
 concat = _sa.concatenate
-nextafter, reciprocal = _sa.nextafter, _sa.reciprocal
+nextafter, reciprocal = _sa.nextafter, _sa.reciprocal  # type: ignore[attr-defined]
 count_nonzero, diff = _sa.count_nonzero, _sa.diff
 unique_values = _sa.unique
 
@@ -83,7 +85,7 @@ def unique_all(x: Array, /) -> tuple:
     return _sa.unique(x, return_index=True, return_inverse=True, return_counts=True)
 
 
-def astype(x: Array, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Array:
+def astype(x: Array, dtype: Any, /, *, copy: _Bool = True, device: Any = None) -> Array:
     """Cast ``x`` to ``dtype``.
 
     >>> astype(_sa.arange(3, chunks=2), float32).dtype
@@ -116,7 +118,7 @@ def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
     >>> int(vecdot(_sa.arange(3, chunks=2), _sa.arange(3, chunks=1)))
     5
     """
-    return (_sa.conj(x1) * x2).sum(axis=axis)
+    return (_sa.conj(x1) * x2).sum(axis=axis)  # type: ignore[attr-defined]
 
 
 def unstack(x: Array, /, *, axis: int = 0) -> tuple:
@@ -148,7 +150,9 @@ def take(x: Array, indices: Any, /, *, axis: int | None = None) -> Array:
     return x[tuple(indices if a == axis else slice(None) for a in range(x.ndim))]
 
 
-def std(x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Array:
+def std(
+    x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: _Bool = False
+) -> Array:
     """Standard deviation with ``correction`` degrees of freedom.
 
     >>> float(std(_sa.asarray([1.0, 3.0]), correction=1)) == float(np.std([1.0, 3.0], ddof=1))
@@ -157,7 +161,9 @@ def std(x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: boo
     return _sa.std(x, axis=axis, ddof=correction, keepdims=keepdims)
 
 
-def var(x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Array:
+def var(
+    x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: _Bool = False
+) -> Array:
     """Variance with ``correction`` degrees of freedom.
 
     >>> float(var(_sa.asarray([1.0, 3.0])))
@@ -167,7 +173,12 @@ def var(x: Array, /, *, axis: Any = None, correction: float = 0.0, keepdims: boo
 
 
 def cumulative_sum(
-    x: Array, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False
+    x: Array,
+    /,
+    *,
+    axis: int | None = None,
+    dtype: Any = None,
+    include_initial: _Bool = False,
 ) -> Array:
     """Running sums along ``axis`` (optionally starting with a zero).
 
@@ -198,7 +209,12 @@ def from_dlpack(x: Any, /) -> Array:
 
 
 def cumulative_prod(
-    x: Array, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False
+    x: Array,
+    /,
+    *,
+    axis: int | None = None,
+    dtype: Any = None,
+    include_initial: _Bool = False,
 ) -> Array:
     """Running products along ``axis`` (optionally starting with a one).
 

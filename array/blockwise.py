@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Task
 from shoal.core.utils import funcname
 
@@ -103,7 +104,7 @@ class Blockwise(ArrayExpr):
     @functools.cached_property
     def _plan(self) -> list:
         """Per argument: None for literals, else (letters, contracted letters)."""
-        out = []
+        out: list[tuple[str, list[str]] | None] = []
         for ind in self.inds:
             if ind is None:
                 out.append(None)
@@ -121,13 +122,13 @@ class Blockwise(ArrayExpr):
             return "stored"
         return self._regenerable_cost()
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         cache = self.__dict__.setdefault("_one_to_one_cache", {})
         if child._name not in cache:
             cache[child._name] = self._uses_blocks_once(child)
         return cache[child._name]
 
-    def _uses_blocks_once(self, child: ArrayExpr) -> bool:
+    def _uses_blocks_once(self, child: BlockExpr) -> bool:
         found = [
             i
             for i, a in enumerate(self.args)
@@ -146,7 +147,7 @@ class Blockwise(ArrayExpr):
         """Per argument: None for literals, True when its block index is the
         output's, a tuple of output positions (-1: block 0) for other
         uncontracted arguments, False for contracted ones."""
-        out = []
+        out: list[bool | tuple[int, ...] | None] = []
         for arg, plan in zip(self.args, self._plan):
             if plan is None:
                 out.append(None)

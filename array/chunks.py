@@ -167,7 +167,7 @@ def normalize_chunks(
         elif isinstance(c, (int, np.integer)):
             if c <= 0:
                 raise ValueError(f"chunks along axis {i} must be positive, got {c}")
-            out[i] = _split(n, c)
+            out[i] = _split(n, int(c))
         elif isinstance(c, (tuple, list)):
             c = tuple(int(x) if not (isinstance(x, float) and math.isnan(x)) else x for x in c)
             if any(not (isinstance(x, float) and math.isnan(x)) and x < 0 for x in c):

@@ -118,7 +118,7 @@ def asarray(x: Any, dtype: Any = None, chunks: Any = "auto", **kwargs: Any) -> A
     if isinstance(x, (list, tuple)) and _holds_arrays(x):
         # np.stack dispatches to shoal's stack (numpy_dispatch.py): this floor
         # module imports no operation family.
-        return np.stack([asarray(item, dtype=dtype) for item in x])
+        return np.stack([asarray(item, dtype=dtype) for item in x])  # type: ignore[return-value]
     if is_collection(x):
         raise TypeError(f"cannot make an array from a {type(x).__name__}; use from_delayed")
     if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__")):

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
 from shoal.core.base import CollectionMethods, get_scheduler
 from shoal.core.build import all_block_indices
 from shoal.core.delayed import Delayed
+from shoal.core.layers import LayeredGraph
 from shoal.core.task import Ref, Task
 from shoal.core.utils import format_bytes
 
 from .chunks import describe_block, has_unknown
 from .expr import ArrayExpr, FromGraph, build_graph
 
-__all__ = ["Array", "concatenate_blocks"]
+__all__ = ["Array", "Casting", "concatenate_blocks"]
+
+# numpy's casting rules (``astype``)
+Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
 
 
 def concatenate_blocks(blocks: Any, ndim: int) -> np.ndarray:
@@ -60,6 +65,23 @@ def _nested_keys(name: str, numblocks: tuple, prefix: tuple = ()) -> Any:
     if len(prefix) == len(numblocks):
         return (name, *prefix)
     return [_nested_keys(name, numblocks, (*prefix, i)) for i in range(numblocks[len(prefix)])]
+
+
+def _reduction_method(name: str) -> Callable[..., Any]:
+    """The method ``Array.<name>``: the reduction (or scan) of that name."""
+
+    def method(self: Array, *args: Any, **kwargs: Any) -> Any:
+        from . import arg_reductions, numpy_reductions, scans
+
+        module = numpy_reductions
+        for other in (scans, arg_reductions):
+            if name in other.__all__:
+                module = other
+        return getattr(module, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``shoal.array.{name}`` of this array."
+    return method
 
 
 class Array(CollectionMethods):
@@ -147,11 +169,11 @@ class Array(CollectionMethods):
         return n
 
     # ---------------------------------------------------------- collection
-    def __shoal_graph__(self) -> dict:
+    def __shoal_graph__(self) -> LayeredGraph:
         return build_graph(self._expr)
 
     @classmethod
-    def __shoal_graph_together__(cls, arrays: list) -> dict:
+    def __shoal_graph_together__(cls, arrays: list) -> LayeredGraph:
         """One graph for arrays computed together: reductions of the same
         input share its blocks (``sharing.py``)."""
         return build_graph(*[a._expr for a in arrays])
@@ -415,7 +437,7 @@ class Array(CollectionMethods):
 
         return matmul(other, self)
 
-    def astype(self, dtype: Any, casting: str = "unsafe", copy: bool = True) -> Array:
+    def astype(self, dtype: Any, casting: Casting = "unsafe", copy: bool = True) -> Array:
         """Cast to ``dtype`` block by block.
 
         >>> import shoal.array as sa
@@ -439,7 +461,9 @@ class Array(CollectionMethods):
         return elemwise(np.imag, self)
 
     def conj(self) -> Array:
-        return np.conj(self)
+        from .numpy_dispatch import array_ufunc
+
+        return array_ufunc(np.conj, "__call__", (self,), {})
 
     def clip(self, min: Any = None, max: Any = None) -> Array:
         from .elementwise import clip
@@ -458,34 +482,20 @@ class Array(CollectionMethods):
         return map_blocks(func, self, *args, **kwargs)
 
     # ---------------------------------------------------------- reductions
-    def _reduce(name: str) -> Any:  # noqa: N805 - class-body factory
-        def method(self: Array, *args: Any, **kwargs: Any) -> Any:
-            from . import arg_reductions, numpy_reductions, scans
 
-            module = numpy_reductions
-            for other in (scans, arg_reductions):
-                if name in other.__all__:
-                    module = other
-            return getattr(module, name)(self, *args, **kwargs)
-
-        method.__name__ = name
-        method.__doc__ = f"``shoal.array.{name}`` of this array."
-        return method
-
-    sum = _reduce("sum")
-    prod = _reduce("prod")
-    mean = _reduce("mean")
-    var = _reduce("var")
-    std = _reduce("std")
-    min = _reduce("min")
-    max = _reduce("max")
-    argmin = _reduce("argmin")
-    argmax = _reduce("argmax")
-    any = _reduce("any")
-    all = _reduce("all")
-    cumsum = _reduce("cumsum")
-    cumprod = _reduce("cumprod")
-    del _reduce
+    sum = _reduction_method("sum")
+    prod = _reduction_method("prod")
+    mean = _reduction_method("mean")
+    var = _reduction_method("var")
+    std = _reduction_method("std")
+    min = _reduction_method("min")
+    max = _reduction_method("max")
+    argmin = _reduction_method("argmin")
+    argmax = _reduction_method("argmax")
+    any = _reduction_method("any")
+    all = _reduction_method("all")
+    cumsum = _reduction_method("cumsum")
+    cumprod = _reduction_method("cumprod")
 
     # ------------------------------------------------------ shape, slicing
     def __getitem__(self, index: Any) -> Array:

@@ -132,6 +132,7 @@ def empty(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
 
 def _named(arr: Array, prefix: str) -> Array:
     e = arr.expr
+    assert isinstance(e, RegionSource), "_named renames region sources only"
     return Array(RegionSource(e.maker, e.args, e.chunks, e.meta, prefix))
 
 

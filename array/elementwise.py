@@ -19,7 +19,7 @@ from shoal.core.utils import funcname
 
 from .blockwise import _LETTERS, Elementwise, build_blockwise
 from .convert import from_array
-from .core import Array
+from .core import Array, Casting
 
 __all__ = [
     "digitize",
@@ -96,11 +96,11 @@ def elemwise(
     )
 
 
-def _astype(block: np.ndarray, dtype: np.dtype, casting: str) -> np.ndarray:
+def _astype(block: np.ndarray, dtype: np.dtype, casting: Casting) -> np.ndarray:
     return block.astype(dtype, casting=casting, copy=False)
 
 
-def astype(x: Array, dtype: Any, casting: str = "unsafe") -> Array:
+def astype(x: Array, dtype: Any, casting: Casting = "unsafe") -> Array:
     """Cast to ``dtype``; with ``casting`` other than "unsafe" a cast NumPy
     would refuse raises here, before any task runs.
 

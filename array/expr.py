@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -49,7 +49,7 @@ __all__ = ["ArrayExpr", "GraphBuilder", "FromGraph", "build_graph", "MAX_REGENER
 MAX_REGENERATED = 32
 
 
-class ArrayExpr(BlockExpr):
+class ArrayExpr(BlockExpr["GraphBuilder"]):
     """Base of array expression nodes: subclasses give ``chunks`` and ``meta``
     (as operand fields, or derived from their children) and ``_block``.
 
@@ -64,8 +64,20 @@ class ArrayExpr(BlockExpr):
     """
 
     _eager = ("chunks", "meta", "cost", "fusable", "regenerated")
-    seekable: ClassVar[bool] = False  # random draws that start anywhere in their stream
     region_draw: ClassVar[Any] = None  # their one-call draw of a block's pieces (random.py)
+
+    if TYPE_CHECKING:  # every node has them: an operand field or a derived attribute
+
+        @property
+        def chunks(self) -> tuple[tuple[int, ...], ...]: ...
+
+        @property
+        def meta(self) -> np.ndarray: ...
+
+    @property
+    def seekable(self) -> bool:
+        """True for random draws that can start anywhere in their stream."""
+        return False
 
     @property
     def dtype(self) -> np.dtype:
@@ -204,7 +216,7 @@ class FromGraph(ArrayExpr):
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
         return self.graph[self.key(index)]
 
-    def _extra_layer(self, b: GraphBuilder) -> dict:
+    def _extra_layer(self, b: GraphBuilder) -> Mapping:
         return self.graph
 
     def _explain_args(self) -> str:

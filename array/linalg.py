@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Ref, Task
 
 from .blockwise import blockwise, map_blocks
@@ -162,13 +163,14 @@ class _TSQR(ArrayExpr):
         return f"tsqr-{self.part}"
 
     @functools.cached_property
-    def _rows(self) -> list:
+    def _r_rows(self) -> list:
+        """The rows of each block's R factor."""
         n = self.child.shape[1]
         return [min(r, n) for r in self.child.chunks[0]]
 
     @functools.cached_property
     def chunks(self) -> tuple:
-        k = min(sum(self._rows), self.child.shape[1])
+        k = min(sum(self._r_rows), self.child.shape[1])
         if self.part == "q":
             return (self.child.chunks[0], (k,))
         return ((k,), (self.child.shape[1],))
@@ -178,7 +180,7 @@ class _TSQR(ArrayExpr):
         dtype = np.linalg.qr(np.ones((1, 1), dtype=self.child.dtype))[0].dtype
         return meta_from(dtype, 2)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _stage(self, what: str) -> str:
@@ -199,8 +201,8 @@ class _TSQR(ArrayExpr):
         if self.part == "r":
             return Task(_r_of, top)
         i = index[0]
-        start = sum(self._rows[:i])
-        return Task(_q_block, Ref((self._stage("local"), i)), top, start, start + self._rows[i])
+        start = sum(self._r_rows[:i])
+        return Task(_q_block, Ref((self._stage("local"), i)), top, start, start + self._r_rows[i])
 
 
 def tsqr(a: Any) -> tuple:

@@ -118,13 +118,13 @@ def tile(a: Any, reps: int | Sequence[int]) -> Array:
     array([0, 1, 2, 0, 1, 2])
     """
     a = asarray(a)
-    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
-    if any(r < 0 for r in reps):
-        raise ValueError(f"negative repetitions are not allowed: {reps}")
-    if len(reps) > a.ndim:
-        a = a.reshape((1,) * (len(reps) - a.ndim) + a.shape)
-    reps = (1,) * (a.ndim - len(reps)) + reps
-    for ax, r in enumerate(reps):
+    counts = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    if any(r < 0 for r in counts):
+        raise ValueError(f"negative repetitions are not allowed: {counts}")
+    if len(counts) > a.ndim:
+        a = a.reshape((1,) * (len(counts) - a.ndim) + a.shape)
+    counts = (1,) * (a.ndim - len(counts)) + counts
+    for ax, r in enumerate(counts):
         if r == 0:
             a = a[_along(a.ndim, ax, slice(0, 0))]
         elif r > 1:

@@ -16,6 +16,7 @@ block's distribution. One block gives the exact answer.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -153,7 +154,7 @@ def argtopk(a: Any, k: int, axis: int = -1, split_every: Any = None) -> Array:
 def _percentile_block(
     block: np.ndarray, q: np.ndarray, axis: int, method: str, nan: bool
 ) -> np.ndarray:
-    func = np.nanpercentile if nan else np.percentile
+    func: Callable[..., np.ndarray] = np.nanpercentile if nan else np.percentile
     out = func(block, q, axis=axis, method=method)
     return np.moveaxis(out, 0, axis) if out.ndim == block.ndim else out
 

@@ -23,7 +23,7 @@ they are:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -146,7 +146,7 @@ def _apply_along(block: np.ndarray, function: Any, width: tuple, axis: int, kw: 
 def _sides(a: Array, ax: int, before: int, after: int, mode: str, kw: dict, kind: str) -> list:
     if mode in _REFLECTING:
         return _reflected(a, ax, before, after, mode, kind)
-    out = []
+    out: list[Array | None] = []
     for side, width in ((0, before), (1, after)):
         if not width:
             out.append(None)
@@ -204,7 +204,8 @@ def _cast_like_numpy(x: Array, dtype: np.dtype) -> Array:
 
 def _reflected(a: Array, ax: int, before: int, after: int, mode: str, kind: str) -> list:
     n = a.shape[ax]
-    index = np.pad(np.arange(n), (before, after), mode=mode)
+    reflecting = cast(Literal["reflect", "symmetric", "wrap"], mode)  # one of _REFLECTING
+    index = np.pad(np.arange(n), (before, after), mode=reflecting)
     spans = (index[:before], index[before + n :])
     if kind == "even" or mode == "wrap":
         return [a[_along(a.ndim, ax, s)] if len(s) else None for s in spans]
@@ -212,9 +213,9 @@ def _reflected(a: Array, ax: int, before: int, after: int, mode: str, kind: str)
     used = np.unique(np.concatenate([index[:before], index[before + n :], [0, n - 1]]))
     basis = np.zeros((n, len(used)))
     basis[used, np.arange(len(used))] = 1.0
-    coeffs = np.pad(basis, ((before, after), (0, 0)), mode=mode, reflect_type="odd")
+    coeffs = np.pad(basis, ((before, after), (0, 0)), mode=reflecting, reflect_type="odd")
     source = a[_along(a.ndim, ax, used)]
-    out = []
+    out: list[Array | None] = []
     for rows in (coeffs[:before], coeffs[before + n :]):
         if not len(rows):
             out.append(None)

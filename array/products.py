@@ -9,7 +9,7 @@ to agree first.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ def _sum_products(
     product: Any,
     kwargs: dict,
 ) -> np.ndarray:
-    total = None
+    total: Any = None  # the sum of the parts: every sizes grid has a first part
     letters = sorted(sizes)
     for combo in itertools.product(*[range(sizes[c]) for c in letters]):
         values = dict(zip(letters, combo))
@@ -145,7 +145,7 @@ def matmul(a: Any, b: Any) -> Array:
     a_ind = batch_letters[batch - (a.ndim - 2) :] + i + k
     b_ind = batch_letters[batch - (b.ndim - 2) :] + k + j
     dtype = np.result_type(a.dtype, b.dtype)
-    product = np.matmul
+    product: Callable[..., np.ndarray] = np.matmul
     untransposed = _transposed_matrix(b) if batch == 0 else None
     if untransposed is not None:
         # x @ y.T reads y's blocks and transposes them inside the product (a
@@ -173,7 +173,7 @@ def matmul(a: Any, b: Any) -> Array:
         name="matmul",
     )
     if squeeze:
-        index = [slice(None)] * out.ndim
+        index: list[slice | int] = [slice(None)] * out.ndim
         for s in squeeze:
             index[s] = 0
         out = out[tuple(index)]
@@ -234,7 +234,7 @@ def outer(a: Any, b: Any) -> Array:
 
 def _einsum_blocks(*args: Any) -> np.ndarray:
     *nested, subscripts, orders, sizes, dtype = args
-    total = None
+    total: Any = None  # the sum of the parts: every sizes grid has a first part
     letters = sorted(sizes)
     for combo in itertools.product(*[range(sizes[c]) for c in letters]):
         values = dict(zip(letters, combo))

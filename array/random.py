@@ -15,7 +15,7 @@ import functools
 import math
 import numbers
 import threading
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class _RegionDraw:
         gen = getattr(_thread_local, "generator", None)
         if gen is None:
             gen = _thread_local.generator = np.random.Generator(np.random.PCG64(0))
-        bits = gen.bit_generator
+        bits = cast(np.random.PCG64, gen.bit_generator)  # made on a PCG64 just above
         bits.state = {
             "bit_generator": "PCG64",
             "state": {"state": self.start[0], "inc": self.start[1]},
@@ -191,6 +191,8 @@ class Generator:
     >>> bool((x == y).all())
     True
     """
+
+    _seq: np.random.SeedSequence
 
     def __init__(self, seed: Any = None):
         if isinstance(seed, Generator):
@@ -326,7 +328,7 @@ class Generator:
         """
         if isinstance(a, Array):
             raise TypeError("choice takes an int or a NumPy array as population")
-        population = np.arange(a) if isinstance(a, numbers.Integral) else np.asarray(a)
+        population = np.arange(int(a)) if isinstance(a, numbers.Integral) else np.asarray(a)
         if population.ndim != 1 or population.size == 0:
             raise ValueError("choice needs a non-empty 1-D population (or a positive int)")
         if p is not None:

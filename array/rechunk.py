@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Task
 
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
@@ -97,7 +98,7 @@ class Rechunk(ArrayExpr):
             self.__dict__["_pieces_cache"] = cached
         return cached
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         cached = self.__dict__.get("_one_to_one_cache")
         if cached is None:  # asked once per block: computed once per node
             cached = True

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from shoal.core.build import all_block_indices
+from shoal.core.build import BlockExpr, all_block_indices
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.task import Ref, Task
 from shoal.core.tree import axis_factors, reduction_rounds, round_group, split_every_of
@@ -128,7 +128,7 @@ class Reduction(ArrayExpr):
 
     @functools.cached_property
     def chunks(self) -> tuple:
-        out = []
+        out: list[tuple[int, ...]] = []
         for a, c in enumerate(self.child.chunks):
             if a in self.axis:
                 if self.keepdims:
@@ -137,7 +137,7 @@ class Reduction(ArrayExpr):
                 out.append(c)
         return tuple(out)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     @functools.cached_property

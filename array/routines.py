@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise, map_blocks
@@ -54,7 +55,7 @@ class WithChunks(ArrayExpr):
     def cost(self) -> str:  # type: ignore[override]
         return self.child.cost
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -87,7 +88,7 @@ class SelectBlocks(ArrayExpr):
     def meta(self) -> np.ndarray:
         return self.child.meta
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return all(len(set(p)) == len(p) for p in self.picks)
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -180,7 +181,13 @@ def argwhere(x: Any) -> Array:
     return stack(list(nonzero(x)), axis=1)
 
 
-def where(condition: Any, x: Any = None, y: Any = None) -> Array:
+@overload
+def where(condition: Any) -> tuple[Array, ...]: ...
+@overload
+def where(condition: Any, x: Any, y: Any) -> Array: ...
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Array | tuple[Array, ...]:
     """Values from ``x`` where ``condition`` holds, else from ``y``; with only
     ``condition``, the indices where it is true (``nonzero``).
 
@@ -303,7 +310,7 @@ class _DiagFrom(ArrayExpr):
     def meta(self) -> np.ndarray:
         return np.empty((0, 0), dtype=self.child.dtype)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from shoal.core.build import all_block_indices
+from shoal.core.build import BlockExpr, all_block_indices
 from shoal.core.task import Ref, Task
 
 from .chunks import has_unknown
@@ -45,7 +45,7 @@ class Cumulative(ArrayExpr):
     def chunks(self) -> tuple:
         return self.child.chunks
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _scan_key(self, index: tuple) -> tuple:
@@ -62,9 +62,9 @@ class Cumulative(ArrayExpr):
             layer[self._scan_key(index)] = Task(self.func, block, axis=self.axis, dtype=dtype)
             k = index[self.axis]
             if k > 0:
-                prev = list(index)
-                prev[self.axis] = k - 1
-                prev = tuple(prev)
+                before = list(index)
+                before[self.axis] = k - 1
+                prev = tuple(before)
                 carry_prev = Ref(self._carry_key(prev)) if k > 1 else None
                 layer[self._carry_key(index)] = Task(
                     _next_carry, carry_prev, Ref(self._scan_key(prev)), self.axis, self.combine

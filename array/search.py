@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from shoal.core.build import all_block_indices
+from shoal.core.build import BlockExpr, all_block_indices
 from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise, map_blocks
@@ -58,11 +58,14 @@ def isin(element: Any, test_elements: Any, invert: bool = False) -> Array:
     )
 
 
-def _searchsorted(blocks: list, values: np.ndarray, side: str) -> np.ndarray:
+Side = Literal["left", "right"]
+
+
+def _searchsorted(blocks: list, values: np.ndarray, side: Side) -> Any:
     return sum(np.searchsorted(b, values, side=side) for b in blocks)
 
 
-def searchsorted(a: Any, v: Any, side: str = "left") -> Array:
+def searchsorted(a: Any, v: Any, side: Side = "left") -> Array:
     """Indices where ``v`` would be inserted into the sorted 1-D array ``a``.
 
     >>> import shoal.array as sa
@@ -101,7 +104,7 @@ class _Gather(ArrayExpr):
     def chunks(self) -> tuple:
         return ((math.nan,),)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -270,7 +273,7 @@ def histogram(
             raise ValueError("bins must be an int or a monotonically increasing 1-D array")
     nbins = len(edges) - 1
     if weights is None:
-        dtype = np.intp
+        dtype: type | np.dtype = np.intp
         per_block = blockwise(
             _histogram_block,
             "ab",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
@@ -211,7 +212,7 @@ class Reshape(ArrayExpr):
     def meta(self) -> np.ndarray:
         return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -332,7 +333,7 @@ class _WholeReshape(ArrayExpr):
     def meta(self) -> np.ndarray:
         return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -375,7 +376,7 @@ class Concatenate(ArrayExpr):
     def meta(self) -> np.ndarray:
         return self.arrays[0].meta
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return sum(1 for a in self.arrays if a._name == child._name) == 1
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -469,12 +470,13 @@ class BroadcastTo(ArrayExpr):
     def meta(self) -> np.ndarray:
         return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
-        lead = self.ndim - child.ndim
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        source = self.child  # the only child
+        lead = self.ndim - source.ndim
         return all(
             len(c) == 1
             for a, c in enumerate(self.chunks)
-            if a < lead or child.shape[a - lead] != self.shape[a]
+            if a < lead or source.shape[a - lead] != self.shape[a]
         )
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:

@@ -71,8 +71,8 @@ def leaf_blocks(node: ArrayExpr, index: tuple) -> list | None:
         if not children:
             out.append((node, index))
             continue
-        if not hasattr(node, "_plan") or not hasattr(node, "out_ind"):
-            return None
+        if not (hasattr(node, "_plan") and hasattr(node, "out_ind") and hasattr(node, "args")):
+            return None  # follows blockwise nodes only
         where = dict(zip(node.out_ind, index))
         inputs = []
         for arg, plan in zip(node.args, node._plan):
@@ -106,7 +106,8 @@ def find_groups(nodes: Iterable[ArrayExpr]) -> dict:
     """``{(reduction name, index): group}`` for the partial tasks that share
     leaf blocks; a group is ``(members, leaves)`` with members a list of
     ``(reduction, index)`` and leaves a dict ``(leaf name, index) -> leaf``."""
-    reductions = [n for n in nodes if getattr(n, "shares_partials", False)]
+    # the reductions (reductions.py, which imports this module) reading one child
+    reductions: list[Any] = [n for n in nodes if getattr(n, "shares_partials", False)]
     reductions = [r for r in reductions if r.child.cost in ("free", "cheap")]
     if not reductions or not _repeated_leaves(reductions):
         return {}

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core.build import BlockExpr
 from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
@@ -67,7 +68,7 @@ def normalize_index(index: Any, shape: tuple) -> tuple:
             f"too many indices for array: array is {len(shape)}-dimensional, "
             f"but {n_real} were indexed"
         )
-    expanded = []
+    expanded: list[Any] = []
     for i in index:
         if i is Ellipsis:
             expanded.extend([slice(None)] * (len(shape) - n_real))
@@ -75,7 +76,7 @@ def normalize_index(index: Any, shape: tuple) -> tuple:
             expanded.append(i)
     if not any(i is Ellipsis for i in index):
         expanded.extend([slice(None)] * (len(shape) - n_real))
-    out = []
+    out: list[Any] = []
     axis = 0
     for i in expanded:
         if i is None:
@@ -168,7 +169,7 @@ class BasicSlice(ArrayExpr):
     @functools.cached_property
     def _selection(self) -> list:
         """Per entry of the index: None (new axis) or the axis selection."""
-        out = []
+        out: list[list[Any] | None] = []
         axis = 0
         for spec in self.index:
             if spec is None:
@@ -196,7 +197,7 @@ class BasicSlice(ArrayExpr):
     def meta(self) -> np.ndarray:
         return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:

@@ -69,7 +69,7 @@ def _shape_region(block: Any, flip: list, drop: list) -> Any:
     if drop:
         block = block.reshape(tuple(n for a, n in enumerate(block.shape) if a not in drop))
     if flip:
-        block = np.flip(block, axis=flip)
+        block = np.flip(block, axis=tuple(flip))
     return block
 
 
@@ -163,7 +163,7 @@ class FromDelayed(ArrayExpr):
     chunks: tuple
     meta: np.ndarray
 
-    def _extra_layer(self, b: GraphBuilder) -> dict:
+    def _extra_layer(self, b: GraphBuilder) -> Mapping:
         return self.graph
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:

@@ -20,11 +20,11 @@ import functools
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from shoal.core.build import all_block_indices
+from shoal.core.build import BlockExpr, all_block_indices
 from shoal.core.delayed import Delayed
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
@@ -69,7 +69,7 @@ class Store(ArrayExpr):
     def meta(self) -> np.ndarray:
         return meta_from(np.int64, self.child.ndim)
 
-    def _one_to_one(self, child: ArrayExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr) -> bool:
         return True
 
     def _block(self, index: tuple, b: GraphBuilder) -> Any:
@@ -99,16 +99,16 @@ def store(
     48.0
     """
     single = isinstance(sources, Array)
-    sources = [sources] if single else list(sources)
-    targets = [targets] if single else list(targets)
-    if len(sources) != len(targets):
-        raise ValueError(f"store got {len(sources)} sources but {len(targets)} targets")
+    source_list = [sources] if isinstance(sources, Array) else list(sources)
+    target_list = [targets] if single else list(targets)
+    if len(source_list) != len(target_list):
+        raise ValueError(f"store got {len(source_list)} sources but {len(target_list)} targets")
     if lock is True:
         lock = NamedLock()
     lock = lock or None
     graph: dict = {}
-    outputs = []
-    for source, target in zip(sources, targets):
+    outputs: list[Ref] = []
+    for source, target in zip(source_list, target_list):
         if not isinstance(source, Array):
             raise TypeError(f"store writes shoal arrays, got {type(source).__name__}")
         shape = tuple(getattr(target, "shape", ()))
@@ -173,8 +173,11 @@ def to_npy_stack(dirname: str, x: Array, axis: int = 0) -> None:
         json.dump(info, f)
 
 
+MmapMode = Literal["r+", "r", "w+", "c"]  # numpy.load's
+
+
 def _read_stack(
-    region: tuple, dirname: str, offsets: list, axis: int, mmap_mode: str | None
+    region: tuple, dirname: str, offsets: list, axis: int, mmap_mode: MmapMode | None
 ) -> np.ndarray:
     start = region[axis].start
     i = min(bisect.bisect_right(offsets, start) - 1, len(offsets) - 2)
@@ -185,7 +188,7 @@ def _read_stack(
     return np.array(data[tuple(local)])
 
 
-def from_npy_stack(dirname: str, mmap_mode: str | None = "r") -> Array:
+def from_npy_stack(dirname: str, mmap_mode: MmapMode | None = "r") -> Array:
     """Read a directory written by ``to_npy_stack`` (lazily, memory-mapped).
 
     >>> import tempfile, shoal.array as sa

@@ -33,7 +33,7 @@ def _zarr() -> Any:
     return zarr
 
 
-def _regular(chunks: tuple) -> tuple:
+def _regular(chunks: tuple) -> tuple | None:
     """Zarr chunk shape for ``chunks``, or None if the blocks are irregular."""
     shape = []
     for c in chunks:

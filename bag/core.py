@@ -22,6 +22,7 @@ common run once.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -295,7 +296,7 @@ class Bag(CollectionMethods):
         split_every: int | None = None,
         combine: Callable | None = None,
         out_type: type | None = None,
-        name: str | None = None,
+        name: builtins.str | None = None,
     ) -> Any:
         """A tree reduction: ``perpartition(list)`` on each partition, then
         ``combine(list_of_partials)`` in groups of ``split_every`` and
@@ -351,7 +352,7 @@ class Bag(CollectionMethods):
 
         return foldby(self, key, binop, initial, combine, combine_initial, split_every)
 
-    def _agg(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _agg(self, name: builtins.str, *args: Any, **kwargs: Any) -> Any:
         from shoal.bag import reductions
 
         return getattr(reductions, name)(self, *args, **kwargs)
@@ -474,7 +475,7 @@ class Bag(CollectionMethods):
         self,
         grouper: Any,
         npartitions: int | None = None,
-        shuffle: str | None = None,
+        shuffle: builtins.str | None = None,
         blocksize: Any = None,
         max_branch: int | None = None,
     ) -> Bag:
@@ -542,14 +543,14 @@ class Bag(CollectionMethods):
         """
         from shoal.bag.combine import repartition, repartition_by_size
 
-        if (npartitions is None) == (partition_size is None):
-            raise ValueError(
-                "repartition: give exactly one of npartitions or partition_size, got "
-                f"npartitions={npartitions!r}, partition_size={partition_size!r}"
-            )
-        if partition_size is not None:
+        if npartitions is not None and partition_size is None:
+            return repartition(self, npartitions)
+        if partition_size is not None and npartitions is None:
             return repartition_by_size(self, partition_size)
-        return repartition(self, npartitions)
+        raise ValueError(
+            "repartition: give exactly one of npartitions or partition_size, got "
+            f"npartitions={npartitions!r}, partition_size={partition_size!r}"
+        )
 
     # --------------------------------------------------------------- outputs
 
@@ -582,8 +583,8 @@ class Bag(CollectionMethods):
         self,
         path: Any,
         name_function: Callable | None = None,
-        compression: str | None = "infer",
-        encoding: str = "utf-8",
+        compression: builtins.str | None = "infer",
+        encoding: builtins.str = "utf-8",
         compute: bool = True,
         storage_options: dict | None = None,
         **kwargs: Any,

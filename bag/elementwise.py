@@ -104,7 +104,7 @@ def op_pluck(it: Iterable, key: Any, as_tuple: bool) -> Iterator:
     >>> list(op_pluck([{"a": 1}], "a", False))
     [1]
     """
-    get = itemgetter(*key) if as_tuple else itemgetter(key)
+    get: Callable[[Any], Any] = itemgetter(*key) if as_tuple else itemgetter(key)
     if as_tuple and len(key) == 1:
         single = get
         get = lambda x: (single(x),)  # noqa: E731 - itemgetter of one key is not a tuple

@@ -134,7 +134,8 @@ class BagExpr(BlockExpr):
     def npartitions(self) -> int:
         return self.numblocks[0]
 
-    def _build_layer(self, b: GraphBuilder) -> Layer:
+    def _build_layer(self, b: GraphBuilder) -> Layer | dict:
+        """The partitions' tasks; nodes whose keys are in their extra layer return {}."""
         name = self._name
         block = self._block
         nodes = [

@@ -15,11 +15,16 @@ through ``json.loads`` itself, so results and errors are exactly those of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from json.decoder import JSONDecoder
+from typing import Any
 
+_c_make_scanner: Callable[[JSONDecoder], Callable[[str, int], tuple[Any, int]]] | None
 try:
-    from _json import make_scanner as _c_make_scanner
+    from _json import make_scanner
+
+    # typeshed types its argument as a scanner; it reads a decoder's attributes
+    _c_make_scanner = make_scanner  # type: ignore[assignment]
 except ImportError:  # pragma: no cover - CPython always has _json
     _c_make_scanner = None
 

@@ -81,7 +81,7 @@ class Range(BagExpr):
     def _bounds(self) -> list:
         return bounds(len(self.numbers), self.count)
 
-    def _block(self, index: tuple, b: GraphBuilder) -> range:
+    def _block(self, index: tuple, b: GraphBuilder) -> builtins.range:
         start, stop = self._bounds[index[0]]
         return self.numbers[start:stop]
 

@@ -86,7 +86,7 @@ def _decode_lines(
         # io's own line splitting, on exactly this delimiter and untranslated
         raw = io.BufferedReader(_Window(f, nbytes), buffer_size=_CHUNK)
         text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=delimiter)
-        text._CHUNK_SIZE = _CHUNK
+        text._CHUNK_SIZE = _CHUNK  # type: ignore[attr-defined]  # CPython's read size, unstubbed
         return text
     return _split_decoded(f, nbytes, encoding, errors, delimiter)
 

@@ -11,6 +11,13 @@ task while holding a big graph of pending tasks.
 It also runs ``(ones(blocks, chunks=1) + 1).sum()`` as an array computation
 on the same clusters (graph built with each library's own optimizations, then
 ``client.get``), timing the graph construction and the run separately.
+
+``--security`` instead compares shoal with itself: the same map on a cluster
+over plain TCP and on one over TLS with a token (``Security.temporary``), both
+kept running, timed in interleaved repeats (the order alternates), plus the
+time to open one connection (TCP connect and handshake, and TLS's) on each:
+
+    .venv/bin/python -P benchmarks/bench_distributed_overhead.py --security --n 5000 --repeat 8
 """
 
 from __future__ import annotations
@@ -187,6 +194,100 @@ def run_dask(n: int, repeat: int, mem_n: int, blocks: int) -> tuple[tuple, float
     return per_task, scheduler_memory("dask", mem_n) if mem_n else float("nan"), array
 
 
+def _connect_time(address: str, security, n: int = 30) -> float:
+    """Median seconds to open (and close) one connection, handshakes included."""
+    import asyncio
+    import statistics
+
+    from shoal.distributed.comm import connect
+
+    async def run() -> list[float]:
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            comm = await connect(address, security=security)
+            times.append(time.perf_counter() - start)
+            comm.abort()
+        return times
+
+    return statistics.median(asyncio.run(run()))
+
+
+def _cluster_cpu(client) -> float:
+    """CPU seconds used so far by this process (client, scheduler, nannies)
+    and by the client's worker processes: a figure a loaded machine distorts
+    far less than wall time."""
+    import psutil
+
+    total = time.process_time()
+    for nanny in client.cluster.workers.values():
+        try:
+            t = psutil.Process(nanny.pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_security(n: int, repeat: int) -> None:
+    """Per-task time of plain TCP against TLS + token (see module docstring)."""
+    import statistics
+
+    from shoal.distributed import Client
+    from shoal.distributed.security import Security
+
+    modes = {"tcp": Security(), "tls+token": Security.temporary(token=True)}
+    clients = {
+        name: Client(n_workers=2, threads_per_worker=1, security=sec) for name, sec in modes.items()
+    }
+    try:
+        times: dict[str, list[float]] = {name: [] for name in modes}
+        cpus: dict[str, list[float]] = {name: [] for name in modes}
+        totals: dict[str, list[float]] = {name: [] for name in modes}
+        for client in clients.values():
+            _time_map(client, n, 1)  # warm up
+        for r in range(repeat):
+            order = list(modes) if r % 2 == 0 else list(modes)[::-1]
+            for name in order:
+                before = _cluster_cpu(clients[name])
+                wall, cpu = _time_map(clients[name], n, 1)
+                totals[name].append((_cluster_cpu(clients[name]) - before) / n)
+                times[name].append(wall)
+                cpus[name].append(cpu)
+        connect_times = {
+            name: _connect_time(clients[name].scheduler_address, modes[name]) for name in modes
+        }
+    finally:
+        for client in clients.values():
+            client.close()
+    print(
+        f"client.map(inc, range({n:,})) + gather, 2 workers x 1 thread, {repeat} interleaved "
+        "repeats per mode"
+    )
+    for name in modes:
+        t = times[name]
+        print(
+            f"  {name:10s} wall median {statistics.median(t) * 1e6:7.1f} us/task, best "
+            f"{min(t) * 1e6:7.1f}; scheduler loop CPU median "
+            f"{statistics.median(cpus[name]) * 1e6:6.1f} us/task; cluster CPU median "
+            f"{statistics.median(totals[name]) * 1e6:6.1f} us/task; one connection "
+            f"{connect_times[name] * 1e3:.2f} ms"
+        )
+    med = statistics.median
+    print(
+        "  ratio tls+token / tcp: scheduler loop CPU "
+        f"{med(cpus['tls+token']) / med(cpus['tcp']):.3f}x, cluster CPU "
+        f"{med(totals['tls+token']) / med(totals['tcp']):.3f}x"
+    )
+    plain, secure = times["tcp"], times["tls+token"]
+    print(
+        f"  ratio tls+token / tcp: wall median {med(secure) / med(plain):.3f}x, "
+        f"best {min(secure) / min(plain):.3f}x"
+    )
+    pairs = [b / a for a, b in zip(plain, secure)]
+    print(f"  per-repeat wall ratios: {', '.join(f'{x:.2f}' for x in pairs)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="tasks per map")
@@ -205,7 +306,15 @@ def main() -> None:
         action="store_true",
         help="skip dask.distributed (at the issue's sizes it takes hours on a loaded machine)",
     )
+    parser.add_argument(
+        "--security",
+        action="store_true",
+        help="compare shoal over plain TCP with shoal over TLS + token (interleaved repeats)",
+    )
     args = parser.parse_args()
+    if args.security:
+        run_security(args.n, max(args.repeat, 2))
+        return
     (s_time, s_cpu), s_mem, s_arr = run_shoal(args.n, args.repeat, args.mem_n, args.blocks)
     print(f"shoal: {s_time * 1e6:.1f} us/task for map, {s_cpu * 1e6:.1f} us/task of loop CPU")
     print(f"shoal: {s_mem:.0f} B/task of scheduler memory")

@@ -45,6 +45,7 @@ __all__ = [
     "push_active_backend",
     "remove_active_backend",
     "collections_to_graph",
+    "finalize_collection",
 ]
 
 _backend_lock = threading.Lock()
@@ -71,7 +72,7 @@ def _check_foreign(obj: Any) -> None:
         )
 
 
-def register_scheduler(name: str, get: Callable) -> None:
+def register_scheduler(name: str, get: Callable[..., Any]) -> None:
     """Make ``get(graph, keys, **options)`` available as ``scheduler=name``.
 
     >>> from shoal.core.local import get_sync
@@ -96,7 +97,7 @@ def remove_active_backend(backend: Any) -> None:
             _active_backends.remove(backend)
 
 
-def _resolve(choice: Any) -> Callable:
+def _resolve(choice: Any) -> Callable[..., Any]:
     if isinstance(choice, str):
         try:
             return BACKENDS[choice.lower()]
@@ -106,17 +107,18 @@ def _resolve(choice: Any) -> Callable:
                 f"unknown scheduler {choice!r}; expected one of {names}, a function "
                 "get(graph, keys), or a distributed Client"
             ) from None
-    get = getattr(choice, "get", None)
+    get: Callable[..., Any] | None = getattr(choice, "get", None)
     if callable(get) and not isinstance(choice, Mapping):
         return get
     if callable(choice):
-        return choice
+        function: Callable[..., Any] = choice
+        return function
     raise TypeError(
         f"scheduler must be a name, a function get(graph, keys) or a Client, got {choice!r}"
     )
 
 
-def get_scheduler(scheduler: Any = None, collections: tuple = ()) -> Callable:
+def get_scheduler(scheduler: Any = None, collections: tuple[Any, ...] = ()) -> Callable[..., Any]:
     """The backend's ``get`` function for a computation (see module docstring).
 
     >>> get_scheduler("sync").__name__
@@ -138,10 +140,10 @@ def get_scheduler(scheduler: Any = None, collections: tuple = ()) -> Callable:
     return BACKENDS["threads"]
 
 
-def _find_collections(args: tuple, traverse: bool) -> list:
+def _find_collections(args: tuple[Any, ...], traverse: bool) -> list[Any]:
     """Collections inside ``args`` (looking into lists, tuples, sets and dicts)."""
-    found: list = []
-    seen: set = set()
+    found: list[Any] = []
+    seen: set[Any] = set()
 
     def visit(obj: Any) -> None:
         if is_collection(obj):
@@ -165,7 +167,7 @@ def _find_collections(args: tuple, traverse: bool) -> list:
     return found
 
 
-def _replace(obj: Any, values: dict, traverse: bool) -> Any:
+def _replace(obj: Any, values: dict[Any, Any], traverse: bool) -> Any:
     if is_collection(obj):
         return values[id(obj)]
     if not traverse:
@@ -178,9 +180,19 @@ def _replace(obj: Any, values: dict, traverse: bool) -> Any:
     return obj
 
 
+def finalize_collection(results: Any, finalize: Callable[..., Any], extra: tuple[Any, ...]) -> Any:
+    """``finalize(results, *extra)``: a collection's ``__shoal_postcompute__``
+    applied to its computed blocks, as a task.
+
+    >>> finalize_collection([1, 2], sum, ())
+    3
+    """
+    return finalize(results, *extra)
+
+
 def collections_to_graph(
-    collections: list, optimize_graph: bool = True
-) -> tuple[LayeredGraph, list]:
+    collections: list[Any], optimize_graph: bool = True
+) -> tuple[LayeredGraph, list[Any]]:
     """One merged graph for several collections, and their keys (one entry each).
 
     The graph is a ``LayeredGraph``: collections that build their blocks as
@@ -192,8 +204,10 @@ def collections_to_graph(
     (['one'], 1)
     """
     graph = LayeredGraph()
-    keys: list = []
-    together: dict = {}  # a type's __shoal_graph_together__(collections) builds them as one
+    keys: list[Any] = []
+    together: dict[
+        Any, Any
+    ] = {}  # a type's __shoal_graph_together__(collections) builds them as one
     for c in collections:
         build = getattr(type(c), "__shoal_graph_together__", None)
         if build is None:
@@ -214,7 +228,7 @@ def compute(
     optimize_graph: bool = True,
     traverse: bool = True,
     **kwargs: Any,
-) -> tuple:
+) -> tuple[Any, ...]:
     """Compute several collections at once, sharing their common work.
 
     Collections may sit inside lists, tuples, sets and dicts; other values pass
@@ -239,7 +253,9 @@ def compute(
     return tuple(_replace(a, values, traverse) for a in args)
 
 
-def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs: Any) -> tuple:
+def persist(
+    *args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs: Any
+) -> tuple[Any, ...]:
     """Compute collections and return new ones backed by their results.
 
     >>> from shoal import delayed
@@ -265,7 +281,7 @@ def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, **kw
     return tuple(_replace(a, values, True) for a in args)
 
 
-def _pair_results(keys: Any, results: Any, out: dict) -> dict:
+def _pair_results(keys: Any, results: Any, out: dict[Any, Any]) -> dict[Any, Any]:
     """``{key: result}`` walking keys and results in step; results are not
     flattened themselves (a bag partition is a list)."""
     if type(keys) is list:
@@ -276,7 +292,7 @@ def _pair_results(keys: Any, results: Any, out: dict) -> dict:
     return out
 
 
-def optimize(*args: Any, **kwargs: Any) -> tuple:
+def optimize(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
     """Return equivalent collections whose graphs are already optimized.
 
     >>> from shoal import delayed
@@ -301,7 +317,7 @@ def visualize(
     format: str | None = None,
     optimize_graph: bool = False,
     **kwargs: Any,
-):
+) -> Any:
     """Draw the task graph of collections with graphviz (optional extra ``viz``).
 
     Writes ``filename`` (``.png`` by default; ``.dot`` writes graphviz source

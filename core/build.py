@@ -37,7 +37,7 @@ import gc
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from shoal.core.expr import Expr
 from shoal.core.layers import Layer, LayeredGraph
@@ -46,6 +46,10 @@ from shoal.core.task import Ref
 __all__ = ["BlockExpr", "GraphBuilder", "build_graph", "all_block_indices", "MAX_INLINE_DEPTH"]
 
 MAX_INLINE_DEPTH = 40
+
+# The builder a room's nodes are built by: the core one, or a room's subclass
+# with more to ask (arrays: parts of blocks, row plans).
+BuilderT = TypeVar("BuilderT", bound="GraphBuilder")
 
 
 def all_block_indices(numblocks: tuple[Any, ...]) -> list[tuple[int, ...]]:
@@ -59,12 +63,15 @@ def all_block_indices(numblocks: tuple[Any, ...]) -> list[tuple[int, ...]]:
     return list(itertools.product(*[range(n) for n in numblocks]))
 
 
-class BlockExpr(Expr):
+class BlockExpr(Expr, Generic[BuilderT]):
     """A plan node whose output is a grid of blocks (see the module docstring).
 
     Subclasses give ``numblocks`` and ``_block``; they set ``fusable`` for
     per-block work and ``cost`` for sources and cheap recomputable work, and
     say which children they read one block per output block (``_one_to_one``).
+    The type parameter is the builder that builds them: ``GraphBuilder`` here,
+    a room's subclass of it where the room's nodes ask it for more
+    (``class ArrayExpr(BlockExpr["GraphBuilder"])`` in ``shoal.array.expr``).
 
     >>> class Numbers(BlockExpr):
     ...     n: int
@@ -83,16 +90,16 @@ class BlockExpr(Expr):
     def numblocks(self) -> tuple[Any, ...]:
         raise NotImplementedError(f"{type(self).__name__} must define numblocks")
 
-    def _block(self, index: tuple[Any, ...], b: GraphBuilder) -> Any:
+    def _block(self, index: tuple[Any, ...], b: BuilderT) -> Any:
         """The task (or data) producing block ``index``."""
         raise NotImplementedError(f"{type(self).__name__} has no _block()")
 
-    def _one_to_one(self, child: BlockExpr) -> bool:
+    def _one_to_one(self, child: BlockExpr[Any]) -> bool:
         """True if each block of ``child`` is used by at most one block here
         (and this node's blocks may be made piece by piece from them)."""
         return False
 
-    def _build_layer(self, b: GraphBuilder) -> Any:
+    def _build_layer(self, b: BuilderT) -> Any:
         """This node's stored blocks: a ``Layer`` by default. A node with other
         keys (a tree's inner levels) returns a mapping and asks ``b.ref`` for
         its children's blocks."""
@@ -100,7 +107,7 @@ class BlockExpr(Expr):
         nodes = [block(index, b) for index in all_block_indices(self.numblocks)]
         return Layer(self._name, self.numblocks, nodes)
 
-    def _extra_layer(self, b: GraphBuilder) -> Any:
+    def _extra_layer(self, b: BuilderT) -> Any:
         """Graph entries this node needs besides its blocks (persisted data)."""
         return {}
 
@@ -163,7 +170,7 @@ class GraphBuilder:
     [('double-...', 0), ('double-...', 1)]
     """
 
-    def __init__(self, root: BlockExpr, others: tuple[Any, ...] = ()):
+    def __init__(self, root: BlockExpr[Any], others: tuple[Any, ...] = ()):
         self.roots = (root, *others)
         self.uses: Counter[str] = Counter()
         for root in {r._name: r for r in self.roots}.values():  # a root is used as a result:
@@ -175,7 +182,7 @@ class GraphBuilder:
         self.leaf_refs: dict[Any, Any] | None = (
             None  # (name, index) -> key chosen elsewhere (sharing)
         )
-        self.pending: list[BlockExpr] = []
+        self.pending: list[BlockExpr[Any]] = []
         self.stored: set[Any] = set()
         self.extras: set[Any] = set()
         self.graph = LayeredGraph()
@@ -190,7 +197,7 @@ class GraphBuilder:
                 seen.setdefault(node._name, node)
         return list(seen.values())
 
-    def fuses(self, parent: BlockExpr, child: BlockExpr) -> bool:
+    def fuses(self, parent: BlockExpr[Any], child: BlockExpr[Any]) -> bool:
         """The fusion rule (module docstring): is ``child`` made inside
         ``parent``'s tasks? Decided once per pair of nodes."""
         pair = (parent._name, child._name)
@@ -199,7 +206,7 @@ class GraphBuilder:
             decided = self._inlined[pair] = self._decide(parent, child)
         return decided
 
-    def _decide(self, parent: BlockExpr, child: BlockExpr) -> bool:
+    def _decide(self, parent: BlockExpr[Any], child: BlockExpr[Any]) -> bool:
         if child.cost == "free":
             return True
         if not parent._one_to_one(child):
@@ -208,23 +215,23 @@ class GraphBuilder:
             return True
         return child.fusable and self.uses[child._name] == 1
 
-    def inline(self, parent: BlockExpr, child: BlockExpr) -> bool:
+    def inline(self, parent: BlockExpr[Any], child: BlockExpr[Any]) -> bool:
         """``fuses``, unless the nesting is already ``MAX_INLINE_DEPTH`` deep."""
         return self.depth < MAX_INLINE_DEPTH and self.fuses(parent, child)
 
-    def store(self, child: BlockExpr) -> None:
+    def store(self, child: BlockExpr[Any]) -> None:
         """Make sure ``child``'s blocks are in the graph under their own keys."""
         if child._name not in self.stored:
             self.stored.add(child._name)
             self.pending.append(child)
 
-    def extra(self, node: BlockExpr) -> None:
+    def extra(self, node: BlockExpr[Any]) -> None:
         """Add ``node``'s extra entries (once)."""
         if node._name not in self.extras:
             self.extras.add(node._name)
             self.graph.update(node._extra_layer(self))
 
-    def ref(self, child: BlockExpr, index: tuple[Any, ...]) -> Ref:
+    def ref(self, child: BlockExpr[Any], index: tuple[Any, ...]) -> Ref:
         """A reference to block ``index`` of ``child``, stored under its key."""
         if self.leaf_refs is not None:
             key = self.leaf_refs.get((child._name, index))
@@ -233,7 +240,7 @@ class GraphBuilder:
         self.store(child)
         return Ref(child.key(index))
 
-    def nested(self, child: BlockExpr, make: Callable[..., Any], *args: Any) -> Any:
+    def nested(self, child: BlockExpr[Any], make: Callable[..., Any], *args: Any) -> Any:
         """``make(*args)`` one nesting level deeper (``child`` inlined)."""
         if child._name not in self.extras:
             self.extra(child)
@@ -243,7 +250,7 @@ class GraphBuilder:
         finally:
             self.depth -= 1
 
-    def input(self, parent: BlockExpr, child: BlockExpr, index: tuple[Any, ...]) -> Any:
+    def input(self, parent: BlockExpr[Any], child: BlockExpr[Any], index: tuple[Any, ...]) -> Any:
         """Block ``index`` of ``child`` as ``parent`` should receive it: its task
         inline, or a reference to its key."""
         if self.leaf_refs is not None:
@@ -288,7 +295,7 @@ class GraphBuilder:
                 gc.enable()
 
 
-def build_graph(expr: BlockExpr, *others: BlockExpr) -> LayeredGraph:
+def build_graph(expr: BlockExpr[Any], *others: BlockExpr[Any]) -> LayeredGraph:
     """The task graph computing every block of ``expr`` (and of ``others``).
 
     >>> class Numbers(BlockExpr):

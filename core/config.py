@@ -60,7 +60,7 @@ def _norm(key: str) -> str:
     return key.replace("_", "-").lower()
 
 
-def _merge(base: dict, new: Mapping) -> None:
+def _merge(base: dict[str, Any], new: Mapping[str, Any]) -> None:
     for k, v in new.items():
         k = _norm(str(k))
         if isinstance(v, Mapping) and isinstance(base.get(k), dict):
@@ -78,7 +78,7 @@ def _yaml_files() -> list[str]:
     return sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith((".yaml", ".yml")))
 
 
-def _from_yaml() -> list[dict]:
+def _from_yaml() -> list[dict[str, Any]]:
     files = _yaml_files()
     if not files:
         return []
@@ -94,8 +94,8 @@ def _from_yaml() -> list[dict]:
     return out
 
 
-def _from_env(environ: Mapping[str, str]) -> dict:
-    out: dict = {}
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for name, raw in environ.items():
         if not name.startswith("SHOAL_") or name == "SHOAL_CONFIG":
             continue
@@ -120,7 +120,7 @@ def refresh(environ: Mapping[str, str] | None = None) -> None:
     True
     """
     with _lock:
-        fresh: dict = copy.deepcopy(DEFAULTS)
+        fresh: dict[str, Any] = copy.deepcopy(DEFAULTS)
         for data in _from_yaml():
             _merge(fresh, data)
         _merge(fresh, _from_env(os.environ if environ is None else environ))
@@ -144,7 +144,7 @@ def update_defaults(new: Mapping[str, Any], docs: Mapping[str, str] | None = Non
         _merge(DEFAULTS, new)
         DOCS.update(docs or {})
         current = copy.deepcopy(config)
-        fresh: dict = copy.deepcopy(DEFAULTS)
+        fresh: dict[str, Any] = copy.deepcopy(DEFAULTS)
         _merge(fresh, current)
         config.clear()
         config.update(fresh)
@@ -171,7 +171,7 @@ def get(key: str, default: Any = _MISSING) -> Any:
         return copy.deepcopy(node) if isinstance(node, dict) else node  # never the live section
 
 
-def _all_paths(node: Mapping, prefix: str = "") -> Iterator[str]:
+def _all_paths(node: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
     for k, v in node.items():
         path = f"{prefix}{k}"
         yield path
@@ -212,7 +212,7 @@ class _Change:
 _open: dict[tuple[str, ...], list[_Change]] = {}
 
 
-def _node(path: tuple[str, ...]) -> dict:
+def _node(path: tuple[str, ...]) -> dict[str, Any]:
     node = config
     for part in path[:-1]:
         node = node.setdefault(part, {})

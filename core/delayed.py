@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from shoal.core import base
-from shoal.core.base import CollectionMethods, is_collection
-from shoal.core.graph import flatten_keys
+from shoal.core.base import CollectionMethods, finalize_collection, is_collection
+from shoal.core.graph import flatten_keys, keys_to_refs
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
@@ -31,22 +31,12 @@ def _first(results: Any) -> Any:
     return results
 
 
-def _build_set(items: list) -> set:
+def _build_set(items: list[Any]) -> set[Any]:
     return set(items)
 
 
-def _apply(func: Callable, args: list, kwargs: dict) -> Any:
+def _apply(func: Callable[..., Any], args: list[Any], kwargs: dict[Any, Any]) -> Any:
     return func(*args, **kwargs)
-
-
-def _finalize_collection(results: Any, finalize: Callable, extra: tuple) -> Any:
-    return finalize(results, *extra)
-
-
-def _to_refs(keys: Any) -> Any:
-    if type(keys) is list:
-        return [_to_refs(k) for k in keys]
-    return Ref(keys)
 
 
 class Delayed(CollectionMethods):
@@ -60,7 +50,13 @@ class Delayed(CollectionMethods):
     __slots__ = ("_key", "_layer", "_deps", "_length")
     __shoal_scheduler__ = "threads"
 
-    def __init__(self, key: Any, layer: dict, deps: tuple = (), length: int | None = None):
+    def __init__(
+        self,
+        key: Any,
+        layer: Mapping[Any, Any],
+        deps: tuple[Any, ...] = (),
+        length: int | None = None,
+    ):
         self._key = key
         self._layer = layer
         self._deps = deps
@@ -71,9 +67,9 @@ class Delayed(CollectionMethods):
         """The key whose value this object stands for."""
         return self._key
 
-    def __shoal_graph__(self) -> dict:
-        graph: dict = {}
-        seen: set = set()
+    def __shoal_graph__(self) -> dict[Any, Any]:
+        graph: dict[Any, Any] = {}
+        seen: set[Any] = set()
         stack = [self]
         while stack:
             d = stack.pop()
@@ -87,10 +83,10 @@ class Delayed(CollectionMethods):
     def __shoal_keys__(self) -> Any:
         return self._key
 
-    def __shoal_postcompute__(self) -> tuple:
+    def __shoal_postcompute__(self) -> tuple[Any, ...]:
         return _first, ()
 
-    def __shoal_postpersist__(self) -> tuple:
+    def __shoal_postpersist__(self) -> tuple[Any, ...]:
         return _rebuild, (self._key, self._length)
 
     def __shoal_tokenize__(self) -> Any:
@@ -102,7 +98,7 @@ class Delayed(CollectionMethods):
     def __hash__(self) -> int:
         return hash(self._key)
 
-    def __dir__(self) -> list:
+    def __dir__(self) -> list[Any]:
         return sorted(set(dir(type(self))) | {"key"})
 
     def __getattr__(self, attr: str) -> Delayed:
@@ -145,11 +141,11 @@ class Delayed(CollectionMethods):
         )
 
 
-def _rebuild(graph: dict, key: Any, length: int | None) -> Delayed:
+def _rebuild(graph: dict[Any, Any], key: Any, length: int | None) -> Delayed:
     return Delayed(key, graph, (), length)
 
 
-def _binary(op: Callable, reflected: bool = False) -> Callable:
+def _binary(op: Callable[..., Any], reflected: bool = False) -> Callable[..., Any]:
     def method(self: Delayed, other: Any) -> Delayed:
         args = (other, self) if reflected else (self, other)
         return _call_task(op, args, {}, pure=True, name=op.__name__.strip("_"))
@@ -157,7 +153,7 @@ def _binary(op: Callable, reflected: bool = False) -> Callable:
     return method
 
 
-def _unary(op: Callable) -> Callable:
+def _unary(op: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: Delayed) -> Delayed:
         return _call_task(op, (self,), {}, pure=True, name=op.__name__.strip("_"))
 
@@ -184,11 +180,11 @@ for _op in (
     setattr(Delayed, f"__r{_name}__", _binary(_op, reflected=True))
 for _op in (operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge):
     setattr(Delayed, f"__{_op.__name__.strip('_')}__", _binary(_op))
-for _op in (operator.neg, operator.pos, operator.abs, operator.invert):
-    setattr(Delayed, f"__{_op.__name__.strip('_')}__", _unary(_op))
+for _op1 in (operator.neg, operator.pos, operator.abs, operator.invert):
+    setattr(Delayed, f"__{_op1.__name__.strip('_')}__", _unary(_op1))
 
 
-def _unpack(obj: Any, deps: list) -> Any:
+def _unpack(obj: Any, deps: list[Any]) -> Any:
     """Replace Delayed objects and collections inside ``obj`` by references,
     appending what they need to ``deps``."""
     typ = type(obj)
@@ -220,20 +216,20 @@ def _from_collection(coll: Any) -> Delayed:
     keys = coll.__shoal_keys__()
     name = "finalize-" + tokenize(*flatten_keys(keys))
     layer = dict(coll.__shoal_graph__())
-    layer[name] = Task(_finalize_collection, _to_refs(keys), finalize, extra)
+    layer[name] = Task(finalize_collection, keys_to_refs(keys), finalize, extra)
     return Delayed(name, layer)
 
 
 def _call_task(
-    func: Callable,
-    args: tuple,
-    kwargs: dict,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[Any, Any],
     pure: bool | None = None,
     name: str | None = None,
     key: Any = None,
     nout: int | None = None,
 ) -> Delayed:
-    deps: list = []
+    deps: list[Any] = []
     task_args = [_unpack(a, deps) for a in args]
     task_kwargs = {k: _unpack(v, deps) for k, v in kwargs.items()}
     if key is None:
@@ -251,7 +247,9 @@ class DelayedFunction:
 
     __slots__ = ("func", "pure", "nout", "name")
 
-    def __init__(self, func: Callable, pure: bool | None, nout: int | None, name: str | None):
+    def __init__(
+        self, func: Callable[..., Any], pure: bool | None, nout: int | None, name: str | None
+    ):
         self.func = func
         self.pure = pure
         self.nout = nout
@@ -272,7 +270,7 @@ class DelayedFunction:
         return (self.func, self.pure, self.nout, self.name)
 
     @property
-    def __wrapped__(self) -> Callable:
+    def __wrapped__(self) -> Callable[..., Any]:
         return self.func
 
 
@@ -311,7 +309,7 @@ def delayed(
         return _from_collection(obj)
     if callable(obj):
         return DelayedFunction(obj, pure, nout, name)
-    deps: list = []
+    deps: list[Any] = []
     node = _unpack(obj, deps) if traverse else obj
     key = name if name is not None else f"{type(obj).__name__.lower()}-{tokenize(obj)}"
     if deps:

@@ -30,7 +30,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_dot(graph: Mapping, rankdir: str = "BT") -> str:
+def to_dot(graph: Mapping[Any, Any], rankdir: str = "BT") -> str:
     """Graphviz source for ``graph``.
 
     >>> from shoal.core.task import Task, Ref
@@ -56,7 +56,10 @@ def to_dot(graph: Mapping, rankdir: str = "BT") -> str:
 
 
 def render(
-    graph: Mapping, filename: str | None = "shoal-graph", format: str | None = None, **kwargs: Any
+    graph: Mapping[Any, Any],
+    filename: str | None = "shoal-graph",
+    format: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Write ``graph`` as an image (or ``.dot`` source) and return it.
 

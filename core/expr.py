@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.tokenize import tokenize
@@ -190,7 +190,7 @@ class Expr:
                 out.extend(x for x in op if isinstance(x, Expr))
         return out
 
-    def replace_operands(self, **changes: Any) -> Expr:
+    def replace_operands(self, **changes: Any) -> Self:
         """A node of the same type with some operands changed.
 
         >>> class Pair(Expr):
@@ -206,11 +206,11 @@ class Expr:
         values.update(changes)
         return type(self)(**values)
 
-    def substitute_operands(self, operands: list[Any] | tuple[Any, ...]) -> Expr:
+    def substitute_operands(self, operands: list[Any] | tuple[Any, ...]) -> Self:
         """A node of the same type with new operands, in field order."""
         return type(self)(*operands)
 
-    def _map_children(self, func: Callable[[Expr], Expr]) -> Expr:
+    def _map_children(self, func: Callable[[Expr], Expr]) -> Self:
         new = [_map_operand(op, func) for op in self.operands]
         if all(a is b for a, b in zip(new, self.operands)):
             return self

@@ -2,7 +2,9 @@
 
 A task ``a`` is fused into ``b`` when ``b`` is the only task that needs ``a``,
 ``a`` is the only thing ``b`` needs, ``a`` is not a requested output, and both
-carry the same annotations. A maximal run of such links becomes one
+carry the same annotations, and ``a`` is not an external handle (data whose
+type sets ``__shoal_external__``, such as a distributed ``Future`` of a
+persisted block: the backend finds it by its key). A maximal run of such links becomes one
 ``Fused`` node under the last key, so a 1,000-long chain of ``inc`` is one task
 and pays the scheduler's per-task cost once. Diamonds and fan-ins are left
 alone: fusing them would serialize work that can run in parallel.
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from contextlib import contextmanager
 from itertools import chain
+from typing import Any, overload
 
 from shoal.core import config
 from shoal.core.layers import LayeredGraph
@@ -28,14 +31,27 @@ __all__ = ["fuse_linear"]
 _END = object()
 
 
-def _annotations(node) -> dict | None:
+def _annotations(node: Any) -> dict[Any, Any] | None:
     typ = type(node)
     if typ is Task or typ is Fused:
-        return node.annotations
+        found: dict[Any, Any] | None = node.annotations
+        return found
     return None
 
 
-def fuse_linear(graph: Mapping, keys: Iterable = (), max_length: int | None = None) -> Mapping:
+@overload
+def fuse_linear(
+    graph: LayeredGraph, keys: Iterable[Any] = (), max_length: int | None = None
+) -> LayeredGraph: ...
+@overload
+def fuse_linear(
+    graph: Mapping[Any, Any], keys: Iterable[Any] = (), max_length: int | None = None
+) -> MutableMapping[Any, Any]: ...
+
+
+def fuse_linear(
+    graph: Mapping[Any, Any], keys: Iterable[Any] = (), max_length: int | None = None
+) -> MutableMapping[Any, Any]:
     """Return a new graph with linear chains fused (see module docstring).
 
     ``keys`` are outputs that must stay addressable. ``max_length`` bounds the
@@ -54,7 +70,7 @@ def fuse_linear(graph: Mapping, keys: Iterable = (), max_length: int | None = No
 
 
 @contextmanager
-def _gc_paused():
+def _gc_paused() -> Any:
     """Pause the cyclic garbage collector while building big acyclic structures.
 
     Young collections would otherwise traverse the large lists and dicts
@@ -70,17 +86,19 @@ def _gc_paused():
             gc.enable()
 
 
-def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
+def _fuse(graph: Mapping[Any, Any], outputs: set[Any], max_length: int) -> MutableMapping[Any, Any]:
     all_deps = list(map(dependencies_of, graph.values()))
     n_dependents = Counter(chain.from_iterable(all_deps))
     annotated = any(map(_annotations, graph.values()))
+    handles = {t for t in set(map(type, graph.values())) if getattr(t, "__shoal_external__", 0)}
+    external = {k for k, node in graph.items() if type(node) in handles} if handles else ()
 
     # parent[k] = d when d is fused into its only dependent k.
-    parent: dict = {}
+    parent: dict[Any, Any] = {}
     for (k, node), ds in zip(graph.items(), all_deps):
         if len(ds) == 1:
             d = ds[0]
-            if n_dependents[d] == 1 and d not in outputs:
+            if n_dependents[d] == 1 and d not in outputs and d not in external:
                 if annotated and _annotations(graph.get(d)) != _annotations(node):
                     continue
                 parent[k] = d  # d missing from the graph is checked per chain below
@@ -118,7 +136,7 @@ def _fuse(graph: Mapping, outputs: set, max_length: int) -> dict:
             if len(segment) == 1:
                 out[end] = on_chain[end]
                 continue
-            inner: list = []
+            inner: list[Any] = []
             for s in segment:
                 node = on_chain[s]
                 if type(node) is Fused:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shoal.core.task import Key, dependencies_of
+from shoal.core.task import Key, Ref, dependencies_of
 
 __all__ = [
     "CycleError",
@@ -27,7 +27,7 @@ __all__ = [
 class CycleError(ValueError):
     """The graph has a cycle; ``cycle`` lists the keys on it in order."""
 
-    def __init__(self, cycle: list):
+    def __init__(self, cycle: list[Any]):
         self.cycle = cycle
         path = " -> ".join(repr(k) for k in cycle + cycle[:1])
         super().__init__(f"the task graph has a cycle: {path}")
@@ -46,10 +46,10 @@ class MissingKeyError(KeyError):
         super().__init__(msg)
 
     def __str__(self) -> str:
-        return self.args[0]
+        return str(self.args[0])
 
 
-def flatten_keys(keys: Any) -> list:
+def flatten_keys(keys: Any) -> list[Any]:
     """The keys in a nested list structure, in order.
 
     >>> flatten_keys([["a", ("b", 0)], "c"])
@@ -57,7 +57,7 @@ def flatten_keys(keys: Any) -> list:
     """
     if type(keys) is not list:
         return [keys]
-    out: list = []
+    out: list[Any] = []
     stack = [iter(keys)]
     while stack:
         for item in stack[-1]:
@@ -70,7 +70,30 @@ def flatten_keys(keys: Any) -> list:
     return out
 
 
-def get_dependencies(graph: Mapping) -> dict[Key, tuple]:
+def keys_to_refs(keys: Any) -> Any:
+    """A nested list of keys as the same structure of ``Ref``s (the argument of
+    a task that receives the results of all those keys).
+
+    >>> keys_to_refs([["a"], ("b", 0)])
+    [[Ref('a')], Ref(('b', 0))]
+    """
+    if type(keys) is list:
+        return [keys_to_refs(k) for k in keys]
+    return Ref(keys)
+
+
+def pack_results(keys: Any, results: Mapping[Any, Any]) -> Any:
+    """The results of a nested list of keys, in the same structure.
+
+    >>> pack_results([["a"], "b"], {"a": 1, "b": 2})
+    [[1], 2]
+    """
+    if type(keys) is list:
+        return [pack_results(k, results) for k in keys]
+    return results[keys]
+
+
+def get_dependencies(graph: Mapping[Any, Any]) -> dict[Key, tuple[Any, ...]]:
     """Map each key to the keys it depends on.
 
     >>> from shoal.core.task import Task, Ref
@@ -80,7 +103,9 @@ def get_dependencies(graph: Mapping) -> dict[Key, tuple]:
     return {k: dependencies_of(v) for k, v in graph.items()}
 
 
-def get_dependents(graph: Mapping, dependencies: Mapping | None = None) -> dict[Key, list]:
+def get_dependents(
+    graph: Mapping[Any, Any], dependencies: Mapping[Any, Any] | None = None
+) -> dict[Key, list[Any]]:
     """Map each key to the keys that depend on it.
 
     >>> from shoal.core.task import Task, Ref
@@ -88,7 +113,7 @@ def get_dependents(graph: Mapping, dependencies: Mapping | None = None) -> dict[
     {'a': ['b'], 'b': []}
     """
     deps = dependencies if dependencies is not None else get_dependencies(graph)
-    out: dict[Key, list] = {k: [] for k in graph}
+    out: dict[Key, list[Any]] = {k: [] for k in graph}
     for k, ds in deps.items():
         for d in ds:
             if d in out:
@@ -96,7 +121,7 @@ def get_dependents(graph: Mapping, dependencies: Mapping | None = None) -> dict[
     return out
 
 
-def cull(graph: Mapping, keys: Iterable) -> dict:
+def cull(graph: Mapping[Any, Any], keys: Iterable[Any]) -> dict[Any, Any]:
     """The part of ``graph`` needed to compute ``keys``.
 
     Raises ``MissingKeyError`` naming the missing key and the task that asked.
@@ -105,8 +130,8 @@ def cull(graph: Mapping, keys: Iterable) -> dict:
     >>> sorted(cull({"a": 1, "b": Task(abs, Ref("a")), "c": 3}, ["b"]))
     ['a', 'b']
     """
-    out: dict = {}
-    stack: list = []
+    out: dict[Any, Any] = {}
+    stack: list[Any] = []
     for k in keys:
         if k not in graph:
             raise MissingKeyError(k, None)
@@ -125,7 +150,7 @@ def cull(graph: Mapping, keys: Iterable) -> dict:
     return out
 
 
-def toposort(graph: Mapping, dependencies: Mapping | None = None) -> list:
+def toposort(graph: Mapping[Any, Any], dependencies: Mapping[Any, Any] | None = None) -> list[Any]:
     """Keys in an order where every key comes after all its dependencies.
 
     Raises ``CycleError`` naming the keys on a cycle and ``MissingKeyError``
@@ -136,9 +161,9 @@ def toposort(graph: Mapping, dependencies: Mapping | None = None) -> list:
     ['a', 'b']
     """
     deps = dependencies if dependencies is not None else get_dependencies(graph)
-    order: list = []
+    order: list[Any] = []
     # 0 = unseen, 1 = on the current path, 2 = done
-    state: dict = {}
+    state: dict[Any, Any] = {}
     for root in graph:
         if state.get(root) == 2:
             continue
@@ -166,7 +191,7 @@ def toposort(graph: Mapping, dependencies: Mapping | None = None) -> list:
     return order
 
 
-def validate(graph: Mapping, keys: Iterable = ()) -> None:
+def validate(graph: Mapping[Any, Any], keys: Iterable[Any] = ()) -> None:
     """Raise a clear error if ``graph`` has a cycle, refers to a missing key, or
     lacks a requested key; return None otherwise.
 

@@ -58,7 +58,9 @@ class Layer:
 
     __slots__ = ("name", "shape", "nodes", "count")
 
-    def __init__(self, name: str, shape: tuple[int, ...], nodes: list, count: int | None = None):
+    def __init__(
+        self, name: str, shape: tuple[int, ...], nodes: list[Any], count: int | None = None
+    ):
         shape = tuple(shape)
         if len(nodes) != prod(shape):
             raise ValueError(
@@ -73,10 +75,10 @@ class Layer:
     def __repr__(self) -> str:
         return f"Layer({self.name!r}, shape={self.shape}, tasks={self.count})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (Layer, (self.name, self.shape, self.nodes, self.count))
 
-    def position(self, key: tuple) -> int:
+    def position(self, key: tuple[Any, ...]) -> int:
         """The list position of ``key``, or -1 if it is not on this grid."""
         shape = self.shape
         if len(key) != len(shape) + 1:
@@ -95,22 +97,22 @@ class Layer:
             flat = flat * n + i
         return flat
 
-    def _all_keys(self) -> Iterator[tuple]:
+    def _all_keys(self) -> Iterator[tuple[Any, ...]]:
         return product((self.name,), *map(range, self.shape))  # key tuples made in C
 
-    def keys(self) -> Iterator[tuple]:
+    def keys(self) -> Iterator[tuple[Any, ...]]:
         """The keys present, in C order."""
         if self.count == len(self.nodes):
             return self._all_keys()
         return (k for k, n in zip(self._all_keys(), self.nodes) if n is not _ABSENT)
 
-    def values(self) -> Iterator:
+    def values(self) -> Iterator[Any]:
         """The nodes present, in C order."""
         if self.count == len(self.nodes):
             return iter(self.nodes)
         return (n for n in self.nodes if n is not _ABSENT)
 
-    def items(self) -> Iterator[tuple]:
+    def items(self) -> Iterator[tuple[Any, ...]]:
         """``(key, node)`` pairs present, in C order."""
         pairs = zip(self._all_keys(), self.nodes)
         if self.count == len(self.nodes):
@@ -130,7 +132,7 @@ def _as_index(i: Any) -> int:
         return -1
 
 
-class LayeredGraph(MutableMapping):
+class LayeredGraph(MutableMapping[Any, Any]):
     """A task graph stored as layers plus loose keys, used like a dict.
 
     >>> from shoal.core.task import Task, Ref
@@ -146,11 +148,11 @@ class LayeredGraph(MutableMapping):
 
     __slots__ = ("_layers", "_loose", "_shared", "_loose_names")
 
-    def __init__(self, graph: Mapping | Iterable = ()):
+    def __init__(self, graph: Mapping[Any, Any] | Iterable[Any] = ()):
         self._layers: dict[str, Layer] = {}
-        self._loose: dict = {}
-        self._shared: set = set()  # names of layers other graphs may also hold
-        self._loose_names: set = set()  # names of tuple keys stored loose
+        self._loose: dict[Any, Any] = {}
+        self._shared: set[Any] = set()  # names of layers other graphs may also hold
+        self._loose_names: set[Any] = set()  # names of tuple keys stored loose
         if graph:
             self.update(graph)
 
@@ -161,7 +163,7 @@ class LayeredGraph(MutableMapping):
         return self._layers
 
     @property
-    def loose(self) -> dict:
+    def loose(self) -> dict[Any, Any]:
         """The keys that sit on no layer (read-only use)."""
         return self._loose
 
@@ -213,7 +215,7 @@ class LayeredGraph(MutableMapping):
                     return layer, i
         return None, -1
 
-    def drop(self, keys: Iterable) -> None:
+    def drop(self, keys: Iterable[Any]) -> None:
         """Remove ``keys``, skipping those not present (one pass, for many keys).
 
         >>> g = LayeredGraph({("x", i): i for i in range(40)})
@@ -293,7 +295,7 @@ class LayeredGraph(MutableMapping):
         if not layer.count:
             del self._layers[layer.name]
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:
         return chain(*[layer.keys() for layer in self._layers.values()], self._loose)
 
     def __len__(self) -> int:
@@ -303,19 +305,19 @@ class LayeredGraph(MutableMapping):
         layers = ", ".join(map(repr, self._layers.values()))
         return f"LayeredGraph([{layers}], loose={len(self._loose)})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (_rebuild, (list(self._layers.values()), self._loose))
 
-    def items(self) -> ItemsView:
+    def items(self) -> ItemsView[Any, Any]:
         return _Items(self)
 
-    def values(self) -> ValuesView:
+    def values(self) -> ValuesView[Any]:
         return _Values(self)
 
-    def _iter_items(self) -> Iterator[tuple]:
+    def _iter_items(self) -> Iterator[tuple[Any, ...]]:
         return chain(*[layer.items() for layer in self._layers.values()], self._loose.items())
 
-    def _iter_values(self) -> Iterator:
+    def _iter_values(self) -> Iterator[Any]:
         return chain(*[layer.values() for layer in self._layers.values()], self._loose.values())
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
@@ -356,21 +358,25 @@ class LayeredGraph(MutableMapping):
         return out
 
 
-class _Items(ItemsView):
+class _Items(ItemsView[Any, Any]):
     __slots__ = ()
 
-    def __iter__(self) -> Iterator[tuple]:
+    _mapping: LayeredGraph
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return self._mapping._iter_items()
 
 
-class _Values(ValuesView):
+class _Values(ValuesView[Any]):
     __slots__ = ()
 
-    def __iter__(self) -> Iterator:
+    _mapping: LayeredGraph
+
+    def __iter__(self) -> Iterator[Any]:
         return self._mapping._iter_values()
 
 
-def _rebuild(layers: list, loose: dict) -> LayeredGraph:
+def _rebuild(layers: list[Any], loose: dict[Any, Any]) -> LayeredGraph:
     graph = LayeredGraph()
     for layer in layers:
         graph.add_layer(layer)

@@ -53,7 +53,7 @@ from typing import Any
 
 from shoal.core import config
 from shoal.core.diagnostics.callbacks import Callback, active_callbacks
-from shoal.core.graph import flatten_keys
+from shoal.core.graph import flatten_keys, pack_results
 from shoal.core.order import order_graph
 from shoal.core.task import Fused, Ref, Task
 
@@ -75,7 +75,7 @@ def default_num_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _call(node, results):
+def _call(node: Any, results: Any) -> Any:
     typ = type(node)
     if typ is Task or typ is Fused:
         return node(results)
@@ -84,7 +84,7 @@ def _call(node, results):
     return node
 
 
-def _run_with_retries(node, results, first_error: Exception):
+def _run_with_retries(node: Any, results: Any, first_error: Exception) -> Any:
     """Re-run a failed node up to its ``retries`` annotation; re-raise at the end."""
     ann = getattr(node, "annotations", None)
     for _ in range(int(ann.get("retries", 0)) if ann else 0):
@@ -95,18 +95,12 @@ def _run_with_retries(node, results, first_error: Exception):
     raise first_error
 
 
-def _name_key(exc: BaseException, key) -> BaseException:
+def _name_key(exc: BaseException, key: Any) -> BaseException:
     note = f"shoal: raised while computing task {key!r}"
     notes = getattr(exc, "__notes__", None) or []
     if note not in notes:
         exc.add_note(note)
     return exc
-
-
-def _collect_results(keys, results: Mapping):
-    if type(keys) is list:
-        return [_collect_results(k, results) for k in keys]
-    return results[keys]
 
 
 class _Callbacks:
@@ -133,9 +127,9 @@ class _Plan:
 
     __slots__ = ("keys", "nodes", "deps", "refcount", "_graph")
 
-    def __init__(self, graph: Mapping, wanted: list):
+    def __init__(self, graph: Mapping[Any, Any], wanted: list[Any]):
         self.keys, self.nodes, self.deps, self.refcount = order_graph(graph, wanted)
-        self._graph = None
+        self._graph: dict[Any, Any] | None = None
         if len(wanted) == 1:
             self.refcount[-1] += 1  # the walk placed the only output last
         else:
@@ -144,17 +138,17 @@ class _Plan:
                 self.refcount[position[k]] += 1
 
     @property
-    def graph(self) -> dict:
+    def graph(self) -> dict[Any, Any]:
         """The culled graph, built on demand (for callbacks)."""
         if self._graph is None:
             self._graph = dict(zip(self.keys, self.nodes))
         return self._graph
 
 
-def _dependents(deps: list) -> list:
+def _dependents(deps: list[Any]) -> list[Any]:
     """For each position: None, its only dependent's position, or a list of them
     (one list object per node would cost the garbage collector dearly)."""
-    dependents: list = [None] * len(deps)
+    dependents: list[Any] = [None] * len(deps)
     for i, ds in enumerate(deps):
         for d in ds:
             x = dependents[d]
@@ -200,9 +194,9 @@ class _Run:
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.done = threading.Event()
-        self.results: dict = {}
+        self.results: dict[Any, Any] = {}
         self.refcount = plan.refcount[:]
-        self.ready: list = []
+        self.ready: list[Any] = []
         self.idle = 0
         self.error: tuple[BaseException, Any] | None = None
         self.stopped = False
@@ -250,8 +244,8 @@ class _Run:
         worker: Any = threading.get_ident()
         prev = -1  # the position this worker ran last, its value in ``value``
         value = None
-        more: list = []  # the other positions of a batch, their values in ``more_values``
-        more_values: list = []
+        more: list[Any] = []  # the other positions of a batch, their values in ``more_values``
+        more_values: list[Any] = []
         nxt = -1 if shared else 0  # the task to run next, if known
         acquire()
         try:
@@ -338,10 +332,10 @@ class _Run:
                 prev = nxt
                 nxt = -1
                 if pretask:
-                    for f in pretask:
-                        f(keys[prev])
+                    for before in pretask:
+                        before(keys[prev])
                         for i in more:
-                            f(keys[i])
+                            before(keys[i])
                 # run it, without the lock if other workers share the run
                 if shared:
                     release()
@@ -407,7 +401,7 @@ class _Run:
 
 
 def _compute(
-    graph: Mapping,
+    graph: Mapping[Any, Any],
     keys: Any,
     callbacks: Sequence[Callback] | None,
     launch: Callable[[_Run], None] | None,
@@ -431,17 +425,17 @@ def _compute(
             exc, key = run.error
             raise _name_key(exc, key)
         errored = False
-        return _collect_results(keys, run.results)
+        return pack_results(keys, run.results)
     finally:
-        for f in cbs.finish:
-            f(plan.graph, errored)
+        for done in cbs.finish:
+            done(plan.graph, errored)
 
 
 # --------------------------------------------------------------------- sync
 
 
 def get_sync(
-    graph: Mapping, keys: Any, callbacks: Sequence[Callback] | None = None, **kwargs: Any
+    graph: Mapping[Any, Any], keys: Any, callbacks: Sequence[Callback] | None = None, **kwargs: Any
 ) -> Any:
     """Run ``graph`` in the calling thread, in priority order.
 
@@ -466,7 +460,7 @@ class _ThreadPool:
         self.size = size
         self.busy = False
         self._cond = threading.Condition()
-        self._jobs: list = []
+        self._jobs: list[Any] = []
         self.threads = [
             threading.Thread(target=self._serve, name=f"shoal-threads-{i}", daemon=True)
             for i in range(size)
@@ -520,7 +514,7 @@ def _acquire_pool(size: int) -> tuple[_ThreadPool, bool]:
     return _ThreadPool(size), False
 
 
-def _on_threads(size: int, on_interrupt: Callable[[], None] | None = None) -> Callable:
+def _on_threads(size: int, on_interrupt: Callable[[], None] | None = None) -> Callable[..., Any]:
     """A launcher that runs the loop on a pool of ``size`` threads and waits."""
 
     def launch(run: _Run) -> None:
@@ -547,7 +541,7 @@ def _on_threads(size: int, on_interrupt: Callable[[], None] | None = None) -> Ca
 
 
 def get_threads(
-    graph: Mapping,
+    graph: Mapping[Any, Any],
     keys: Any,
     num_workers: int | None = None,
     callbacks: Sequence[Callback] | None = None,
@@ -575,6 +569,7 @@ def _run_batch_in_process(payload: bytes) -> bytes:
     shipped with it; return results or the first error, pickled."""
     import cloudpickle
 
+    dumps: Callable[[Any], bytes] = cloudpickle.dumps  # typed: cloudpickle has no stubs
     batch = cloudpickle.loads(payload)
     out = []
     start = time.perf_counter()
@@ -587,19 +582,19 @@ def _run_batch_in_process(payload: bytes) -> bytes:
             except Exception as final:
                 tb = "".join(traceback.format_exception(final))
                 try:
-                    blob = cloudpickle.dumps(final)
+                    blob = dumps(final)
                 except Exception:
-                    blob = cloudpickle.dumps(RuntimeError(f"{type(final).__name__}: {final}"))
-                return cloudpickle.dumps(("error", key, blob, tb))
+                    blob = dumps(RuntimeError(f"{type(final).__name__}: {final}"))
+                return dumps(("error", key, blob, tb))
         out.append(value)
     elapsed = time.perf_counter() - start
     try:
-        return cloudpickle.dumps(("ok", out, elapsed, os.getpid()))
+        return dumps(("ok", out, elapsed, os.getpid()))
     except Exception as e:
         tb = "".join(traceback.format_exception(e))
         keys = [key for key, _, _ in batch]
         err = TypeError(f"could not send results of tasks {keys} back: {e}")
-        return cloudpickle.dumps(("error", keys[-1], cloudpickle.dumps(err), tb))
+        return dumps(("error", keys[-1], dumps(err), tb))
 
 
 class _ProcessBatches:
@@ -623,7 +618,7 @@ class _ProcessBatches:
         fit = int(self._BATCH_SECONDS * self.tasks / self.seconds) if self.seconds else self.tasks
         return max(1, min(ready // (2 * self.processes), 256, fit))
 
-    def run(self, run: _Run, first: int, more: list) -> tuple[Any, list, int]:
+    def run(self, run: _Run, first: int, more: list[Any]) -> tuple[Any, list[Any], int]:
         """Run ``first`` and ``more`` in a process: the value of ``first``, those
         of ``more`` in order, and the process id. A task's error comes as
         ``_BatchError``; any other exception is the batch's (pickling, the pool)."""
@@ -665,7 +660,7 @@ class _ProcessBatches:
 _process_pools: dict[int, Any] = {}
 
 
-def _process_pool(size: int):
+def _process_pool(size: int) -> Any:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -703,7 +698,7 @@ atexit.register(_shutdown_process_pools)
 
 
 def get_processes(
-    graph: Mapping,
+    graph: Mapping[Any, Any],
     keys: Any,
     num_workers: int | None = None,
     callbacks: Sequence[Callback] | None = None,
@@ -727,7 +722,7 @@ def get_processes(
     return _compute(graph, keys, callbacks, launch, batches)
 
 
-BACKENDS: dict[str, Callable] = {
+BACKENDS: dict[str, Callable[..., Any]] = {
     "sync": get_sync,
     "synchronous": get_sync,
     "single-threaded": get_sync,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from shoal.core.graph import CycleError, MissingKeyError
 from shoal.core.task import Key, dependencies_of
@@ -35,7 +36,9 @@ _MARK = object()  # on the walk's stack: the entries below are a key, its depend
 _ON_PATH = -1  # position of a key whose dependencies are being walked
 
 
-def order_graph(graph: Mapping, outputs: Iterable) -> tuple[list, list, list, list]:
+def order_graph(
+    graph: Mapping[Any, Any], outputs: Iterable[Any]
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """Cull, validate and order ``graph`` for ``outputs`` in one walk.
 
     Returns four lists indexed by execution position: the keys needed for
@@ -51,7 +54,7 @@ def order_graph(graph: Mapping, outputs: Iterable) -> tuple[list, list, list, li
     return _walk(graph, list(outputs), True)
 
 
-def order_keys(graph: Mapping, outputs: Iterable | None = None) -> list:
+def order_keys(graph: Mapping[Any, Any], outputs: Iterable[Any] | None = None) -> list[Any]:
     """All keys of ``graph`` in execution order (see module docstring).
 
     ``outputs`` are the keys the caller wants; the walk starts from them, in
@@ -67,7 +70,9 @@ def order_keys(graph: Mapping, outputs: Iterable | None = None) -> list:
     return _walk(graph, roots, False)[0]
 
 
-def order_chunks(graph: Mapping, outputs: list, chunk: int) -> Iterator[tuple[list, list, list]]:
+def order_chunks(
+    graph: Mapping[Any, Any], outputs: list[Any], chunk: int
+) -> Iterator[tuple[list[Any], list[Any], list[Any]]]:
     """Yield ``(keys, nodes, deps)`` of at most ``chunk`` tasks each, in
     execution order (see module docstring); ``deps`` holds positions in the
     whole sequence. A client sends the first chunks of a big graph while the
@@ -87,12 +92,12 @@ def order_chunks(graph: Mapping, outputs: list, chunk: int) -> Iterator[tuple[li
     for k in outputs:
         if k not in graph:
             raise MissingKeyError(k, None)
-    position: dict = {}
+    position: dict[Any, Any] = {}
     position_of = position.__getitem__
     setdefault = position.setdefault
-    keys: list = []
-    nodes: list = []
-    deps: list = []
+    keys: list[Any] = []
+    nodes: list[Any] = []
+    deps: list[Any] = []
     placed = 0  # keys placed in earlier chunks
     stack = list(outputs)[::-1]
     push = stack.append
@@ -140,11 +145,13 @@ def order_chunks(graph: Mapping, outputs: list, chunk: int) -> Iterator[tuple[li
         yield keys, nodes, deps
 
 
-def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, list]:
+def _walk(
+    graph: Mapping[Any, Any], roots: list[Any], index: bool
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """The whole walk as one chunk of ``order_chunks``, plus (with ``index``)
     how many nodes depend on each."""
     ((keys, nodes, deps),) = order_chunks(graph, roots, sys.maxsize)
-    n_dependents: list = []
+    n_dependents: list[Any] = []
     if index:
         n_dependents = [0] * len(keys)
         for ds in deps:
@@ -153,7 +160,7 @@ def _walk(graph: Mapping, roots: list, index: bool) -> tuple[list, list, list, l
     return keys, nodes, deps, n_dependents
 
 
-def _walking(stack: list):
+def _walking(stack: list[Any]) -> Any:
     """The key whose dependencies are being pushed: the one under the top mark."""
     for i in range(len(stack) - 1, 0, -1):
         if stack[i] is _MARK:
@@ -161,13 +168,13 @@ def _walking(stack: list):
     return None
 
 
-def _path_from(stack: list, key) -> list:
+def _path_from(stack: list[Any], key: Any) -> list[Any]:
     """The keys being walked, from ``key`` to the innermost: a cycle."""
     path = [stack[i - 1] for i in range(1, len(stack)) if stack[i] is _MARK]
     return path[path.index(key) :]
 
 
-def order(graph: Mapping, outputs: Iterable | None = None) -> dict[Key, int]:
+def order(graph: Mapping[Any, Any], outputs: Iterable[Any] | None = None) -> dict[Key, int]:
     """Map each key to its priority: 0 runs first.
 
     >>> from shoal.core.task import Task, Ref

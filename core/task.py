@@ -19,9 +19,9 @@ All classes use ``__slots__`` because a graph may hold millions of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, cast
 
-Key = str | tuple
+Key = str | tuple[Any, ...]
 
 __all__ = ["Ref", "Task", "Fused", "Key", "dependencies_of", "execute_node", "is_node"]
 
@@ -47,14 +47,14 @@ class Ref:
     def __hash__(self) -> int:
         return hash((Ref, self.key))
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (Ref, (self.key,))
 
 
 _LEAVES = frozenset((int, float, bool, str, bytes, slice, type(None)))  # hold no references
 
 
-def _collect(obj: Any, out: list, seen: set) -> bool:
+def _collect(obj: Any, out: list[Any], seen: set[Any]) -> bool:
     """Append the keys referenced inside ``obj`` to ``out``; return True if
     ``obj`` holds a reference or an inner task anywhere."""
     typ = type(obj)
@@ -84,7 +84,7 @@ def _collect(obj: Any, out: list, seen: set) -> bool:
     return False
 
 
-def _substitute(obj: Any, results: Mapping) -> Any:
+def _substitute(obj: Any, results: Mapping[Any, Any]) -> Any:
     """Replace every ``Ref`` in ``obj`` by its result and run inner tasks."""
     typ = type(obj)
     if typ is Ref:
@@ -106,7 +106,13 @@ class _Meta:
 
     __slots__ = ("dependencies", "deep", "kwargs", "annotations")
 
-    def __init__(self, dependencies: tuple, deep: bool, kwargs: dict | None, annotations):
+    def __init__(
+        self,
+        dependencies: tuple[Any, ...],
+        deep: bool,
+        kwargs: dict[Any, Any] | None,
+        annotations: Any,
+    ) -> None:
         self.dependencies = dependencies
         self.deep = deep
         self.kwargs = kwargs
@@ -132,7 +138,7 @@ class _RefAt:
 _REF_AT = tuple(_RefAt(i) for i in range(8))
 
 
-_SHARED_METAS: dict = {}  # (dependencies, deep, kwargs signature) -> one _Meta for all
+_SHARED_METAS: dict[Any, Any] = {}  # (dependencies, deep, kwargs signature) -> one _Meta for all
 _PLAIN = (int, float, bool, str, bytes, type(None))
 
 
@@ -149,7 +155,7 @@ def _signature(value: Any) -> Any:
     return None
 
 
-def _shared_meta(deps: tuple, deep: bool, kwargs: dict | None) -> _Meta:
+def _shared_meta(deps: tuple[Any, ...], deep: bool, kwargs: dict[Any, Any] | None) -> _Meta:
     """The ``_Meta`` of a task, shared with every task built with the same
     dependencies, nesting and plain-constant keyword arguments: blocks of one
     layer usually differ only in their positional arguments, so they share one
@@ -172,10 +178,10 @@ def _shared_meta(deps: tuple, deep: bool, kwargs: dict | None) -> _Meta:
     return meta
 
 
-def _call_meta(args: tuple, kwargs: dict) -> Any:
+def _call_meta(args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:
     """The ``_meta`` of a task with these arguments (see ``Task.__slots__``)."""
-    deps: list = []
-    seen: set = set()
+    deps: list[Any] = []
+    seen: set[Any] = set()
     deep = False
     first_ref = None
     for a in args:
@@ -222,7 +228,7 @@ class Task:
     #   _Meta     anything else: keyword arguments, annotations, nested references
     __slots__ = ("func", "_args", "_meta")
 
-    def __init__(self, func: Callable, /, *args: Any, **kwargs: Any):
+    def __init__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any):
         if not callable(func):
             raise TypeError(
                 f"Task expects a callable as its first argument, got {type(func).__name__}: {func!r}"
@@ -258,37 +264,37 @@ class Task:
             self._meta = meta
 
     @property
-    def args(self) -> tuple:
+    def args(self) -> tuple[Any, ...]:
         """The positional arguments, as given."""
         meta = self._meta
+        args: Any = self._args  # a key (one-argument shapes) or the argument tuple
         if meta is _SOLO:
             return (self._args,)
         if meta is _REF_ONLY:
             return (Ref(self._args),)
         if type(meta) is _RefAt:
-            args = self._args
             return (*args[: meta.pos], Ref(args[meta.pos]), *args[meta.pos + 1 :])
-        return self._args
+        return cast("tuple[Any, ...]", args)
 
     @property
-    def dependencies(self) -> tuple:
+    def dependencies(self) -> tuple[Any, ...]:
         """The keys this task needs, in argument order, without repeats."""
         return dependencies_of(self)
 
     @property
-    def kwargs(self) -> dict | None:
+    def kwargs(self) -> dict[Any, Any] | None:
         """The keyword arguments, or None."""
         meta = self._meta
         return meta.kwargs if type(meta) is _Meta else None
 
     @property
-    def annotations(self) -> dict | None:
+    def annotations(self) -> dict[Any, Any] | None:
         """Annotations for the schedulers (``priority``, ``retries``, ...), or None."""
         meta = self._meta
         return meta.annotations if type(meta) is _Meta else None
 
     @annotations.setter
-    def annotations(self, value: dict | None) -> None:
+    def annotations(self, value: dict[Any, Any] | None) -> None:
         meta = self._meta
         if type(meta) is not _Meta:
             args, deps = self.args, self.dependencies
@@ -308,9 +314,11 @@ class Task:
         self.annotations = merged
         return self
 
-    def __call__(self, results: Mapping = None) -> Any:  # type: ignore[assignment]
-        meta = self._meta
-        args = self._args
+    def __call__(self, results: Mapping[Any, Any] = None) -> Any:  # type: ignore[assignment]
+        # typed Any: the dispatch below is on exact types (``type(x) is``), the
+        # fastest test, which mypy does not narrow on
+        meta: Any = self._meta
+        args: Any = self._args
         if meta is None:
             return self.func(*args)
         if meta is _SOLO:
@@ -364,11 +372,11 @@ class Task:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (_rebuild_task, (self.func, self.args, self.kwargs, self.annotations))
 
 
-def _rebuild_task(func, args, kwargs, annotations):
+def _rebuild_task(func: Any, args: Any, kwargs: Any, annotations: Any) -> Any:
     task = Task(func, *args, **(kwargs or {}))
     if annotations is not None:
         task.annotations = annotations
@@ -392,7 +400,9 @@ class Fused:
 
     __slots__ = ("key", "tasks", "dependencies", "annotations", "_linear")
 
-    def __init__(self, key: Key, tasks: list[tuple[Key, Any]], annotations: dict | None = None):
+    def __init__(
+        self, key: Key, tasks: list[tuple[Key, Any]], annotations: dict[Any, Any] | None = None
+    ):
         if not tasks:
             raise ValueError("Fused needs at least one inner task")
         if tasks[-1][0] != key:
@@ -401,8 +411,8 @@ class Fused:
         self.tasks = tuple(tasks)
         self.annotations = annotations
         inner = set()
-        deps: list = []
-        seen: set = set()
+        deps: list[Any] = []
+        seen: set[Any] = set()
         # linear: each inner task after the first needs only the one before it,
         # so a run can drop every inner result as soon as the next one exists
         linear = True
@@ -420,9 +430,9 @@ class Fused:
         self.dependencies = tuple(deps)
         self._linear = linear
 
-    def __call__(self, results: Mapping = None) -> Any:  # type: ignore[assignment]
+    def __call__(self, results: Mapping[Any, Any] = None) -> Any:  # type: ignore[assignment]
         linear = self._linear
-        local = results if linear else _Chain(results)
+        local: Any = results if linear else _Chain(results)  # get-item is all that is used
         value = None
         k = self.key
         try:
@@ -454,7 +464,7 @@ class Fused:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (Fused, (self.key, list(self.tasks), self.annotations))
 
 
@@ -463,8 +473,8 @@ class _Chain:
 
     __slots__ = ("mine", "outer")
 
-    def __init__(self, outer: Mapping | None):
-        self.mine: dict = {}
+    def __init__(self, outer: Mapping[Any, Any]):
+        self.mine: dict[Any, Any] = {}
         self.outer = outer
 
     def __getitem__(self, key: Hashable) -> Any:
@@ -484,7 +494,7 @@ def is_node(obj: Any) -> bool:
     return typ is Task or typ is Fused
 
 
-def dependencies_of(node: Any) -> tuple:
+def dependencies_of(node: Any) -> tuple[Any, ...]:
     """The keys a graph node needs: empty for data, stored for tasks.
 
     >>> dependencies_of(Task(len, Ref("a"))), dependencies_of([1, 2])
@@ -503,16 +513,19 @@ def dependencies_of(node: Any) -> tuple:
         if typ is Ref:
             return (meta.key,)
         if typ is tuple:
-            return meta
-        return meta.dependencies
+            keys: tuple[Any, ...] = meta
+            return keys
+        keys = meta.dependencies
+        return keys
     if typ is Fused:
-        return node.dependencies
+        keys = node.dependencies
+        return keys
     if typ is Ref:
         return (node.key,)
     return ()
 
 
-def execute_node(node: Any, results: Mapping) -> Any:
+def execute_node(node: Any, results: Mapping[Any, Any]) -> Any:
     """Run a graph node against the results of its dependencies.
 
     A ``Ref`` as a whole node is an alias: its value is the referenced result.

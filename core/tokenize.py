@@ -49,7 +49,7 @@ _handlers: dict[type, Callable[[Any], Any]] = {}
 _lazy: dict[str, Callable[[], None]] = {}
 
 
-def register(*types_: type) -> Callable:
+def register(*types_: type) -> Callable[..., Any]:
     """Decorator: ``normalize`` objects of these types with the function.
 
     >>> class Point:
@@ -60,7 +60,7 @@ def register(*types_: type) -> Callable:
     True
     """
 
-    def wrap(func: Callable) -> Callable:
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         for t in types_:
             _handlers[t] = func
         return func
@@ -68,18 +68,18 @@ def register(*types_: type) -> Callable:
     return wrap
 
 
-def register_lazy(module: str) -> Callable:
+def register_lazy(module: str) -> Callable[..., Any]:
     """Decorator: run the function to register handlers the first time an
     object whose type comes from ``module`` (top-level name) is tokenized."""
 
-    def wrap(func: Callable) -> Callable:
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         _lazy[module] = func
         return func
 
     return wrap
 
 
-def _hash_bytes(data) -> str:
+def _hash_bytes(data: Any) -> str:
     import xxhash
 
     return xxhash.xxh3_128_hexdigest(data)
@@ -134,9 +134,9 @@ def normalize(obj: Any) -> Any:
             data = obj if typ is bytes else obj.encode("utf-8", "surrogatepass")
             return (typ.__name__, len(obj), _hash_bytes(data))
         return obj
-    seen = getattr(_local, "seen", None)
+    seen: set[int] | None = getattr(_local, "seen", None)
     top = seen is None
-    if top:
+    if seen is None:
         seen = _local.seen = set()
     oid = id(obj)
     if oid in seen:
@@ -153,7 +153,7 @@ def normalize(obj: Any) -> Any:
             _local.seen = None
 
 
-def _find_handler(typ: type) -> Callable:
+def _find_handler(typ: type) -> Callable[..., Any]:
     root = typ.__module__.split(".", 1)[0]
     if root in _lazy:
         _lazy.pop(root)()
@@ -167,8 +167,8 @@ def _find_handler(typ: type) -> Callable:
     return _normalize_object
 
 
-def _seq(tag: str) -> Callable:
-    def handler(obj):
+def _seq(tag: str) -> Callable[..., Any]:
+    def handler(obj: Any) -> Any:
         return (tag, tuple(normalize(x) for x in obj))
 
     return handler
@@ -179,67 +179,67 @@ register(list)(_seq("list"))
 
 
 @register(int, float, complex, str, bytes)
-def _normalize_builtin_subclass(x) -> Any:
+def _normalize_builtin_subclass(x: Any) -> Any:
     # exact builtins never get here (see normalize); their subclasses do
     return ("builtin", type(x).__module__, type(x).__qualname__, repr(x))
 
 
 @register(dict)
-def _normalize_dict(d: dict) -> Any:
+def _normalize_dict(d: dict[Any, Any]) -> Any:
     items = [(normalize(k), normalize(v)) for k, v in d.items()]
     items.sort(key=lambda kv: repr(kv[0]))
     return ("dict", tuple(items))
 
 
 @register(set, frozenset)
-def _normalize_set(s) -> Any:
+def _normalize_set(s: set[Any] | frozenset[Any]) -> Any:
     return (type(s).__name__, tuple(sorted((normalize(x) for x in s), key=repr)))
 
 
 @register(
     datetime.date, datetime.datetime, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID
 )
-def _normalize_repr(obj) -> Any:
+def _normalize_repr(obj: Any) -> Any:
     return (type(obj).__qualname__, repr(obj))
 
 
 @register(bytearray, memoryview)
-def _normalize_buffer(b) -> Any:
+def _normalize_buffer(b: bytearray | memoryview) -> Any:
     data = bytes(b) if isinstance(b, memoryview) and not b.c_contiguous else b
     return (type(b).__name__, _hash_bytes(data))
 
 
 @register(pathlib.PurePath)
-def _normalize_path(p) -> Any:
+def _normalize_path(p: pathlib.PurePath) -> Any:
     return ("path", type(p).__name__, str(p))
 
 
 @register(enum.Enum)
-def _normalize_enum(e) -> Any:
+def _normalize_enum(e: enum.Enum) -> Any:
     return ("enum", type(e).__module__, type(e).__qualname__, e.name)
 
 
 @register(functools.partial)
-def _normalize_partial(p) -> Any:
+def _normalize_partial(p: functools.partial[Any]) -> Any:
     return ("partial", normalize(p.func), normalize(p.args), normalize(p.keywords or {}))
 
 
 @register(types.MethodType)
-def _normalize_method(m) -> Any:
+def _normalize_method(m: types.MethodType) -> Any:
     return ("method", normalize(m.__func__), normalize(m.__self__))
 
 
 @register(types.ModuleType)
-def _normalize_module(m) -> Any:
+def _normalize_module(m: types.ModuleType) -> Any:
     return ("module", m.__name__)
 
 
 @register(type)
-def _normalize_type(t) -> Any:
+def _normalize_type(t: type) -> Any:
     return ("type", t.__module__, t.__qualname__)
 
 
-def _importable(func) -> bool:
+def _importable(func: Any) -> bool:
     mod = sys.modules.get(getattr(func, "__module__", None) or "")
     if mod is None:
         return False
@@ -270,7 +270,7 @@ def _normalize_code(code: types.CodeType) -> Any:
     )
 
 
-def _global_names(code: types.CodeType, out: set) -> set:
+def _global_names(code: types.CodeType, out: set[Any]) -> set[Any]:
     out.update(code.co_names)
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
@@ -305,14 +305,14 @@ def _normalize_python_function(func: types.FunctionType) -> Any:
 
 
 @register(types.BuiltinFunctionType)
-def _normalize_builtin_function(func) -> Any:
+def _normalize_builtin_function(func: types.BuiltinFunctionType) -> Any:
     owner = func.__self__
     if owner is None or isinstance(owner, types.ModuleType):
         return ("builtin", getattr(owner, "__name__", None), func.__qualname__)
     return ("builtin-method", func.__name__, normalize(owner))
 
 
-def _normalize_callable(func) -> Any:
+def _normalize_callable(func: Any) -> Any:
     """Callables with no visible state (method descriptors, C callables)."""
     if _importable(func):
         return ("function", func.__module__, func.__qualname__)
@@ -347,7 +347,7 @@ def _normalize_object(obj: Any) -> Any:
     func, args, state, items, pairs = (tuple(reduced) + (None,) * 5)[:5]
     if (
         not has_dict
-        and func is copyreg.__newobj__
+        and func is copyreg.__newobj__  # type: ignore[attr-defined]  # undocumented, unstubbed
         and tuple(args) == (typ,)
         and state is None
         and items is None
@@ -379,7 +379,7 @@ def _register_numpy() -> None:
             try:
                 import cloudpickle
 
-                data = _hash_bytes(cloudpickle.dumps(x, protocol=5))
+                data: Any = _hash_bytes(cloudpickle.dumps(x, protocol=5))
             except Exception:
                 return ("random", _random_token(x))
         elif isinstance(x, np.memmap) and x.filename:
@@ -396,7 +396,7 @@ def _register_numpy() -> None:
     register(np.memmap)(_normalize_ndarray)
 
     @register(np.ma.MaskedArray)
-    def _normalize_masked(x) -> Any:
+    def _normalize_masked(x: Any) -> Any:
         return (
             "masked",
             _normalize_ndarray(x.data),
@@ -405,19 +405,19 @@ def _register_numpy() -> None:
         )
 
     @register(np.generic)
-    def _normalize_scalar(x) -> Any:
+    def _normalize_scalar(x: Any) -> Any:
         return ("np-scalar", str(x.dtype), x.tobytes())
 
     @register(np.dtype)
-    def _normalize_dtype(x) -> Any:
+    def _normalize_dtype(x: Any) -> Any:
         return ("dtype", str(x))
 
     @register(np.ufunc)
-    def _normalize_ufunc(f) -> Any:
+    def _normalize_ufunc(f: Any) -> Any:
         return ("ufunc", f.__name__)
 
     @register(np.random.Generator)
-    def _normalize_generator(g) -> Any:
+    def _normalize_generator(g: Any) -> Any:
         return ("generator", normalize(g.bit_generator.state))
 
 
@@ -425,7 +425,7 @@ def _register_numpy() -> None:
 def _register_pandas() -> None:
     import pandas as pd
 
-    def _values(obj) -> Any:
+    def _values(obj: Any) -> Any:
         try:
             hashed = pd.util.hash_pandas_object(obj, index=False).to_numpy()
         except TypeError:  # unhashable values (lists, dicts): walk them instead
@@ -433,11 +433,11 @@ def _register_pandas() -> None:
         return normalize(hashed)
 
     @register(pd.Index)
-    def _normalize_index(idx) -> Any:
+    def _normalize_index(idx: Any) -> Any:
         return ("pd.Index", normalize(list(idx.names)), normalize(idx.dtype), _values(idx))
 
     @register(pd.Series)
-    def _normalize_series(s) -> Any:
+    def _normalize_series(s: Any) -> Any:
         return (
             "pd.Series",
             normalize(s.name),
@@ -447,7 +447,7 @@ def _register_pandas() -> None:
         )
 
     @register(pd.DataFrame)
-    def _normalize_frame(df) -> Any:
+    def _normalize_frame(df: Any) -> Any:
         cols = tuple(
             (normalize(c), normalize(df.dtypes.iloc[i]), _values(df.iloc[:, i]))
             for i, c in enumerate(df.columns)
@@ -455,11 +455,11 @@ def _register_pandas() -> None:
         return ("pd.DataFrame", cols, _normalize_index(df.index), _normalize_index(df.columns))
 
     @register(pd.api.extensions.ExtensionDtype)
-    def _normalize_ext_dtype(d) -> Any:
+    def _normalize_ext_dtype(d: Any) -> Any:
         return ("pd.dtype", str(d), repr(d))
 
     @register(pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval)
-    def _normalize_pd_scalar(x) -> Any:
+    def _normalize_pd_scalar(x: Any) -> Any:
         return ("pd.scalar", type(x).__name__, repr(x))
 
 
@@ -468,7 +468,7 @@ def _register_pyarrow() -> None:
     import pyarrow as pa
 
     @register(pa.Table, pa.RecordBatch)
-    def _normalize_table(t) -> Any:
+    def _normalize_table(t: Any) -> Any:
         import io
 
         sink = io.BytesIO()
@@ -477,5 +477,5 @@ def _register_pyarrow() -> None:
         return ("pa.Table", _hash_bytes(sink.getvalue()))
 
     @register(pa.DataType, pa.Schema)
-    def _normalize_type(t) -> Any:
+    def _normalize_type(t: Any) -> Any:
         return ("pa.type", str(t))

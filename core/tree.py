@@ -154,7 +154,7 @@ def _pick(pieces: Any, j: int) -> Any:
     return pieces[j]
 
 
-class TreeReduce(BlockExpr):
+class TreeReduce(BlockExpr[GraphBuilder]):
     """Reduce the blocks of a 1-D ``parts`` (partials, one per partition) to
     ``split_out`` blocks: ``combine(list, **kwargs)`` per group of
     ``split_every``, ``aggregate(list, **kwargs)`` at the root. With
@@ -172,7 +172,7 @@ class TreeReduce(BlockExpr):
     45
     """
 
-    parts: BlockExpr
+    parts: BlockExpr[Any]
     combine: Callable[..., Any]
     aggregate: Callable[..., Any]
     split_every: int

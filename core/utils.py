@@ -55,7 +55,7 @@ def parse_bytes(value: str | int | float) -> int:
         raise ValueError(
             f"cannot read {value!r} as a size in bytes; expected e.g. '128MiB' or '2GB'"
         )
-    return int(float(m.group(1)) * _UNITS.get(m.group(2) or "b"))
+    return int(float(m.group(1)) * _UNITS[m.group(2) or "b"])
 
 
 def format_bytes(n: float) -> str:

@@ -182,7 +182,7 @@ def concat(
 
     if not isinstance(dfs, (list, tuple)) or not dfs:
         raise TypeError("concat takes a non-empty list of frames")
-    axis = {"index": 0, "rows": 0, "columns": 1}.get(axis, axis)
+    axis = {"index": 0, "rows": 0, "columns": 1}.get(str(axis), axis)
     if axis not in (0, 1):
         raise ValueError(f"concat: axis must be 0 or 1, got {axis!r}")
     if join not in ("outer", "inner"):

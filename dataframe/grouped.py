@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from shoal.dataframe.expr import map_partitions_expr
+from shoal.dataframe.expr import FrameExpr, map_partitions_expr
 from shoal.dataframe.meta import MetaInferenceError, emulate, make_meta
 from shoal.dataframe.shuffle import Partitioned, check_shuffle_method, shuffle_expr
 
@@ -139,6 +139,8 @@ def run_grouped(
     common = {"by": by, "opts": _options(groupby), "selection": groupby._selection}
     kwargs = kwargs or {}
     if method == "apply":
+        if func is None:
+            raise TypeError("groupby.apply needs a function")
         run = functools.partial(group_apply, **common, func=func, args=args, kwargs=kwargs)
         given = None if meta is None else make_meta(meta)
         try:
@@ -148,15 +150,15 @@ def run_grouped(
                 raise
         else:  # a given meta rarely spells the index (group keys, then the rows')
             given = inferred if given is None else given.set_axis(inferred.index[:0], axis=0)
-        expr = map_partitions_expr(run, moved, label="groupby-apply", meta=given, empty=given)
-        return new_collection(expr)
+        applied = map_partitions_expr(run, moved, label="groupby-apply", meta=given, empty=given)
+        return new_collection(applied)
     call = {**common, "method": method, "args": args, "kwargs": kwargs}
     given = emulate(
         group_call, groupby._frame._meta, fname=f"groupby.{method}", nonempty=True, **call
     )
     if groupby._dropna and _nullable_keys(groupby._frame._meta, keys):
         given = _widened(given)  # rows with a missing key get a missing value
-    expr = map_partitions_expr(
+    expr: FrameExpr = map_partitions_expr(
         group_call, moved, label=f"groupby-{method}", meta=given, **call, empty=given
     )
     if isinstance(expr._meta, pd.DataFrame) and set(keys) <= set(expr._meta.columns):

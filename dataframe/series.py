@@ -3,6 +3,7 @@ index of a collection, and a lazy single value."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -258,9 +259,9 @@ class Series(Elementwise):
     def sort_values(
         self,
         ascending: bool = True,
-        na_position: str = "last",
+        na_position: builtins.str = "last",
         npartitions: int | None = None,
-        shuffle_method: str | None = None,
+        shuffle_method: builtins.str | None = None,
         max_branch: int | None = None,
     ):
         """Values sorted across partitions, stably (see ``DataFrame.sort_values``)."""

@@ -72,7 +72,9 @@ class ShuffleDirectory:
         self.path = os.path.join(
             root, f"shoal-shuffle-{name}-{os.getpid()}-{next(_counter)}-{os.urandom(4).hex()}"
         )
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+        self._finalizer: weakref.finalize[Any, Any] | None = weakref.finalize(
+            self, shutil.rmtree, self.path, ignore_errors=True
+        )
 
     @classmethod
     def _borrowed(cls, name: str, path: str) -> ShuffleDirectory:

@@ -24,11 +24,12 @@ __all__ = ["estimate_bytes"]
 def _source_bytes(node: FrameExpr) -> int | None:
     if isinstance(node, FromPandas):
         return int(sum(_memory(p) for p in node.parts))
-    if type(node).__name__ == "ReadParquet":
-        footers = dict(zip(node.dataset.files, node.dataset.footers))
+    if type(node).__name__ == "ReadParquet":  # by name: parquet imports this module
+        read: Any = node
+        footers = dict(zip(read.dataset.files, read.dataset.footers))
         return sum(
-            node._row_group_bytes(footers[path], rg)
-            for pieces in node._plan
+            read._row_group_bytes(footers[path], rg)
+            for pieces in read._plan
             for path, groups, _ in pieces
             for rg in groups
         )

@@ -217,15 +217,14 @@ def set_index(
                     f"{los[i + 1]!r}); call set_index without sorted=True"
                 )
         # an empty partition starts where the next non-empty one does
-        declared, start = [], his[-1]
+        starts, start = [], his[-1]
         for n, lo in zip(stats.n.tolist()[::-1], stats.lo.tolist()[::-1]):
             start = lo if n else start
-            declared.append(start)
-        declared = declared[::-1] + [his[-1]]
+            starts.append(start)
         dtype = frame._meta[col].dtype
-        declared = tuple(pd.Index(declared).astype(dtype))
+        declared = tuple(pd.Index(starts[::-1] + [his[-1]]).astype(dtype))
         unique = tuple(pd.Index(declared).unique())
-        expr = WithDivisions(indexed, declared)
+        expr: FrameExpr = WithDivisions(indexed, declared)
         straddle = any(his[i] == los[i + 1] for i in range(len(los) - 1))
         if straddle or unique != declared:  # move equal keys to one partition
             expr = RepartitionDivisions(expr, unique if len(unique) > 1 else (unique[0],) * 2)

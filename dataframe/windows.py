@@ -91,7 +91,7 @@ class Rolling:
                 raise ValueError(f"rolling: window must be >= 0, got {window}")
             if min_periods is not None and min_periods > window:
                 raise ValueError(f"rolling: min_periods {min_periods} must be <= window {window}")
-            self._window = window
+            self._window: Any = window
             half = window // 2
             self._before, self._after = (half, half) if center else (max(window - 1, 0), 0)
             return

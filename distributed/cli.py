@@ -1,10 +1,18 @@
 """Command-line entry points: ``shoal-scheduler`` and ``shoal-worker``.
 
 Also ``python -m shoal.distributed.cli scheduler ...`` and ``... worker ADDRESS``.
-A cluster on many machines is two commands::
+A cluster on many machines is two commands (with TLS and a token, as any
+cluster reachable from a network should be)::
 
-    shoal-scheduler --host 0.0.0.0 --port 8786
-    shoal-worker tcp://scheduler-host:8786 --nthreads 4 --nworkers 2
+    export SHOAL_DISTRIBUTED__COMM__TOKEN=...   # or --token, on every machine
+    shoal-scheduler --host 0.0.0.0 --port 8786 --tls-ca-file ca.pem \\
+        --tls-cert sched.pem --tls-key sched.key
+    shoal-worker tls://scheduler-host:8786 --nthreads 4 --nworkers 2 \\
+        --tls-ca-file ca.pem --tls-cert worker.pem --tls-key worker.key
+
+Exit codes of ``shoal-scheduler``: 0 after SIGTERM/SIGINT, ``EXIT_CLOSED_REMOTELY``
+(3) when a client or peer closed it (``Client.shutdown()``), so a supervisor
+can tell the two apart.
 
 >>> build_parser().parse_args(["worker", "tcp://h:1", "--nthreads", "2"]).nthreads
 2
@@ -19,8 +27,51 @@ import signal
 import sys
 
 from shoal.distributed.memory import parse_memory_limit
+from shoal.distributed.security import Security
 
-__all__ = ["main", "scheduler_main", "worker_main", "build_parser"]
+__all__ = ["main", "scheduler_main", "worker_main", "build_parser", "EXIT_CLOSED_REMOTELY"]
+
+EXIT_CLOSED_REMOTELY = 3
+
+
+def _add_security_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tls-ca-file",
+        default=None,
+        help="CA (PEM) that signs the cluster's certificates; with it every connection uses "
+        "TLS and peers must show a certificate it signed (distributed.comm.tls.ca-file)",
+    )
+    parser.add_argument("--tls-cert", default=None, help="this process's certificate (PEM)")
+    parser.add_argument("--tls-key", default=None, help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--tls-no-client-cert",
+        action="store_true",
+        help="with TLS, do not ask connecting peers for a certificate (then use a token)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="shared secret every scheduler, worker and client must prove; prefer the "
+        "environment variable SHOAL_DISTRIBUTED__COMM__TOKEN (a command line is visible to "
+        "other users of the machine)",
+    )
+
+
+def security_from_args(args: argparse.Namespace) -> Security:
+    """The ``Security`` of a command: its options over this process's config.
+
+    >>> args = build_parser().parse_args(["scheduler", "--token", "t"])
+    >>> security_from_args(args).token
+    't'
+    """
+    base = Security.from_config()
+    return Security(
+        args.tls_ca_file or base.tls_ca_file,
+        args.tls_cert or base.tls_cert,
+        args.tls_key or base.tls_key,
+        base.require_client_cert and not args.tls_no_client_cert,
+        args.token if args.token is not None else base.token,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dashboard-address",
         default=None,
         help="serve the status page (/status, /json/status) here, e.g. :8787 or "
-        "0.0.0.0:8787 (off by default)",
+        "0.0.0.0:8787 (off by default; HTTPS when TLS is on)",
     )
+    _add_security_options(s)
     w = sub.add_parser("worker", help="run workers for a scheduler")
     w.add_argument("address", help="the scheduler, e.g. tcp://host:8786")
     w.add_argument("--nthreads", type=int, default=1, help="threads per worker")
@@ -63,21 +115,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--no-nanny", dest="nanny", action="store_false")
     w.add_argument("--nanny-address", default="", help=argparse.SUPPRESS)
+    _add_security_options(w)
     return parser
 
 
-async def _run_scheduler(args) -> None:
+async def _run_scheduler(args) -> int:
+    """Serve until a signal (exit code 0) or a remote close (``EXIT_CLOSED_REMOTELY``)."""
     from shoal.distributed.scheduler import Scheduler
 
+    security = security_from_args(args)
+    scheme = "tls" if security.tls else "tcp"
     scheduler = Scheduler(
-        f"tcp://{args.host}:{args.port}", dashboard_address=args.dashboard_address or None
+        f"{scheme}://{args.host}:{args.port}",
+        dashboard_address=args.dashboard_address or None,
+        security=security,
     )
     await scheduler.start()
     print(f"shoal scheduler at {scheduler.address}", flush=True)
     if scheduler.dashboard is not None:
         print(f"shoal dashboard at {scheduler.dashboard.url}", flush=True)
-    await _until_signal()
-    await scheduler.close()
+    stop = asyncio.ensure_future(_until_signal())
+    finished = asyncio.ensure_future(scheduler.finished.wait())
+    await asyncio.wait([stop, finished], return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    finished.cancel()
+    if scheduler.status == "closed":
+        print(f"shoal scheduler {scheduler.close_reason}; exiting", file=sys.stderr, flush=True)
+        return EXIT_CLOSED_REMOTELY
+    await scheduler.close("stopped by a signal")
+    return 0
 
 
 async def _until_signal() -> None:
@@ -92,6 +158,8 @@ async def _run_workers(args) -> int:
     """Run the workers until a signal (or until they all end); the exit code is
     1 if a worker closed itself for memory."""
     memory_limit = parse_memory_limit(_number(args.memory_limit), args.nworkers)
+    security = security_from_args(args)
+    host = f"{'tls' if security.tls else 'tcp'}://{args.host}:0"
     stop = asyncio.ensure_future(_until_signal())
     if args.nanny:
         from shoal.distributed.nanny import Nanny
@@ -101,7 +169,12 @@ async def _run_workers(args) -> int:
             name = f"{args.name}-{i}" if args.name and args.nworkers > 1 else args.name
             nannies.append(
                 await Nanny(
-                    args.address, args.nthreads, name, memory_limit, listen=f"tcp://{args.host}:0"
+                    args.address,
+                    args.nthreads,
+                    name,
+                    memory_limit,
+                    listen=host,
+                    security=security,
                 ).start()
             )
         stopped = [asyncio.ensure_future(n.stopped.wait()) for n in nannies]
@@ -122,8 +195,9 @@ async def _run_workers(args) -> int:
                     name,
                     memory_limit,
                     nanny=args.nanny_address,
-                    listen=f"tcp://{args.host}:0",
+                    listen=host,
                     local_directory=args.local_directory,
+                    security=security,
                 ).start()
             )
         if not args.nanny_address:

@@ -8,6 +8,18 @@ collections compute on the cluster unchanged.
 Threads: a synchronous client runs an event loop in a daemon thread; its
 methods post coroutines there and wait. ``Client(asynchronous=True)`` runs
 on the caller's loop and its methods return awaitables.
+
+Losing the scheduler (its connection closes, or it stays silent past
+``distributed.client.scheduler-ttl`` although the client sends heartbeats):
+``status`` turns ``"reconnecting"`` (``reconnect=True``, the default) or
+``"closed"``, and every future the client held, pending or finished, is
+cancelled with the reason (their results are gone with the scheduler;
+``lost_keys`` lists them). While reconnecting, the client retries the same
+address in the background; calls that need the scheduler wait up to
+``distributed.client.reconnect-wait`` seconds for it and then raise
+``SchedulerLostError``. Once a scheduler answers there again the client is
+``"running"`` and logs which futures were lost; submitting them again
+computes them again.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 import uuid
 from collections import ChainMap, defaultdict
 from collections.abc import Callable, Iterable
@@ -25,34 +38,37 @@ from typing import Any
 from shoal.core import config
 from shoal.core.base import (
     collections_to_graph,
+    finalize_collection,
     is_collection,
     push_active_backend,
     remove_active_backend,
 )
-from shoal.core.delayed import _finalize_collection as finalize_collection
-from shoal.core.delayed import _to_refs as keys_to_refs
 from shoal.core.diagnostics.callbacks import active_callbacks
-from shoal.core.graph import flatten_keys
-from shoal.core.local import _collect_results as collect_results
+from shoal.core.graph import flatten_keys, keys_to_refs, pack_results
 from shoal.core.order import order_chunks
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
 from shoal.distributed.batched import BatchedSend
-from shoal.distributed.comm import CommClosedError, connect
+from shoal.distributed.comm import AuthenticationError, CommClosedError, connect
 from shoal.distributed.future import ClientClosedError, Future, KeyState
 from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
 from shoal.distributed.protocol import Pickled, ToPickle
+from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool
 from shoal.distributed.sizeof import sizeof
 from shoal.distributed.utils import LoopRunner, new_id
 
-__all__ = ["Client", "fire_and_forget", "default_client"]
+__all__ = ["Client", "fire_and_forget", "default_client", "SchedulerLostError"]
 
 logger = logging.getLogger("shoal.distributed.client")
 
 FIRE_AND_FORGET = "fire-and-forget"
 _clients: list = []
+
+
+class SchedulerLostError(ConnectionError):
+    """The client's scheduler is gone (and did not come back in time)."""
 
 
 def default_client() -> Client:
@@ -121,8 +137,22 @@ class Client:
         asynchronous: bool = False,
         set_as_default: bool = True,
         timeout: float = 30.0,
+        security: Security | None = None,
+        reconnect: bool | None = None,
     ):
         self.id = new_id("client")
+        self.security = security
+        if reconnect is None:
+            reconnect = bool(config.get("distributed.client.reconnect"))
+        self.reconnect = reconnect
+        self.lost_keys: list = []  # the keys of the futures lost with the last scheduler
+        self._lost_reason = ""
+        self._epoch = 0  # bumped when the scheduler is lost: graphs encoded before are void
+        self._connected = threading.Event()  # set while running (for the user's threads)
+        self._last_heard = 0.0
+        self._heartbeat_task: asyncio.Task | None = None
+        self._reconnect_task: asyncio.Task | None = None
+        self._comm = None
         self.asynchronous = asynchronous
         self.set_as_default = set_as_default
         self.timeout = timeout
@@ -159,6 +189,7 @@ class Client:
             except BaseException:
                 self._runner.run(self._close())
                 self._runner.stop()
+                self._runner = None
                 raise
 
     # ---------------------------------------------------------- lifecycle
@@ -171,29 +202,48 @@ class Client:
         self.loop = asyncio.get_running_loop()
         address = self._address
         if address is None:
-            self.cluster = LocalCluster(asynchronous=True, **self._cluster_kwargs)
+            self.cluster = LocalCluster(
+                asynchronous=True, security=self.security, **self._cluster_kwargs
+            )
             await self.cluster._start()
             self._own_cluster = True
             address = self.cluster.scheduler_address
         elif isinstance(address, LocalCluster):
             self.cluster = address
             address = address.scheduler_address
+        if self.security is None:
+            self.security = (
+                self.cluster.security if self.cluster is not None else Security.from_config()
+            )
         self.scheduler_address = address
-        comm = await connect(address, timeout=self.timeout)
-        await comm.write({"op": "register-client", "client": self.id})
-        reply = await comm.read()
-        if reply.get("status") != "ok":
-            raise ConnectionError(f"scheduler at {address} refused the client: {reply}")
-        self.stream = BatchedSend(name=f"{self.id}->scheduler")
-        self.stream.start(comm)
-        self._comm = comm
-        self.pool = ConnectionPool(deserialize=False)
-        self._read_task = asyncio.ensure_future(self._read(comm))
-        self.status = "running"
+        self.pool = ConnectionPool(deserialize=False, security=self.security)
+        await self._connect(self.timeout)
+        self._heartbeat_task = asyncio.ensure_future(self._heartbeats())
         _clients.append(self)
         if self.set_as_default:
             push_active_backend(self)
         return self
+
+    async def _connect(self, timeout: float) -> None:
+        """Open the stream to the scheduler and register (again, after a loss)."""
+        address = self.scheduler_address
+        comm = await connect(address, timeout=timeout, security=self.security)
+        try:
+            await comm.write({"op": "register-client", "client": self.id})
+            reply = await asyncio.wait_for(comm.read(), timeout)
+        except BaseException:
+            comm.abort()
+            raise
+        if reply.get("status") != "ok":
+            comm.abort()
+            raise ConnectionError(f"scheduler at {address} refused the client: {reply}")
+        self.stream = BatchedSend(name=f"{self.id}->scheduler")
+        self.stream.start(comm)
+        self._comm = comm
+        self._last_heard = time.monotonic()
+        self._read_task = asyncio.ensure_future(self._read(comm))
+        self.status = "running"
+        self._connected.set()
 
     def __await__(self):
         return self._start().__await__()
@@ -227,6 +277,10 @@ class Client:
         if self.status == "closed":
             return
         self.status = "closed"
+        self._connected.clear()
+        for task in (self._heartbeat_task, self._reconnect_task):
+            if task is not None:
+                task.cancel()
         remove_active_backend(self)
         if self in _clients:
             _clients.remove(self)
@@ -244,11 +298,157 @@ class Client:
             if state.status == "pending":
                 state.traceback = "the client closed"
                 state.finish("cancelled")
+        self._fail_restarts(ClientClosedError("the client closed"))
         if self._own_cluster and self.cluster is not None:
             await self.cluster._close()
 
+    def shutdown(self) -> Any:
+        """Close the scheduler (its workers then stop) and this client. A
+        scheduler run by ``shoal-scheduler`` exits with code 3."""
+
+        async def run():
+            try:
+                await asyncio.wait_for(
+                    self._scheduler_call({"op": "close", "reason": f"shutdown by {self.id}"}),
+                    self.timeout,
+                )
+            except (CommClosedError, OSError, TimeoutError):
+                pass  # it closed before it could answer
+            await self._close()
+
+        if self.asynchronous:
+            return run()
+        if self._runner is None:
+            return None
+        try:
+            self._runner.run(run(), self.timeout + 60)
+        finally:
+            self._runner.stop()
+            self._runner = None
+        return None
+
+    # --------------------------------------------------- scheduler health
+
+    async def _heartbeats(self) -> None:
+        """Ask the scheduler for a sign of life every ``heartbeat-interval``;
+        one silent for ``scheduler-ttl`` seconds is taken as lost (a stopped or
+        unreachable host closes no connection)."""
+        interval = float(config.get("distributed.client.heartbeat-interval"))
+        ttl = float(config.get("distributed.client.scheduler-ttl"))
+        while self.status != "closed":
+            await asyncio.sleep(interval)
+            if self.status != "running":
+                continue
+            silence = time.monotonic() - self._last_heard
+            if silence > ttl:
+                self._lost(f"no word from it for {silence:.1f}s (distributed.client.scheduler-ttl)")
+                continue
+            try:
+                self.stream.send({"op": "heartbeat"})
+            except CommClosedError:
+                pass  # the read loop reports the loss
+
+    def _lost(self, reason: str) -> None:
+        """The scheduler is gone: every future is lost (see module docstring)."""
+        if self.status != "running":
+            return
+        when = time.strftime("%H:%M:%S")
+        self._lost_reason = f"lost the scheduler {self.scheduler_address} at {when}: {reason}"
+        self._connected.clear()
+        self._epoch += 1
+        self._functions = FunctionTableEncoder()  # the next scheduler knows no functions
+        self.status = "reconnecting" if self.reconnect else "closing"
+        if self.stream is not None:
+            self.stream.abort()
+        # idle connections in the pool lead to the lost scheduler and its workers
+        stale, self.pool = self.pool, ConnectionPool(deserialize=False, security=self.security)
+        asyncio.ensure_future(stale.close())
+        with self.lock:  # an erred future keeps its error: it lives here, not on the cluster
+            lost = [
+                (k, st) for k, st in self.states.items() if st.status in ("pending", "finished")
+            ]
+            self.lost_keys = [k for k, _ in lost]
+            self._release_pending = []
+            states = [st for _, st in lost]
+        note = f"the client {self._lost_reason}; the result went with it (submit it again" + (
+            " once the client has reconnected)" if self.reconnect else " on a new client)"
+        )
+        for state in states:
+            state.traceback = note
+            state.finish("cancelled")
+        self._fail_restarts(SchedulerLostError(f"the client {self._lost_reason}"))
+        logger.warning(
+            "client %s %s; %d futures lost%s",
+            self.id,
+            self._lost_reason,
+            len(self.lost_keys),
+            "; reconnecting" if self.reconnect else "",
+        )
+        if self.reconnect:
+            self._reconnect_task = asyncio.ensure_future(self._reconnect())
+        else:
+            asyncio.ensure_future(self._close())
+
+    def _fail_restarts(self, error: BaseException) -> None:
+        for waiter in list(self._restarts.values()):
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._restarts.clear()
+
+    async def _reconnect(self) -> None:
+        """Try the same address until a scheduler answers (or the client closes)."""
+        delay = 0.05
+        refused = ""
+        while self.status == "reconnecting":
+            try:
+                await self._connect(timeout=2.0)
+            except AuthenticationError as e:
+                if str(e) != refused:
+                    refused = str(e)
+                    logger.warning("client %s cannot reconnect: %s", self.id, e)
+            except (CommClosedError, OSError, TimeoutError):
+                pass
+            else:
+                shown = ", ".join(repr(k) for k in self.lost_keys[:20])
+                more = f" and {len(self.lost_keys) - 20} more" if len(self.lost_keys) > 20 else ""
+                logger.warning(
+                    "client %s reconnected to %s; %d futures were lost with the old scheduler "
+                    "(results gone, submit them again): %s%s",
+                    self.id,
+                    self.scheduler_address,
+                    len(self.lost_keys),
+                    shown,
+                    more,
+                )
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _await_scheduler(self) -> None:
+        """Return once connected; while reconnecting wait up to
+        ``reconnect-wait`` seconds, then raise ``SchedulerLostError``."""
+        if self.status == "running":
+            return
+        if self.status == "reconnecting":
+            wait = float(config.get("distributed.client.reconnect-wait"))
+            deadline = time.monotonic() + wait
+            while self.status == "reconnecting" and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if self.status == "running":
+                return
+            raise SchedulerLostError(
+                f"the client {self._lost_reason}; it is still reconnecting after waiting "
+                f"{wait:g}s (distributed.client.reconnect-wait)"
+            )
+        raise ClientClosedError(self._closed_message())
+
+    def _closed_message(self) -> str:
+        if self._lost_reason:
+            return f"this client is closed: it {self._lost_reason}"
+        return "this client is closed"
+
     def __del__(self):
-        if getattr(self, "status", "closed") != "closed" and not self.asynchronous:
+        if getattr(self, "_runner", None) is not None and not self.asynchronous:
             try:
                 self.close()
             except Exception:
@@ -263,7 +463,7 @@ class Client:
         if self.asynchronous:
             return func(*args, **kwargs)
         if self.status == "closed" or self._runner is None:
-            raise ClientClosedError("this client is closed")
+            raise ClientClosedError(self._closed_message())
         return self._runner.run(func(*args, **kwargs))
 
     def _on_loop(self, func: Callable, *args: Any) -> None:
@@ -279,12 +479,42 @@ class Client:
         else:
             loop.call_soon_threadsafe(func, *args)
 
-    def _send(self, msg: dict) -> None:
-        if self.status != "running":
-            raise ClientClosedError("this client is closed")
-        self._on_loop(self._send_now, msg)
+    def _send(self, msg: dict, epoch: int | None = None) -> None:
+        """Post ``msg`` to the scheduler (see ``_wait_until_connected``).
+        ``epoch``: the one a graph message was encoded in; a graph straddling
+        the loss of the scheduler raises ``SchedulerLostError``."""
+        self._wait_until_connected()
+        if epoch is not None and epoch != self._epoch:
+            raise SchedulerLostError(
+                f"the client {self._lost_reason} while this graph was being sent; submit it again"
+            )
+        with self.lock:  # releases from now on go after this message, in a batch of their own
+            self._release_pending = []
+        self._on_loop(self._send_now, msg, self._epoch if epoch is None else epoch)
 
-    def _send_now(self, msg: dict) -> None:
+    def _wait_until_connected(self) -> None:
+        """Return if connected. While reconnecting, a user thread waits up to
+        ``reconnect-wait`` seconds for the scheduler (the event loop cannot
+        wait), then ``SchedulerLostError``; a closed client raises at once."""
+        if self.status == "reconnecting" and not self._on_own_loop():
+            self._connected.wait(float(config.get("distributed.client.reconnect-wait")))
+        if self.status == "reconnecting":
+            raise SchedulerLostError(
+                f"the client {self._lost_reason}; it is still reconnecting "
+                "(distributed.client.reconnect-wait)"
+            )
+        if self.status != "running":
+            raise ClientClosedError(self._closed_message())
+
+    def _on_own_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def _send_now(self, msg: dict, epoch: int) -> None:
+        if epoch != self._epoch:
+            return  # encoded for a scheduler that is gone: its futures are lost already
         try:
             self.stream.send(msg)
         except CommClosedError:
@@ -296,6 +526,8 @@ class Client:
             state = self.states.get(key)
             if state is None:
                 state = self.states[key] = KeyState()
+            elif state.status == "cancelled":
+                state.reset()  # submitted again (after a cancel or a lost scheduler)
             return state
 
     def _dec_ref(self, key: Any) -> None:
@@ -308,23 +540,31 @@ class Client:
             self.states.pop(key, None)
             if self.status != "running":
                 return
-            self._release_pending.append(key)
-            if len(self._release_pending) > 1:
-                return
-        self._on_loop(self._flush_releases)
+            batch = self._release_pending
+            batch.append(key)
+            if len(batch) > 1:
+                return  # its flush is on its way, and no message was posted since
+        self._on_loop(self._flush_releases, batch, self._epoch)
 
-    def _flush_releases(self) -> None:
+    def _flush_releases(self, batch: list, epoch: int) -> None:
+        """Send a batch of releases, in its place among the posted messages: a
+        release must not overtake the graph that made its key (the scheduler
+        would then ignore it and keep the key for good)."""
         with self.lock:
-            keys, self._release_pending = self._release_pending, []
-        if keys and self.status == "running":
-            self._send_now({"op": "release-keys", "keys": keys})
+            if self._release_pending is batch:
+                self._release_pending = []
+        if batch and self.status == "running":
+            self._send_now({"op": "release-keys", "keys": batch}, epoch)
 
     async def _read(self, comm) -> None:
         try:
             while True:
                 msgs = await comm.read()
+                self._last_heard = time.monotonic()
                 for msg in msgs:
                     op = msg["op"]
+                    if op == "heartbeat":
+                        continue
                     if op == "key-done":
                         with self.lock:
                             hooks = self._progress.pop(msg["key"], None)
@@ -359,12 +599,8 @@ class Client:
                         state.traceback = msg.get("reason", "")
                         state.finish("cancelled")
         except CommClosedError as e:
-            if self.status == "running":
-                logger.warning("client %s lost the scheduler: %s", self.id, e)
-                for state in list(self.states.values()):
-                    if state.status == "pending":
-                        state.traceback = f"lost the scheduler: {e}"
-                        state.finish("cancelled")
+            if comm is self._comm:
+                self._lost(f"the connection closed ({e})")
         except asyncio.CancelledError:
             pass
 
@@ -489,12 +725,14 @@ class Client:
         If producing a chunk raises after earlier ones went out, a last empty
         chunk withdraws them (the scheduler lets go of the whole graph).
         """
+        self._wait_until_connected()  # before encoding: the table starts anew after a loss
         with self._encode_lock:
             self._graph_id += 1
             gid = self._graph_id
             key_enc = KeyEncoder()
             encode = key_enc.encode
             funcs = self._functions
+            epoch = self._epoch
 
             def message(keys, nodes, deps, first: bool, final: bool) -> dict:
                 msg = {
@@ -518,13 +756,13 @@ class Client:
             try:
                 for chunk in chunks:
                     if pending is not None:
-                        self._send(message(*pending, first, False))
+                        self._send(message(*pending, first, False), epoch)
                         first = False
                     pending = chunk
-                self._send(message(*(pending or ([], [], [])), first, True))
+                self._send(message(*(pending or ([], [], [])), first, True), epoch)
             except BaseException:
-                if not first:
-                    self._send(message([], [], [], False, True))
+                if not first and self.status == "running":
+                    self._send(message([], [], [], False, True), epoch)
                 raise
             finally:
                 funcs.forget_objects()
@@ -559,6 +797,8 @@ class Client:
         missing = list(dict.fromkeys(keys))
         attempts = 0
         while missing:
+            if self.status != "running":
+                await self._await_scheduler()
             for key in missing:
                 state = self.states.get(key)
                 if state is not None and state.status == "error":
@@ -591,7 +831,13 @@ class Client:
         return [results[k] for k in keys]
 
     async def _scheduler_call(self, msg: dict) -> Any:
-        return await self.pool.call(self.scheduler_address, msg)
+        await self._await_scheduler()
+        try:
+            return await self.pool.call(self.scheduler_address, msg)
+        except (CommClosedError, OSError) as e:
+            if self.status == "running":
+                raise
+            raise SchedulerLostError(f"the client {self._lost_reason}") from e
 
     async def _gather(self, futures: list) -> list:
         for f in futures:
@@ -685,7 +931,7 @@ class Client:
             for cb in cbs:
                 if cb.finish is not None:
                     cb.finish(graph, errored)
-        return collect_results(keys, dict(zip(flat, values)))
+        return pack_results(keys, dict(zip(flat, values)))
 
     def compute(self, collections: Any, retries: int | None = None, optimize_graph: bool = True):
         """Start computing collections; returns a future per collection (of its
@@ -853,6 +1099,7 @@ class Client:
 
         async def run():
             # through the stream, so graphs sent before are known to be forgotten
+            await self._await_scheduler()
             request = uuid.uuid4().hex
             waiter = self._restarts[request] = asyncio.get_running_loop().create_future()
             self.stream.send({"op": "restart", "id": request, "timeout": timeout})
@@ -886,6 +1133,128 @@ class Client:
                 if loop.time() > deadline:
                     raise TimeoutError(f"{len(info['workers'])} of {n} workers after {timeout}s")
                 await asyncio.sleep(0.05)
+
+        return self._sync(run)
+
+    def _futures_of(self, futures: Any, what: str) -> list[Future]:
+        """``futures`` (a future or an iterable of them) as a list, checked."""
+        found = [futures] if isinstance(futures, Future) else list(futures)
+        for f in found:
+            if not isinstance(f, Future):
+                raise TypeError(f"{what} expects futures, got {type(f).__name__}")
+            if f.client is not self:
+                raise ValueError(f"future {f.key!r} belongs to another client")
+        return found
+
+    def rebalance(self, futures: Any = None, workers: list | None = None) -> dict:
+        """Even out the results held by the workers: results move from workers
+        holding more than the mean to workers holding less, each recipient
+        staying under its memory ``target`` (Dask's semantics). Only the results
+        of ``futures`` move if given (after they finish); only among
+        ``workers`` (addresses) if given. Returns how many results moved and
+        their bytes.
+
+        >>> with Client(n_workers=2, processes=False) as c:
+        ...     futures = c.scatter(list(range(10)), workers=[c.nthreads().popitem()[0]])
+        ...     c.rebalance(futures)["moved"] > 0
+        True
+        """
+        found = None if futures is None else self._futures_of(futures, "rebalance")
+
+        async def run():
+            keys = None
+            if found is not None:
+                for f in found:
+                    await f._wait()
+                keys = [f.key for f in found if f.status == "finished"]
+            chosen = None if workers is None else list(workers)
+            reply = await self._scheduler_call({"op": "rebalance", "keys": keys, "workers": chosen})
+            return {k: reply[k] for k in ("moved", "moved_bytes", "failed")}
+
+        return self._sync(run)
+
+    def replicate(self, futures: Any, n: int | None = None) -> dict:
+        """Hold the results of ``futures`` on ``n`` workers each (every worker
+        if None): copies are fetched by the least loaded workers with room under
+        their memory ``target``; copies beyond ``n`` are dropped. Waits for the
+        futures to finish first. Returns the copies made and dropped.
+
+        >>> with Client(n_workers=2, processes=False) as c:
+        ...     f = c.submit(abs, -1)
+        ...     c.replicate([f])["moved"], len(c.who_has([f])[f.key])
+        (1, 2)
+        """
+        found = self._futures_of(futures, "replicate")
+        if n is not None and (not isinstance(n, int) or n < 1):
+            raise ValueError(f"replicate expects n >= 1 copies (or None: every worker), got {n!r}")
+
+        async def run():
+            for f in found:
+                await f._wait()
+            keys = [f.key for f in found if f.status == "finished"]
+            reply = await self._scheduler_call({"op": "replicate", "keys": keys, "n": n})
+            return {k: reply[k] for k in ("moved", "moved_bytes", "failed", "dropped")}
+
+        return self._sync(run)
+
+    def retire_workers(self, workers: Any, close_workers: bool = True) -> dict:
+        """Retire ``workers`` (addresses) gracefully: they get no new tasks, finish
+        the ones they run, and every result only they hold is copied to other
+        workers first, so nothing is recomputed; then they close, with their
+        nannies (``close_workers=False`` leaves them up, idle). Raises
+        ``ValueError`` if no other worker could take their results. Returns
+        ``{address: worker info}`` of the retired workers.
+
+        >>> with Client(n_workers=2, processes=False) as c:
+        ...     f = c.submit(abs, -1)
+        ...     address = c.who_has([f])[f.key][0]
+        ...     list(c.retire_workers([address])) == [address], f.result()
+        (True, 1)
+        """
+        addresses = [workers] if isinstance(workers, str) else list(workers)
+
+        async def run():
+            reply = await self._scheduler_call(
+                {"op": "retire-workers", "workers": addresses, "close_workers": bool(close_workers)}
+            )
+            return reply["workers"]
+
+        return self._sync(run)
+
+    def who_has(self, futures: Any = None) -> dict:
+        """The workers holding each future's result (in memory or spilled to
+        their disks): ``{key: [addresses]}``; every key the scheduler knows of
+        if ``futures`` is None.
+
+        >>> with Client(n_workers=1, processes=False) as c:
+        ...     f = c.submit(abs, -1)
+        ...     _ = f.result()
+        ...     len(c.who_has([f])[f.key])
+        1
+        """
+        keys = None if futures is None else [f.key for f in self._futures_of(futures, "who_has")]
+
+        async def run():
+            reply = await self._scheduler_call({"op": "who-has", "keys": keys})
+            return {k: list(v) for k, v in reply.items()}
+
+        return self._sync(run)
+
+    def has_what(self, workers: Any = None) -> dict:
+        """The keys of the results each worker holds, in memory or spilled to
+        its disk: ``{address: [keys]}`` (only ``workers`` if given).
+
+        >>> with Client(n_workers=1, processes=False) as c:
+        ...     f = c.submit(abs, -1)
+        ...     _ = f.result()
+        ...     list(c.has_what().values()) == [[f.key]]
+        True
+        """
+        addresses = None if workers is None else list(workers)
+
+        async def run():
+            reply = await self._scheduler_call({"op": "has-what", "workers": addresses})
+            return {a: list(keys) for a, keys in reply.items()}
 
         return self._sync(run)
 

@@ -16,6 +16,7 @@ from typing import Any
 from shoal.distributed.memory import parse_memory_limit
 from shoal.distributed.nanny import Nanny
 from shoal.distributed.scheduler import Scheduler
+from shoal.distributed.security import Security
 from shoal.distributed.utils import LoopRunner
 from shoal.distributed.worker import Worker
 
@@ -40,6 +41,10 @@ class LocalCluster:
     worker processes and no limit for in-process workers (they share one
     process, so one RSS).
 
+    ``security``: TLS and token of every server and connection of the cluster
+    (default: ``Security.from_config()``), e.g. ``Security.temporary(token=True)``;
+    a ``Client(cluster)`` takes it from the cluster.
+
     >>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
     ...     print(len(cluster.workers), cluster.scheduler_address.startswith("tcp://"))
     ...     cluster.scale(3)
@@ -59,6 +64,7 @@ class LocalCluster:
         asynchronous: bool = False,
         validate: bool = False,
         dashboard_address: str | None = None,
+        security: Security | None = None,
     ):
         cores = _cores()
         if n_workers is None:
@@ -80,6 +86,8 @@ class LocalCluster:
         self.asynchronous = asynchronous
         self.validate = validate
         self.dashboard_address = dashboard_address
+        self.security = security if security is not None else Security.from_config()
+        self.scheme = "tls" if self.security.tls else "tcp"
         self.scheduler: Scheduler | None = None
         self.workers: dict[str, Any] = {}
         self._counter = 0
@@ -102,9 +110,10 @@ class LocalCluster:
         if self.status == "running":
             return self
         self.scheduler = Scheduler(
-            f"tcp://{self.host}:{self.scheduler_port}",
+            f"{self.scheme}://{self.host}:{self.scheduler_port}",
             validate=self.validate,
             dashboard_address=self.dashboard_address,
+            security=self.security,
         )
         await self.scheduler.start()
         self.status = "running"
@@ -123,7 +132,8 @@ class LocalCluster:
                 self.threads_per_worker,
                 name,
                 self.memory_limit,
-                listen=f"tcp://{self.host}:0",
+                listen=f"{self.scheme}://{self.host}:0",
+                security=self.security,
             )
             await nanny.start()
             self.workers[name] = nanny
@@ -134,7 +144,8 @@ class LocalCluster:
                 self.threads_per_worker,
                 name,
                 self.memory_limit,
-                listen=f"tcp://{self.host}:0",
+                listen=f"{self.scheme}://{self.host}:0",
+                security=self.security,
             )
             await worker.start()
             self.workers[name] = worker

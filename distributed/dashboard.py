@@ -182,9 +182,10 @@ mean CPU {workers["cpu_mean"]:.0f}%.</p>
 
 class Dashboard:
     """Serves the status of ``scheduler`` over HTTP at ``host:port`` (0: any
-    free port; ``.port`` says which)."""
+    free port; ``.port`` says which), or over HTTPS with the certificate of
+    ``security`` when it has one (browsers are asked for no certificate)."""
 
-    def __init__(self, scheduler: Any, address: str):
+    def __init__(self, scheduler: Any, address: str, security: Any = None):
         self.host, port = parse_dashboard_address(address)
         app = tornado.web.Application(
             [
@@ -195,12 +196,14 @@ class Dashboard:
         )
         sockets = tornado.netutil.bind_sockets(port, self.host)
         self.port = sockets[0].getsockname()[1]
-        self.server = tornado.httpserver.HTTPServer(app)
+        context = security.dashboard_context() if security is not None else None
+        self.scheme = "https" if context is not None else "http"
+        self.server = tornado.httpserver.HTTPServer(app, ssl_options=context)
         self.server.add_sockets(sockets)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/status"
+        return f"{self.scheme}://{self.host}:{self.port}/status"
 
     async def close(self) -> None:
         self.server.stop()

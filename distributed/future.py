@@ -89,6 +89,8 @@ class Future:
     6 finished
     """
 
+    __shoal_external__ = True  # a handle to a result on the cluster: graph passes keep its key
+
     __slots__ = ("key", "client", "_state", "__weakref__")
 
     def __init__(self, key: Any, client: Any):

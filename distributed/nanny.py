@@ -5,7 +5,15 @@ with this process's ``sys.path`` and a local directory of the nanny's for
 its spilled data (emptied after every exit, removed when the nanny closes).
 A worker that exits with a non-zero code (killed, crashed, over its memory
 limit) is started again; one that exits cleanly (it lost its scheduler, or
-was told to close) ends the nanny's watch.
+was told to close) ends the nanny's watch. A worker the scheduler removed
+(no heartbeat for ``worker-ttl``: stopped, hung, or a task holding the GIL)
+is not a planned stop: the scheduler asks the nanny how the process looks
+(``diagnose-worker``, for its error messages), then tells it the worker was
+removed (``worker-removed``); the nanny kills that process and starts a new
+one, whatever its exit code.
+
+The worker process gets the nanny's ``Security``: TLS files on its command
+line, the token through its environment (never on a command line).
 
 Every ``distributed.worker.memory.monitor-interval`` seconds the nanny
 compares the worker's resident memory with ``memory_limit`` and kills it
@@ -32,6 +40,7 @@ import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.core.utils import format_bytes
 from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
+from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool, Server
 
 __all__ = ["Nanny", "worker_command"]
@@ -46,6 +55,7 @@ def worker_command(
     memory_limit: int,
     nanny_address: str = "",
     local_directory: str = "",
+    security: Security | None = None,
 ) -> list[str]:
     """The command line that starts one worker process without a nanny.
 
@@ -71,13 +81,16 @@ def worker_command(
         cmd += ["--nanny-address", nanny_address]
     if local_directory:
         cmd += ["--local-directory", local_directory]
+    if security is not None:
+        cmd += security.command_line()
     return cmd
 
 
-def _child_env() -> dict:
+def _child_env(security: Security) -> dict:
     env = dict(os.environ)
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.update(security.environment())
     return env
 
 
@@ -104,13 +117,17 @@ class Nanny(Server):
         name: str = "",
         memory_limit: Any = 0,
         listen: str = "tcp://127.0.0.1:0",
+        security: Security | None = None,
     ):
         super().__init__(
             handlers={
                 "restart": self.restart,
                 "close": self._close_handler,
                 "identity": self.identity,
-            }
+                "diagnose-worker": self.diagnose_worker,
+                "worker-removed": self.worker_removed,
+            },
+            security=security,
         )
         self.scheduler_address = scheduler_address
         self.nthreads = nthreads
@@ -126,7 +143,8 @@ class Nanny(Server):
         self.exit_causes: list[str] = []
         self._watch_task: asyncio.Task | None = None
         self._busy = asyncio.Lock()
-        self.pool = ConnectionPool(limit=4)
+        self.pool = ConnectionPool(limit=4, security=self.security)
+        self._removed: dict[int, str] = {}  # pid -> why the scheduler removed that worker
         self._reports: set = set()
         self.stopped = asyncio.Event()
 
@@ -149,9 +167,12 @@ class Nanny(Server):
             self.memory_limit,
             self.address,
             self.local_directory,
+            self.security,
         )
         self._kill_cause = ""
-        self.process = subprocess.Popen(cmd, env=_child_env(), stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            cmd, env=_child_env(self.security), stdin=subprocess.DEVNULL
+        )
 
     def _clear_directory(self) -> None:
         """Delete what a dead worker left in the local directory (its spilled data)."""
@@ -209,11 +230,14 @@ class Nanny(Server):
     async def _restart_dead(self, code: int) -> None:
         """The worker process ended with ``code``: tell the scheduler why, then
         start a new one (unless it exited cleanly)."""
-        cause = self._kill_cause or _describe_exit(code)
-        self.exit_causes.append(cause)
         pid = self.process.pid
+        removed = self._removed.pop(pid, None)
+        cause = self._kill_cause or _describe_exit(code)
+        if removed is not None and not self._kill_cause:
+            cause = f"{cause} after the scheduler removed it ({removed})"
+        self.exit_causes.append(cause)
         self._clear_directory()
-        if code == 0:
+        if code == 0 and removed is None:
             self._report_exit(pid, cause)
             logger.info("worker of nanny %s exited cleanly; nanny stops", self.address)
             self.process = None
@@ -278,6 +302,47 @@ class Nanny(Server):
 
     def _close_handler(self, comm, reason: str = "") -> str:
         asyncio.ensure_future(self.close())
+        return "ok"
+
+    async def diagnose_worker(self, comm, pid: int) -> dict:
+        """How the worker process ``pid`` looks from outside, for a scheduler
+        that stopped hearing from it: stopped, busy, or alive but silent."""
+        proc = self.process
+        if proc is None or proc.pid != pid or proc.poll() is not None:
+            return {"account": "its process had already ended"}
+        try:
+            ps = psutil.Process(pid)
+            if ps.status() == psutil.STATUS_STOPPED:
+                return {"account": "its process is stopped (SIGSTOP, or a debugger)"}
+            before = ps.cpu_times()
+            await asyncio.sleep(0.2)
+            after = ps.cpu_times()
+        except psutil.Error:
+            return {"account": "its process had already ended"}
+        busy = (after.user + after.system - before.user - before.system) / 0.2
+        if busy > 0.5:
+            account = (
+                f"its process is alive and busy ({busy:.0%} CPU) but its event loop does not "
+                "run: a task holds the GIL (a long call into code that does not release it)"
+            )
+        else:
+            account = (
+                "its process is alive but its event loop does not run: a task holds the GIL "
+                "while it waits (a blocking call that does not release it), or it is deadlocked"
+            )
+        return {"account": account}
+
+    def worker_removed(self, comm, pid: int, reason: str) -> str:
+        """The scheduler removed worker process ``pid``: not a planned stop,
+        so kill it (if it still runs) and let the watch start a new one."""
+        proc = self.process
+        if proc is None or proc.pid != pid or self.status != "running":
+            return "ignored"
+        self._removed[pid] = reason
+        if proc.poll() is None:
+            self._kill_cause = f"was removed by the scheduler ({reason}) and killed by its nanny"
+            logger.warning("worker of nanny %s %s", self.address, self._kill_cause)
+            proc.kill()
         return "ok"
 
     def identity(self, comm) -> dict:

@@ -35,6 +35,7 @@ from shoal.distributed.dashboard import Dashboard
 from shoal.distributed.graph_codec import FunctionTable, GraphDecoder
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.scheduler_events import (
+    AcquireReplicas,
     AddClient,
     AddWorker,
     CancelKeys,
@@ -47,9 +48,14 @@ from shoal.distributed.scheduler_events import (
     KeyErred,
     KeyInMemory,
     MissingData,
+    Rebalance,
     ReleaseKeys,
     RemoveClient,
     RemoveWorker,
+    ReplicaAdded,
+    Replicate,
+    RequestDone,
+    RetireWorkers,
     StealTask,
     TaskErred,
     TaskFinished,
@@ -59,6 +65,7 @@ from shoal.distributed.scheduler_events import (
     WorkerStatus,
 )
 from shoal.distributed.scheduler_state import SchedulerState
+from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool, Server
 from shoal.distributed.utils import raise_open_file_limit
 
@@ -67,6 +74,7 @@ __all__ = ["Scheduler"]
 logger = logging.getLogger("shoal.distributed.scheduler")
 
 EXIT_CAUSE_WAIT = 1.0
+DIAGNOSE_WAIT = 2.0  # seconds to wait for a nanny's account of a silent worker
 
 
 def _load(value: Any) -> Any:
@@ -81,6 +89,7 @@ class Scheduler(Server):
         address: str = "tcp://127.0.0.1:0",
         validate: bool = False,
         dashboard_address: str | None = None,
+        security: Security | None = None,
     ):
         super().__init__(
             handlers={
@@ -91,12 +100,16 @@ class Scheduler(Server):
                 "restart": self.restart,
                 "close": self._close_handler,
                 "retire-workers": self.retire_workers,
+                "rebalance": self.rebalance,
+                "has-what": self.has_what,
+                "replicate": self.replicate,
                 "worker-exited": self.worker_exited,
             },
             stream_handlers={
                 "register-worker": self.add_worker,
                 "register-client": self.add_client,
             },
+            security=security,
         )
         self.listen_address = address
         self.dashboard_address = dashboard_address
@@ -105,7 +118,9 @@ class Scheduler(Server):
         self.worker_streams: dict[str, BatchedSend] = {}
         self.worker_info: dict[str, dict] = {}
         self.client_streams: dict[str, BatchedSend] = {}
-        self.pool = ConnectionPool(deserialize=False)
+        self.pool = ConnectionPool(deserialize=False, security=self.security)
+        self.close_reason = ""  # why the scheduler closed (see close)
+        self.finished = asyncio.Event()
         self._exit_causes: dict = {}
         self._closing: set[str] = set()  # workers that said they close on purpose
         self._stim = 0
@@ -117,12 +132,17 @@ class Scheduler(Server):
         self._tables_sent: dict[str, dict[int, int]] = {}  # worker -> table id -> entries sent
         self._inbound: dict[tuple, GraphDecoder] = {}  # (client, graph id) -> graph arriving
         self._table_ids = itertools.count()
+        self._requests: dict[str, asyncio.Future] = {}  # data moves awaited by callers
+        self._request_ids = itertools.count()
 
     async def start(self) -> Scheduler:
         raise_open_file_limit()
         await self.listen(self.listen_address)
+        warning = exposure_warning(self.address, self.security)
+        if warning:
+            logger.warning(warning)
         if self.dashboard_address is not None:
-            self.dashboard = Dashboard(self, self.dashboard_address)
+            self.dashboard = Dashboard(self, self.dashboard_address, self.security)
             logger.info("dashboard at %s", self.dashboard.url)
         self._tick_task = asyncio.ensure_future(self._ticks())
         self.status = "running"
@@ -138,10 +158,13 @@ class Scheduler(Server):
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "closed") -> None:
+        """Stop serving; ``reason`` is kept in ``close_reason`` (the
+        command-line scheduler exits with a code saying why)."""
         if self.status == "closed":
             return
         self.status = "closed"
+        self.close_reason = reason
         if self._tick_task is not None:
             self._tick_task.cancel()
         if self.dashboard is not None:
@@ -150,9 +173,14 @@ class Scheduler(Server):
             stream.abort()
         await super().close()
         await self.pool.close()
+        self.finished.set()
 
-    def _close_handler(self, comm) -> str:
-        asyncio.ensure_future(self.close())
+    def _close_handler(self, comm, reason: str = "") -> str:
+        why = f"closed by a remote request from {comm.peer_address}"
+        if reason:
+            why += f" ({reason})"
+        logger.warning("scheduler %s %s", self.address, why)
+        asyncio.ensure_future(self.close(why))
         return "ok"
 
     def _next_stim(self, op: str) -> str:
@@ -232,11 +260,22 @@ class Scheduler(Server):
                     stream = workers.get(ins.worker)
                     if stream is not None:
                         stream.send({"op": "steal-task", "key": ins.key})
+                elif typ is AcquireReplicas:
+                    stream = workers.get(ins.worker)
+                    if stream is not None:
+                        stream.send(
+                            {"op": "acquire-replicas", "who_has": ins.who_has, "nbytes": ins.nbytes}
+                        )
+                elif typ is RequestDone:
+                    waiter = self._requests.pop(ins.request, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(ins)
                 elif typ is CloseWorker:
                     stream = workers.pop(ins.worker, None)
                     if stream is not None:
                         logger.warning("closing worker %s: %s", ins.worker, ins.reason)
                         stream.abort()
+                    self._tell_nanny_removed(ins.worker, ins.reason)
             except CommClosedError:
                 pass
 
@@ -244,8 +283,65 @@ class Scheduler(Server):
         interval = float(config.get("distributed.scheduler.tick-interval"))
         while True:
             await asyncio.sleep(interval)
+            await self._remove_silent_workers()
             self.handle(Tick(time.monotonic(), stimulus_id=self._next_stim("tick")))
             self._drop_unused_tables()
+
+    async def _remove_silent_workers(self) -> None:
+        """Remove the workers whose heartbeats stopped for ``worker-ttl``
+        seconds, with their nannies' account of why in the reason (a stopped
+        process, or one alive whose event loop does not run: a task holding
+        the GIL), so a task that keeps silencing its workers ends in a
+        ``KilledWorker`` that says so. (The state machine's own tick removes
+        the ones that fall silent meanwhile.)"""
+        ttl = self.state.worker_ttl
+        now = time.monotonic()
+        silent = [ws for ws in self.state.workers.values() if now - ws.last_seen > ttl]
+        if not silent:
+            return
+        accounts = await asyncio.gather(*(self._diagnose(ws.address) for ws in silent))
+        for ws, account in zip(silent, accounts):
+            if self.state.workers.get(ws.address) is not ws:
+                continue
+            quiet = time.monotonic() - ws.last_seen
+            if quiet <= ttl:
+                continue  # it spoke while its nanny was asked
+            reason = f"no heartbeat for {quiet:.1f}s (distributed.scheduler.worker-ttl = {ttl:g}s)"
+            if account:
+                reason += f": {account}"
+            stim = self._next_stim("worker-ttl")
+            self.route([CloseWorker(ws.address, reason, stimulus_id=stim)])
+            self.handle(RemoveWorker(ws.address, reason, False, stimulus_id=stim))
+
+    async def _diagnose(self, address: str) -> str:
+        """A nanny's account of its silent worker's process ("" without one)."""
+        info = self.worker_info.get(address)
+        if not info or not info["nanny"]:
+            return ""
+        try:
+            reply = await asyncio.wait_for(
+                self.pool.call(info["nanny"], {"op": "diagnose-worker", "pid": info["pid"]}),
+                DIAGNOSE_WAIT,
+            )
+        except Exception as e:  # a nanny that does not answer is an answer too
+            return f"its nanny did not answer ({type(e).__name__})"
+        return str(reply.get("account", "")) if type(reply) is dict else ""
+
+    def _tell_nanny_removed(self, address: str, reason: str) -> None:
+        """A worker the scheduler removed (not one that was told to close) is
+        killed and replaced by its nanny: in the background, best effort."""
+        info = self.worker_info.get(address)
+        if not info or not info["nanny"] or self.status == "closed":
+            return
+        msg = {"op": "worker-removed", "pid": info["pid"], "reason": reason}
+
+        async def tell() -> None:
+            try:
+                await asyncio.wait_for(self.pool.call(info["nanny"], msg), DIAGNOSE_WAIT)
+            except Exception as e:
+                logger.info("could not tell the nanny of %s it was removed: %s", address, e)
+
+        asyncio.ensure_future(tell())
 
     def _drop_unused_tables(self) -> None:
         """Tell workers to forget the function tables of closed clients once
@@ -406,6 +502,12 @@ class Scheduler(Server):
             )
         elif op == "closing":
             self._closing.add(address)
+        elif op == "replica-added":
+            self.handle(
+                ReplicaAdded(
+                    address, msg["key"], msg["nbytes"], stimulus_id=self._next_stim("replica")
+                )
+            )
         elif op == "missing-data":
             self.handle(
                 MissingData(
@@ -433,6 +535,9 @@ class Scheduler(Server):
                 for msg in msgs:
                     if msg["op"] == "close-client":
                         return
+                    if msg["op"] == "heartbeat":  # the client checks we are alive
+                        stream.send({"op": "heartbeat"})
+                        continue
                     await self._client_message(client, msg)
         except CommClosedError as e:
             logger.info("client %s left: %s", client, e)
@@ -550,8 +655,12 @@ class Scheduler(Server):
             "tasks": len(self.state.tasks),
         }
 
-    def who_has(self, comm, keys) -> dict:
+    def who_has(self, comm, keys=None) -> dict:
+        """Workers holding each of ``keys`` (in memory or spilled); all keys in
+        memory if None."""
         tasks = self.state.tasks
+        if keys is None:
+            keys = [k for k, ts in tasks.items() if ts.state == "memory"]
         out = {}
         for key in keys:
             ts = tasks.get(key)
@@ -608,20 +717,116 @@ class Scheduler(Server):
             f"back within {timeout}s of the restart"
         )
 
-    async def retire_workers(self, comm, workers) -> dict:
-        """Close the given workers (their tasks and results move or are recomputed)."""
-        for address in workers:
-            info = self.worker_info.get(address)
-            if info is None:
-                continue
-            target = info["nanny"] or address
-            try:
-                await self.pool.call(target, {"op": "close", "reason": "retired"})
-            except (CommClosedError, OSError):
-                pass
-        return {"status": "ok"}
+    async def retire_workers(self, comm, workers, close_workers: bool = True) -> dict:
+        """Retire workers gracefully: they get no new tasks, finish the ones
+        they have, and every result only they hold is copied to other
+        workers (nothing is recomputed); then they close (with their
+        nannies), unless ``close_workers`` is False."""
+        done = await self._request(
+            lambda request: RetireWorkers(request, list(workers)), "retire-workers"
+        )
+        retired = done.result["retired"]
+        infos = {a: dict(self.worker_info[a]) for a in retired if a in self.worker_info}
+        if close_workers:
+            for address in retired:
+                info = self.worker_info.get(address)
+                if info is None:
+                    continue
+                target = info["nanny"] or address
+                try:
+                    await self.pool.call(target, {"op": "close", "reason": "retired"})
+                except (CommClosedError, OSError):
+                    pass
+        return {"status": "ok", **done.result, "workers": infos}
+
+    async def rebalance(self, comm, keys=None, workers=None) -> dict:
+        """Move results from workers holding more than the mean to workers
+        holding less (within their memory budgets); see ``moves.py``."""
+        done = await self._request(
+            lambda request: Rebalance(
+                request,
+                None if keys is None else list(keys),
+                None if workers is None else list(workers),
+            ),
+            "rebalance",
+        )
+        return {"status": "ok", **done.result}
+
+    async def replicate(self, comm, keys, n=None) -> dict:
+        """Hold each of ``keys`` on ``n`` workers (every running one if None)."""
+        done = await self._request(
+            lambda request: Replicate(request, list(keys), None if n is None else int(n)),
+            "replicate",
+        )
+        return {"status": "ok", **done.result}
+
+    def has_what(self, comm, workers=None) -> dict:
+        """Keys of the results each worker holds, in memory or spilled (all
+        workers if None)."""
+        chosen = self.state.workers
+        addresses = list(chosen) if workers is None else [a for a in workers if a in chosen]
+        return {a: [ts.key for ts in chosen[a].has_what] for a in addresses}
+
+    async def _request(self, make_event, op: str) -> RequestDone:
+        """Hand a data-moving request to the state machine; wait for its end."""
+        request = f"{op}-{next(self._request_ids)}"
+        waiter = self._requests[request] = asyncio.get_running_loop().create_future()
+        event = make_event(request)
+        event.stimulus_id = self._next_stim(op)
+        self.handle(event)
+        try:
+            done = await waiter
+        finally:
+            self._requests.pop(request, None)
+        if done.error:
+            raise ValueError(done.error)
+        return done
 
 
 def _hold_name(client: str, graph_id: int) -> str:
     """The pseudo-client holding a graph of ``client`` while it arrives."""
     return f"{client}/graph-{graph_id}"
+
+
+def exposure_warning(address: str, security: Security) -> str:
+    """What a scheduler listening on ``address`` exposes, if it listens
+    beyond this machine without TLS or without a token ("" when it does not).
+
+    >>> exposure_warning("tcp://127.0.0.1:8786", Security())
+    ''
+    >>> print(exposure_warning("tcp://0.0.0.0:8786", Security()))  # doctest: +ELLIPSIS
+    the scheduler listens on tcp://0.0.0.0:8786 (all interfaces) without TLS and without a token: ...
+    """
+    host = address.split("://", 1)[-1].rpartition(":")[0].strip("[]")
+    if host in ("localhost", "") or host.startswith("127.") or host == "::1":
+        return ""
+    mutual = security.tls and security.require_client_cert and bool(security.tls_ca_file)
+    if security.token and security.tls:
+        return ""
+    where = f"{address} (all interfaces)" if host in ("0.0.0.0", "::") else address
+    if security.token:
+        what = (
+            "with a token but without TLS: peers must prove the token, but task code, "
+            "arguments and results cross the network in clear and can be read (or changed) "
+            "by anyone on the path"
+        )
+    elif mutual:
+        return ""
+    elif security.tls:
+        what = (
+            "with TLS but without a token or client certificates: traffic is encrypted, yet "
+            "anyone who can reach this port can connect and run any code on the scheduler and "
+            "every worker, read and overwrite every result, and shut the cluster down"
+        )
+    else:
+        what = (
+            "without TLS and without a token: anyone who can reach this port can run any code "
+            "on the scheduler and every worker, read and overwrite every client's results, "
+            "register fake workers that swallow tasks, and shut the cluster down; task code "
+            "and results cross the network in clear"
+        )
+    return (
+        f"the scheduler listens on {where} {what}. Set a token (--token, "
+        "SHOAL_DISTRIBUTED__COMM__TOKEN or distributed.comm.token) and TLS (--tls-ca-file "
+        "--tls-cert --tls-key, or distributed.comm.tls.*), or listen on 127.0.0.1 only"
+    )

@@ -28,6 +28,10 @@ __all__ = [
     "ReleaseKeys",
     "CancelKeys",
     "Tick",
+    "Rebalance",
+    "Replicate",
+    "RetireWorkers",
+    "ReplicaAdded",
     "Instruction",
     "ComputeTask",
     "FreeKeys",
@@ -36,6 +40,8 @@ __all__ = [
     "KeyErred",
     "KeyCancelled",
     "StealTask",
+    "AcquireReplicas",
+    "RequestDone",
 ]
 
 
@@ -171,6 +177,46 @@ class Tick(Event):
     now: float
 
 
+@dataclass(slots=True)
+class Rebalance(Event):
+    """Move results from workers holding more than the mean of ``workers``
+    (all running workers if None) to workers holding less; only ``keys`` if
+    given. Answered by a ``RequestDone`` named ``request``."""
+
+    request: str
+    keys: list | None = None
+    workers: list | None = None
+
+
+@dataclass(slots=True)
+class Replicate(Event):
+    """Hold each of ``keys`` on ``n`` running workers (all of them if None):
+    copies are made, or the surplus is dropped. Answered by ``RequestDone``."""
+
+    request: str
+    keys: list
+    n: int | None = None
+
+
+@dataclass(slots=True)
+class RetireWorkers(Event):
+    """Retire ``workers`` gracefully: they get no new tasks, their running
+    tasks finish, and results only they hold are copied to other workers.
+    Answered by ``RequestDone`` once nothing would be lost by closing them."""
+
+    request: str
+    workers: list
+
+
+@dataclass(slots=True)
+class ReplicaAdded(Event):
+    """``worker`` holds a copy of ``key`` (``nbytes``) fetched on request."""
+
+    worker: str
+    key: Any
+    nbytes: int = 0
+
+
 # ------------------------------------------------------------ instructions
 
 
@@ -241,3 +287,23 @@ class KeyDone(Instruction):
 
     client: str
     key: Any
+
+
+@dataclass(slots=True)
+class AcquireReplicas(Instruction):
+    """Ask ``worker`` to fetch copies of keys: ``who_has`` maps each key to
+    the workers holding it, ``nbytes`` to its size."""
+
+    worker: str
+    who_has: dict
+    nbytes: dict
+
+
+@dataclass(slots=True)
+class RequestDone(Instruction):
+    """A ``Rebalance``, ``Replicate`` or ``RetireWorkers`` request ended;
+    ``result`` is the answer for its caller (``error`` says why it failed)."""
+
+    request: str
+    result: dict
+    error: str = ""

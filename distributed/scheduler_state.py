@@ -55,7 +55,15 @@ from typing import Any
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.core.utils import format_bytes, key_prefix
+from shoal.distributed.moves import (
+    Move,
+    NoRecipient,
+    plan_rebalance,
+    plan_replicate,
+    plan_retirement,
+)
 from shoal.distributed.scheduler_events import (
+    AcquireReplicas,
     AddClient,
     AddWorker,
     CancelKeys,
@@ -70,9 +78,14 @@ from shoal.distributed.scheduler_events import (
     KeyErred,
     KeyInMemory,
     MissingData,
+    Rebalance,
     ReleaseKeys,
     RemoveClient,
     RemoveWorker,
+    ReplicaAdded,
+    Replicate,
+    RequestDone,
+    RetireWorkers,
     StealTask,
     TaskErred,
     TaskFinished,
@@ -251,6 +264,32 @@ class _Rare:
         self.blame: TaskState | None = None
 
 
+class _Request:
+    """A rebalance, replicate or retire_workers request under way."""
+
+    __slots__ = ("id", "kind", "waiting", "moved", "moved_bytes", "failed", "dropped", "retiring")
+
+    def __init__(self, request: str, kind: str):
+        self.id = request
+        self.kind = kind
+        self.waiting = 0  # copies asked for and not arrived (nor failed) yet
+        self.moved = 0  # copies made
+        self.moved_bytes = 0
+        self.failed = 0  # copies that could not be made (the worker or the data left)
+        self.dropped = 0  # surplus copies dropped (replicate)
+        self.retiring: list[str] = []  # the workers it retires
+
+
+class _Copy:
+    """A copy asked of a worker: for ``request``; then drop ``sender``'s (if any)."""
+
+    __slots__ = ("request", "sender")
+
+    def __init__(self, request: _Request, sender: str):
+        self.request = request
+        self.sender = sender
+
+
 def _rare_property(name: str, default: Any) -> property:
     def get(ts: TaskState) -> Any:
         rare = ts._rare
@@ -293,6 +332,7 @@ class WorkerState:
         "status",
         "memory",
         "executing",
+        "retiring",
     )
 
     def __init__(
@@ -312,6 +352,7 @@ class WorkerState:
         self.status = "running"  # or "paused" (memory is high): it gets no new task
         self.memory: dict = {}  # managed / unmanaged / spilled / rss bytes, as last reported
         self.executing: tuple = ()  # keys it last said were running on its threads
+        self.retiring = False  # leaving gracefully: no new tasks, its results move off
 
     @property
     def memory_fraction(self) -> float:
@@ -320,7 +361,8 @@ class WorkerState:
         return self.memory.get("rss", 0) / limit if limit else 0.0
 
     def __repr__(self) -> str:
-        return f"<WorkerState {self.address} processing={len(self.processing)} {self.status}>"
+        status = "retiring" if self.retiring else self.status
+        return f"<WorkerState {self.address} processing={len(self.processing)} {status}>"
 
 
 class SchedulerState:
@@ -334,7 +376,11 @@ class SchedulerState:
         self.durations: dict[str, float] = {}
         self.generation = 0
         self.validate = validate
-        self.story: deque = deque(maxlen=story_length)
+        # the story's entries flat, four items each: the tuple of one entry is
+        # freed at once, so logging leaves no objects behind for the cyclic
+        # garbage collector (kept tuples made its collections a large part of
+        # the cost of a short task)
+        self._story: deque = deque(maxlen=4 * story_length)
         self.transition_count = 0
         self._out: list[Instruction] = []
         self._prefixes: dict[str, str] = {}
@@ -364,7 +410,17 @@ class SchedulerState:
             ReleaseKeys: self._release_keys,
             CancelKeys: self._cancel_keys,
             Tick: self._tick,
+            Rebalance: self._rebalance,
+            Replicate: self._replicate,
+            RetireWorkers: self._retire_workers,
+            ReplicaAdded: self._replica_added,
         }
+        # data moves under way (rebalance, replicate, retire_workers): the
+        # request awaiting each copy, by (key, recipient), and what each asked
+        self.requests: dict[str, _Request] = {}
+        self.copying: dict[tuple[Any, str], _Copy] = {}
+        memory_target = config.get("distributed.worker.memory.target")
+        self.memory_target = float(memory_target) if memory_target else None
 
     # ------------------------------------------------------------ driver
 
@@ -372,6 +428,10 @@ class SchedulerState:
         """Apply one event; return the instructions it produced."""
         self._out = out = []
         self._handlers[type(event)](event)
+        if self.requests:  # retirements go on as the retiring workers finish tasks
+            for req in list(self.requests.values()):
+                if req.kind == "retire":
+                    self._advance_retirement(req, event.stimulus_id)
         if self.queued and self.workers:
             self._fill_workers(event.stimulus_id)
         if self.validate:
@@ -403,7 +463,14 @@ class SchedulerState:
         else:
             raise InvalidTransition(f"no transition of {ts.key!r} from {start!r} to {finish!r}")
         self.transition_count += 1
-        self.story.append((ts.key, start, ts.state, stim))
+        self._story.extend((ts.key, start, ts.state, stim))
+
+    @property
+    def story(self) -> list[tuple]:
+        """The logged transitions, oldest first: ``(key, start, finish, stimulus_id)``
+        (workers pausing and resuming too: ``(address, "worker", status, stimulus_id)``)."""
+        flat = list(self._story)
+        return list(zip(flat[0::4], flat[1::4], flat[2::4], flat[3::4]))
 
     def story_of(self, key: Any) -> list:
         """The logged transitions of ``key``: ``(key, start, finish, stimulus_id)``."""
@@ -429,7 +496,7 @@ class SchedulerState:
             ws.processing.pop(ts)
             ts.processing_on = None
             ts.state = "released"
-            self.story.append((ts.key, "processing", "released", stim))
+            self._story.extend((ts.key, "processing", "released", stim))
             if self._suspect(ts, death):
                 ts.exception = KilledWorker(
                     f"task {ts.key!r} was on {ts.suspicious} workers that died while running "
@@ -460,6 +527,11 @@ class SchedulerState:
                         recs[ts.key] = "erred"
         ws.has_what = set()
         self._transitions(recs, stim)
+        if self.copying:
+            for key, worker in [kw for kw in self.copying if kw[1] == ws.address]:
+                self._copy_failed(key, worker, stim)
+        for req in self._retirements_of(ws):
+            req.retiring.remove(ws.address)
 
     def _suspect(self, ts: TaskState, death: str) -> bool:
         """Count a worker death against ``ts``; True once it is one too many."""
@@ -473,7 +545,7 @@ class SchedulerState:
         """``ts`` was in memory and its last copy is gone."""
         ts.state = "released"
         ts.nbytes = 0
-        self.story.append((ts.key, "memory", "released", stim))
+        self._story.extend((ts.key, "memory", "released", stim))
         for dts in ts.dependents:
             if dts.state == "waiting":
                 dts.n_waiting += 1
@@ -506,7 +578,7 @@ class SchedulerState:
             return
         ws.status = ev.status
         self._note_memory(ws, ev.metrics)
-        self.story.append((ws.address, "worker", ev.status, ev.stimulus_id))
+        self._story.extend((ws.address, "worker", ev.status, ev.stimulus_id))
 
     def _note_memory(self, ws: WorkerState, metrics: dict) -> None:
         ws.memory = {k: metrics[k] for k in _MEMORY_FIGURES if k in metrics}
@@ -617,7 +689,7 @@ class SchedulerState:
         self._transitions(recs, stim)
         new.sort(key=_priority)
         queued = self.queued
-        story = self.story
+        story = self._story
         for ts in new:
             if ts.state == "released" and (ts.who_wants or ts.dependents):
                 if (
@@ -630,7 +702,7 @@ class SchedulerState:
                     # fast path for a big batch of root tasks behind a live queue:
                     # released -> waiting -> queued without the generic machinery
                     self._queue(ts)
-                    story.append((ts.key, "released", "queued", stim))
+                    story.extend((ts.key, "released", "queued", stim))
                     self.transition_count += 2
                     continue
                 self._transition(ts, "waiting", stim, recs)
@@ -677,7 +749,7 @@ class SchedulerState:
                     ts.who_has = _added(ts.who_has, ws)
                     ws.has_what.add(ts)
                     ws.nbytes += ts.nbytes
-            self.story.append((key, start, "memory", stim))
+            self._story.extend((key, start, "memory", stim))
             ts.who_wants = _wanted_by(ts.who_wants, ev.client, self._single_client)
             wants.add(ts)
             self._out.append(KeyInMemory(ev.client, key, ts.nbytes, stimulus_id=stim))
@@ -743,6 +815,8 @@ class SchedulerState:
             if ts.processing_on.address == ev.worker:
                 recs[ts.key] = "waiting"
         self._transitions(recs, stim)
+        if ev.key == ev.dependency and (ev.key, ev.worker) in self.copying:
+            self._copy_failed(ev.key, ev.worker, stim)  # a copy it was asked to make
 
     def _release_keys(self, ev: ReleaseKeys) -> None:
         wants = self.clients.get(ev.client)
@@ -768,6 +842,155 @@ class SchedulerState:
             if not ts.who_wants and not ts.waiters:
                 recs[ts.key] = "forgotten" if not ts.dependents else "released"
         self._transitions(recs, stim)
+
+    # ------------------------------------------------------- data moves
+
+    def _running_workers(self) -> list[WorkerState]:
+        """Workers that take new tasks and new data."""
+        return [ws for ws in self.workers.values() if ws.status == "running" and not ws.retiring]
+
+    def _rebalance(self, ev: Rebalance) -> None:
+        req = self._open_request(ev.request, "rebalance")
+        running = self._running_workers()
+        if ev.workers is not None:
+            chosen = set(ev.workers)
+            running = [ws for ws in running if ws.address in chosen]
+        tasks = None
+        if ev.keys is not None:
+            found = (self.tasks.get(k) for k in ev.keys)
+            tasks = [ts for ts in found if ts is not None and ts.state == "memory"]
+        self._start_moves(req, plan_rebalance(running, tasks, self.memory_target), ev.stimulus_id)
+        self._maybe_done(req, ev.stimulus_id)
+
+    def _replicate(self, ev: Replicate) -> None:
+        req = self._open_request(ev.request, "replicate")
+        found = (self.tasks.get(k) for k in ev.keys)
+        tasks = [ts for ts in found if ts is not None and ts.state == "memory"]
+        add, drop = plan_replicate(tasks, ev.n, self._running_workers(), self.memory_target)
+        for ts, ws in drop:
+            self._drop_copy(ts, ws, ev.stimulus_id)
+        req.dropped = len(drop)
+        self._start_moves(req, add, ev.stimulus_id)
+        self._maybe_done(req, ev.stimulus_id)
+
+    def _retire_workers(self, ev: RetireWorkers) -> None:
+        req = self._open_request(ev.request, "retire")
+        for address in ev.workers:
+            ws = self.workers.get(address)
+            if ws is not None and not ws.retiring:
+                ws.retiring = True
+                req.retiring.append(address)
+                self._story.extend((address, "worker", "retiring", ev.stimulus_id))
+        self._advance_retirement(req, ev.stimulus_id)
+
+    def _advance_retirement(self, req: _Request, stim: str) -> None:
+        """Copy off what only the retiring workers hold (once the copies of the
+        last round have arrived); done when they hold nothing unique and run
+        nothing (they finish what they were given)."""
+        if req.waiting or req.id not in self.requests:
+            return
+        leaving = [self.workers[a] for a in req.retiring if a in self.workers]
+        try:
+            moves = plan_retirement(leaving, self._running_workers(), self.memory_target)
+        except NoRecipient as e:
+            for ws in leaving:
+                ws.retiring = False
+                self._story.extend((ws.address, "worker", ws.status, stim))
+            req.retiring = []
+            self._finish(req, stim, f"cannot retire workers: {e}")
+            return
+        self._start_moves(req, moves, stim)
+        if not req.waiting and not any(ws.processing for ws in leaving):
+            self._finish(req, stim)
+
+    def _replica_added(self, ev: ReplicaAdded) -> None:
+        stim = ev.stimulus_id
+        copy = self.copying.pop((ev.key, ev.worker), None)
+        ws = self.workers.get(ev.worker)
+        ts = self.tasks.get(ev.key)
+        if ws is None:
+            pass
+        elif ts is None or ts.state != "memory":
+            self._out.append(FreeKeys(ev.worker, [ev.key], stimulus_id=stim))
+        elif ws not in ts.who_has:
+            ts.who_has = _added(ts.who_has, ws)
+            ws.has_what.add(ts)
+            ws.nbytes += ts.nbytes
+            sender = self.workers.get(copy.sender) if copy is not None and copy.sender else None
+            if sender is not None and sender in ts.who_has:
+                self._drop_copy(ts, sender, stim)
+            if copy is not None:
+                copy.request.moved += 1
+                copy.request.moved_bytes += ts.nbytes
+        if copy is not None:
+            self._copy_settled(copy.request, stim)
+
+    def _copy_failed(self, key: Any, worker: str, stim: str) -> None:
+        """``worker`` could not fetch its copy of ``key`` (or left)."""
+        copy = self.copying.pop((key, worker), None)
+        if copy is not None:
+            copy.request.failed += 1
+            self._copy_settled(copy.request, stim)
+
+    def _copy_settled(self, req: _Request, stim: str) -> None:
+        req.waiting -= 1
+        if req.kind == "retire":
+            self._advance_retirement(req, stim)
+        else:
+            self._maybe_done(req, stim)
+
+    def _open_request(self, request: str, kind: str) -> _Request:
+        req = self.requests[request] = _Request(request, kind)
+        return req
+
+    def _start_moves(self, req: _Request, moves: list[Move], stim: str) -> None:
+        """Ask each recipient for its copies in one message, from the sender
+        first (then any other holder)."""
+        asks: dict[WorkerState, AcquireReplicas] = {}
+        for move in moves:
+            ts, ws = move.task, move.recipient
+            if (ts.key, ws.address) in self.copying:
+                continue  # already on its way (another request asked for it)
+            self.copying[(ts.key, ws.address)] = _Copy(
+                req, move.sender.address if move.sender is not None else ""
+            )
+            req.waiting += 1
+            ask = asks.get(ws)
+            if ask is None:
+                ask = asks[ws] = AcquireReplicas(ws.address, {}, {}, stimulus_id=stim)
+                self._out.append(ask)
+            holders = [h.address for h in ts.who_has if h is not move.sender]
+            if move.sender is not None:
+                holders.insert(0, move.sender.address)
+            ask.who_has[ts.key] = holders
+            ask.nbytes[ts.key] = ts.nbytes
+
+    def _drop_copy(self, ts: TaskState, ws: WorkerState, stim: str) -> None:
+        """``ws`` lets go of its copy of ``ts``, which others hold."""
+        ts.who_has = _removed(ts.who_has, ws)
+        ws.has_what.discard(ts)
+        ws.nbytes -= ts.nbytes
+        self._out.append(FreeKeys(ws.address, [ts.key], stimulus_id=stim))
+
+    def _maybe_done(self, req: _Request, stim: str) -> None:
+        if not req.waiting and req.id in self.requests:
+            self._finish(req, stim)
+
+    def _finish(self, req: _Request, stim: str, error: str = "") -> None:
+        del self.requests[req.id]
+        result: dict[str, Any] = {
+            "moved": req.moved,
+            "moved_bytes": req.moved_bytes,
+            "failed": req.failed,
+        }
+        if req.kind == "replicate":
+            result["dropped"] = req.dropped
+        if req.kind == "retire":
+            result["retired"] = list(req.retiring)
+        self._out.append(RequestDone(req.id, result, error, stimulus_id=stim))
+
+    def _retirements_of(self, ws: WorkerState) -> list[_Request]:
+        return [r for r in self.requests.values() if ws.address in r.retiring]
 
     def restart(self, stimulus_id: str) -> list[Instruction]:
         """Forget every task (clients' futures are cancelled); workers stay."""
@@ -820,15 +1043,18 @@ class SchedulerState:
     def _worker_with_room(self, ts: TaskState) -> WorkerState | None:
         slots = self._slots_per_thread(ts.prefix)
         best = None
-        best_load = (math.inf, math.inf)
+        best_load = math.inf
         for ws in self.workers.values():
-            if ws.status == "paused":
+            if ws.status != "running" or ws.retiring:
                 continue
             n = len(ws.processing)
             limit = int(ws.nthreads * slots + 0.999)
             if n < limit or not n:
-                load = (n / ws.nthreads, ws.memory_fraction)  # new data: the emptier one
-                if load < best_load:
+                load = n / ws.nthreads
+                if load < best_load or (
+                    # new data between equally loaded workers: the emptier one
+                    load == best_load and ws.memory_fraction < best.memory_fraction
+                ):
                     best, best_load = ws, load
         return best
 
@@ -846,8 +1072,8 @@ class SchedulerState:
         best = None
         best_cost = (math.inf, 0, 0.0)
         for ws in candidates:
-            if ws.status == "paused":
-                continue  # a paused worker gets no new task (and no new data)
+            if ws.status != "running" or ws.retiring:
+                continue  # a paused or retiring worker gets no new task (and no new data)
             missing = 0
             for dts in ts.dependencies:
                 if ws not in dts.who_has:
@@ -860,7 +1086,7 @@ class SchedulerState:
             if cost < best_cost:
                 best, best_cost = ws, cost
         if best is None and len(candidates) < len(workers):
-            running = [ws for ws in workers.values() if ws.status != "paused"]
+            running = self._running_workers()
             return min(running, key=_load) if running else None
         return best
 
@@ -903,7 +1129,7 @@ class SchedulerState:
                 return
             heapq.heappop(queued)
             self._assign(ts, ws, stim)
-            self.story.append((ts.key, "queued", "processing", stim))
+            self._story.extend((ts.key, "queued", "processing", stim))
             self.transition_count += 1
 
     def _steal(self, stim: str) -> None:
@@ -911,7 +1137,7 @@ class SchedulerState:
         ones, and every task not running yet from paused workers to running ones."""
         if len(self.workers) < 2:
             return
-        running = [ws for ws in self.workers.values() if ws.status != "paused"]
+        running = self._running_workers()
         if not running:
             return
         for victim in self.workers.values():
@@ -927,7 +1153,7 @@ class SchedulerState:
                 victim.occupancy -= victim.processing.pop(ts)
                 self._out.append(StealTask(victim.address, ts.key, stimulus_id=stim))
                 self._assign(ts, thief, stim)
-                self.story.append((ts.key, "processing", "processing", stim))
+                self._story.extend((ts.key, "processing", "processing", stim))
         idle = [ws for ws in running if len(ws.processing) < ws.nthreads]
         if not idle:
             return
@@ -946,7 +1172,7 @@ class SchedulerState:
                 victim.occupancy -= d
                 self._out.append(StealTask(victim.address, ts.key, stimulus_id=stim))
                 self._assign(ts, thief, stim)
-                self.story.append((ts.key, "processing", "processing", stim))
+                self._story.extend((ts.key, "processing", "processing", stim))
 
     # ----------------------------------------------------- transitions
 
@@ -1030,7 +1256,7 @@ class SchedulerState:
         ws.nbytes += ts.nbytes
         ts.state = "memory"
         self.transition_count += 1
-        self.story.append((ts.key, "processing", "memory", stim))
+        self._story.extend((ts.key, "processing", "memory", stim))
         if self.watched:
             self._done_watching(ts, stim)
         for dts in ts.dependents:
@@ -1172,6 +1398,15 @@ class SchedulerState:
         for client, wants in self.clients.items():
             for ts in wants:
                 assert client in ts.who_wants and ts.key in self.tasks, (client, ts)
+        waiting: dict[str, int] = {}
+        for (key, worker), copy in self.copying.items():
+            assert self.requests.get(copy.request.id) is copy.request, (key, worker)
+            waiting[copy.request.id] = waiting.get(copy.request.id, 0) + 1
+        for req in self.requests.values():
+            assert req.waiting == waiting.get(req.id, 0), (req.id, req.waiting, waiting)
+            for address in req.retiring:
+                ws = self.workers.get(address)
+                assert ws is not None and ws.retiring, (req.id, address)
 
 
 _HEX_DIGITS = frozenset("0123456789abcdef")

@@ -38,6 +38,7 @@ import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.distributed.comm import Comm, CommClosedError, Listener, connect, listen
 from shoal.distributed.protocol import Pickled, ToPickle
+from shoal.distributed.security import Security
 
 __all__ = ["Server", "ConnectionPool", "RemoteError", "error_message", "raise_error"]
 
@@ -85,21 +86,24 @@ def raise_error(reply: dict) -> None:
 
 
 class Server:
-    """Serves ``handlers`` on a listener (see module docstring)."""
+    """Serves ``handlers`` on a listener (see module docstring). ``security``
+    (default: this process's config) decides TLS and the handshake's token."""
 
     def __init__(
         self,
         handlers: dict[str, Callable] | None = None,
         stream_handlers: dict[str, Callable] | None = None,
+        security: Security | None = None,
     ):
         self.handlers: dict[str, Callable] = dict(handlers or {})
         self.stream_handlers: dict[str, Callable] = dict(stream_handlers or {})
+        self.security = security if security is not None else Security.from_config()
         self.listener: Listener | None = None
         self.address = ""
         self.serving: set = set()
 
     async def listen(self, address: str) -> None:
-        self.listener = await listen(address, self.handle_comm)
+        self.listener = await listen(address, self.handle_comm, self.security)
         self.address = self.listener.address
 
     async def handle_comm(self, comm: Comm) -> None:
@@ -164,9 +168,15 @@ class ConnectionPool:
     reached the oldest idle ones are closed first, and callers wait.
     """
 
-    def __init__(self, limit: int | None = None, deserialize: bool = True):
+    def __init__(
+        self,
+        limit: int | None = None,
+        deserialize: bool = True,
+        security: Security | None = None,
+    ):
         self.limit = limit or int(config.get("distributed.comm.max-connections"))
         self.deserialize = deserialize
+        self.security = security if security is not None else Security.from_config()
         self.idle: dict[str, list[Comm]] = defaultdict(list)
         self.open = 0
         self.freed = asyncio.Condition()
@@ -183,7 +193,7 @@ class ConnectionPool:
             if self.open < self.limit:
                 self.open += 1
                 try:
-                    return await connect(address)
+                    return await connect(address, security=self.security)
                 except BaseException:
                     self.open -= 1
                     raise

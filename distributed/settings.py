@@ -20,6 +20,17 @@ DEFAULTS = {
             "max-connections": 256,
             "compression": None,
             "compression-min-size": "1MiB",
+            "max-frames": 1_000_000,
+            "max-in-flight": "auto",
+            "handshake-timeout": 10.0,
+            "stall-timeout": 60.0,
+            "token": None,
+            "tls": {
+                "ca-file": None,
+                "cert": None,
+                "key": None,
+                "require-client-cert": True,
+            },
         },
         "scheduler": {
             "worker-saturation": 1.0,
@@ -33,6 +44,10 @@ DEFAULTS = {
         },
         "client": {
             "graph-chunk": 10_000,
+            "reconnect": True,
+            "heartbeat-interval": 2.0,
+            "scheduler-ttl": 20.0,
+            "reconnect-wait": 10.0,
         },
         "worker": {
             "heartbeat-interval": 0.5,
@@ -58,6 +73,25 @@ DOCS = {
     "distributed.comm.compression": "None, or 'zstd' to compress the data frames of TCP "
     "messages (needs the optional zstandard package; worth it on slow networks only).",
     "distributed.comm.compression-min-size": "Messages smaller than this are never compressed.",
+    "distributed.comm.max-frames": "Most frames one message may announce; more closes the "
+    "connection.",
+    "distributed.comm.max-in-flight": "Bytes all connections of a process may hold in messages "
+    "still arriving (memory is reserved as data arrives, never from the announced size); "
+    "'auto' is a quarter of the machine's memory. A message waits for room, at most "
+    "stall-timeout.",
+    "distributed.comm.handshake-timeout": "Seconds a new connection has to finish TLS and the "
+    "token handshake before it is closed.",
+    "distributed.comm.stall-timeout": "Seconds a message may go without new bytes (or wait for "
+    "in-flight room) once it has begun arriving, before its connection is closed.",
+    "distributed.comm.token": "Shared secret every peer proves in the handshake (HMAC "
+    "challenge-response, checked before any message is read); None: no token. Environment: "
+    "SHOAL_DISTRIBUTED__COMM__TOKEN (read as YAML: quote it if it looks like a number).",
+    "distributed.comm.tls.ca-file": "PEM file of the CA that signs the cluster's certificates; "
+    "with it every connection uses TLS.",
+    "distributed.comm.tls.cert": "PEM certificate this process shows (with tls.key).",
+    "distributed.comm.tls.key": "PEM private key of tls.cert.",
+    "distributed.comm.tls.require-client-cert": "With a CA file, listeners ask connecting peers "
+    "for a certificate the CA signed (mutual TLS).",
     "distributed.scheduler.worker-saturation": "Root tasks per worker thread sent at once; the "
     "rest wait in the scheduler's queue.",
     "distributed.scheduler.fast-task-window": "Seconds of measured work per thread a worker may "
@@ -72,6 +106,14 @@ DOCS = {
     "distributed.scheduler.bandwidth": "Bytes per second assumed between workers for placement.",
     "distributed.client.graph-chunk": "Tasks per update-graph message: the scheduler starts on "
     "the first chunk while the client still encodes the rest.",
+    "distributed.client.reconnect": "Whether a client that lost its scheduler keeps trying to "
+    "reconnect to the same address (Client(reconnect=...) overrides it).",
+    "distributed.client.heartbeat-interval": "Seconds between a client's heartbeats to its "
+    "scheduler.",
+    "distributed.client.scheduler-ttl": "Seconds without a word from the scheduler (it answers "
+    "heartbeats) before a client takes it as lost.",
+    "distributed.client.reconnect-wait": "Seconds a call made while the client reconnects waits "
+    "for the scheduler before raising.",
     "distributed.worker.heartbeat-interval": "Seconds between a worker's heartbeats.",
     "distributed.worker.memory.target": "Fraction of the memory limit: above it, results are "
     "spilled to disk, least recently used first, until managed memory is below it (False: off).",

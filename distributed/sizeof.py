@@ -14,12 +14,14 @@ roughly right, not exact.
 from __future__ import annotations
 
 import sys
+from sys import getsizeof
 from typing import Any
 
 __all__ = ["sizeof"]
 
 _SAMPLE = 16  # items of a container (or values of an object column) measured
 _MAX_DEPTH = 4  # nesting of containers followed before counting headers only
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
 
 
 def sizeof(obj: Any) -> int:
@@ -33,11 +35,15 @@ def sizeof(obj: Any) -> int:
     >>> sizeof({"a": np.zeros(1000)}) > 8000
     True
     """
+    if type(obj) in _SCALARS:  # the results of many small tasks: the quickest answer
+        return getsizeof(obj)
     return _sizeof(obj, _MAX_DEPTH)
 
 
 def _sizeof(obj: Any, depth: int) -> int:
     typ = type(obj)
+    if typ in _SCALARS:
+        return getsizeof(obj)
     if typ is bytes or typ is bytearray:
         return len(obj)
     if typ is str:

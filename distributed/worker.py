@@ -51,6 +51,7 @@ from shoal.distributed.sizeof import sizeof
 from shoal.distributed.spill import SpillStore
 from shoal.distributed.utils import raise_open_file_limit
 from shoal.distributed.worker_events import (
+    AcquireReplicas,
     DataPut,
     DataRequested,
     DeleteData,
@@ -64,6 +65,7 @@ from shoal.distributed.worker_events import (
     ReportErred,
     ReportFinished,
     ReportMissing,
+    ReportReplica,
     ReportStatus,
     Spill,
     SpillDone,
@@ -79,7 +81,6 @@ __all__ = ["Worker"]
 logger = logging.getLogger("shoal.distributed.worker")
 
 
-_PREFETCH_PER_THREAD = 32  # tasks waiting in the pool per thread (see WorkerState)
 _ABSENT = object()
 
 
@@ -132,6 +133,7 @@ class Worker(Server):
         listen: str = "tcp://127.0.0.1:0",
         local_directory: str | None = None,
         validate: bool = False,
+        security: Any = None,
     ):
         super().__init__(
             handlers={
@@ -148,18 +150,22 @@ class Worker(Server):
         self.memory_limit = parse_memory_limit(memory_limit)
         self.nanny = nanny
         self.listen_address = listen
+        self.security = security or self.security  # TLS and token (shoal.distributed.security)
         self.state = WorkerState(
             self.nthreads,
             self.memory_limit,
             MemoryThresholds.from_config(),
             has_nanny=bool(nanny),
             validate=validate,
-            prefetch=self.nthreads * _PREFETCH_PER_THREAD,
+            # as many tasks wait in the pool per thread as the scheduler sends
+            # short root tasks per thread: one refill of the pool per burst of
+            # results (see WorkerState)
+            prefetch=self.nthreads * int(config.get("distributed.scheduler.max-queued-per-thread")),
         )
         self.data: dict = {}  # values in memory; the spilled ones are in ``spill``
         self.spill = SpillStore(local_directory)
         self.functions: dict[int, list] = {}  # function tables of the clients, by id
-        self.pool = ConnectionPool(deserialize=False)
+        self.pool = ConnectionPool(deserialize=False, security=self.security)
         self.stream = BatchedSend(name="worker->scheduler")
         self.comm = None
         # (priority, n, key, spec, functions, input keys): the threads take the best
@@ -200,7 +206,7 @@ class Worker(Server):
             t = threading.Thread(target=self._monitor_main, name="shoal-memory", daemon=True)
             t.start()
             self.threads.append(t)
-        comm = await connect(self.scheduler_address)
+        comm = await connect(self.scheduler_address, security=self.security)
         await comm.write(
             {
                 "op": "register-worker",
@@ -298,6 +304,8 @@ class Worker(Server):
                         events.append(KeysFreed(msg["keys"]))
                     elif op == "steal-task":
                         events.append(TaskStolen(msg["key"]))
+                    elif op == "acquire-replicas":
+                        events.append(AcquireReplicas(msg["who_has"], msg.get("nbytes") or {}))
                     elif op == "close":
                         await self.close()
                         return
@@ -379,26 +387,39 @@ class Worker(Server):
         try:
             pending = self._events
             while pending:
+                # the two instructions of every task are carried out in bulk:
+                # one hand-over to the pool, one send of the reports
+                jobs: list = []
+                finished: list = []
                 for ins in self.state.handle(*pending.popleft()):
-                    self._carry_out(ins)
+                    typ = type(ins)
+                    if typ is Execute:
+                        jobs.append(self._job(ins.key))
+                    elif typ is ReportFinished:
+                        finished.append(
+                            {
+                                "op": "task-finished",
+                                "key": ins.key,
+                                "nbytes": ins.nbytes,
+                                "duration": ins.duration,
+                            }
+                        )
+                    else:
+                        self._carry_out(ins)
+                if finished:
+                    try:
+                        self.stream.send(*finished)
+                    except CommClosedError:
+                        pass
+                if jobs:
+                    self._queue_jobs(jobs)
         finally:
             self._handling = False
 
     def _carry_out(self, ins: Any) -> None:
         typ = type(ins)
         try:
-            if typ is Execute:
-                self._execute(ins.key)
-            elif typ is ReportFinished:
-                self.stream.send(
-                    {
-                        "op": "task-finished",
-                        "key": ins.key,
-                        "nbytes": ins.nbytes,
-                        "duration": ins.duration,
-                    }
-                )
-            elif typ is DeleteData:
+            if typ is DeleteData:
                 data = self.data
                 spill = self.spill
                 for key in ins.keys:
@@ -417,6 +438,8 @@ class Worker(Server):
                         "traceback": ins.traceback,
                     }
                 )
+            elif typ is ReportReplica:
+                self.stream.send({"op": "replica-added", "key": ins.key, "nbytes": ins.nbytes})
             elif typ is ReportMissing:
                 self.stream.send(
                     {
@@ -464,14 +487,22 @@ class Worker(Server):
             except Exception as e:  # the tasks using it will raise this when they run
                 known.append(_Unloadable(e))
 
-    def _execute(self, key: Any) -> None:
+    def _job(self, key: Any) -> tuple:
+        """What a pool thread needs to run ``key`` (an ``Execute``), as a heap entry."""
         ts = self.state.tasks[key]
         functions = None if ts.table is None else self.functions.get(ts.table)
-        deps = [dts.key for dts in ts.dependencies]
+        deps = [dts.key for dts in ts.dependencies] if ts.dependencies else ()
         self._job_count += 1
+        return (ts.priority, self._job_count, key, ts.spec, functions, deps)
+
+    def _queue_jobs(self, jobs: list) -> None:
+        """Hand a burst of jobs to the pool: one lock and one wake-up for all
+        (waking a thread per task costs more than a short task itself)."""
+        heap = self.jobs
         with self.cv:
-            heapq.heappush(self.jobs, (ts.priority, self._job_count, key, ts.spec, functions, deps))
-            self.cv.notify()
+            for job in jobs:
+                heapq.heappush(heap, job)
+            self.cv.notify(len(jobs))
 
     def _thread_main(self) -> None:
         """Pool thread: take a job, run it, hand the result to the loop (one

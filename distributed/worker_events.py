@@ -25,6 +25,7 @@ __all__ = [
     "DataRequested",
     "MemorySample",
     "SpillDone",
+    "AcquireReplicas",
     "WorkerInstruction",
     "Execute",
     "Fetch",
@@ -34,6 +35,7 @@ __all__ = [
     "ReportErred",
     "ReportMissing",
     "ReportStatus",
+    "ReportReplica",
     "Terminate",
 ]
 
@@ -129,6 +131,16 @@ class SpillDone(WorkerEvent):
     error: str = ""
 
 
+@dataclass(slots=True)
+class AcquireReplicas(WorkerEvent):
+    """The scheduler asks for copies of results held by peers (rebalance,
+    replicate, retirement): ``who_has`` maps each key to the peers holding
+    it, ``nbytes`` to its size. Copies are kept until the scheduler frees them."""
+
+    who_has: dict
+    nbytes: dict = field(default_factory=dict)
+
+
 # ------------------------------------------------------------ instructions
 
 
@@ -196,6 +208,14 @@ class ReportStatus(WorkerInstruction):
     status: str
     reason: str
     metrics: dict
+
+
+@dataclass(slots=True)
+class ReportReplica(WorkerInstruction):
+    """A copy asked for by ``AcquireReplicas`` is here (``nbytes`` of it)."""
+
+    key: Any
+    nbytes: int
 
 
 @dataclass(slots=True)

@@ -54,6 +54,7 @@ from typing import Any
 from shoal.core.utils import format_bytes
 from shoal.distributed.memory import MemoryThresholds
 from shoal.distributed.worker_events import (
+    AcquireReplicas,
     DataPut,
     DataRequested,
     DeleteData,
@@ -67,6 +68,7 @@ from shoal.distributed.worker_events import (
     ReportErred,
     ReportFinished,
     ReportMissing,
+    ReportReplica,
     ReportStatus,
     Spill,
     SpillDone,
@@ -84,6 +86,7 @@ TRANSFER_FRACTION = 0.1  # of the memory limit: bytes being fetched at once, at 
 TRANSFER_UNLIMITED = 256 * 2**20  # the same without a memory limit
 
 _LOCAL = ("memory", "spilled")  # states whose value is on this worker
+_NONE: frozenset = frozenset()
 
 
 class WorkerTask:
@@ -112,10 +115,12 @@ class WorkerTask:
         self.priority = priority
         self.spec = spec  # None for an input fetched from a peer
         self.table = table
-        self.dependencies: list[WorkerTask] = []
-        self.dependents: set[WorkerTask] = set()  # local tasks that need this value
-        self.waiting_for: set[WorkerTask] = set()  # inputs not here yet
-        self.who_has: list[str] = []  # peers that may hold it (fetch / flight)
+        # most tasks of a big map have no inputs and no local users: the empty
+        # collections are shared (a set or list is made on the first add)
+        self.dependencies: tuple[WorkerTask, ...] = ()
+        self.dependents: set[WorkerTask] | frozenset = _NONE  # local tasks needing this value
+        self.waiting_for: set[WorkerTask] | frozenset = _NONE  # inputs not here yet
+        self.who_has: list[str] | tuple = ()  # peers that may hold it (fetch / flight)
         self.peer = ""  # the peer asked for it (flight)
         self.nbytes = 0
         self.disk_bytes = 0
@@ -175,9 +180,14 @@ class WorkerState:
         self.freed_since_sample = 0
         self.disk_full = ""  # why the disk refused the last spill (cleared by deletes, samples)
         self.terminating = False
-        self.story: deque = deque(maxlen=story_length)
+        # the story's entries flat, four items each: the tuple of one entry is
+        # freed at once, so logging leaves no new objects for the cyclic
+        # garbage collector (a tuple per transition kept made its collections
+        # a large part of a short task's cost)
+        self._story: deque = deque(maxlen=4 * story_length)
         self.transition_count = 0
         self._out: list[WorkerInstruction] = []
+        self._deletes: DeleteData | None = None  # this handle's one DeleteData
         self._handlers: dict[type, Callable] = {
             TaskAssigned: self._task_assigned,
             KeysFreed: self._keys_freed,
@@ -189,6 +199,7 @@ class WorkerState:
             DataRequested: self._data_requested,
             MemorySample: self._memory_sample,
             SpillDone: self._spill_done,
+            AcquireReplicas: self._acquire_replicas,
         }
 
     # ------------------------------------------------------------ driver
@@ -198,6 +209,7 @@ class WorkerState:
         fetches and execution are then reconsidered once, after the last);
         return the instructions they produced."""
         self._out = out = []
+        self._deletes = None
         handlers = self._handlers
         for event in events:
             handlers[type(event)](event, event.stimulus_id)
@@ -208,6 +220,7 @@ class WorkerState:
         if self.validate:
             self.validate_state()
         self._out = []
+        self._deletes = None
         return out
 
     def _transition(self, ts: WorkerTask, finish: str, stim: str) -> None:
@@ -217,9 +230,15 @@ class WorkerState:
             raise RuntimeError(f"no worker transition of {ts.key!r} from {start!r} to {finish!r}")
         func(self, ts, stim)
         self.transition_count += 1
-        self.story.append((ts.key, start, finish, stim))
+        self._story.extend((ts.key, start, finish, stim))
 
-    def story_of(self, key: Any) -> list:
+    @property
+    def story(self) -> list[tuple]:
+        """The logged transitions, oldest first: ``(key, start, finish, stimulus_id)``."""
+        flat = list(self._story)
+        return list(zip(flat[0::4], flat[1::4], flat[2::4], flat[3::4]))
+
+    def story_of(self, key: Any) -> list[tuple]:
         """The logged transitions of ``key``: ``(key, start, finish, stimulus_id)``."""
         return [entry for entry in self.story if entry[0] == key]
 
@@ -237,7 +256,21 @@ class WorkerState:
                 self._out.append(ReportFinished(ts.key, ts.nbytes, 0.0, stimulus_id=stim))
             return
         ts = self.tasks[ev.key] = WorkerTask(ev.key, "waiting", ev.priority, ev.spec, ev.table)
-        self.story.append((ts.key, "new", "waiting", stim))
+        self._story.extend((ts.key, "new", "waiting", stim))
+        if ev.who_has:
+            self._link_inputs(ts, ev, stim)
+            if ts.waiting_for or self.tasks.get(ts.key) is not ts:
+                return
+        # waiting -> ready, inlined: the path of every task of a big map
+        ts.state = "ready"
+        heapq.heappush(self.ready, (ts.priority, ts))
+        self.transition_count += 1
+        self._story.extend((ts.key, "waiting", "ready", stim))
+
+    def _link_inputs(self, ts: WorkerTask, ev: TaskAssigned, stim: str) -> None:
+        """Records of ``ts``'s inputs: here already, or to fetch from peers."""
+        deps = []
+        waiting = set()
         for dep, holders in ev.who_has.items():
             dts = self.tasks.get(dep)
             peers = [h for h in holders if h != self.address]
@@ -246,24 +279,38 @@ class WorkerState:
                 dts.who_has = peers
                 if ev.nbytes:
                     dts.nbytes = int(ev.nbytes.get(dep, 0))  # an estimate until it arrives
-                self.story.append((dep, "new", "fetch", stim))
+                self._story.extend((dep, "new", "fetch", stim))
                 self._queue_fetch(dts)
             elif dts.state in ("fetch", "flight"):
                 dts.who_has.extend(p for p in peers if p not in dts.who_has)
-            ts.dependencies.append(dts)
+            deps.append(dts)
+            if not dts.dependents:
+                dts.dependents = set()
             dts.dependents.add(ts)
             if dts.state not in _LOCAL:
-                ts.waiting_for.add(dts)
-        for dts in list(ts.waiting_for):
+                waiting.add(dts)
+        ts.dependencies = tuple(deps)
+        if waiting:
+            ts.waiting_for = waiting
+        for dts in list(waiting):
             if dts.state == "fetch" and not dts.who_has:
                 self._give_up(dts, "", stim)
-        if ts.key in self.tasks and not ts.waiting_for:
-            self._transition(ts, "ready", stim)
 
     def _keys_freed(self, ev: KeysFreed, stim: str) -> None:
+        tasks = self.tasks
+        story = self._story
         for key in ev.keys:
-            ts = self.tasks.get(key)
-            if ts is not None:
+            ts = tasks.get(key)
+            if ts is None:
+                continue
+            if ts.state == "memory" and not ts.dependents:
+                # memory -> released, inlined: the path of every result of a big map
+                ts.held = False
+                ts.spec = None
+                self._t_released(ts, stim)
+                self.transition_count += 1
+                story.extend((key, "memory", "released", stim))
+            else:
                 self._free(ts, stim)
 
     def _free(self, ts: WorkerTask, stim: str) -> None:
@@ -286,15 +333,17 @@ class WorkerState:
     def _execute_success(self, ev: ExecuteSuccess, stim: str) -> None:
         ts = self.tasks.get(ev.key)
         if ts is None or ts.state != "executing":
-            self._out.append(DeleteData([ev.key], stimulus_id=stim))
+            self._delete(ev.key, stim)
             return
         if ts.cancelled:
-            self._out.append(DeleteData([ts.key], stimulus_id=stim))
+            self._delete(ts.key, stim)
             self._transition(ts, "released", stim)
             return
         ts.nbytes = int(ev.nbytes)
         ts.held = True
-        self._transition(ts, "memory", stim)
+        self._t_to_memory(ts, stim)  # inlined _transition: the path of every task
+        self.transition_count += 1
+        self._story.extend((ts.key, "executing", "memory", stim))
         self._out.append(ReportFinished(ts.key, ts.nbytes, ev.duration, stimulus_id=stim))
 
     def _execute_failure(self, ev: ExecuteFailure, stim: str) -> None:
@@ -316,12 +365,14 @@ class WorkerState:
                 if ts.spec is not None:  # assigned here meanwhile: done, in a way
                     ts.held = True
                     self._out.append(ReportFinished(ts.key, ts.nbytes, 0.0, stimulus_id=stim))
+                elif ts.held:  # a copy the scheduler asked for
+                    self._out.append(ReportReplica(ts.key, ts.nbytes, stimulus_id=stim))
                 self._transition(ts, "memory", stim)
                 self._maybe_release(ts, stim)
             elif ts is None or ts.state not in _LOCAL:
                 unwanted.append(key)
-        if unwanted:
-            self._out.append(DeleteData(unwanted, stimulus_id=stim))
+        for key in unwanted:
+            self._delete(key, stim)
         for ts in asked:
             if ts.state == "flight" and ts.peer == ev.peer and self.tasks.get(ts.key) is ts:
                 if ts.peer in ts.who_has:
@@ -335,13 +386,37 @@ class WorkerState:
             ts = self.tasks.get(key)
             if ts is None:
                 ts = self.tasks[key] = WorkerTask(key, "fetch")
-                self.story.append((key, "new", "fetch", stim))
+                self._story.extend((key, "new", "fetch", stim))
             if ts.state in ("fetch", "flight"):
                 if ts.state == "flight":  # its request still counts what was asked
                     self.transfer_bytes += int(nbytes) - ts.nbytes
                 ts.nbytes = int(nbytes)
                 self._transition(ts, "memory", stim)
             ts.held = True
+
+    def _acquire_replicas(self, ev: AcquireReplicas, stim: str) -> None:
+        for key, holders in ev.who_has.items():
+            peers = [h for h in holders if h != self.address]
+            ts = self.tasks.get(key)
+            if ts is None:
+                ts = self.tasks[key] = WorkerTask(key, "fetch")
+                ts.who_has = peers
+                ts.nbytes = int(ev.nbytes.get(key, 0))  # an estimate until it arrives
+                ts.held = True
+                self._story.extend((key, "new", "fetch", stim))
+                if peers:
+                    self._queue_fetch(ts)
+                else:
+                    self._give_up(ts, "", stim)
+            elif ts.state in _LOCAL:
+                if not ts.held:  # here as an input of local tasks: now a copy of ours
+                    ts.held = True
+                    self._out.append(ReportReplica(key, ts.nbytes, stimulus_id=stim))
+            elif ts.state in ("fetch", "flight"):
+                ts.held = True
+                ts.who_has.extend(p for p in peers if p not in ts.who_has)
+            else:  # a result computed here that was let go of: it will not be kept
+                self._out.append(ReportMissing(key, key, "", stimulus_id=stim))
 
     def _data_requested(self, ev: DataRequested, stim: str) -> None:
         lru = self.lru
@@ -371,6 +446,16 @@ class WorkerState:
 
     # ------------------------------------------------------------ helpers
 
+    def _delete(self, key: Any, stim: str) -> None:
+        """Ask the adapter to drop ``key``'s value: one ``DeleteData`` per
+        handled burst, where its first deletion was (values that go later in
+        the burst are not used by the instructions in between)."""
+        batch = self._deletes
+        if batch is None:
+            batch = self._deletes = DeleteData([], stimulus_id=stim)
+            self._out.append(batch)
+        batch.keys.append(key)
+
     def _queue_fetch(self, ts: WorkerTask) -> None:
         """Queue ``ts`` on the holder with the least asked of it already."""
         peer = min(
@@ -388,7 +473,7 @@ class WorkerState:
             if dependent.state in ("waiting", "ready"):
                 self._out.append(ReportMissing(dependent.key, ts.key, errant, stimulus_id=stim))
                 self._transition(dependent, "released", stim)
-        if ts.spec is not None:
+        if ts.spec is not None or ts.held:  # a task of ours, or a copy asked for
             self._out.append(ReportMissing(ts.key, ts.key, errant, stimulus_id=stim))
         if self.tasks.get(ts.key) is ts:
             ts.spec = None
@@ -435,16 +520,27 @@ class WorkerState:
 
     def _ensure_executing(self, stim: str) -> None:
         ready = self.ready
+        if not ready:
+            return
+        room = self.max_executing - len(self.executing) if self.status == "running" else 0
+        tasks = self.tasks
+        story = self._story
+        out = self._out
+        heappop = heapq.heappop
+        started = 0
         while ready:
             ts = ready[0][1]
-            if ts.state != "ready" or self.tasks.get(ts.key) is not ts:
-                heapq.heappop(ready)  # stale: released or stolen meanwhile
+            if ts.state != "ready" or tasks.get(ts.key) is not ts:
+                heappop(ready)  # stale: released or stolen meanwhile
                 continue
-            if len(self.executing) >= self.max_executing or self.status != "running":
-                return
-            heapq.heappop(ready)
-            self._transition(ts, "executing", stim)
-            self._out.append(Execute(ts.key, stimulus_id=stim))
+            if started >= room:
+                break
+            heappop(ready)
+            started += 1
+            self._t_ready_executing(ts, stim)  # inlined _transition: the path of every task
+            story.extend((ts.key, "ready", "executing", stim))
+            out.append(Execute(ts.key, stimulus_id=stim))
+        self.transition_count += started
 
     # ------------------------------------------------------------ memory
 
@@ -525,7 +621,7 @@ class WorkerState:
     def _set_status(self, status: str, reason: str, stim: str) -> None:
         self.status = status
         self.pause_reason = reason if status == "paused" else ""
-        self.story.append(("worker", "running" if status == "paused" else "paused", status, stim))
+        self._story.extend(("worker", "running" if status == "paused" else "paused", status, stim))
         self._out.append(ReportStatus(status, reason, self.memory_metrics(), stimulus_id=stim))
 
     def memory_metrics(self) -> dict:
@@ -556,10 +652,11 @@ class WorkerState:
     def _t_ready_executing(self, ts: WorkerTask, stim: str) -> None:
         ts.state = "executing"
         self.executing.add(ts)
-        lru = self.lru
-        for dts in ts.dependencies:
-            if dts.key in lru:
-                lru.move_to_end(dts.key)
+        if ts.dependencies:  # inputs in memory count as recently used (spilled last)
+            lru = self.lru
+            for dts in ts.dependencies:
+                if dts.key in lru:
+                    lru.move_to_end(dts.key)
 
     def _t_to_memory(self, ts: WorkerTask, stim: str) -> None:
         """executing / fetch / flight / spilled -> memory."""
@@ -573,16 +670,18 @@ class WorkerState:
             ts.disk_bytes = 0
         elif start == "flight":
             ts.peer = ""
-        ts.who_has = []
+        ts.who_has = ()
         ts.spec = ts.table = None  # the result is here; it is never run again
         ts.state = "memory"
         self.lru[ts.key] = ts
         self.managed += ts.nbytes
         if start != "spilled":
             for dependent in ts.dependents:
-                dependent.waiting_for.discard(ts)
-                if not dependent.waiting_for and dependent.state == "waiting":
-                    self._transition(dependent, "ready", stim)
+                waiting = dependent.waiting_for
+                if ts in waiting:
+                    waiting.discard(ts)
+                    if not waiting and dependent.state == "waiting":
+                        self._transition(dependent, "ready", stim)
 
     def _t_memory_spilled(self, ts: WorkerTask, stim: str) -> None:
         ts.state = "spilled"
@@ -609,12 +708,12 @@ class WorkerState:
             del self.lru[ts.key]
             self.managed -= ts.nbytes
             self.freed_since_sample += ts.nbytes
-            self._out.append(DeleteData([ts.key], stimulus_id=stim))
+            self._delete(ts.key, stim)
         elif state == "spilled":
             self.spilled_bytes -= ts.disk_bytes
             self.spilled_count -= 1
             self.disk_full = ""  # room on disk again
-            self._out.append(DeleteData([ts.key], stimulus_id=stim))
+            self._delete(ts.key, stim)
         elif state == "executing":
             self.executing.discard(ts)
         ts.state = "released"
@@ -622,12 +721,15 @@ class WorkerState:
             del self.tasks[ts.key]
         self._forget_inputs(ts, stim)
         for dependent in ts.dependents:
-            dependent.waiting_for.discard(ts)
+            if ts in dependent.waiting_for:
+                dependent.waiting_for.discard(ts)
 
     def _forget_inputs(self, ts: WorkerTask, stim: str) -> None:
         deps = ts.dependencies
-        ts.dependencies = []
-        ts.waiting_for = set()
+        if not deps:
+            return
+        ts.dependencies = ()
+        ts.waiting_for = _NONE
         for dts in deps:
             dts.dependents.discard(ts)
             if dts.state != "released":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["Callback", "active_callbacks"]
 
@@ -46,17 +46,17 @@ class Callback:
     ['a']
     """
 
-    start: Callable[[dict], Any] | None = None
+    start: Callable[[dict[Any, Any]], Any] | None = None
     pretask: Callable[[Any], Any] | None = None
     posttask: Callable[[Any, Any, Any], Any] | None = None
-    finish: Callable[[dict, bool], Any] | None = None
+    finish: Callable[[dict[Any, Any], bool], Any] | None = None
 
     def __init__(
         self,
-        start: Callable | None = None,
-        pretask: Callable | None = None,
-        posttask: Callable | None = None,
-        finish: Callable | None = None,
+        start: Callable[..., Any] | None = None,
+        pretask: Callable[..., Any] | None = None,
+        posttask: Callable[..., Any] | None = None,
+        finish: Callable[..., Any] | None = None,
     ):
         if start is not None:
             self.start = start
@@ -79,7 +79,7 @@ class Callback:
             if self in _active:
                 _active.remove(self)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.register()
         return self
 

@@ -45,18 +45,18 @@ class Profiler(Callback):
     def __init__(self) -> None:
         super().__init__()
         self.results: list[TaskRecord] = []
-        self._starts: dict = {}
+        self._starts: dict[Any, Any] = {}
         self._lock = threading.Lock()
         self._depth = 0
 
-    def start(self, graph: dict) -> None:
+    def start(self, graph: dict[Any, Any]) -> None:
         with self._lock:
             self._depth += 1
             if self._depth == 1:  # not a computation nested in a task: start afresh
                 self.results = []
                 self._starts = {}
 
-    def finish(self, graph: dict, errored: bool) -> None:
+    def finish(self, graph: dict[Any, Any], errored: bool) -> None:
         with self._lock:
             self._depth -= 1
 
@@ -94,7 +94,7 @@ class ResourceProfiler(Callback):
         self._lock = threading.Lock()
         self._depth = 0
 
-    def start(self, graph: dict) -> None:
+    def start(self, graph: dict[Any, Any]) -> None:
         with self._lock:
             self._depth += 1
             if self._depth > 1:  # nested in a task: the outer run is being sampled
@@ -113,7 +113,7 @@ class ResourceProfiler(Callback):
             )
             self._thread.start()
 
-    def finish(self, graph: dict, errored: bool) -> None:
+    def finish(self, graph: dict[Any, Any], errored: bool) -> None:
         with self._lock:
             self._depth -= 1
             if self._depth > 0:
@@ -124,7 +124,7 @@ class ResourceProfiler(Callback):
         if thread is not None:
             thread.join()
 
-    def _sample(self, stop: threading.Event, proc: Any, children: list) -> None:
+    def _sample(self, stop: threading.Event, proc: Any, children: list[Any]) -> None:
         import psutil
 
         listed_at = time.monotonic()

@@ -54,30 +54,30 @@ class ProgressBar(Callback):
         )
         self.minimum = minimum
         self.last_duration = 0.0
-        self._total: Counter = Counter()
-        self._group: dict = {}
-        self._done: Counter = Counter()
+        self._total: Counter[Any] = Counter()
+        self._group: dict[Any, Any] = {}
+        self._done: Counter[Any] = Counter()
         self._ndone = 0
         self._ntotal = 0
         self._t0 = 0.0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._graph: dict = {}
+        self._graph: dict[Any, Any] = {}
         self._depth = 0
         self._nesting = threading.Lock()
 
     def _stream(self) -> IO[str]:
         return self.out if self.out is not None else sys.stdout
 
-    def start(self, graph: dict) -> None:
+    def start(self, graph: dict[Any, Any]) -> None:
         with self._nesting:
             self._depth += 1
             if self._depth > 1:  # a task computing something itself: follow the outer run
                 return
         # the group of every key name, found once here so that posttask is a
         # lookup and a redraw costs O(groups), not O(tasks)
-        group: dict = {}
-        total: Counter = Counter()
+        group: dict[Any, Any] = {}
+        total: Counter[Any] = Counter()
         for k in graph:
             name = k[0] if type(k) is tuple and k else k
             g = group.get(name)
@@ -105,7 +105,7 @@ class ProgressBar(Callback):
         group = self._group.get(name)
         self._done[group if group is not None else key_prefix(name)] += 1
 
-    def finish(self, graph: dict, errored: bool) -> None:
+    def finish(self, graph: dict[Any, Any], errored: bool) -> None:
         with self._nesting:
             self._depth -= 1
             if self._depth > 0:

@@ -239,3 +239,20 @@ def test_random_graphs_compute_the_same_after_fusion(data, random_dag, spelling)
             anns = {repr(getattr(n, "annotations", None)) for _, n in node.tasks}
             assert len(anns) == 1, "tasks with different annotations were fused"
     assert get_sync(fused, wanted) == [values[back[k]] for k in wanted]
+
+
+class Handle:
+    """Stands for a result a backend holds under its key (a distributed Future)."""
+
+    __shoal_external__ = True
+
+
+def test_external_handles_are_never_fused_into_their_user():
+    """persist on a cluster leaves Futures as data nodes; fusing one into a
+    task would hide it from the client (and try to pickle it)."""
+    g = {"a": Handle(), "b": Task(abs, Ref("a")), "c": Task(abs, Ref("b"))}
+    fused = fuse_linear(g, ["c"])
+    assert set(fused) == {"a", "c"} and fused["a"] is g["a"]
+    assert fused["c"].dependencies == ("a",)
+    plain = {"a": -1, "b": Task(abs, Ref("a")), "c": Task(abs, Ref("b"))}
+    assert set(fuse_linear(plain, ["c"])) == {"c"}  # plain data still fuses

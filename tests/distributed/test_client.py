@@ -209,6 +209,19 @@ def test_fire_and_forget_runs_after_futures_are_dropped(client):
     assert _wait_for_keys_gone(client, ["fire-forget-test"])
 
 
+def test_a_release_never_overtakes_the_graph_of_its_key(client):
+    """Releases are batched; one batch must not take a key whose graph was
+    posted after the batch's flush (the scheduler would see the release
+    first, ignore it, and keep the key for good)."""
+    client.loop.call_soon_threadsafe(time.sleep, 0.3)  # what is posted meanwhile waits in order
+    a = client.submit(inc, 1, key="order-a")
+    a = client.submit(inc, 2, key="order-b")  # drops order-a: a flush of releases is posted
+    c = client.submit(inc, 3, key="order-c")  # posted after that flush
+    del a, c  # releases order-b and order-c
+    gc.collect()
+    assert _wait_for_keys_gone(client, ["order-a", "order-b", "order-c"])
+
+
 def test_released_futures_free_scheduler_and_worker_memory(client):
     futures = client.map(inc, range(200), pure=False)
     client.gather(futures)

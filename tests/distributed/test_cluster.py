@@ -14,7 +14,7 @@ import pytest
 import shoal
 from shoal.core.task import Ref, Task
 from shoal.distributed import Client, KilledWorker, LocalCluster
-from shoal.distributed.comm import HEADER, MAGIC, VERSION
+from shoal.distributed.comm import HEADER, MAGIC, VERSION, client_proof
 from shoal.distributed.protocol import dumps
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -126,6 +126,8 @@ def _tasks_run(shoal_worker):
 def _send_raw(address, payload):
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(client_proof(s.recv(40, socket.MSG_WAITALL), b""))  # past the handshake
+        s.recv(40, socket.MSG_WAITALL)
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
         try:
@@ -240,14 +242,28 @@ def test_graph_with_tuple_keys_and_literals(client):
     assert client.get(graph, ["y", [("x", 1)]]) == [16, [11]]
 
 
-def test_hung_worker_is_removed_after_heartbeat_timeout(no_leaks):
+def test_hung_worker_is_removed_and_replaced_by_its_nanny(no_leaks):
     settings = {"distributed.scheduler.worker-ttl": 1.5, "distributed.scheduler.tick-interval": 0.1}
     with shoal.config.set(settings), Client(n_workers=2, threads_per_worker=1) as c:
         futures = c.map(slow_inc, range(40), delay=0.02)
         time.sleep(0.2)
-        pid = next(iter(c.run(os.getpid).values()))
+        pids = set(c.run(os.getpid).values())
+        pid = min(pids)
         os.kill(pid, signal.SIGSTOP)
         try:
             assert c.gather(futures) == [i + 1 for i in range(40)]
+            # the nanny killed the stopped process and started another
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                now = set(c.run(os.getpid).values())
+                if len(now) == 2 and pid not in now:
+                    break
+                time.sleep(0.1)
+            assert len(now) == 2 and pid not in now and (pids - {pid}) < now
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
         finally:
-            os.kill(pid, signal.SIGCONT)
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass

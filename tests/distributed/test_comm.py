@@ -10,7 +10,15 @@ import pytest
 
 from shoal.core import config
 from shoal.distributed.batched import BatchedSend
-from shoal.distributed.comm import HEADER, MAGIC, VERSION, CommClosedError, connect, listen
+from shoal.distributed.comm import (
+    HEADER,
+    MAGIC,
+    VERSION,
+    CommClosedError,
+    client_proof,
+    connect,
+    listen,
+)
 from shoal.distributed.protocol import Pickled, ProtocolError, ToPickle, dumps, loads
 from shoal.distributed.server import ConnectionPool, Server
 
@@ -101,8 +109,13 @@ def test_comm_echo(scheme):
 
 
 def _raw(address):
+    """A raw socket past the handshake (no token: the empty key), so what the
+    tests send next reaches the frame decoder."""
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
-    return socket.create_connection((host, int(port)), timeout=5)
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(client_proof(s.recv(40, socket.MSG_WAITALL), b""))
+    assert s.recv(40, socket.MSG_WAITALL)[5] == 2, "handshake refused"
+    return s
 
 
 def _frame(payload: bytes, nframes=1, lengths=None, magic=MAGIC, version=VERSION):
