@@ -14,7 +14,7 @@ MYPY_DIR := $(VENV)/mypy-path
 TYPECHECK_PENDING := distributed/
 space := $() $()
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck fuzz bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ typecheck: install
 	done; \
 	if [ $$blocking -gt 0 ]; then echo "typecheck: $$blocking errors outside the pending rooms"; failed=1; fi; \
 	exit $$failed
+
+# The protocol fuzz tests at length (make test runs a few dozen inputs each).
+FUZZ_EXAMPLES ?= 20000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -P -m pytest -q tests/distributed/test_hostile_input.py -k fuzz
 
 bench: install
 	$(BIN)/python -P benchmarks/run_all.py
