@@ -132,21 +132,18 @@ def _dask_optimized(obj: Any) -> Any:
     return dask.optimize(obj)[0]
 
 
-def measure(system: str, depth: int, kinds: list[str]) -> dict:
-    chains = cases(system, depth)
+def measure(system: str, depth: int, kind: str) -> dict:
+    """Seconds per stage of one chain (None and the exception's name on failure)."""
+    seconds, obj = _timed(cases(system, depth)[kind])
+    if seconds is None:
+        return {"plan": None, "plan-error": obj}
+    row: dict = {"plan": seconds}
     stages = shoal_stages if system == "shoal" else dask_stages
-    out: dict = {}
-    for kind in kinds:
-        seconds, obj = _timed(chains[kind])
-        row = {"plan": seconds}
-        for stage, func in stages(obj).items():
-            row[stage] = None if seconds is None else _timed(func)[0]
-            if row[stage] is None and seconds is not None:
-                row[stage + "-error"] = _timed(func)[1]
-        if seconds is None:
-            row["plan-error"] = obj
-        out[kind] = row
-    return out
+    for stage, func in stages(obj).items():
+        row[stage], out = _timed(func)
+        if row[stage] is None:
+            row[stage + "-error"] = out
+    return row
 
 
 def fmt(row: dict, stage: str, depth: int) -> str:
@@ -169,19 +166,19 @@ def main() -> None:
     print(f"per-node cost of each stage (µs per operation in the chain); Python {sys.version[:6]}")
     print(f"{'kind':8} {'depth':>7} {'system':7} " + " ".join(f"{s:>14}" for s in STAGES))
     for depth in depths:
-        results = {system: measure(system, depth, kinds) for system in systems}
         for kind in kinds:
-            for system in systems:
-                row = results[system][kind]
+            rows = {}
+            for system in systems:  # each row as soon as it is measured
+                rows[system] = row = measure(system, depth, kind)
                 cells = " ".join(fmt(row, s, depth) for s in STAGES)
-                print(f"{kind:8} {depth:>7} {system:7} {cells}")
+                print(f"{kind:8} {depth:>7} {system:7} {cells}", flush=True)
             if {"shoal", "dask"} <= set(systems):
-                mine, theirs = results["shoal"][kind], results["dask"][kind]
+                mine, theirs = rows["shoal"], rows["dask"]
                 ratios = []
                 for s in STAGES:
                     a, b = mine.get(s), theirs.get(s)
                     ratios.append(f"{b / a:13.2f}x" if a and b else f"{'-':>14}")
-                print(f"{kind:8} {depth:>7} {'dask/sh':7} " + " ".join(ratios))
+                print(f"{kind:8} {depth:>7} {'dask/sh':7} " + " ".join(ratios), flush=True)
 
 
 if __name__ == "__main__":
