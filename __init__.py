@@ -17,6 +17,16 @@ from shoal.core.tokenize import tokenize
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # shoal.datasets needs pandas: imported on first use, so `import shoal` stays light
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("shoal.datasets")
+    raise AttributeError(f"module 'shoal' has no attribute {name!r}")
+
+
 __all__ = [
     "config",
     "compute",

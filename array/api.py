@@ -7,10 +7,14 @@ re-exported by the package's ``__init__``.
 4
 """
 
+from numpy import e, inf, nan, newaxis, pi
+
 from . import fft, linalg, random  # noqa: F401 - the submodules, as attributes
 from .arg_reductions import argmax, argmin, nanargmax, nanargmin
 from .blockwise import blockwise, map_blocks
+from .calculus import ediff1d, gradient
 from .chunks import normalize_chunks
+from .coarsen import coarsen
 from .core import Array
 from .creation import (
     arange,
@@ -39,6 +43,8 @@ from .elementwise import (
     allclose,
     angle,
     around,
+    array_equal,
+    array_equiv,
     astype,
     clip,
     digitize,
@@ -49,6 +55,7 @@ from .elementwise import (
     real,
     round,
 )
+from .index_math import ravel_multi_index, unravel_index
 from .manipulation import diff, repeat, roll, tile
 from .numpy_dispatch import UFUNC_NAMES, make_ufunc
 from .numpy_reductions import (
@@ -86,6 +93,7 @@ from .rechunk import rechunk
 from .reductions import average, count_nonzero, ptp, reduction
 from .routines import (
     apply_along_axis,
+    apply_over_axes,
     argwhere,
     diag,
     diagonal,
@@ -96,7 +104,7 @@ from .routines import (
     where,
 )
 from .scans import cumprod, cumsum, nancumprod, nancumsum
-from .search import bincount, histogram, isin, searchsorted, unique
+from .search import bincount, histogram, histogramdd, isin, searchsorted, union1d, unique
 from .shape import (
     atleast_1d,
     atleast_2d,
@@ -118,11 +126,32 @@ from .shape import (
     transpose,
 )
 from .sorting import argsort, sort
+from .stacking import column_stack, dstack, hstack, rot90, vstack
 from .stats import corrcoef, cov
 from .storage import from_npy_stack, store, to_npy_stack
 from .zarr_io import from_zarr, to_zarr
 
 __all__ = [
+    "ediff1d",
+    "gradient",
+    "coarsen",
+    "array_equal",
+    "array_equiv",
+    "ravel_multi_index",
+    "unravel_index",
+    "apply_over_axes",
+    "histogramdd",
+    "union1d",
+    "column_stack",
+    "dstack",
+    "hstack",
+    "rot90",
+    "vstack",
+    "e",
+    "inf",
+    "nan",
+    "newaxis",
+    "pi",
     "nanquantile",
     "nanpercentile",
     "trace",

@@ -9,6 +9,7 @@ agree, and thin adapters where the standard spells things differently
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 import shoal.array as _sa
 
 from .core import Array
+from .sliding import sliding_window_view
 from .sorting import argsort, sort  # noqa: F401 - part of the namespace
 
 __array_api_version__ = "2023.12"
@@ -118,7 +120,8 @@ def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
     >>> int(vecdot(_sa.arange(3, chunks=2), _sa.arange(3, chunks=1)))
     5
     """
-    return (_sa.conj(x1) * x2).sum(axis=axis)  # type: ignore[attr-defined]
+    dtype = np.result_type(x1.dtype, x2.dtype)  # NumPy's: no widening of small ints
+    return (_sa.conj(x1) * x2).sum(axis=axis, dtype=dtype)  # type: ignore[attr-defined]
 
 
 def unstack(x: Array, /, *, axis: int = 0) -> tuple:
@@ -284,3 +287,9 @@ def __array_api_info__() -> _Info:  # noqa: N807 - the standard's name
     'cpu'
     """
     return _Info()
+
+
+# NumPy names outside the standard that xarray reads from an array's namespace
+# (``rolling`` pads, then takes ``xp.lib.stride_tricks.sliding_window_view``).
+pad = _sa.pad  # type: ignore[attr-defined]
+lib = SimpleNamespace(stride_tricks=SimpleNamespace(sliding_window_view=sliding_window_view))

@@ -3,7 +3,8 @@
 Ints and slices (any step) with a scalar or a NumPy value: each block copies
 itself and writes the part of the selection that falls inside it. Boolean
 masks (NumPy or shoal, the shape of ``x``) with a scalar or an array that
-broadcasts to ``x``: an elementwise ``where``.
+broadcasts to ``x``: an elementwise ``where``. Assigning ``np.ma.masked``
+masks the selection (the blocks become masked arrays, as in ``np.ma``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .blockwise import _LETTERS, blockwise
-from .convert import meta_from
+from .convert import masked_meta, meta_from
 from .core import Array
 from .creation import zeros
 from .elementwise import elemwise
@@ -26,14 +27,16 @@ from .sources import RegionSource
 __all__ = ["setitem"]
 
 
-def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict) -> np.ndarray:
+def _local_selection(index: tuple, block_info: dict) -> tuple | None:
+    """(the part of ``index`` inside this block, the matching part of the
+    value), or None when the selection misses the block."""
     location = block_info[None]["array-location"]
     local, value_sel = [], []
     shape = block_info[None]["shape"]
     for axis, (spec, (a, b)) in enumerate(zip(index, location)):
         if _is_int(spec):
             if not a <= spec < b:
-                return block
+                return None
             local.append(spec - a)
             continue
         start, stop, step = spec.indices(shape[axis])
@@ -41,7 +44,7 @@ def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict
             first = start if start >= a else start + -(-(a - start) // step) * step
             bound = min(stop, b)
             if first >= bound:
-                return block
+                return None
             count = len(range(first, bound, step))
             local.append(slice(first - a, first - a + (count - 1) * step + 1, step))
             v0 = (first - start) // step
@@ -49,19 +52,39 @@ def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict
             first = start if start < b else start - -(-(start - (b - 1)) // -step) * -step
             bound = max(stop, a - 1)
             if first <= bound:
-                return block
+                return None
             count = len(range(first, bound, step))
             last = first + (count - 1) * step
             local.append(slice(first - a, last - a - 1 if last - a - 1 >= 0 else None, step))
             v0 = (start - first) // -step
         value_sel.append(slice(v0, v0 + count))
+    return tuple(local), tuple(value_sel)
+
+
+def _assign(block: np.ndarray, index: tuple, value: np.ndarray, block_info: dict) -> np.ndarray:
+    selection = _local_selection(index, block_info)
+    if selection is None:
+        return block
     out = block.copy()
-    out[tuple(local)] = value[tuple(value_sel)]
+    out[selection[0]] = value[selection[1]]
+    return out
+
+
+def _assign_masked(block: np.ndarray, index: tuple, block_info: dict) -> np.ndarray:
+    """The block as a masked array, masked where the selection falls in it."""
+    out = np.ma.array(block, copy=True)  # keeps the block's own mask
+    selection = _local_selection(index, block_info)
+    if selection is not None:
+        out[selection[0]] = np.ma.masked
     return out
 
 
 def _mask_assign(block: np.ndarray, mask: np.ndarray, value: Any) -> np.ndarray:
     return np.where(mask, value, block).astype(block.dtype, copy=False)
+
+
+def _mask_assign_masked(block: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.ma.array(block, mask=np.ma.getmaskarray(block) | mask, copy=True)
 
 
 def setitem(x: Array, index: Any, value: Any) -> Array:
@@ -80,11 +103,17 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
     >>> x.compute()
     array([0, 2, 3, 4, 0])
     """
+    letters = _LETTERS[: x.ndim]
     if isinstance(index, Array) or _is_bool_array(index):
         if tuple(np.shape(index)) != tuple(x.shape):
             raise IndexError(
                 f"boolean mask of shape {np.shape(index)} must match the array "
                 f"shape {x.shape} for assignment"
+            )
+        if value is np.ma.masked:
+            meta = masked_meta(x.dtype, x.ndim)
+            return blockwise(
+                _mask_assign_masked, letters, x, letters, index, letters, meta=meta, name="setitem"
             )
         return elemwise(_mask_assign, x, index, value, dtype=x.dtype, name="setitem")
     norm = normalize_index(index, x.shape)
@@ -95,6 +124,9 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
     target_shape = tuple(
         len(range(*i.indices(n))) for i, n in zip(norm, x.shape) if isinstance(i, slice)
     )
+    if value is np.ma.masked:  # np.ma semantics: the selection becomes masked
+        meta = masked_meta(x.dtype, x.ndim)
+        return blockwise(_assign_masked, letters, x, letters, norm, None, meta=meta, name="setitem")
     if isinstance(value, Array):
         return _assign_array(x, norm, value, target_shape)
     try:
@@ -104,7 +136,6 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
             f"could not broadcast a value of shape {np.shape(value)} into the selection of "
             f"shape {target_shape}"
         ) from None
-    letters = _LETTERS[: x.ndim]
     return blockwise(
         _assign, letters, x, letters, norm, None, full, None, dtype=x.dtype, name="setitem"
     )

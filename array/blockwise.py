@@ -28,8 +28,8 @@ from shoal.core.task import Task
 from shoal.core.utils import funcname
 
 from .chunks import chunk_offsets, common_chunks, has_unknown
-from .convert import asarray, meta_from
-from .core import Array
+from .convert import asarray, is_masked, masked_meta, meta_from
+from .core import Array, join_blocks
 from .expr import ArrayExpr, GraphBuilder
 from .rechunk import rechunk
 
@@ -73,7 +73,7 @@ def infer_meta(
         out = np.asarray(out)
     if type(out) is np.ndarray and out.ndim == ndim and out.size == 0:
         return out
-    return meta_from(out.dtype, ndim)
+    return masked_meta(out.dtype, ndim) if is_masked(out) else meta_from(out.dtype, ndim)
 
 
 class Blockwise(ArrayExpr):
@@ -278,7 +278,7 @@ def _concat_nested(nested: Any, axes: list) -> Any:
     if not axes:
         return nested
     inner = [_concat_nested(n, axes[1:]) for n in nested]
-    return inner[0] if len(inner) == 1 else np.concatenate(inner, axis=axes[0])
+    return inner[0] if len(inner) == 1 else join_blocks(inner, axes[0])
 
 
 def unify_chunks(pairs: list, where: str = "") -> tuple[list, dict]:
@@ -433,6 +433,9 @@ def build_blockwise(
         else:
             metas = [o.meta if isinstance(o, Array) else o for o in objs]
             meta = infer_meta(func, metas, kwargs, len(out_ind), funcname(func))
+        if any(isinstance(o, Array) and is_masked(o.meta) for o in objs):
+            # NumPy's functions keep masks: blocks made from masked blocks are masked
+            meta = masked_meta(meta.dtype, len(out_ind))
     elif meta.ndim != len(out_ind):
         meta = meta_from(meta.dtype, len(out_ind))
     exprs = tuple(o.expr if isinstance(o, Array) else o for o in objs)

@@ -7,8 +7,9 @@ computing (boolean masks); operations that need it say so.
 
 ``normalize_chunks`` reads what users write: an int (every axis), a tuple of
 ints (one per axis), a tuple of tuples (explicit), a dict ``{axis: spec}``,
-``-1``/``None`` (whole axis) and ``"auto"`` (blocks of about config
-``array.chunk-size`` bytes).
+``-1``/``None`` (whole axis), ``"auto"`` (blocks of about config
+``array.chunk-size`` bytes) and a size in bytes such as ``"64 MB"`` (blocks
+of about that size), for the whole array or per axis.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def normalize_chunks(
     ((4, 1), (1, 2))
     >>> normalize_chunks("auto", (1000, 1000), np.float64, limit="80kB")
     ((100, 100, 100, 100, 100, 100, 100, 100, 100, 100), (100, 100, 100, 100, 100, 100, 100, 100, 100, 100))
+    >>> normalize_chunks("800 B", (100, 4), np.float64)  # "auto" with blocks of that many bytes
+    ((25, 25, 25, 25), (4,))
+    >>> normalize_chunks((-1, "16 B"), (2, 10), np.float64)
+    ((2,), (1, 1, 1, 1, 1, 1, 1, 1, 1, 1))
     """
     shape = tuple(shape)
     ndim = len(shape)
@@ -119,11 +124,7 @@ def normalize_chunks(
     if chunks is None or (isinstance(chunks, (int, np.integer)) and chunks == -1):
         chunks = (-1,) * ndim
     if isinstance(chunks, str):
-        if chunks != "auto":
-            raise ValueError(
-                f"chunks={chunks!r} is not understood; expected 'auto', ints or tuples"
-            )
-        chunks = ("auto",) * ndim
+        chunks = (chunks,) * ndim
     if isinstance(chunks, (int, np.integer)):
         if chunks <= 0:
             raise ValueError(f"chunks must be positive block lengths, got {chunks}")
@@ -156,6 +157,7 @@ def normalize_chunks(
             f"chunks {chunks} have {len(chunks)} entries but the array of shape {shape} has "
             f"{ndim} axes; give one entry per axis"
         )
+    chunks, limit = _byte_sizes_to_auto(chunks, limit)
     auto_axes = [i for i, c in enumerate(chunks) if c == "auto"]
     fixed: dict = {}
     out: list = [None] * ndim
@@ -189,6 +191,25 @@ def normalize_chunks(
         for a in auto_axes:
             out[a] = _split(shape[a], sizes[a]) if shape[a] else (0,)
     return tuple(tuple(c) for c in out)
+
+
+def _byte_sizes_to_auto(chunks: tuple, limit: Any) -> tuple:
+    """Axes given as a block size in bytes ("64 MB") become "auto" axes sized
+    to it, whatever ``limit`` said: (chunks, limit)."""
+    sizes = {c for c in chunks if isinstance(c, str) and c != "auto"}
+    if not sizes:
+        return chunks, limit
+    try:
+        parsed = {parse_bytes(c) for c in sizes}
+    except ValueError as e:
+        raise ValueError(
+            f"chunks {chunks} are not understood: {e}; chunks take 'auto', a size in bytes "
+            "such as '64 MB', ints or tuples"
+        ) from None
+    if len(parsed) > 1:
+        raise ValueError(f"chunks {chunks} ask for different block sizes in bytes; give one")
+    auto = tuple("auto" if isinstance(c, str) else c for c in chunks)
+    return auto, parsed.pop()
 
 
 def chunk_offsets(axis_chunks: Sequence) -> list:

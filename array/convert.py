@@ -20,9 +20,19 @@ from shoal.core.tokenize import tokenize
 
 from .chunks import normalize_chunks
 from .core import Array
-from .sources import NamedLock, RegionSource
+from .sources import H5Source, NamedLock, RegionSource, is_h5py_dataset
 
-__all__ = ["meta_from", "check_shape", "from_array", "asarray", "asanyarray", "array"]
+__all__ = [
+    "meta_from",
+    "masked_meta",
+    "is_masked",
+    "meta_like",
+    "check_shape",
+    "from_array",
+    "asarray",
+    "asanyarray",
+    "array",
+]
 
 
 def meta_from(dtype: Any, ndim: int) -> np.ndarray:
@@ -32,6 +42,34 @@ def meta_from(dtype: Any, ndim: int) -> np.ndarray:
     array([], shape=(0, 0), dtype=int32)
     """
     return np.empty((0,) * ndim, dtype=dtype)
+
+
+def masked_meta(dtype: Any, ndim: int) -> np.ndarray:
+    """A zero-size masked block: the meta of arrays whose blocks carry masks.
+
+    >>> type(masked_meta("f8", 1)).__name__
+    'MaskedArray'
+    """
+    return np.ma.empty((0,) * ndim, dtype=dtype)
+
+
+def is_masked(meta: Any) -> bool:
+    """True if blocks of this meta are masked arrays (``np.ma`` semantics).
+
+    >>> is_masked(masked_meta(float, 1)), is_masked(meta_from(float, 1))
+    (True, False)
+    """
+    return isinstance(meta, np.ma.MaskedArray)
+
+
+def meta_like(meta: Any, ndim: int, dtype: Any = None) -> np.ndarray:
+    """A zero-size block of ``meta``'s kind (masked or not) with ``ndim`` axes.
+
+    >>> meta_like(masked_meta("i4", 2), 1).shape, type(meta_like(meta_from("i4", 2), 0))
+    ((0,), <class 'numpy.ndarray'>)
+    """
+    dtype = meta.dtype if dtype is None else dtype
+    return masked_meta(dtype, ndim) if is_masked(meta) else meta_from(dtype, ndim)
 
 
 def check_shape(shape: Any) -> tuple:
@@ -50,7 +88,8 @@ def _read(region: tuple, source: Any, lock: Any) -> np.ndarray:
             block = source[region]
     else:
         block = source[region]
-    return np.asarray(block)
+    # masked sources keep their masks; anything else becomes a plain array
+    return block if isinstance(block, np.ma.MaskedArray) else np.asarray(block)
 
 
 def from_array(
@@ -59,20 +98,29 @@ def from_array(
     name: str | None = None,
     lock: bool | Any = False,
     asarray: bool = True,
+    inline_array: bool = False,
 ) -> Array:
     """A blocked array reading from ``x``: anything with ``shape``, ``dtype``
     and NumPy-style slicing (NumPy arrays, memmaps, h5py or zarr datasets).
 
     Blocks are read where they are used, region by region; ``lock=True`` (or
     a lock object) serializes reads for stores that are not thread-safe.
+    ``x`` is one graph entry that every read refers to, or, with
+    ``inline_array=True``, held by every read task itself (no shared entry:
+    for small or cheaply pickled sources). h5py datasets travel as their file
+    name and dataset path (``hdf5.py``), never pickled.
 
     >>> x = from_array(np.arange(10), chunks=4)
     >>> x.chunks, x[3:6].compute()
     (((4, 4, 2),), array([3, 4, 5]))
+    >>> from_array(np.arange(4), chunks=2, inline_array=True).sum().compute()
+    np.int64(6)
     """
     if isinstance(x, Array):
         return x if chunks == "auto" else x.rechunk(chunks)
     original = x
+    if is_h5py_dataset(x):
+        x = H5Source.of(x)
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         converted = np.asarray(x)
         if converted.dtype == object and converted.ndim == 0:
@@ -90,16 +138,13 @@ def from_array(
         lock = NamedLock()
     lock = lock or None
     token = name or tokenize(x, chunks, lock)
+    masked = isinstance(x, np.ma.MaskedArray)
+    meta = masked_meta(dtype, len(shape)) if masked else meta_from(dtype, len(shape))
+    if inline_array:
+        return Array(RegionSource(_read, (x, lock), chunks, meta, "array"))
     source_key = f"array-source-{token}"
     return Array(
-        RegionSource(
-            _read,
-            (Ref(source_key), lock),
-            chunks,
-            meta_from(dtype, len(shape)),
-            "array",
-            {source_key: x},
-        )
+        RegionSource(_read, (Ref(source_key), lock), chunks, meta, "array", {source_key: x})
     )
 
 

@@ -26,7 +26,7 @@ from shoal.core.utils import format_bytes
 from .chunks import describe_block, has_unknown
 from .expr import ArrayExpr, FromGraph, build_graph
 
-__all__ = ["Array", "Casting", "concatenate_blocks"]
+__all__ = ["Array", "Casting", "concatenate_blocks", "join_blocks"]
 
 # numpy's casting rules (``astype``)
 Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
@@ -43,6 +43,20 @@ def concatenate_blocks(blocks: Any, ndim: int) -> np.ndarray:
     return _concat(blocks, 0, ndim)
 
 
+def join_blocks(parts: list, axis: int) -> Any:
+    """``np.concatenate``, keeping masks when a part is a masked array
+    (``np.concatenate`` would drop them).
+
+    >>> join_blocks([np.ma.masked_array([1, 2], mask=[0, 1]), np.array([3])], 0)
+    masked_array(data=[1, --, 3],
+                 mask=[False,  True, False],
+           fill_value=999999)
+    """
+    if any(isinstance(p, np.ma.MaskedArray) for p in parts):
+        return np.ma.concatenate(parts, axis=axis)
+    return np.concatenate(parts, axis=axis)
+
+
 def _concat(blocks: Any, axis: int, ndim: int) -> Any:
     if axis == ndim - 1:
         parts = blocks
@@ -50,11 +64,37 @@ def _concat(blocks: Any, axis: int, ndim: int) -> Any:
         parts = [_concat(b, axis + 1, ndim) for b in blocks]
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts, axis=axis)
+    return join_blocks(parts, axis)
 
 
-def _finalize(results: Any, ndim: int) -> Any:
-    return concatenate_blocks(results, ndim)
+def _finalize(results: Any, ndim: int, stored: bool = False) -> Any:
+    """The computed array: a 0-d result becomes a NumPy scalar (as NumPy's
+    reductions and indexing give), and a one-block result that is a view of
+    other memory (a user's ``from_array`` source) or a ``stored`` block (a
+    persisted array's) is copied, so mutating a result never changes an input
+    or a later result. Blocks made by the computation are returned as they are.
+
+    >>> base = np.arange(3)
+    >>> out = _finalize([base[:]], 1)
+    >>> out[0] = 9
+    >>> int(base[0]), _finalize(np.array(2.5), 0)
+    (0, np.float64(2.5))
+    """
+    if ndim == 0:
+        return results[()] if isinstance(results, np.ndarray) else results
+    out = concatenate_blocks(results, ndim)
+    if out is _only_block(results, ndim) and isinstance(out, np.ndarray):
+        if stored or out.base is not None:
+            return out.copy()
+    return out
+
+
+def _only_block(results: Any, ndim: int) -> Any:
+    for _ in range(ndim):
+        if len(results) != 1:
+            return None
+        results = results[0]
+    return results
 
 
 def _rebuild(graph: dict, name: str, chunks: tuple, meta: np.ndarray) -> Array:
@@ -182,7 +222,7 @@ class Array(CollectionMethods):
         return _nested_keys(self.name, self.numblocks)
 
     def __shoal_postcompute__(self) -> tuple:
-        return _finalize, (self.ndim,)
+        return _finalize, (self.ndim, isinstance(self._expr, FromGraph))
 
     def __shoal_postpersist__(self) -> tuple:
         return _rebuild, (self.name, self.chunks, self.meta)
@@ -514,6 +554,31 @@ class Array(CollectionMethods):
         from .assignment import setitem
 
         self._expr = setitem(self, index, value)._expr
+
+    def store(self, target: Any, **kwargs: Any) -> Any:
+        """Write into ``target`` (see ``shoal.array.store``).
+
+        >>> import numpy as np, shoal.array as sa
+        >>> target = np.zeros(4)
+        >>> sa.arange(4, chunks=3).store(target)
+        >>> target
+        array([0., 1., 2., 3.])
+        """
+        from .storage import store
+
+        return store(self, target, **kwargs)
+
+    def topk(self, k: int, axis: int = -1, split_every: Any = None) -> Array:
+        """``shoal.array.topk`` of this array."""
+        from .order_stats import topk
+
+        return topk(self, k, axis=axis, split_every=split_every)
+
+    def argtopk(self, k: int, axis: int = -1, split_every: Any = None) -> Array:
+        """``shoal.array.argtopk`` of this array."""
+        from .order_stats import argtopk
+
+        return argtopk(self, k, axis=axis, split_every=split_every)
 
     def to_zarr(self, url: Any, **kwargs: Any) -> Any:
         """Write to a Zarr array (see ``shoal.array.to_zarr``)."""

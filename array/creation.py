@@ -104,6 +104,7 @@ def ones(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
     >>> ones(3, chunks=2).compute()
     array([1., 1., 1.])
     """
+    dtype = float if dtype is None else dtype  # NumPy's default, not the fill value's type
     return _named(full(shape, 1, dtype=dtype, chunks=chunks), "ones")
 
 
@@ -113,6 +114,7 @@ def zeros(shape: Any, dtype: Any = float, chunks: Any = "auto") -> Array:
     >>> zeros((2,), dtype=int, chunks=1).compute()
     array([0, 0])
     """
+    dtype = float if dtype is None else dtype  # NumPy's default, not the fill value's type
     return _named(full(shape, 0, dtype=dtype, chunks=chunks), "zeros")
 
 
@@ -209,9 +211,9 @@ def arange(
         raise ValueError("arange step must not be zero")
     n = max(int(math.ceil((stop - start) / step)), 0)
     if dtype is None:
-        dtype = (
-            np.arange(start, start + step, step).dtype if n else np.result_type(start, stop, step)
-        )
+        # NumPy types the range by all three bounds (arange(3, 13.0, 2) is float);
+        # zero-valued bounds of the same types give that type without the values.
+        dtype = np.arange(start * 0, stop * 0, step).dtype
     dtype = np.dtype(dtype)
     chunks = normalize_chunks(chunks, (n,), dtype)
     return Array(
@@ -227,6 +229,8 @@ def _linspace_region(
     out = i * step + start
     if endpoint and num > 1:
         out[i == num - 1] = stop
+    if dtype.kind in "iu":
+        out = np.floor(out)  # NumPy floors, not truncates, into integer dtypes
     return out.astype(dtype, copy=False)
 
 

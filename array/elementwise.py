@@ -18,7 +18,7 @@ import numpy as np
 from shoal.core.utils import funcname
 
 from .blockwise import _LETTERS, Elementwise, build_blockwise
-from .convert import from_array
+from .convert import asarray, from_array, is_masked, masked_meta, meta_from
 from .core import Array, Casting
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "angle",
     "isclose",
     "allclose",
+    "array_equal",
+    "array_equiv",
     "nan_to_num",
     "real",
     "imag",
@@ -90,7 +92,8 @@ def elemwise(
             pairs += [a, None]
     meta = None
     if dtype is not None:
-        meta = np.empty((0,) * ndim, dtype=dtype)
+        masked = any(is_masked(a.meta) for a in arrays)  # NumPy's ufuncs keep masks
+        meta = (masked_meta if masked else meta_from)(dtype, ndim)
     return build_blockwise(
         Elementwise, op, out_ind, tuple(pairs), None, meta, False, None, None, name, True, kwargs
     )
@@ -183,6 +186,40 @@ def allclose(
     True
     """
     return isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).all()
+
+
+def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Array:
+    """Whether both have the same shape and elements (a lazy 0-d boolean;
+    different shapes give False without computing anything).
+
+    >>> import numpy as np, shoal.array as sa
+    >>> bool(np.array_equal(sa.arange(3, chunks=2), np.arange(3)))
+    True
+    """
+    x, y = asarray(a1), asarray(a2)
+    if x.shape != y.shape:
+        return asarray(np.False_)
+    if equal_nan and (x.dtype.kind in "fc" or y.dtype.kind in "fc"):
+        same = (x == y) | (
+            elemwise(np.isnan, x, name="isnan") & elemwise(np.isnan, y, name="isnan")
+        )
+        return same.all()
+    return (x == y).all()
+
+
+def array_equiv(a1: Any, a2: Any) -> Array:
+    """Whether both broadcast to one shape with equal elements (lazy 0-d boolean).
+
+    >>> import shoal.array as sa
+    >>> bool(array_equiv(sa.ones((2, 3), chunks=1), [1, 1, 1]))
+    True
+    """
+    x, y = asarray(a1), asarray(a2)
+    try:
+        np.broadcast_shapes(x.shape, y.shape)
+    except ValueError:
+        return asarray(np.False_)
+    return (x == y).all()
 
 
 def nan_to_num(

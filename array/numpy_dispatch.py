@@ -18,8 +18,10 @@ import numpy as np
 
 from . import (
     arg_reductions,
+    calculus,
     creation,
     elementwise,
+    index_math,
     linalg,
     manipulation,
     numpy_reductions,
@@ -31,6 +33,7 @@ from . import (
     search,
     shape,
     sorting,
+    stacking,
     stats,
 )
 from .convert import asarray
@@ -80,6 +83,9 @@ def implementations() -> dict:
         scans,
         arg_reductions,
         stats,
+        stacking,
+        calculus,
+        index_math,
     ):
         for name in module.__all__:
             np_func = getattr(np, name, None)

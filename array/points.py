@@ -17,6 +17,7 @@ import numpy as np
 from shoal.core.task import Task
 
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
+from .convert import meta_like
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 
@@ -55,7 +56,7 @@ class PointIndex(ArrayExpr):
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
+        return meta_like(self.child.meta, len(self.chunks))
 
     @functools.cached_property
     def _plan(self) -> list:

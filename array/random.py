@@ -1,179 +1,37 @@
-"""Random arrays: ``default_rng(seed)`` and its drawing methods.
+"""Random arrays: ``default_rng(seed)`` (NumPy's ``Generator`` API) and, beside
+it, NumPy's legacy API: ``RandomState(seed)`` and the module-level functions
+on one shared state (``sa.random.normal(...)``, ``randint``, ``seed(s)``...).
 
-Each block draws from its own stream: a ``numpy.random.SeedSequence`` made
-from the generator's seed, the number of the call on this generator, and the
-block's index. Streams do not depend on which worker runs a block, or when,
-so a seed and a chunking give the same numbers on every scheduler; and a
-block can be drawn again anywhere — which is what lets consumers regenerate
-random blocks instead of keeping them (see ``expr.py``). Different chunkings
-draw different numbers, as each block is a separate stream.
+What holds for the numbers (the blocks are ``random_blocks.py``'s):
+
+- a seed, the order of calls on its generator and the chunking give the same
+  numbers on every scheduler, every run and every machine;
+- another chunking gives other numbers: each block is its own stream, which is
+  what lets any block (or, for ``random``/``uniform`` floats, any region of a
+  block) be drawn again alone, anywhere, so consumers regenerate random inputs
+  instead of keeping them. Dask behaves the same way;
+- the numbers are not NumPy's for the same seed (NumPy draws one stream for
+  the whole array); ``RandomState`` draws each block with NumPy's legacy
+  algorithms (MT19937), ``Generator`` with the current ones (PCG64).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import numbers
 import threading
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
-
-from shoal.core.task import Task
 
 from .blockwise import map_blocks
 from .chunks import normalize_chunks
 from .convert import asarray, meta_from
 from .core import Array
-from .expr import ArrayExpr, GraphBuilder
-from .sources import _shape_region, compose_region, region_shape
-from .streaming import streamable_method
+from .expr import ArrayExpr
+from .random_blocks import LegacyRandomBlocks, PermutationBlocks, RandomBlocks
 
-__all__ = ["Generator", "default_rng", "RandomBlocks"]
-
-
-def _draw(
-    entropy: int, spawn_key: tuple, method: str, shape: tuple, args: tuple, kwargs: dict
-) -> np.ndarray:
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn_key)))
-    return np.asarray(getattr(rng, method)(*args, size=shape, **kwargs))
-
-
-# Methods that turn each 64-bit draw into one float64 value: a region of a
-# block can be drawn alone by advancing the block's stream to its first row.
-_SEEKABLE = {"random", "uniform"}
-
-
-_thread_local = threading.local()
-
-
-def _start_state(entropy: int, spawn_key: tuple) -> tuple:
-    """The (state, increment) a block's PCG64 stream starts from."""
-    state = np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn_key)).state["state"]
-    return state["state"], state["inc"]
-
-
-class _RegionDraw:
-    """``block[region]`` of a seekable block (``region``: positive-step
-    slices), drawing only the rows it spans: this thread's generator is set
-    to the block's starting state and advanced to the region's first row.
-    A callable object, so the task holding it has no arguments to scan."""
-
-    __slots__ = ("start", "method", "args", "kwargs", "shape", "region")
-
-    def __init__(self, start, method, args, kwargs, shape, region):  # noqa: ANN001
-        self.start, self.method, self.args = start, method, args
-        self.kwargs, self.shape, self.region = kwargs, shape, region
-
-    def __reduce__(self):
-        return (
-            _RegionDraw,
-            (self.start, self.method, self.args, self.kwargs, self.shape, self.region),
-        )
-
-    def __call__(self) -> np.ndarray:
-        region = self.region
-        first, stop, step = region[0].start, region[0].stop, region[0].step or 1
-        count = len(range(first, stop, step))
-        if count == 0 or any(n == 0 for n in region_shape(region)):
-            return np.empty(region_shape(region), dtype=np.float64)
-        gen = getattr(_thread_local, "generator", None)
-        if gen is None:
-            gen = _thread_local.generator = np.random.Generator(np.random.PCG64(0))
-        bits = cast(np.random.PCG64, gen.bit_generator)  # made on a PCG64 just above
-        bits.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": self.start[0], "inc": self.start[1]},
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
-        rest = self.shape[1:]
-        bits.advance(first * math.prod(rest))
-        size = ((count - 1) * step + 1, *rest)
-        rows = getattr(gen, self.method)(*self.args, size=size, **self.kwargs)
-        return rows[(slice(None, None, step), *region[1:])]
-
-
-class RandomBlocks(ArrayExpr):
-    """Blocks drawn by ``Generator.<method>`` from per-block streams.
-
-    >>> default_rng(0).random(6, chunks=4).expr.explain_text()
-    'RandomBlocks: random, chunks=((4, 2),)'
-    """
-
-    entropy: int
-    spawn_key: tuple
-    method: str
-    args: tuple
-    kwargs: dict
-    chunks: tuple
-    meta: np.ndarray
-
-    cost = "cheap"
-
-    @property
-    def _prefix(self) -> str:
-        return self.method.replace("_", "-")
-
-    def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        shape = tuple(c[i] for c, i in zip(self.chunks, index))
-        return Task(
-            _draw,
-            self.entropy,
-            (*self.spawn_key, *index),
-            self.method,
-            shape,
-            self.args,
-            self.kwargs,
-        )
-
-    @property
-    def seekable(self) -> bool:
-        """True if any region of a block can be drawn alone (``_draw_region``)."""
-        return self.method in _SEEKABLE and self.meta.dtype == np.float64
-
-    def region_draw(self, index: tuple, slices: tuple) -> _RegionDraw | None:
-        """A callable drawing ``block[slices]`` alone, for ``slices`` of
-        positive-step-1 slices of a seekable block; None otherwise."""
-        starts = self.__dict__.setdefault("_starts", {})
-        entry = starts.get(index)
-        if entry is None:
-            shape = tuple(c[i] for c, i in zip(self.chunks, index))
-            seek = self.seekable and bool(shape)
-            start = _start_state(self.entropy, (*self.spawn_key, *index)) if seek else None
-            entry = starts[index] = (shape, start)
-        shape, start = entry
-        if start is None or len(slices) != len(shape):
-            return None
-        region = []
-        for s, n in zip(slices, shape):
-            if type(s) is not slice or s.step not in (None, 1):
-                return None
-            first, stop, _ = s.indices(n)
-            region.append(slice(first, stop, 1))
-        return _RegionDraw(start, self.method, self.args, self.kwargs, shape, tuple(region))
-
-    def _sub_block(self, index: tuple, slices: tuple, b: GraphBuilder) -> Any:
-        draw = self.region_draw(index, slices)
-        if draw is not None:
-            return Task(draw)
-        shape, start = self.__dict__["_starts"][index]
-        simple = all(isinstance(s, (slice, int, np.integer)) for s in slices)
-        if start is None or len(slices) != len(shape) or not simple:
-            return super()._sub_block(index, slices, b)
-        region, flip, drop = compose_region(tuple(slice(0, n) for n in shape), slices, shape)
-        draw = _RegionDraw(start, self.method, self.args, self.kwargs, shape, region)
-        return Task(_shape_region, Task(draw), flip, drop) if flip or drop else Task(draw)
-
-    def _rows(self, index: tuple, b: GraphBuilder) -> tuple | None:
-        if not self.chunks or not streamable_method(self.method, self.kwargs):
-            return None
-        shape = tuple(c[i] for c, i in zip(self.chunks, index))
-        key = (*self.spawn_key, *index)
-        return ("draw", self.entropy, key, self.method, self.args, self.kwargs, shape)
-
-    def _explain_args(self) -> str:
-        return f"{self.method}, chunks={self.chunks}"
+__all__ = ["Generator", "RandomState", "default_rng", "seed"]
 
 
 def _check_scalar(name: str, value: Any) -> Any:
@@ -182,31 +40,38 @@ def _check_scalar(name: str, value: Any) -> Any:
     return value
 
 
-class Generator:
-    """Draws random arrays block by block (see module docstring).
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    if isinstance(seed, _Drawer):
+        return seed._seq
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    if isinstance(seed, np.random.RandomState):
+        return np.random.SeedSequence(int(seed.randint(2**62)))
+    return np.random.SeedSequence(seed)
 
-    >>> rng = default_rng(42)
-    >>> x = rng.standard_normal((1000,), chunks=100)
-    >>> y = default_rng(42).standard_normal((1000,), chunks=100)
-    >>> bool((x == y).all())
-    True
-    """
 
+class _Drawer:
+    """What ``Generator`` and ``RandomState`` share: the seed, the call count
+    (each call is its own set of streams) and the making of random arrays."""
+
+    _blocks: ClassVar[type[RandomBlocks]] = RandomBlocks
+    _legacy: ClassVar[bool] = False  # True: NumPy's RandomState draws the blocks
     _seq: np.random.SeedSequence
 
     def __init__(self, seed: Any = None):
-        if isinstance(seed, Generator):
-            seed = seed._seq
-        if isinstance(seed, np.random.SeedSequence):
-            self._seq = seed
-        elif isinstance(seed, np.random.Generator):
-            self._seq = np.random.SeedSequence(int(seed.integers(2**63)))
-        else:
-            self._seq = np.random.SeedSequence(seed)
+        self._seq = _seed_sequence(seed)
         self._calls = 0
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"shoal.array.random.Generator(entropy={self._seq.entropy})"
+        return f"shoal.array.random.{type(self).__name__}(entropy={self._seq.entropy})"
+
+    def _next_key(self) -> tuple:
+        with self._lock:  # arrays made from several threads still get distinct streams
+            self._calls += 1
+            return (*self._seq.spawn_key, self._calls - 1)
 
     def _make(
         self,
@@ -225,13 +90,13 @@ class Generator:
         kwargs = dict(kwargs or {})
         if dtype is not None:
             kwargs["dtype"] = dtype
-        probe = getattr(np.random.default_rng(0), method)(*args, size=(0,), **kwargs)
+        # a zero-size draw checks the parameters (NumPy raises for bad ones) and gives the dtype
+        drawer = np.random.RandomState(0) if self._legacy else np.random.default_rng(0)
+        probe = np.asarray(getattr(drawer, method)(*args, size=(0,), **kwargs))
         chunks = normalize_chunks(chunks, shape, probe.dtype)
-        spawn_key = (*self._seq.spawn_key, self._calls)
-        self._calls += 1
-        expr = RandomBlocks(
+        expr = self._blocks(
             self._seq.entropy,
-            spawn_key,
+            self._next_key(),
             method,
             args,
             kwargs,
@@ -240,17 +105,7 @@ class Generator:
         )
         return Array(expr)
 
-    def random(self, size: Any = None, dtype: Any = np.float64, chunks: Any = "auto") -> Array:
-        """Floats uniform in [0, 1).
-
-        >>> default_rng(0).random(3, chunks=2).shape
-        (3,)
-        """
-        return self._make("random", size, chunks, dtype=dtype)
-
-    def standard_normal(
-        self, size: Any = None, dtype: Any = np.float64, chunks: Any = "auto"
-    ) -> Array:
+    def standard_normal(self, size: Any = None, dtype: Any = None, chunks: Any = "auto") -> Array:
         """Draws from N(0, 1).
 
         >>> default_rng(0).standard_normal((2, 2), chunks=1).dtype
@@ -280,40 +135,6 @@ class Generator:
         """
         args = (_check_scalar("low", low), _check_scalar("high", high))
         return self._make("uniform", size, chunks, args)
-
-    def integers(
-        self,
-        low: int,
-        high: int | None = None,
-        size: Any = None,
-        dtype: Any = np.int64,
-        endpoint: bool = False,
-        chunks: Any = "auto",
-    ) -> Array:
-        """Integers in [low, high) (or [0, low) with one bound).
-
-        >>> x = default_rng(3).integers(5, size=50, chunks=7).compute()
-        >>> bool(x.min() >= 0 and x.max() < 5)
-        True
-        """
-        args = (_check_scalar("low", low), _check_scalar("high", high))
-        return self._make("integers", size, chunks, args, {"endpoint": endpoint}, dtype=dtype)
-
-    def exponential(self, scale: float = 1.0, size: Any = None, chunks: Any = "auto") -> Array:
-        """Draws from the exponential distribution with mean ``scale``.
-
-        >>> bool((default_rng(4).exponential(2.0, 20, chunks=5) >= 0).all())
-        True
-        """
-        return self._make("exponential", size, chunks, (_check_scalar("scale", scale),))
-
-    def poisson(self, lam: float = 1.0, size: Any = None, chunks: Any = "auto") -> Array:
-        """Counts from the Poisson distribution with mean ``lam``.
-
-        >>> default_rng(5).poisson(3.0, 10, chunks=4).dtype
-        dtype('int64')
-        """
-        return self._make("poisson", size, chunks, (_check_scalar("lam", lam),))
 
     def choice(
         self, a: Any, size: Any = None, replace: bool = True, p: Any = None, chunks: Any = "auto"
@@ -356,39 +177,205 @@ class Generator:
         [0, 1, 2, 3, 4, 5]
         """
         n = int(x) if isinstance(x, numbers.Integral) else len(x)
-        spawn_key = (*self._seq.spawn_key, self._calls)
-        self._calls += 1
         one = RandomBlocks(
-            self._seq.entropy, spawn_key, "permutation", (n,), {}, ((n,),), meta_from(np.int64, 1)
+            self._seq.entropy,
+            self._next_key(),
+            "permutation",
+            (n,),
+            {},
+            ((n,),),
+            meta_from(np.int64, 1),
         )
-        perm = Array(_PermutationBlocks(one))
+        perm = Array(PermutationBlocks(one))
         perm = perm.rechunk(normalize_chunks(chunks, (n,), np.int64))
         if isinstance(x, numbers.Integral):
             return perm
         return asarray(x)[perm]
 
 
-class _PermutationBlocks(ArrayExpr):
-    """The single block of a permutation (drawn without a ``size``)."""
+class Generator(_Drawer):
+    """Draws random arrays block by block with NumPy's ``Generator``
+    algorithms (see module docstring).
 
-    source: RandomBlocks
+    >>> rng = default_rng(42)
+    >>> x = rng.standard_normal((1000,), chunks=100)
+    >>> y = default_rng(42).standard_normal((1000,), chunks=100)
+    >>> bool((x == y).all())
+    True
+    """
 
-    @functools.cached_property
-    def chunks(self) -> tuple:
-        return self.source.chunks
+    def random(self, size: Any = None, dtype: Any = np.float64, chunks: Any = "auto") -> Array:
+        """Floats uniform in [0, 1).
 
-    @functools.cached_property
-    def meta(self) -> np.ndarray:
-        return self.source.meta
+        >>> default_rng(0).random(3, chunks=2).shape
+        (3,)
+        """
+        return self._make("random", size, chunks, dtype=dtype)
 
-    def _block(self, index: tuple, b: GraphBuilder) -> Any:
-        s = self.source
-        return Task(_draw_permutation, s.entropy, (*s.spawn_key, 0), s.args[0])
+    def integers(
+        self,
+        low: int,
+        high: int | None = None,
+        size: Any = None,
+        dtype: Any = np.int64,
+        endpoint: bool = False,
+        chunks: Any = "auto",
+    ) -> Array:
+        """Integers in [low, high) (or [0, low) with one bound).
+
+        >>> x = default_rng(3).integers(5, size=50, chunks=7).compute()
+        >>> bool(x.min() >= 0 and x.max() < 5)
+        True
+        """
+        args = (_check_scalar("low", low), _check_scalar("high", high))
+        return self._make("integers", size, chunks, args, {"endpoint": endpoint}, dtype=dtype)
 
 
-def _draw_permutation(entropy: int, spawn_key: tuple, n: int) -> np.ndarray:
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn_key)))
-    return rng.permutation(n)
+class RandomState(_Drawer):
+    """NumPy's legacy ``RandomState`` API, block by block: each block draws
+    with ``numpy.random.RandomState`` from its own stream of ``seed``.
+
+    >>> a = RandomState(0).normal(10, 2, size=(4, 6), chunks=(3, 2))
+    >>> b = RandomState(0).normal(10, 2, size=(4, 6), chunks=(3, 2))
+    >>> bool((a == b).all().compute()), a.dtype
+    (True, dtype('float64'))
+    """
+
+    _blocks = LegacyRandomBlocks
+    _legacy = True
+
+    def seed(self, seed: Any = None) -> None:
+        """Start again from ``seed`` (None: fresh entropy).
+
+        >>> rs = RandomState(1)
+        >>> first = rs.random_sample(3, chunks=2).compute()
+        >>> rs.seed(1)
+        >>> bool((rs.random_sample(3, chunks=2).compute() == first).all())
+        True
+        """
+        self._seq = _seed_sequence(seed)
+        with self._lock:
+            self._calls = 0
+
+    def standard_normal(self, size: Any = None, chunks: Any = "auto") -> Array:  # type: ignore[override]
+        """Draws from N(0, 1) (legacy: no ``dtype``).
+
+        >>> RandomState(0).standard_normal(5, chunks=2).chunks
+        ((2, 2, 1),)
+        """
+        return self._make("standard_normal", size, chunks)
+
+    def random_sample(self, size: Any = None, chunks: Any = "auto") -> Array:
+        """Floats uniform in [0, 1).
+
+        >>> x = RandomState(3).random_sample((2, 3), chunks=1).compute()
+        >>> x.shape, bool(((0 <= x) & (x < 1)).all())
+        ((2, 3), True)
+        """
+        return self._make("random_sample", size, chunks)
+
+    random = random_sample
+
+    def randint(
+        self,
+        low: int,
+        high: int | None = None,
+        size: Any = None,
+        dtype: Any = int,
+        chunks: Any = "auto",
+    ) -> Array:
+        """Integers in [low, high) (or [0, low) with one bound).
+
+        >>> x = RandomState(4).randint(3, 7, size=20, chunks=6).compute()
+        >>> bool(x.min() >= 3 and x.max() < 7), x.dtype
+        (True, dtype('int64'))
+        """
+        args = (_check_scalar("low", low), _check_scalar("high", high))
+        return self._make("randint", size, chunks, args, dtype=dtype)
+
+
+# name -> ((parameter, default or _REQUIRED, a valid example value), ...): the
+# distributions Generator and RandomState both offer, with NumPy's signatures.
+_REQUIRED = object()
+_DISTRIBUTIONS: dict[str, tuple] = {
+    "exponential": (("scale", 1.0, 2.0),),
+    "poisson": (("lam", 1.0, 3.0),),
+    "binomial": (("n", _REQUIRED, 10), ("p", _REQUIRED, 0.5)),
+    "beta": (("a", _REQUIRED, 2.0), ("b", _REQUIRED, 3.0)),
+    "gamma": (("shape", _REQUIRED, 2.0), ("scale", 1.0, 1.0)),
+    "standard_exponential": (),
+    "standard_gamma": (("shape", _REQUIRED, 2.0),),
+    "standard_cauchy": (),
+    "standard_t": (("df", _REQUIRED, 3.0),),
+    "lognormal": (("mean", 0.0, 0.0), ("sigma", 1.0, 1.0)),
+    "laplace": (("loc", 0.0, 0.0), ("scale", 1.0, 1.0)),
+    "logistic": (("loc", 0.0, 0.0), ("scale", 1.0, 1.0)),
+    "gumbel": (("loc", 0.0, 0.0), ("scale", 1.0, 1.0)),
+    "geometric": (("p", _REQUIRED, 0.3),),
+    "chisquare": (("df", _REQUIRED, 2.0),),
+    "noncentral_chisquare": (("df", _REQUIRED, 2.0), ("nonc", _REQUIRED, 1.0)),
+    "f": (("dfnum", _REQUIRED, 3.0), ("dfden", _REQUIRED, 4.0)),
+    "noncentral_f": (
+        ("dfnum", _REQUIRED, 3.0),
+        ("dfden", _REQUIRED, 4.0),
+        ("nonc", _REQUIRED, 1.0),
+    ),
+    "weibull": (("a", _REQUIRED, 1.5),),
+    "pareto": (("a", _REQUIRED, 3.0),),
+    "power": (("a", _REQUIRED, 2.0),),
+    "rayleigh": (("scale", 1.0, 1.0),),
+    "triangular": (("left", _REQUIRED, 0.0), ("mode", _REQUIRED, 1.0), ("right", _REQUIRED, 3.0)),
+    "vonmises": (("mu", _REQUIRED, 0.0), ("kappa", _REQUIRED, 1.0)),
+    "wald": (("mean", _REQUIRED, 1.0), ("scale", _REQUIRED, 2.0)),
+    "negative_binomial": (("n", _REQUIRED, 5), ("p", _REQUIRED, 0.5)),
+    "hypergeometric": (("ngood", _REQUIRED, 5), ("nbad", _REQUIRED, 7), ("nsample", _REQUIRED, 4)),
+    "zipf": (("a", _REQUIRED, 2.0),),
+    "logseries": (("p", _REQUIRED, 0.5),),
+}
+
+
+def _bind(method: str, params: tuple, args: tuple, kwargs: dict) -> tuple:
+    """(parameter values, size, chunks) from a call written as NumPy's
+    ``method(*params, size)`` plus shoal's ``chunks``."""
+    names = [p[0] for p in params] + ["size", "chunks"]
+    if len(args) > len(names):
+        raise TypeError(f"{method}() takes at most {len(names)} arguments, got {len(args)}")
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
+        if key in values:
+            raise TypeError(f"{method}() got multiple values for argument {key!r}")
+        values[key] = value
+    out = []
+    for name, default, _ in params:
+        value = values.get(name, default)
+        if value is _REQUIRED:
+            raise TypeError(f"{method}() is missing the parameter {name!r}")
+        out.append(_check_scalar(name, value))
+    return tuple(out), values.get("size"), values.get("chunks", "auto")
+
+
+def _distribution(method: str, params: tuple, example_of: str) -> Callable[..., Array]:
+    def draw(self: _Drawer, *args: Any, **kwargs: Any) -> Array:
+        values, size, chunks = _bind(method, params, args, kwargs)
+        return self._make(method, size, chunks, values)
+
+    signature = ", ".join([p[0] if p[1] is _REQUIRED else f"{p[0]}={p[1]}" for p in params])
+    example = "".join(f"{p[2]!r}, " for p in params)
+    draw.__name__ = draw.__qualname__ = method
+    draw.__doc__ = (
+        f"Draws from ``numpy.random.{example_of}.{method}({signature + ', ' if signature else ''}"
+        f"size)``, block by block; ``chunks=`` as everywhere.\n\n"
+        f"    >>> {'default_rng' if example_of == 'Generator' else 'RandomState'}(0)"
+        f".{method}({example}size=5, chunks=2).chunks\n    ((2, 2, 1),)\n"
+    )
+    return draw
+
+
+for _method, _params in _DISTRIBUTIONS.items():
+    setattr(Generator, _method, _distribution(_method, _params, "Generator"))
+    setattr(RandomState, _method, _distribution(_method, _params, "RandomState"))
 
 
 def _take_values(population: np.ndarray, idx: Array) -> ArrayExpr:
@@ -406,3 +393,64 @@ def default_rng(seed: Any = None) -> Generator:
     (2, 2)
     """
     return Generator(seed)
+
+
+# ----------------------------------------- the module-level (legacy) functions
+
+_state = RandomState()
+
+
+def seed(seed: Any = None) -> None:
+    """Reseed the state the module-level functions draw from.
+
+    >>> seed(0)
+    >>> a = normal(size=4, chunks=3)
+    >>> seed(0)
+    >>> bool((a == normal(size=4, chunks=3)).all())
+    True
+    """
+    _state.seed(seed)
+
+
+def _on_state(name: str) -> Callable[..., Array]:
+    def call(*args: Any, **kwargs: Any) -> Array:
+        return getattr(_state, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    params = _DISTRIBUTIONS.get(name, ())
+    example = "".join(f"{p[2]!r}, " for p in params)
+    call.__doc__ = (
+        f"``RandomState.{name}`` on the module's shared state (``seed`` resets it).\n\n"
+        f"    >>> {name}({example if name in _DISTRIBUTIONS else _EXAMPLES.get(name, '')}"
+        f"size=3, chunks=2).shape\n    (3,)\n"
+    )
+    return call
+
+
+_EXAMPLES = {"randint": "5, ", "choice": "4, ", "uniform": "", "normal": ""}
+_MODULE_FUNCTIONS = [
+    "random",
+    "random_sample",
+    "randint",
+    "standard_normal",
+    "normal",
+    "uniform",
+    "choice",
+    *_DISTRIBUTIONS,
+]
+for _method in _MODULE_FUNCTIONS:
+    globals()[_method] = _on_state(_method)
+__all__ += _MODULE_FUNCTIONS
+
+
+def permutation(x: Any, chunks: Any = "auto") -> Array:
+    """``RandomState.permutation`` on the module's shared state.
+
+    >>> sorted(permutation(5, chunks=2).compute().tolist())
+    [0, 1, 2, 3, 4]
+    """
+    return _state.permutation(x, chunks=chunks)
+
+
+__all__ += ["permutation"]
+del _method, _params

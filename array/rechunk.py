@@ -37,7 +37,7 @@ from shoal.core.task import Task
 
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
 from .convert import asarray
-from .core import Array
+from .core import Array, join_blocks
 from .expr import ArrayExpr, GraphBuilder
 
 __all__ = ["Rechunk", "rechunk", "plan_rechunk"]
@@ -185,7 +185,7 @@ def _assemble(nested: Any, ndim: int, axis: int = 0) -> Any:
         parts = nested
     else:
         parts = [_assemble(n, ndim, axis + 1) for n in nested]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+    return parts[0] if len(parts) == 1 else join_blocks(parts, axis)
 
 
 def plan_rechunk(old: tuple, new: tuple, threshold: float = THRESHOLD, depth: int = 0) -> list:

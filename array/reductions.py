@@ -33,8 +33,8 @@ from shoal.core.task import Ref, Task
 from shoal.core.tree import axis_factors, reduction_rounds, round_group, split_every_of
 
 from .chunks import chunk_offsets, has_unknown
-from .convert import asarray, meta_from
-from .core import Array
+from .convert import asarray, is_masked, masked_meta, meta_from
+from .core import Array, join_blocks
 from .expr import ArrayExpr, GraphBuilder
 from .rechunk import rechunk
 from .sharing import shared_partial
@@ -88,8 +88,8 @@ def _concat_partials(nested: Any, axes: tuple, depth: int = 0) -> Any:
     if len(parts) == 1:
         return parts[0]
     if isinstance(parts[0], dict):
-        return {k: np.concatenate([p[k] for p in parts], axis=axes[depth]) for k in parts[0]}
-    return np.concatenate(parts, axis=axes[depth])
+        return {k: join_blocks([p[k] for p in parts], axes[depth]) for k in parts[0]}
+    return join_blocks(parts, axes[depth])
 
 
 def _combine_group(nested: Any, axes: tuple, combine: Callable, kwargs: dict) -> Any:
@@ -273,7 +273,7 @@ def _first(values: tuple) -> Any:
 
 
 def _combine_kwargs(kwargs: dict) -> dict:
-    return {k: v for k, v in kwargs.items() if k in ("ddof", "dtype", "nan")}
+    return {k: v for k, v in kwargs.items() if k in ("ddof", "dtype", "nan", "masked")}
 
 
 def _expand(index: tuple, axes: tuple, ndim: int) -> list:
@@ -331,7 +331,7 @@ def reduction(
     if not unknown and cleaned != x.chunks:
         x = rechunk(x, cleaned)
     out_ndim = x.ndim if keepdims else x.ndim - len(axes)
-    meta = meta_from(dtype, out_ndim)
+    meta = (masked_meta if is_masked(x.meta) else meta_from)(dtype, out_ndim)
     expr = Reduction(
         x.expr,
         chunk,
@@ -370,7 +370,7 @@ def _np_chunk(np_func: Callable, block, axis, keepdims, **kw):
 
 
 def _np_combine(np_func: Callable, part, axis, keepdims, **kw):
-    kw.pop("dtype", None)
+    # dtype is passed on: summing uint8 partials without it would widen them
     return np_func(part, axis=axis, keepdims=keepdims, **kw)
 
 
@@ -460,6 +460,8 @@ def count_nonzero(
 
 
 def _moment_chunk(block, axis, keepdims, nan=False, acc=None, **kw):
+    if isinstance(block, np.ma.MaskedArray):
+        return _masked_moment_chunk(block, axis, nan, acc, kw.get("second"))
     if nan:
         valid = ~np.isnan(block)
         n = np.sum(valid, axis=axis, keepdims=True, dtype=np.float64)
@@ -484,6 +486,24 @@ def _moment_chunk(block, axis, keepdims, nan=False, acc=None, **kw):
     return out
 
 
+def _masked_moment_chunk(block, axis, nan, acc, second):
+    """Moments of the unmasked (and, for ``nan``, non-NaN) values: np.ma's."""
+    data = np.ma.getdata(block)
+    valid = ~np.ma.getmaskarray(block)
+    if nan:
+        valid &= ~np.isnan(data)
+    n = np.sum(valid, axis=axis, keepdims=True, dtype=np.float64)
+    total = np.sum(np.where(valid, data, 0), axis=axis, keepdims=True, dtype=acc)
+    with np.errstate(all="ignore"):
+        mean = np.where(n > 0, total / np.where(n > 0, n, 1), 0)
+    out = {"n": n, "mean": mean}
+    if second:
+        d = np.where(valid, np.subtract(data, mean), 0)
+        sq = (d * np.conj(d)).real if np.iscomplexobj(d) else d * d
+        out["m2"] = np.sum(sq, axis=axis, keepdims=True)
+    return out
+
+
 def _moment_combine(part, axis, keepdims, **kw):
     n = np.sum(part["n"], axis=axis, keepdims=keepdims)
     weighted = np.sum(part["n"] * part["mean"], axis=axis, keepdims=keepdims)
@@ -500,21 +520,23 @@ def _moment_combine(part, axis, keepdims, **kw):
     return out
 
 
-def _mean_aggregate(part, axis, keepdims, dtype=None, **kw):
+def _mean_aggregate(part, axis, keepdims, dtype=None, masked=False, **kw):
     out = _moment_combine(part, axis, keepdims)
     with np.errstate(all="ignore"):
         value = np.where(out["n"] > 0, out["mean"], np.nan)
-    return value.astype(dtype, copy=False) if dtype is not None else value
+    value = value.astype(dtype, copy=False) if dtype is not None else value
+    return np.ma.masked_where(out["n"] == 0, value) if masked else value
 
 
-def _var_aggregate(part, axis, keepdims, ddof=0, dtype=None, sqrt=False, **kw):
+def _var_aggregate(part, axis, keepdims, ddof=0, dtype=None, sqrt=False, masked=False, **kw):
     out = _moment_combine(part, axis, keepdims)
     with np.errstate(all="ignore"):
         value = out["m2"] / np.maximum(out["n"] - ddof, 0)
         value = np.where(out["n"] - ddof > 0, value, np.nan)
     if sqrt:
         value = np.sqrt(value)
-    return value.astype(dtype, copy=False) if dtype is not None else value
+    value = value.astype(dtype, copy=False) if dtype is not None else value
+    return np.ma.masked_where(out["n"] - ddof <= 0, value) if masked else value
 
 
 def moment_reduction(
@@ -542,6 +564,8 @@ def moment_reduction(
             probe_kw["ddof"] = 0
         out_dtype = probe_dtype(np_func, x, **probe_kw)
         kwargs: dict = {"dtype": out_dtype, "nan": nan}
+        if is_masked(x.meta):
+            kwargs["masked"] = True  # rows with no unmasked value come out masked, as np.ma's
         if second:
             kwargs.update(ddof=ddof)
         aggregate = functools.partial(_var_aggregate, sqrt=sqrt) if second else _mean_aggregate

@@ -22,10 +22,11 @@ from .creation import tri, zeros
 from .elementwise import elemwise
 from .expr import ArrayExpr, GraphBuilder
 from .rechunk import rechunk
-from .shape import concatenate, stack
+from .shape import concatenate, expand_dims, stack
 
 __all__ = [
     "apply_along_axis",
+    "apply_over_axes",
     "with_chunks",
     "select_blocks",
     "nonzero",
@@ -425,3 +426,27 @@ def apply_along_axis(
         dtype=dtype,
         name="apply-along-axis",
     )
+
+
+def apply_over_axes(func: Any, a: Any, axes: Any) -> Array:
+    """``func(a, axis)`` over each of ``axes`` in turn, keeping the number of
+    axes (a result with one axis fewer gets it back as length 1), as NumPy's.
+
+    >>> import numpy as np, shoal.array as sa
+    >>> apply_over_axes(np.sum, sa.arange(6, chunks=4).reshape((2, 3)), [0, 1]).compute()
+    array([[15]])
+    """
+    x = asarray(a)
+    for axis in [axes] if isinstance(axes, (int, np.integer)) else axes:
+        axis = int(axis) % x.ndim if -x.ndim <= axis < x.ndim else None
+        if axis is None:
+            raise ValueError(f"axes {axes} are out of bounds for an array with {x.ndim} axes")
+        result = asarray(func(x, axis))
+        if result.ndim == x.ndim - 1:
+            result = expand_dims(result, axis)
+        elif result.ndim != x.ndim:
+            raise ValueError(
+                f"func gave {result.ndim} axes from {x.ndim}; it must keep them or drop the one"
+            )
+        x = result
+    return x

@@ -25,8 +25,9 @@ from .chunks import chunk_offsets, has_unknown
 from .convert import asarray, meta_from
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .shape import concatenate, stack
 
-__all__ = ["isin", "searchsorted", "unique", "bincount", "histogram"]
+__all__ = ["isin", "searchsorted", "unique", "union1d", "bincount", "histogram", "histogramdd"]
 
 
 def _isin(block: np.ndarray, test: np.ndarray, invert: bool) -> np.ndarray:
@@ -196,6 +197,17 @@ def unique(
     return tuple(out)
 
 
+def union1d(ar1: Any, ar2: Any) -> Array:
+    """The sorted unique values found in either input (flattened; length
+    unknown until computed).
+
+    >>> import numpy as np, shoal.array as sa
+    >>> union1d(sa.asarray([3, 1, 3], chunks=2), np.array([[5, 1]])).compute()
+    array([1, 3, 5])
+    """
+    return unique(concatenate([asarray(ar1).ravel(), asarray(ar2).ravel()]))
+
+
 def _bincount_block(block: np.ndarray) -> np.ndarray:
     return np.bincount(block)
 
@@ -307,3 +319,84 @@ def histogram(
     if density:
         counts = counts / (counts.sum() * np.diff(edges))
     return counts, edges
+
+
+def _histogramdd_block(sample: np.ndarray, edges: tuple, weights: Any = None) -> np.ndarray:
+    counts, _ = np.histogramdd(sample, bins=edges, weights=weights)
+    return counts[np.newaxis]
+
+
+def _edges_per_axis(bins: Any, range: Any, ndim: int) -> tuple:
+    if isinstance(bins, (int, np.integer)):
+        bins = [int(bins)] * ndim
+    if len(bins) != ndim:
+        raise ValueError(f"histogramdd got {len(bins)} bin specs for {ndim}-D samples")
+    ranges = [None] * ndim if range is None else list(range)
+    if len(ranges) != ndim:
+        raise ValueError(f"histogramdd got {len(ranges)} ranges for {ndim}-D samples")
+    edges = []
+    for d, (b, r) in enumerate(zip(bins, ranges)):
+        if isinstance(b, (int, np.integer)):
+            if r is None:
+                raise ValueError(
+                    f"histogramdd with an integer number of bins along dimension {d} needs "
+                    "range= for it, so the bin edges are known before computing"
+                )
+            edges.append(np.linspace(r[0], r[1], int(b) + 1))
+        else:
+            e = np.asarray(b, dtype=float)
+            if e.ndim != 1 or (np.diff(e) < 0).any():
+                raise ValueError(f"bins along dimension {d} must increase monotonically")
+            edges.append(e)
+    return tuple(edges)
+
+
+def histogramdd(
+    sample: Any, bins: Any = 10, range: Any = None, density: bool = False, weights: Any = None
+) -> tuple:
+    """Counts of N points in D dimensions (``sample`` of shape (N, D), or a
+    sequence of D 1-D arrays) in the bins along each dimension: (lazy counts,
+    NumPy edges per dimension). Integer bins need ``range=`` per dimension.
+
+    >>> import shoal.array as sa
+    >>> pts = sa.asarray([[0.5, 1.5], [1.5, 1.5], [0.2, 0.1]], chunks=2)
+    >>> counts, edges = histogramdd(pts, bins=2, range=[(0, 2), (0, 2)])
+    >>> counts.compute()
+    array([[1., 1.],
+           [0., 1.]])
+    """
+    if isinstance(sample, (list, tuple)):
+        sample = stack([asarray(s) for s in sample], axis=1)
+    x = asarray(sample)
+    if x.ndim != 2:
+        raise ValueError(f"histogramdd takes samples of shape (N, D), got shape {x.shape}")
+    edges = _edges_per_axis(bins, range, x.shape[1])
+    x = x.rechunk({1: -1})
+    new = {letter: len(e) - 1 for letter, e in zip(_LETTERS[2:], edges)}
+    out = "a" + "".join(new)
+    args: list = [x, "az", edges, None]
+    if weights is not None:
+        w = asarray(weights)
+        if w.shape != (x.shape[0],):
+            raise ValueError(
+                f"weights must have one value per sample ({x.shape[0]}), got {w.shape}"
+            )
+        args += [w.rechunk((x.chunks[0],)), "a"]
+    per_block = blockwise(
+        _histogramdd_block,
+        out,
+        *args,
+        new_axes=new,
+        adjust_chunks={"a": 1},
+        concatenate=True,
+        dtype=np.float64 if weights is None else np.result_type(float, asarray(weights).dtype),
+        name="histogramdd",
+    )
+    counts = per_block.sum(axis=0)
+    if density:
+        widths = np.ix_(*[np.diff(e) for e in edges])
+        volume = widths[0]
+        for w_ in widths[1:]:
+            volume = volume * w_
+        counts = counts / counts.sum() / volume
+    return counts, list(edges)

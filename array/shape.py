@@ -24,7 +24,7 @@ from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
 from .chunks import common_chunks, has_unknown, normalize_chunks
-from .convert import asarray
+from .convert import asarray, meta_like
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 from .rechunk import rechunk
@@ -210,7 +210,7 @@ class Reshape(ArrayExpr):
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
+        return meta_like(self.child.meta, len(self.chunks))
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         return True
@@ -331,7 +331,7 @@ class _WholeReshape(ArrayExpr):
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
+        return meta_like(self.child.meta, len(self.chunks))
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         return True
@@ -468,7 +468,7 @@ class BroadcastTo(ArrayExpr):
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
+        return meta_like(self.child.meta, len(self.chunks))
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         source = self.child  # the only child

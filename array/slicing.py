@@ -33,7 +33,7 @@ from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
-from .convert import asarray
+from .convert import asarray, meta_like
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 from .points import gather_parts, vindex
@@ -195,7 +195,7 @@ class BasicSlice(ArrayExpr):
 
     @functools.cached_property
     def meta(self) -> np.ndarray:
-        return np.empty((0,) * len(self.chunks), dtype=self.child.dtype)
+        return meta_like(self.child.meta, len(self.chunks))
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         return True

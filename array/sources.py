@@ -6,11 +6,15 @@ A ``RegionSource`` produces any rectangular region of the array on demand,
 the whole array. That is what makes these sources free to inline: a
 consumer that needs a part of a block asks for exactly that part, and a
 source used twice is simply produced twice (see ``expr.py``).
+
+``H5Source`` lets an h5py dataset be such a source on a cluster: it travels
+as a file name and a dataset path, never pickled.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 import threading
 import uuid
@@ -24,7 +28,15 @@ from shoal.core.task import Ref, Task
 from .chunks import block_slices, chunk_offsets
 from .expr import ArrayExpr, GraphBuilder
 
-__all__ = ["RegionSource", "FunctionSource", "FromDelayed", "NamedLock", "region_shape"]
+__all__ = [
+    "RegionSource",
+    "FunctionSource",
+    "FromDelayed",
+    "NamedLock",
+    "region_shape",
+    "H5Source",
+    "is_h5py_dataset",
+]
 
 
 def region_shape(region: tuple) -> tuple:
@@ -214,3 +226,88 @@ class NamedLock:
 
     def __shoal_tokenize__(self) -> str:
         return self.name
+
+
+# ------------------------------------------------------------------ h5py
+#
+# h5py datasets as ``from_array`` sources that travel by name.
+#
+# h5py datasets as ``from_array`` sources that travel by name.
+#
+# An open h5py dataset cannot be pickled, so a graph holding one could not go
+# to a cluster's workers (or to the processes scheduler). ``from_array`` wraps
+# it in ``H5Source``: in the process that made it, reads go to the user's own
+# open dataset; pickled, it is only the file name and the dataset path, and
+# the receiving process opens the file read-only once (one handle per file
+# and dataset, per process) and reads from it. h5py is an optional extra
+# (``shoal[hdf5]``): this module never imports it unless a file must be opened.
+
+_open_datasets: dict = {}  # (file name, dataset path) -> dataset opened here by name
+_open_guard = threading.Lock()
+
+
+def is_h5py_dataset(x: Any) -> bool:
+    """True for an ``h5py.Dataset`` (checked without importing h5py).
+
+    >>> is_h5py_dataset(np.ones(3))
+    False
+    """
+    return type(x).__name__ == "Dataset" and type(x).__module__.startswith("h5py")
+
+
+def _open(filename: str, path: str) -> Any:
+    with _open_guard:
+        dataset = _open_datasets.get((filename, path))
+        if dataset is None:
+            h5py = importlib.import_module("h5py")  # the optional extra, only when needed
+
+            try:  # readers must not wait on the lock of a writer elsewhere
+                handle = h5py.File(filename, "r", locking=False)
+            except (TypeError, OSError):  # no such switch, or open here with locking
+                handle = h5py.File(filename, "r")
+            dataset = _open_datasets[(filename, path)] = handle[path]
+        return dataset
+
+
+class H5Source:
+    """A picklable stand-in for an h5py dataset (see the comment above):
+    shape, dtype and NumPy-style reads.
+
+    >>> import pickle
+    >>> source = H5Source("data.h5", "/group/x", (4, 3), np.dtype("f8"))
+    >>> pickle.loads(pickle.dumps(source)).path, source.shape
+    ('/group/x', (4, 3))
+    """
+
+    __slots__ = ("filename", "path", "shape", "dtype", "_dataset")
+
+    def __init__(
+        self, filename: str, path: str, shape: tuple, dtype: np.dtype, dataset: Any = None
+    ):
+        self.filename, self.path = filename, path
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._dataset = dataset
+
+    @classmethod
+    def of(cls, dataset: Any) -> H5Source:
+        """The source for an open h5py dataset (kept for reads in this process)."""
+        return cls(dataset.file.filename, dataset.name, dataset.shape, dataset.dtype, dataset)
+
+    def __reduce__(self) -> tuple:
+        return (H5Source, (self.filename, self.path, self.shape, self.dtype))
+
+    def __shoal_tokenize__(self) -> str:
+        return f"h5py:{self.filename}:{self.path}:{self.shape}:{self.dtype.str}"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, region: Any) -> Any:
+        dataset = self._dataset
+        if dataset is None or not dataset.id.valid:  # pickled here, or the user closed it
+            dataset = _open(self.filename, self.path)
+        return dataset[region]
+
+    def __repr__(self) -> str:
+        return f"H5Source({self.filename!r}, {self.path!r}, shape={self.shape}, dtype={self.dtype})"

@@ -38,6 +38,8 @@ from shoal.core import config
 from shoal.core.task import Task
 from shoal.core.utils import parse_bytes
 
+from .core import join_blocks
+
 __all__ = [
     "piece_rows",
     "streamable_method",
@@ -157,8 +159,8 @@ def _concat_rows(parts: list) -> Any:
     if len(parts) == 1:
         return parts[0]
     if isinstance(parts[0], dict):
-        return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
-    return np.concatenate(parts, axis=0)
+        return {k: join_blocks([p[k] for p in parts], 0) for k in parts[0]}
+    return join_blocks(parts, 0)
 
 
 def stream_partials(plan: tuple, rows: int, step: int, specs: tuple) -> tuple:

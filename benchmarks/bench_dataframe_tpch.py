@@ -1,21 +1,23 @@
-"""TPC-H Q1 and Q6 on lineitem parquet: shoal.dataframe vs dask.dataframe vs pandas.
+"""TPC-H queries on parquet: shoal.dataframe vs Dask vs DuckDB vs Polars (vs pandas).
 
-Data: ``tpchgen-cli`` (the ``bench`` extra) writes lineitem at the scale
-factor; decimals are cast to float64, dates to datetime64 and string views to
-strings once, so every system reads the same plain parquet files. Without
-``tpchgen-cli`` an equivalent lineitem (same columns and value ranges) is
-generated with numpy.
+Data: ``tpchgen-cli`` (the ``bench`` extra) writes all eight tables at the
+scale factor; ``tpch/data.py`` rewrites them with plain types (decimals as
+float64, dates as timestamps, strings as strings) so every system reads the
+same files. The queries: ``tpch/queries.py`` (pandas-style code, run by
+shoal and pandas), ``tpch/dask_queries.py`` (the same code, with the five
+steps Dask cannot run swapped for what a Dask user writes), ``tpch/sql.py``
+(SQL, run by DuckDB and by Polars' SQL context on lazy parquet scans).
 
 Each (system, query) runs in a fresh subprocess, so its peak memory (max
-RSS) is its own; the time excludes imports. CPU seconds (user + system, all
-threads) are printed too: on a shared machine they move much less than wall
-times. ``--repeat N`` runs every system N times, alternating which goes
-first, and prints the spread of times and ratios. Ratios are printed against
-shoal (>1 means shoal is faster / smaller).
+RSS, imports included) is its own; the time excludes imports. Every answer
+is checked against DuckDB's (``tpch/compare.py``). CPU seconds (user +
+system, all threads) are printed too. Ratios are against shoal (>1 means
+shoal is faster / smaller). ``--repeat N`` runs every system N times per
+query, alternating which goes first, and prints the spread of times.
 
-    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py            # SF 1
-    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --scale 10 # issue figure
-    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --scale 10 --systems shoal,dask --repeat 5
+    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py                 # SF 1, Q1-Q22
+    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --queries 1,6 --systems shoal,dask
+    .venv/bin/python -P benchmarks/bench_dataframe_tpch.py --scale 10 --queries 1-22
 """
 
 from __future__ import annotations
@@ -24,257 +26,241 @@ import argparse
 import json
 import math
 import os
+import pickle
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
-from _common import peak_rss, print_vs_shoal, run_child  # noqa: E402
+from _common import ROOT, peak_rss, print_vs_shoal  # noqa: E402
 
-Q1_DATE = "1998-09-02"
-Q1_COLUMNS = [
-    "l_returnflag",
-    "l_linestatus",
-    "l_quantity",
-    "l_extendedprice",
-    "l_discount",
-    "l_tax",
-    "l_shipdate",
-]
+SYSTEMS = ("shoal", "dask", "duckdb", "polars", "pandas")
 
 
-# ------------------------------------------------------------------ data
+def parse_queries(text: str) -> list[int]:
+    """``"1-5,7,q9"`` -> ``[1, 2, 3, 4, 5, 7, 9]``."""
+    out: list[int] = []
+    for piece in text.replace("q", "").replace("Q", "").split(","):
+        if not piece.strip():
+            continue
+        first, _, last = piece.partition("-")
+        out.extend(range(int(first), int(last or first) + 1))
+    bad = [q for q in out if not 1 <= q <= 22]
+    if bad:
+        raise SystemExit(f"--queries: TPC-H has queries 1 to 22, got {bad}")
+    return out
 
 
-def _convert(src: str, dst: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(src)
-    fields = []
-    for f in table.schema:
-        t = f.type
-        if pa.types.is_decimal(t):
-            t = pa.float64()
-        elif pa.types.is_date(t):
-            t = pa.timestamp("ns")
-        elif pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view":
-            t = pa.string()
-        fields.append(pa.field(f.name, t))
-    table = table.cast(pa.schema(fields))
-    pq.write_table(table, dst, row_group_size=1_000_000)
+# ------------------------------------------------------------- one run
 
 
-def _numpy_lineitem(rows: int, seed: int):
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    start = np.datetime64("1992-01-02")
-    ship = start + rng.integers(0, 2526, rows).astype("timedelta64[D]")
-    price = rng.integers(90_000, 10_500_000, rows) / 100.0
-    return pd.DataFrame(
-        {
-            "l_orderkey": rng.integers(1, rows * 4, rows),
-            "l_quantity": rng.integers(1, 51, rows).astype("float64"),
-            "l_extendedprice": price,
-            "l_discount": rng.integers(0, 11, rows) / 100.0,
-            "l_tax": rng.integers(0, 9, rows) / 100.0,
-            "l_returnflag": pd.Series(rng.choice(["A", "N", "R"], rows), dtype="str"),
-            "l_linestatus": pd.Series(
-                np.where(ship > np.datetime64("1995-06-17"), "O", "F"), dtype="str"
-            ),
-            "l_shipdate": ship.astype("datetime64[ns]"),
-            "l_shipmode": pd.Series(
-                rng.choice(["AIR", "MAIL", "SHIP", "RAIL", "TRUCK"], rows), dtype="str"
-            ),
-        }
-    )
-
-
-def generate(scale: float, data_dir: str) -> str:
-    """The lineitem directory for ``scale`` (generated once, then reused)."""
-    target = os.path.join(data_dir, f"lineitem-sf{scale:g}")
-    if os.path.exists(os.path.join(target, "_done")):
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    os.makedirs(target)
-    parts = max(2, math.ceil(scale * 4))
-    cli = shutil.which("tpchgen-cli") or os.path.join(
-        os.path.dirname(sys.executable), "tpchgen-cli"
-    )
-    source = "numpy"
-    if os.path.exists(cli):
-        raw = tempfile.mkdtemp(dir=data_dir)
-        subprocess.run(
-            [
-                cli,
-                "parquet",
-                "-s",
-                f"{scale:g}",
-                "--tables",
-                "lineitem",
-                "--parts",
-                str(parts),
-                "--output-dir",
-                raw,
-            ],
-            check=True,
-        )
-        files = sorted(
-            os.listdir(os.path.join(raw, "lineitem")),
-            key=lambda n: int("".join(c for c in n if c.isdigit()) or 0),
-        )
-        for i, name in enumerate(files):
-            _convert(os.path.join(raw, "lineitem", name), os.path.join(target, f"part.{i}.parquet"))
-        shutil.rmtree(raw)
-        source = "tpchgen-cli"
-    else:
-        rows = int(6_000_000 * scale)
-        for i in range(parts):
-            n = rows // parts + (1 if i < rows % parts else 0)
-            _numpy_lineitem(n, i).to_parquet(
-                os.path.join(target, f"part.{i}.parquet"), index=False, row_group_size=1_000_000
-            )
-    with open(os.path.join(target, "_done"), "w") as f:
-        f.write(source)
-    return target
-
-
-# --------------------------------------------------------------- queries
-
-
-def _q1_frame(df, pd):
-    df = df[df.l_shipdate <= pd.Timestamp(Q1_DATE)]
-    df = df.assign(disc_price=df.l_extendedprice * (1 - df.l_discount))
-    df = df.assign(charge=df.disc_price * (1 + df.l_tax))
-    return df.groupby(["l_returnflag", "l_linestatus"]).agg(
-        sum_qty=("l_quantity", "sum"),
-        sum_base_price=("l_extendedprice", "sum"),
-        sum_disc_price=("disc_price", "sum"),
-        sum_charge=("charge", "sum"),
-        avg_qty=("l_quantity", "mean"),
-        avg_price=("l_extendedprice", "mean"),
-        avg_disc=("l_discount", "mean"),
-        count_order=("l_quantity", "count"),
-    )
-
-
-def _q6_frame(df, pd):
-    df = df[
-        (df.l_shipdate >= pd.Timestamp("1994-01-01"))
-        & (df.l_shipdate < pd.Timestamp("1995-01-01"))
-        & (df.l_discount >= 0.05)
-        & (df.l_discount <= 0.07)
-        & (df.l_quantity < 24)
-    ]
-    return (df.l_extendedprice * df.l_discount).sum()
-
-
-def run_one(system: str, query: str, path: str) -> dict:
-    """Run one query in this process; time it and report peak RSS."""
-    import pandas as pd
-
-    build = _q1_frame if query == "q1" else _q6_frame
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_start = usage.ru_utime + usage.ru_stime
-    start = time.perf_counter()
+def _answer(system: str, query: int, paths: dict):
+    """Run ``query`` with ``system``; the computed answer."""
     if system == "shoal":
         import shoal.dataframe as sd
+        from shoal.benchmarks.tpch.queries import QUERIES
 
-        result = build(sd.read_parquet(path), pd).compute(scheduler="threads")
-    elif system == "dask":
+        result = QUERIES[query](lambda t: sd.read_parquet(paths[t]))
+        return result.compute(scheduler="threads") if hasattr(result, "compute") else result
+    if system == "dask":
         import dask
         import dask.dataframe as dd
 
+        from shoal.benchmarks.tpch.dask_queries import DASK_QUERIES
+
         with dask.config.set(scheduler="threads"):
-            result = build(dd.read_parquet(path), pd).compute()
-    else:
-        columns = (
-            Q1_COLUMNS
-            if query == "q1"
-            else ["l_shipdate", "l_discount", "l_quantity", "l_extendedprice"]
-        )
-        result = build(pd.read_parquet(path, columns=columns), pd)
+            result = DASK_QUERIES[query](lambda t: dd.read_parquet(paths[t]))
+            return result.compute() if hasattr(result, "compute") else result
+    if system == "pandas":
+        import pandas as pd
+
+        from shoal.benchmarks.tpch.queries import QUERIES
+
+        return QUERIES[query](lambda t: pd.read_parquet(paths[t]))
+    from shoal.benchmarks.tpch.sql import SQL, duckdb_connection
+
+    if system == "duckdb":
+        return duckdb_connection(paths).execute(SQL[query]).df()
+    if system == "polars":
+        import polars as pl
+
+        tables = {t: pl.scan_parquet(os.path.join(p, "*.parquet")) for t, p in paths.items()}
+        return pl.SQLContext(tables).execute(SQL[query]).collect()
+    raise SystemExit(f"unknown system {system!r}; choose among {', '.join(SYSTEMS)}")
+
+
+def run_one(system: str, query: str, root: str, out: str) -> dict:
+    """Time one query in this process, report peak RSS, pickle the answer."""
+    from shoal.benchmarks.tpch.data import table_paths
+
+    paths = table_paths(root)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
+    start = time.perf_counter()
+    answer = _answer(system, int(query), paths)
     elapsed = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_start
-    if query == "q1":
-        result = result.sort_index()
-        value = {"rows": len(result), "sum_charge": float(result.sum_charge.sum())}
-    else:
-        value = {"revenue": float(result)}
-    peak = peak_rss()
-    return {"seconds": elapsed, "cpu": cpu, "peak_bytes": peak, "value": value}
+    if system == "polars":
+        answer = answer.to_pandas()
+    with open(out, "wb") as f:
+        pickle.dump(answer, f)
+    rows = len(answer) if hasattr(answer, "__len__") else 1
+    return {"seconds": elapsed, "cpu": cpu, "peak_bytes": peak_rss(), "value": f"{rows} rows"}
+
+
+def _run_child(system: str, query: int, root: str, out: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-P", os.path.abspath(__file__), "--child", system, str(query), root, out],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": last[:300]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _check(system: str, query: int, out: str, expected) -> str:
+    """``"ok"`` or why ``system``'s answer differs from DuckDB's."""
+    from shoal.benchmarks.tpch.compare import as_frame, assert_same
+
+    with open(out, "rb") as f:
+        answer = pickle.load(f)
+    try:
+        assert_same(as_frame(answer, query, list(expected.columns)), expected, query)
+    except Exception as e:  # a wrong answer, or one of the wrong shape
+        return f"DIFFERS: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    return "ok"
+
+
+# ---------------------------------------------------------------- driver
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor")
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "shoal-tpch"))
-    parser.add_argument("--systems", default="shoal,dask,pandas")
-    parser.add_argument("--queries", default="q1,q6")
+    parser.add_argument("--systems", default="shoal,dask,duckdb,polars")
+    parser.add_argument("--queries", default="1-22", help="e.g. 1-22, 1,6 or 3-5,q9")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per system, alternating their order"
     )
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(*args.child)))
         return
-    os.makedirs(args.data_dir, exist_ok=True)
-    path = generate(args.scale, args.data_dir)
-    with open(os.path.join(path, "_done")) as f:
-        source = f.read()
-    files = [n for n in os.listdir(path) if n.endswith(".parquet")]
-    print(f"lineitem SF{args.scale:g} ({source}, {len(files)} files) at {path}")
+    from shoal.benchmarks.tpch.data import generate, table_paths
+    from shoal.benchmarks.tpch.sql import duckdb_connection, run_duckdb
+
+    queries = parse_queries(args.queries)
     systems = args.systems.split(",")
-    for query in args.queries.split(","):
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise SystemExit(f"--systems: unknown {unknown}; choose among {', '.join(SYSTEMS)}")
+    os.makedirs(args.data_dir, exist_ok=True)
+    start = time.perf_counter()
+    root = generate(args.scale, args.data_dir, parts=max(1, math.ceil(args.scale * 4)))
+    print(f"TPC-H SF{args.scale:g} at {root} ({time.perf_counter() - start:.0f} s to prepare)")
+    reference = duckdb_connection(table_paths(root))
+    summary: dict[int, dict[str, dict]] = {}
+    scratch = tempfile.mkdtemp(dir=args.data_dir)
+    for query in queries:
+        expected = run_duckdb(reference, query)
         runs = []
         for rep in range(args.repeat):
             order = systems[rep % len(systems) :] + systems[: rep % len(systems)]
             load = os.getloadavg()[0]
-            results = {s: run_child(__file__, s, query, path) for s in order}
+            results = {}
+            for s in order:
+                out = os.path.join(scratch, f"{s}-q{query}.pickle")
+                results[s] = _run_child(s, query, root, out)
+                if "error" not in results[s]:
+                    results[s]["check"] = _check(s, query, out, expected)
+                    os.remove(out)
             results = {s: results[s] for s in systems}
-            print_vs_shoal(f"{query} run {rep + 1} (load {load:.1f})", results)
+            done = {s: r for s, r in results.items() if "error" not in r}
+            print_vs_shoal(f"q{query} run {rep + 1} (load {load:.1f})", done)
+            for s, r in results.items():
+                if "error" in r:
+                    print(f"q{query} {s:7s} FAILED: {r['error']}")
             print(
-                f"{query} run {rep + 1} CPU seconds: "
-                + ", ".join(f"{s} {r['cpu']:.2f}" for s, r in results.items())
+                f"q{query} CPU seconds: "
+                + ", ".join(f"{s} {r['cpu']:.2f}" for s, r in done.items())
+                + "; answers vs DuckDB: "
+                + ", ".join(f"{s} {r['check']}" for s, r in done.items())
             )
-            _check_same(query, results)
             runs.append(results)
+        summary[query] = _best(runs, systems)
         if args.repeat > 1:
             _print_spread(query, runs, systems)
+    os.rmdir(scratch)
+    _print_table(summary, systems)
 
 
-def _check_same(query: str, results: dict) -> None:
-    values = [r["value"] for r in results.values()]
-    for v in values[1:]:
-        for k in v:
-            a, b = v[k], values[0][k]
-            assert math.isclose(a, b, rel_tol=1e-6), f"{query}: results differ: {values}"
+def _best(runs: list, systems: list) -> dict:
+    """Per system: the fastest successful run (or the error)."""
+    best = {}
+    for s in systems:
+        ok = [r[s] for r in runs if "error" not in r[s]]
+        best[s] = min(ok, key=lambda r: r["seconds"]) if ok else runs[0][s]
+    return best
 
 
-def _print_spread(query: str, runs: list, systems: list) -> None:
-    """Min / median / max of each system's time and of each run's ratio."""
+def _print_table(summary: dict, systems: list) -> None:
+    """A markdown table: wall seconds / CPU seconds (peak GiB) per query and
+    system, wall-time ratios against shoal, totals over the queries every
+    system answered."""
+    head = "| query | " + " | ".join(f"{s} wall / CPU s (GiB)" for s in systems)
+    others = [s for s in systems if s != "shoal"] if "shoal" in systems else []
+    head += "".join(f" | {s}/shoal" for s in others) + " |"
+    print()
+    print(head)
+    print("|" + " --- |" * (1 + len(systems) + len(others)))
+    totals = dict.fromkeys(systems, 0.0)
+    cpu = dict.fromkeys(systems, 0.0)
+    complete = [q for q, r in summary.items() if all("error" not in r[s] for s in systems)]
+    for q, r in summary.items():
+        cells = []
+        for s in systems:
+            if "error" in r[s]:
+                cells.append("failed")
+                continue
+            flag = "" if r[s]["check"] == "ok" else " WRONG"
+            cells.append(
+                f"{r[s]['seconds']:.2f} / {r[s]['cpu']:.2f} "
+                f"({r[s]['peak_bytes'] / 2**30:.2f}){flag}"
+            )
+            if q in complete:
+                totals[s] += r[s]["seconds"]
+                cpu[s] += r[s]["cpu"]
+        for s in others:
+            ok = "error" not in r[s] and "error" not in r["shoal"]
+            cells.append(f"{r[s]['seconds'] / r['shoal']['seconds']:.2f}" if ok else "-")
+        print(f"| Q{q} | " + " | ".join(cells) + " |")
+    cells = [f"{totals[s]:.2f} / {cpu[s]:.2f}" for s in systems]
+    if totals.get("shoal"):
+        cells += [f"{totals[s] / totals['shoal']:.2f}" for s in others]
+    else:
+        cells += ["-"] * len(others)
+    print(f"| total ({len(complete)} queries) | " + " | ".join(cells) + " |")
+
+
+def _print_spread(query: int, runs: list, systems: list) -> None:
+    """Min / median / max of each system's time over the runs."""
 
     def spread(xs):
         xs = sorted(xs)
         return f"min {xs[0]:.2f}, median {xs[len(xs) // 2]:.2f}, max {xs[-1]:.2f}"
 
     for s in systems:
-        print(
-            f"{query} {s:7s} seconds over {len(runs)} runs: {spread([r[s]['seconds'] for r in runs])}"
-        )
-    for s in systems:
-        if s != "shoal" and "shoal" in systems:
-            ratios = [r[s]["seconds"] / r["shoal"]["seconds"] for r in runs]
-            print(f"{query} time ratio {s}/shoal per run: {spread(ratios)}")
-            ratios = [r[s]["cpu"] / r["shoal"]["cpu"] for r in runs]
-            print(f"{query} CPU-time ratio {s}/shoal per run: {spread(ratios)}")
+        times = [r[s]["seconds"] for r in runs if "error" not in r[s]]
+        if times:
+            print(f"q{query} {s:7s} seconds over {len(times)} runs: {spread(times)}")
 
 
 if __name__ == "__main__":

@@ -316,23 +316,43 @@ def visualize(
     filename: str | None = "shoal-graph",
     format: str | None = None,
     optimize_graph: bool = False,
+    color: str | None = None,
+    rankdir: str = "BT",
     **kwargs: Any,
 ) -> Any:
     """Draw the task graph of collections with graphviz (optional extra ``viz``).
 
-    Writes ``filename`` (``.png`` by default; ``.dot`` writes graphviz source
-    and needs nothing installed) and returns the graphviz object, or the dot
-    source for ``.dot``.
+    Nodes show key prefixes and block indices (``sum-aggregate (0, 1)``), not
+    hashes. ``color="order"`` fills them by the order the scheduler runs them;
+    ``optimize_graph=True`` draws the graph after linear-chain fusion. Writes
+    ``filename`` in ``format`` (else the file name's extension, else png;
+    ``.dot`` writes graphviz source and needs nothing installed) and returns
+    the graphviz object, or the dot source for ``.dot`` and ``filename=None``.
 
     >>> from shoal import delayed
-    >>> print(visualize(delayed(abs)(-1, shoal_key_name="x"), filename=None)[:7])
-    digraph
+    >>> source = visualize(delayed(abs)(-1, shoal_key_name="x"), filename=None, color="order")
+    >>> source.startswith("digraph") and 'label="x"' in source
+    True
     """
     from shoal.core.dot import render
 
+    if kwargs:
+        raise TypeError(
+            f"visualize() got unexpected keyword arguments {sorted(kwargs)}; expected filename, "
+            "format, optimize_graph, color, rankdir"
+        )
     collections = _find_collections(args, True)
-    graph, _ = collections_to_graph(collections, optimize_graph)
-    return render(graph, filename=filename, format=format, **kwargs)
+    if not collections:
+        raise TypeError("visualize() needs at least one shoal collection to draw")
+    graph, keys = collections_to_graph(collections, optimize_graph)
+    return render(
+        graph,
+        filename=filename,
+        format=format,
+        color=color,
+        rankdir=rankdir,
+        outputs=flatten_keys(keys),
+    )
 
 
 class CollectionMethods:

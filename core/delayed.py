@@ -67,6 +67,17 @@ class Delayed(CollectionMethods):
         """The key whose value this object stands for."""
         return self._key
 
+    @property
+    def dask(self) -> Mapping[Any, Any]:
+        """The task graph (key -> node) that computes this value, as a Mapping;
+        spelled as in dask, so ``dict(d.dask)`` lists every task.
+
+        >>> d = delayed(abs)(delayed(-2, name="minus-two"), shoal_key_name="abs-of-it")
+        >>> sorted(dict(d.dask))
+        ['abs-of-it', 'minus-two']
+        """
+        return self.__shoal_graph__()
+
     def __shoal_graph__(self) -> dict[Any, Any]:
         graph: dict[Any, Any] = {}
         seen: set[Any] = set()
@@ -99,7 +110,7 @@ class Delayed(CollectionMethods):
         return hash(self._key)
 
     def __dir__(self) -> list[Any]:
-        return sorted(set(dir(type(self))) | {"key"})
+        return sorted(set(dir(type(self))) | {"key", "dask"})
 
     def __getattr__(self, attr: str) -> Delayed:
         if attr.startswith("_"):

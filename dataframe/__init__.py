@@ -17,6 +17,7 @@ from shoal.dataframe.groupby import Aggregation
 from shoal.dataframe.io import from_delayed, from_dict, from_map, from_pandas
 from shoal.dataframe.json import read_json, to_json
 from shoal.dataframe.merge import merge
+from shoal.dataframe.merge_asof import merge_asof
 from shoal.dataframe.meta import MetaInferenceError
 from shoal.dataframe.parquet import read_parquet, to_parquet
 from shoal.dataframe.reshape import crosstab, get_dummies, melt, pivot_table
@@ -43,6 +44,7 @@ __all__ = [
     "to_json",
     # shuffles, joins, sorting
     "merge",
+    "merge_asof",
     "concat",
     # time series and reshaping
     "pivot_table",

@@ -88,21 +88,7 @@ class Accessor:
         if callable(proto):
 
             def call(*args, **kwargs):
-                meta = _accessor_meta(smeta, _accessor_call, self._name, attr, args, kwargs)
-                dtype = meta.dtype if isinstance(meta, pd.Series) else None
-                return _new(
-                    map_partitions_expr(
-                        _accessor_call,
-                        self._series.expr,
-                        self._name,
-                        attr,
-                        args,
-                        kwargs,
-                        dtype=dtype,
-                        label=label,
-                        meta=meta,
-                    )
-                )
+                return self._call(attr, label, args, kwargs)
 
             call.__name__ = attr
             return call
@@ -119,6 +105,35 @@ class Accessor:
                 meta=meta,
             )
         )
+
+    def _call(self, attr: str, label: str, args: tuple, kwargs: dict):
+        smeta = self._series._meta
+        meta = _accessor_meta(smeta, _accessor_call, self._name, attr, args, kwargs)
+        dtype = meta.dtype if isinstance(meta, pd.Series) else None
+        return _new(
+            map_partitions_expr(
+                _accessor_call,
+                self._series.expr,
+                self._name,
+                attr,
+                args,
+                kwargs,
+                dtype=dtype,
+                label=label,
+                meta=meta,
+            )
+        )
+
+    def __getitem__(self, key):
+        """``s.str[:2]``, ``s.str[0]``: pandas' element or slice of each value.
+
+        >>> import shoal.dataframe as sd
+        >>> sd.from_pandas(pd.Series(["abc", "de"]), npartitions=2).str[:2].compute().tolist()
+        ['ab', 'de']
+        """
+        if not hasattr(getattr(self._series._meta, self._name), "__getitem__"):
+            raise TypeError(f"the .{self._name} accessor is not subscriptable")
+        return self._call("__getitem__", f"{self._name}-getitem", (key,), {})
 
 
 class CatAccessor(Accessor):

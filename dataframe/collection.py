@@ -430,9 +430,21 @@ class FrameBase(ReductionMethods, CollectionMethods):
         )
 
     def isin(self, values):
-        """Elementwise membership in ``values``."""
+        """Elementwise membership in ``values``: a list, a set, or (for a
+        Series) a lazy Series or Index, whose distinct values are gathered
+        once and shared by every partition (``membership.py``)."""
         if isinstance(values, FrameBase):
-            raise TypeError("isin takes a list or set of values, not a shoal collection")
+            if isinstance(self._meta, pd.DataFrame) or isinstance(values._meta, pd.DataFrame):
+                raise TypeError(
+                    "isin with a shoal collection takes a Series or Index on both sides "
+                    f"(got {type(self).__name__}.isin({type(values).__name__})); "
+                    "select a column, e.g. df[col].isin(other[col])"
+                )
+            if not is_frame_like(values._meta):
+                raise TypeError("isin takes list-like values, not a Scalar")
+            from shoal.dataframe.membership import isin_expr
+
+            return new_collection(isin_expr(self._expr, values._expr))
         return self._method(
             "isin", list(values) if isinstance(values, set) else values, passthrough=True
         )
@@ -550,6 +562,35 @@ class FrameBase(ReductionMethods, CollectionMethods):
         from shoal.dataframe.sort import reset_index
 
         return reset_index(self, drop)
+
+    def sort_index(self, ascending: bool = True):
+        """Rows sorted by index labels across partitions, as pandas'
+        ``sort_index``: with known divisions each partition is sorted in
+        place; otherwise the partitions are re-cut into ranges of labels
+        (``sort_index.py``). Descending reverses the partitions, so missing
+        labels come first there (pandas puts them last).
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([1, 2, 3], index=[5, 9, 1]), npartitions=2, sort=False)
+        >>> s.sort_index(ascending=False).compute().index.tolist()
+        [9, 5, 1]
+        """
+        if not isinstance(ascending, (bool, np.bool_)):
+            raise ValueError(f"sort_index: ascending must be a bool, got {ascending!r}")
+        expr = self._expr
+        if expr.npartitions > 1 and not expr.known_divisions:
+            from shoal.dataframe.sort_index import SortIndexAcross, check_sortable_keys
+
+            check_sortable_keys(self._meta)
+            expr = SortIndexAcross(expr)
+            if ascending:
+                return new_collection(expr)
+        elif ascending:
+            return self._method("sort_index", passthrough=True)
+        backwards = Partitions(expr, tuple(range(expr.npartitions - 1, -1, -1)))
+        return new_collection(
+            method_expr(backwards, "sort_index", ascending=False, passthrough=True)
+        )
 
     # ---- time series and reshaping
 

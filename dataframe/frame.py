@@ -61,11 +61,12 @@ class DataFrame(Elementwise):
         raise TypeError(f"cannot index a DataFrame with {type(key).__name__}")
 
     def __getattr__(self, name: str):
+        expr = self.__dict__.get("_expr")
+        # columns named like "_x" are attributes too, as in pandas; dunders never are
+        if expr is not None and not name.startswith("__") and name in expr.columns:
+            return self[name]
         if name.startswith("_"):
             raise AttributeError(name)
-        expr = self.__dict__.get("_expr")
-        if expr is not None and name in expr.columns:
-            return self[name]
         cols = expr.columns if expr is not None else []
         close = difflib.get_close_matches(name, [str(c) for c in cols], n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -172,11 +173,21 @@ class DataFrame(Elementwise):
         sort: bool | None = None,
         dropna: bool = True,
         observed: bool = True,
+        as_index: bool = True,
     ):
-        """Group rows by columns, an aligned Series or index levels."""
+        """Group rows by columns, an aligned Series or index levels; with
+        ``as_index=False`` aggregations return the keys as columns."""
         from shoal.dataframe.groupby import GroupBy
 
-        return GroupBy(self, by=by, level=level, sort=sort, dropna=dropna, observed=observed)
+        return GroupBy(
+            self,
+            by=by,
+            level=level,
+            sort=sort,
+            dropna=dropna,
+            observed=observed,
+            as_index=as_index,
+        )
 
     def nlargest(self, n: int, columns, split_every=None):
         """The ``n`` rows with the largest ``columns``."""

@@ -233,7 +233,34 @@ def _combine_one(values: list, func, nlevels, opts):
         m2 = (both["m2"] + both["n"] * dev**2).groupby(level=levels, **kw).sum()
         return pd.DataFrame({"n": n, "mean": mean, "m2": m2})
     # nunique: (keys..., value) -> count; dedupe the pairs
+    codes = _level_codes(both.index, both.index.nlevels, nlevels)
+    if codes is not None:  # one int64 per pair: hashing it is far cheaper than the tuples
+        return both[~pd.Series(codes).duplicated().to_numpy()]
     return both.groupby(level=list(range(both.index.nlevels)), **kw).sum()
+
+
+def _level_codes(index: pd.MultiIndex, nlevels: int, keys: int) -> np.ndarray | None:
+    """One int64 per row identifying its first ``nlevels`` labels, or None
+    when their combinations overflow int64 or one of the first ``keys``
+    levels has a missing label (pandas spells those two ways, as code -1
+    or as a NaN label, which must not count as two groups).
+
+    >>> mi = pd.MultiIndex.from_arrays([[1, 1, 2, 1], ["a", "b", "a", "a"]])
+    >>> _level_codes(mi, 2, 1).tolist(), _level_codes(mi, 1, 1).tolist()
+    ([4, 5, 7, 4], [1, 1, 2, 1])
+    """
+    for level in range(keys):
+        if index.levels[level].hasnans or (index.codes[level] < 0).any():
+            return None
+    out = np.zeros(len(index), dtype=np.int64)
+    space = 1
+    for level in range(nlevels):
+        size = len(index.levels[level]) + 1  # code -1 (a missing value) becomes 0
+        space *= size
+        if space >= 2**62:
+            return None
+        out = out * size + (index.codes[level].astype(np.int64) + 1)
+    return out
 
 
 def groupby_combine(parts, *, specs, nlevels, opts, **kw):
@@ -256,9 +283,18 @@ def _finish_one(value, func, nlevels, ddof):
         n, m2 = value["n"], value["m2"]
         var = (m2 / (n - ddof)).where(n - ddof > 0, np.nan)
         return var if func == "var" else np.sqrt(var)
-    keys = list(range(nlevels))
-    present = pd.Series(value.index.get_level_values(-1).notna().astype("int64"), index=value.index)
-    return present.groupby(level=keys, sort=False, dropna=False, observed=True).sum()
+    index = value.index
+    present = index.get_level_values(-1).notna()
+    codes = _level_codes(index, nlevels, nlevels)
+    if codes is None:
+        keys = list(range(nlevels))
+        counted = pd.Series(present.astype("int64"), index=index)
+        return counted.groupby(level=keys, sort=False, dropna=False, observed=True).sum()
+    groups, uniques = pd.factorize(codes)  # groups in order of first appearance
+    first = np.empty(len(uniques), dtype=np.intp)
+    first[groups[::-1]] = np.arange(len(groups) - 1, -1, -1)
+    counts = np.bincount(groups, weights=present, minlength=len(uniques)).astype("int64")
+    return pd.Series(counts, index=index.droplevel(-1)[first])
 
 
 def groupby_aggregate(parts, *, specs, nlevels, opts, outputs, labels, series_name, sort, ddof):
@@ -316,12 +352,16 @@ class GroupBy:
         dropna: bool = True,
         observed: bool = True,
         selection=None,
+        as_index: bool = True,
     ):
         from shoal.dataframe.collection import new_collection
         from shoal.dataframe.series import Series
 
         if (by is None) == (level is None):
             raise TypeError("groupby needs exactly one of by= or level=")
+        if not as_index and (by is None or isinstance(by, Series)):
+            raise TypeError("groupby(as_index=False) needs by= column names")
+        self._as_index = bool(as_index)
         self._frame = frame
         self._by_series = None
         self._by = None
@@ -359,6 +399,7 @@ class GroupBy:
             dropna=self._dropna,
             observed=self._observed,
             selection=key,
+            as_index=self._as_index,
         )
 
     def __getattr__(self, name):
@@ -505,11 +546,18 @@ class GroupBy:
             others=others,
             split_out=split_out,
         )
+        result: Any
         if sort_across:
-            return new_collection(SortIndexAcross(expr))
-        if split_out > 1:  # groups placed by the shuffle's hash of the keys (the index)
-            return new_collection(Partitioned(expr, None, split_out))
-        return new_collection(expr)
+            result = new_collection(SortIndexAcross(expr))
+        elif split_out > 1:  # groups placed by the shuffle's hash of the keys (the index)
+            result = new_collection(Partitioned(expr, None, split_out))
+        else:
+            result = new_collection(expr)
+        if self._as_index:
+            return result
+        if arg == "size" and not named:  # pandas names the counts "size"
+            result = result.rename("size")
+        return result.reset_index()
 
     aggregate = agg
 
@@ -586,9 +634,28 @@ class GroupBy:
         **kwargs: Any,
     ):
         """A value per row from its group (pandas' ``transform``), each row
-        keeping its index label; through the shuffle."""
-        from shoal.dataframe.grouped import run_grouped
+        keeping its index label. A named reduction (``"mean"``, ``"sum"``...)
+        of groups by columns is looked up per row without moving rows, so the
+        result lines up with the frame (``group_transform.py``); functions go
+        through the shuffle."""
+        from shoal.dataframe.group_transform import REDUCTIONS, transform_by_reduction
+        from shoal.dataframe.grouped import grouped_meta, run_grouped
 
+        if (
+            isinstance(func, str)
+            and func in REDUCTIONS
+            and not args
+            and not kwargs
+            and npartitions is None
+            and shuffle_method is None
+            and self._by is not None
+            and self._by_series is None
+            and self._as_index
+        ):
+            from shoal.dataframe.collection import new_collection
+
+            meta = grouped_meta(self, "transform", (func,), {})
+            return new_collection(transform_by_reduction(self, func, meta))
         return run_grouped(
             self, "transform", (func, *args), kwargs, None, None, npartitions, shuffle_method
         )

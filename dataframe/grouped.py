@@ -153,17 +153,39 @@ def run_grouped(
         applied = map_partitions_expr(run, moved, label="groupby-apply", meta=given, empty=given)
         return new_collection(applied)
     call = {**common, "method": method, "args": args, "kwargs": kwargs}
-    given = emulate(
-        group_call, groupby._frame._meta, fname=f"groupby.{method}", nonempty=True, **call
-    )
-    if groupby._dropna and _nullable_keys(groupby._frame._meta, keys):
-        given = _widened(given)  # rows with a missing key get a missing value
+    given = grouped_meta(groupby, method, args, kwargs)
     expr: FrameExpr = map_partitions_expr(
         group_call, moved, label=f"groupby-{method}", meta=given, **call, empty=given
     )
     if isinstance(expr._meta, pd.DataFrame) and set(keys) <= set(expr._meta.columns):
         expr = Partitioned(expr, keys, k)
     return new_collection(expr)
+
+
+def grouped_meta(groupby: Any, method: str, args: tuple, kwargs: dict) -> Any:
+    """The meta of ``groupby.<method>(*args, **kwargs)`` for a per-row
+    method (transform, shift, cumulative ones): pandas' on fake rows,
+    widened when rows with a missing key get missing values.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"k": [1.0, None], "v": [1, 2]}), npartitions=1)
+    >>> grouped_meta(df.groupby("k").v, "transform", ("sum",), {}).dtype
+    dtype('float64')
+    """
+    call = {
+        "by": groupby._by,
+        "opts": _options(groupby),
+        "selection": groupby._selection,
+        "method": method,
+        "args": args,
+        "kwargs": kwargs,
+    }
+    meta = groupby._frame._meta
+    given = emulate(group_call, meta, fname=f"groupby.{method}", nonempty=True, **call)
+    keys = tuple(groupby._key_columns()) if groupby._by_series is None else ()
+    if groupby._dropna and _nullable_keys(meta, keys):
+        given = _widened(given)  # rows with a missing key get a missing value
+    return given
 
 
 def _nullable_keys(meta: pd.DataFrame, keys: tuple) -> bool:

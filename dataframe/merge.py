@@ -44,7 +44,9 @@ from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.concat import concat_frames
-from shoal.dataframe.expr import FrameExpr, Projection, align, partition_input
+from shoal.dataframe.expr import Filter, FrameExpr, Projection, align, partition_input
+from shoal.dataframe.join_filters import push_filter_through_join
+from shoal.dataframe.join_skew import salted_sides
 from shoal.dataframe.meta import MetaInferenceError, meta_nonempty
 from shoal.dataframe.shuffle import check_shuffle_method, output_partitioning, shuffle_expr
 from shoal.dataframe.sizes import estimate_bytes
@@ -231,6 +233,8 @@ class Merge(_JoinBase):
     npartitions_out: int
     method: Any = None
     max_branch: Any = None
+    requested_partitions: Any = None
+    broadcast_hint: Any = None
 
     @functools.cached_property
     def divisions(self) -> tuple:
@@ -267,7 +271,12 @@ class Merge(_JoinBase):
         return None
 
     def _simplify_up(self, parent, dependents):
-        if not isinstance(parent, Projection) or len(dependents.get(self._name, ())) != 1:
+        if isinstance(parent, Filter):
+            return push_filter_through_join(self, parent, dependents)
+        users = dependents.get(self._name, ())
+        # users of this node as the pass began: a parent made during the pass
+        # is not among them, and then they do not tell whether it is the only one
+        if not isinstance(parent, Projection) or [u._name for u in users] != [parent._name]:
             return None
         cols = parent.columns_ if isinstance(parent.columns_, list) else [parent.columns_]
         narrowed = self._projected(set(cols))
@@ -283,11 +292,29 @@ class Merge(_JoinBase):
         k = self.npartitions_out
         l_ok = output_partitioning(left) == ("hash", self.left_keys, k)
         r_ok = output_partitioning(right) == ("hash", self.right_keys, k)
+        salted = None if l_ok and r_ok else salted_sides(self, k)
+        if salted is not None and salted[2] != self.left_keys:
+            left, right, lk, rk = salted
+            kwargs = _with_keys(self.kwargs, lk, rk)
+            left = shuffle_expr(left, lk, k, self.method, self.max_branch)
+            right = shuffle_expr(right, rk, k, self.method, self.max_branch)
+            joined = JoinPartitions(left, right, self.how, kwargs, lk, rk, "hash")
+            return Projection(joined, list(self.columns))
+        if salted is not None:  # an outer join: the larger side checked for hot keys
+            left, right = salted[0], salted[1]
         if not l_ok:
             left = shuffle_expr(left, self.left_keys, k, self.method, self.max_branch)
         if not r_ok:
             right = shuffle_expr(right, self.right_keys, k, self.method, self.max_branch)
         return JoinPartitions(left, right, *args, "partitionwise" if l_ok and r_ok else "hash")
+
+
+def _with_keys(kwargs: dict, left_keys: tuple, right_keys: tuple) -> dict:
+    """pandas' merge arguments joining on other key columns."""
+    out = {k: v for k, v in kwargs.items() if k not in ("on", "left_on", "right_on")}
+    if "on" in kwargs:
+        return {**out, "on": list(left_keys)}
+    return {**out, "left_on": list(left_keys), "right_on": list(right_keys)}
 
 
 def choose_algorithm(
@@ -313,18 +340,18 @@ def choose_algorithm(
         return "partitionwise", len(align(left, right)[0].divisions) - 1
     if left.npartitions == 1 and right.npartitions == 1:
         return "partitionwise", 1
+    lp, rp = output_partitioning(left), output_partitioning(right)
+    l_k = lp[2] if lp is not None and lp[:2] == ("hash", left_keys) else None
+    r_k = rp[2] if rp is not None and rp[:2] == ("hash", right_keys) else None
+    if l_k is not None and l_k == r_k and npartitions in (None, l_k) and broadcast is not True:
+        return "partitionwise", l_k
     side = _broadcast_side(left, right, how, broadcast)
     if side == "left":
         return "broadcast-left", right.npartitions
     if side == "right":
         return "broadcast-right", left.npartitions
-    lp, rp = output_partitioning(left), output_partitioning(right)
-    l_k = lp[2] if lp is not None and lp[:2] == ("hash", left_keys) else None
-    r_k = rp[2] if rp is not None and rp[:2] == ("hash", right_keys) else None
     if npartitions is not None:
         k = npartitions
-    elif l_k is not None and l_k == r_k:
-        return "partitionwise", l_k
     else:
         k = l_k or r_k or max(left.npartitions, right.npartitions)
     return "hash", k
@@ -345,12 +372,15 @@ def _broadcast_side(left, right, how: str, broadcast: bool | None) -> str | None
         small, big, size = sides[s], other[s], sizes[s]
         if big.npartitions == 1:
             continue
-        if small.npartitions == 1 or (size is not None and size <= limit):
+        if size is None or size > limit:
+            # a single partition too big to send is still sent when the other side is larger
             big_size = estimate_bytes(big)
-            if big_size is not None and size is not None and big_size < size:
+            if small.npartitions != 1 or (
+                big_size is not None and size is not None and big_size < size
+            ):
                 continue
-            if best is None or (size or 0) < (sizes[best] or 0):
-                best = s
+        if best is None or (size or 0) < (sizes[best] or 0):
+            best = s
     return best
 
 
@@ -560,6 +590,8 @@ def _build(left, right, how, kwargs, lk, rk, npartitions, shuffle_method, broadc
             k,
             check_shuffle_method(shuffle_method),
             max_branch,
+            npartitions,
+            broadcast,
         )
     except MetaInferenceError as e:
         raise ValueError(f"merge: {e.__cause__ or e}") from e

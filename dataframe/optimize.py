@@ -1,12 +1,17 @@
-"""The dataframe optimizer: simplify, prune columns, lower, encode group keys.
+"""The dataframe optimizer: simplify, prune columns, plan joins, lower,
+encode group keys.
 
 - ``simplify`` (core): local rewrites, e.g. projections merged, an
-  ``Assign`` skipped when its column is not selected, predicates pushed into
+  ``Assign`` skipped when its column is not selected, filters pushed
+  through joins to each side (``join_filters.py``) and predicates into
   ``read_parquet(filters=)`` (``ReadParquet._simplify_up``);
 - ``prune_columns``: each node says which columns of its children it reads
   (``_needed_columns``); the union over all users reaches every reader, which
   then reads only those (``_project_columns``). Shared subplans stay shared:
   equal subtrees have equal names and are one node;
+- ``plan_joins`` (``join_order.py``): chains of inner joins reordered so
+  the smallest intermediate results come first, and every join's algorithm
+  chosen again from the sizes estimated after pushdown (``sizes.py``);
 - ``encode_group_keys`` (``encoded_keys.py``): string groupby keys read
   from parquet as categoricals when nothing else looks at them.
 
@@ -46,10 +51,15 @@ def optimize_expr(expr: FrameExpr) -> FrameExpr:
     1
     """
     from shoal.dataframe.encoded_keys import encode_group_keys
+    from shoal.dataframe.join_order import plan_joins
 
     plan = expr.simplify()
     plan = prune_columns(plan)
-    plan = plan.simplify().lower()
+    plan = plan.simplify()
+    planned = plan_joins(plan)
+    if planned._name != plan._name:  # e.g. merge the projection restoring column order
+        planned = planned.simplify()
+    plan = planned.lower()
     return cast(FrameExpr, encode_group_keys(plan))  # frame rewrites give frame plans
 
 

@@ -267,3 +267,105 @@ def _as_column_literal(value, reader, col):
     if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
         return value
     return _NOT_PUSHABLE
+
+
+# ------------------------------------------------------------- selectivity
+
+# shares of rows assumed to match when statistics cannot tell more
+_DEFAULT_EQUAL = 0.1
+_DEFAULT_RANGE = 1 / 3
+
+
+def _as_number(value) -> float | None:
+    """A comparable number for interpolating within [min, max], or None."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | float | np.number):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        return pd.Timestamp(value).value / 1e9
+    if isinstance(value, datetime.date):
+        return float(value.toordinal()) * 86400
+    if isinstance(value, pd.Timestamp):
+        return value.value / 1e9
+    return None
+
+
+def _equal_share(value, lo, hi, present: int) -> float:
+    if not _may_match("==", value, lo, hi):
+        return 0.0
+    if isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool):
+        share = 1.0 / (hi - lo + 1)  # at most this many distinct integers
+    elif lo == hi:
+        share = 1.0
+    else:
+        share = _DEFAULT_EQUAL
+    return max(share, 1.0 / max(present, 1))
+
+
+def _range_share(op: str, value, lo, hi) -> float:
+    if not _may_match(op, value, lo, hi):
+        return 0.0
+    v, a, b = _as_number(value), _as_number(lo), _as_number(hi)
+    if v is None or a is None or b is None:
+        return _DEFAULT_RANGE
+    if b <= a:
+        return 1.0
+    below = min(max((v - a) / (b - a), 0.0), 1.0)
+    return below if op in ("<", "<=") else 1.0 - below
+
+
+def _term_share(op: str, value, stats: tuple | None, nrows: int) -> float:
+    """The share of a row group's rows matching ``column op value``,
+    assuming values spread evenly between the column's min and max."""
+    if stats is None:
+        base = {"==": _DEFAULT_EQUAL, "=": _DEFAULT_EQUAL, "in": _DEFAULT_EQUAL}.get(op)
+        if op == "in":
+            return min(1.0, _DEFAULT_EQUAL * len(value))
+        if op in ("!=", "not in"):
+            return 1.0 - _DEFAULT_EQUAL
+        return base if base is not None else _DEFAULT_RANGE
+    lo, hi, nulls = stats
+    present = max(nrows - (nulls or 0), 0)
+    valid = present / nrows if nrows else 0.0
+    if op in ("==", "="):
+        share = _equal_share(value, lo, hi, present)
+    elif op == "!=":
+        share = 1.0 - _equal_share(value, lo, hi, present)
+    elif op in ("in", "not in"):
+        share = min(1.0, sum(_equal_share(v, lo, hi, present) for v in value))
+        share = 1.0 - share if op == "not in" else share
+    else:
+        share = _range_share(op, value, lo, hi)
+    return share * valid
+
+
+def row_group_selectivity(filters, footer, rg: int, hive_values: dict) -> float:
+    """The estimated share of a row group's rows that DNF ``filters`` keep,
+    from its min/max and null counts (0 when they prove none match; terms
+    multiply, alternatives combine as independent events).
+
+    >>> import io, pyarrow.parquet as pq
+    >>> buf = io.BytesIO()
+    >>> pq.write_table(pa.table({"x": list(range(100))}), buf)
+    >>> footer = pq.ParquetFile(buf).metadata
+    >>> round(row_group_selectivity([[("x", "<", 25)]], footer, 0, {}), 2)
+    0.25
+    >>> row_group_selectivity([[("x", ">", 500)]], footer, 0, {})
+    0.0
+    """
+    if not filters:
+        return 1.0
+    stats = _stats(footer, rg)
+    nrows = footer.row_group(rg).num_rows
+    missing = 1.0
+    for conj in filters:
+        share = 1.0
+        for col, op, value in conj:
+            if col in hive_values:
+                v = hive_values[col]
+                share *= 0.0 if v is None or not _eval_op(op, v, value) else 1.0
+                continue
+            share *= _term_share(op, value, stats.get(col), nrows)
+        missing *= 1.0 - share
+    return 1.0 - missing

@@ -56,6 +56,20 @@ class Series(Elementwise):
         """Rename the Series."""
         return self._method("rename", name)
 
+    def reset_index(self, drop: bool = False, name=None):
+        """The index numbered 0..n-1 across partitions; unless ``drop``, a
+        DataFrame with the old index and the values in column ``name``
+        (default: the Series' name, as pandas).
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([5, 6], index=["a", "b"]), npartitions=2)
+        >>> s.reset_index(name="n").compute().columns.tolist()
+        ['index', 'n']
+        """
+        from shoal.dataframe.sort import reset_index
+
+        return reset_index(self if name is None or drop else self.rename(name), drop)
+
     def to_frame(self, name=None):
         """A one-column DataFrame."""
         return self._method("to_frame", *([] if name is None else [name]))

@@ -18,10 +18,13 @@ back into writable memory.
 
 The files live in one directory per built graph (``ShuffleDirectory``, under
 config ``dataframe.shuffle.directory`` or the system's temporary directory).
-The graph holds the directory object, so the directory is removed when the
-graph is released: when the computation returns, when an error or Ctrl-C
-ends it (once the exception is discarded), at interpreter exit at the
-latest. Copies sent to other processes never remove it.
+The last output task to finish reading removes it (each output leaves a
+marker file; the one that completes the set deletes the directory), so a
+computation that returns has left nothing behind, whichever scheduler ran it.
+The graph also holds the directory object, so when an error or Ctrl-C ends
+the computation the directory goes when the graph is released (once the
+exception is discarded), at interpreter exit at the latest. Copies sent to
+other processes never remove it by release, only by the marker count.
 """
 
 from __future__ import annotations
@@ -151,13 +154,17 @@ def write_shard(
     return path, offsets
 
 
-def collect_shards(*shards: tuple) -> list:
-    """The barrier: every shard's ``(path, offsets)``, in input order."""
-    return list(shards)
+def collect_shards(directory: ShuffleDirectory, *shards: tuple) -> tuple:
+    """The barrier: the directory, a name for this run of the shuffle (its
+    outputs' markers carry it, so a graph computed twice counts each run
+    apart) and every shard's ``(path, offsets)``, in input order."""
+    return directory, os.urandom(6).hex(), list(shards)
 
 
-def read_target(shards: list, j: int, meta: Any) -> Any:
-    """Output partition ``j``: piece ``j`` of every shard file, in input order."""
+def read_target(barrier: tuple, j: int, k: int, meta: Any) -> Any:
+    """Output partition ``j`` of ``k``: piece ``j`` of every shard file, in
+    input order; the last of the ``k`` outputs removes the files."""
+    directory, run, shards = barrier
     pieces = []
     for path, offsets in shards:
         start, stop = offsets[j], offsets[j + 1]
@@ -167,7 +174,23 @@ def read_target(shards: list, j: int, meta: Any) -> Any:
                 f.seek(start)
                 f.readinto(data)
             pieces.append(read_frame(data))
+    _mark_read(directory, run, j, k)
     return concat_frames(pieces) if pieces else meta
+
+
+def _mark_read(directory: ShuffleDirectory, run: str, j: int, k: int) -> None:
+    """Record that output ``j`` of this run has read its pieces; the output
+    completing the set of ``k`` removes the directory (two finishing at once
+    both try: removal is idempotent)."""
+    os.makedirs(directory.path, exist_ok=True)
+    prefix = f"read-{run}-"
+    open(os.path.join(directory.path, f"{prefix}{j}"), "wb").close()
+    try:
+        done = sum(name.startswith(prefix) for name in os.listdir(directory.path))
+    except FileNotFoundError:  # another output saw this one's marker and removed it all
+        return
+    if done >= k:
+        shutil.rmtree(directory.path, ignore_errors=True)
 
 
 class DiskShuffle(FrameExpr):
@@ -232,9 +255,10 @@ class DiskShuffle(FrameExpr):
                 k,
             )
         layer[(self.stage_name("barrier"), 0)] = Task(
-            collect_shards, *[Ref((shard, i)) for i in range(self.frame.npartitions)]
+            collect_shards, directory, *[Ref((shard, i)) for i in range(self.frame.npartitions)]
         )
         return layer
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
-        return Task(read_target, Ref((self.stage_name("barrier"), 0)), index[0], self._meta)
+        barrier = Ref((self.stage_name("barrier"), 0))
+        return Task(read_target, barrier, index[0], self.npartitions_out, self._meta)

@@ -1,39 +1,80 @@
-"""Size estimates of a plan's output before it runs, for choosing a join
-algorithm (broadcast the small side) and a shuffle method (disk when the
-data may not fit in memory).
+"""Size estimates of a plan's output before it runs: rows and bytes, for
+choosing a join algorithm (broadcast the small side), the order of a chain
+of inner joins (``join_order.py``) and a shuffle method (disk when the data
+may not fit in memory).
 
-The estimate follows a chain of per-partition nodes down to its source:
-in-memory partitions report their memory use, parquet reads the
-uncompressed bytes of the columns they read (from the footers). A
-projection scales the estimate by the share of columns kept; filters and
-other per-partition work keep it (an upper bound). Anything else (a join,
-a reduction) is unknown: None.
+Each node's ``Estimate`` comes from its inputs' (an iterative walk that
+visits only the nodes an estimate needs, each once):
+
+- in-memory partitions: their rows and memory use;
+- ``read_parquet``: from the footers, per row group kept by the reader's
+  plan: its rows and the uncompressed bytes of the columns read, times the
+  share of rows its pushed filters keep, estimated from the row group's
+  min/max and null counts (``parquet_filters.row_group_selectivity``: 0 when
+  the statistics rule the row group out, the share of the [min, max] range
+  for ranges, one value among ``max - min + 1`` integers for equality);
+- a projection keeps its share of the columns' bytes; a filter that stayed
+  a pandas filter and other per-partition work keep the rows (an upper
+  bound); shuffles and repartitions keep both;
+- a join: each row of the side with more source rows (the *many* side, e.g.
+  a fact table) meets at most one row of the other (the *one* side, a
+  dimension keyed by its primary key), so the result has the many side's
+  rows times the share of its source rows the one side keeps after its
+  filters. ``leftsemi`` keeps the left rows times that share of the right.
+  Many-to-many joins are underestimated by this rule.
+
+Anything else (a reduction, a source without statistics) is unknown: None.
+``base`` is the rows of the largest source before any filter, which the
+join rule needs to tell how selective the other side is.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from shoal.dataframe.expr import Assign, Blockwise, Filter, FrameExpr, FromPandas, Projection
+from shoal.dataframe.expr import (
+    Assign,
+    Blockwise,
+    Filter,
+    FrameExpr,
+    FromPandas,
+    Partitions,
+    Projection,
+)
 
-__all__ = ["estimate_bytes"]
+__all__ = ["Estimate", "Estimator", "estimate", "estimate_bytes", "estimate_rows"]
+
+# nodes that move or regroup rows without changing them: the input's estimate
+_PASS_THROUGH = frozenset(
+    {
+        "Shuffle",
+        "TaskShuffle",
+        "DiskShuffle",
+        "Partitioned",
+        "CombinePartitions",
+        "SplitPartitions",
+        "RepartitionDivisions",
+    }
+)
 
 
-def _source_bytes(node: FrameExpr) -> int | None:
-    if isinstance(node, FromPandas):
-        return int(sum(_memory(p) for p in node.parts))
-    if type(node).__name__ == "ReadParquet":  # by name: parquet imports this module
-        read: Any = node
-        footers = dict(zip(read.dataset.files, read.dataset.footers))
-        return sum(
-            read._row_group_bytes(footers[path], rg)
-            for pieces in read._plan
-            for path, groups, _ in pieces
-            for rg in groups
-        )
-    return None
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated ``rows`` and ``bytes`` of a plan's output; ``base`` is the
+    rows of its largest source before filters."""
+
+    rows: float
+    bytes: float
+    base: float
+
+    @property
+    def share(self) -> float:
+        """The share of its source rows this output keeps."""
+        return min(1.0, self.rows / self.base) if self.base > 0 else 1.0
 
 
 def _memory(part: Any) -> int:
@@ -46,6 +87,163 @@ def _width(node: FrameExpr) -> int:
     return len(meta.columns) if isinstance(meta, pd.DataFrame) else 1
 
 
+def _parquet_estimate(read: Any) -> Estimate:
+    from shoal.dataframe.parquet_filters import row_group_selectivity
+
+    ds = read.dataset
+    footers = dict(zip(ds.files, ds.footers))
+    wanted = set(read.columns_) | set(read.index)
+    rows = size = 0.0
+    for pieces in read._plan:
+        for path, groups, hive_values in pieces:
+            footer = footers[path]
+            for rg in groups:
+                share = row_group_selectivity(read.filters, footer, rg, hive_values)
+                if share == 0.0:
+                    continue
+                group = footer.row_group(rg)
+                rows += group.num_rows * share
+                size += share * sum(
+                    group.column(j).total_uncompressed_size
+                    for j in range(group.num_columns)
+                    if group.column(j).path_in_schema.split(".")[0] in wanted
+                )
+    base = float(sum(f.num_rows for f in ds.footers))
+    return Estimate(rows, size, base)
+
+
+def _join_estimate(how: str, left: Estimate, right: Estimate) -> Estimate:
+    if how in ("leftsemi", "leftanti"):
+        rows = left.rows * right.share if how == "leftsemi" else left.rows
+        return Estimate(rows, _scaled(left, rows), left.base)
+    many, one = (left, right) if left.base >= right.base else (right, left)
+    rows = many.rows * one.share
+    if how == "left":
+        rows = max(rows, left.rows)
+    elif how == "right":
+        rows = max(rows, right.rows)
+    elif how == "outer":
+        rows = max(rows, left.rows + right.rows)
+    return Estimate(rows, _scaled(left, rows) + _scaled(right, rows), many.base)
+
+
+def _scaled(e: Estimate, rows: float) -> float:
+    return e.bytes * rows / e.rows if e.rows > 0 else 0.0
+
+
+def join_estimate(how: str, left: Estimate | None, right: Estimate | None) -> Estimate | None:
+    """The estimate of a join of two estimated sides (module docstring).
+
+    >>> fact, dim = Estimate(1000, 8000, 1000), Estimate(10, 80, 100)
+    >>> join_estimate("inner", fact, dim).rows
+    100.0
+    """
+    if left is None or right is None:
+        return None
+    return _join_estimate(how, left, right)
+
+
+@functools.cache
+def _join_types() -> tuple:
+    from shoal.dataframe.merge import _JoinBase
+
+    return (_JoinBase,)
+
+
+def _inputs(node: FrameExpr) -> list | None:
+    """The inputs whose estimates ``node``'s needs; None when it has no rule."""
+    name = type(node).__name__
+    if isinstance(node, FromPandas) or name == "ReadParquet":
+        return []
+    if isinstance(node, (Projection, Filter, Assign, Partitions)) or name in _PASS_THROUGH:
+        moved: Any = node  # each of these has a ``frame`` field
+        return [moved.frame]
+    if isinstance(node, _join_types()):
+        return [node.left, node.right]
+    if isinstance(node, Blockwise) and not node.is_scalar:
+        frames = [f for f in node.frame_dependencies() if not f.is_scalar]
+        if len(frames) == 1:
+            return frames
+    return None
+
+
+def _rule(node: FrameExpr, children: list, inputs: list) -> Estimate | None:
+    if isinstance(node, FromPandas):
+        rows = float(sum(len(p) for p in node.parts))
+        return Estimate(rows, float(sum(_memory(p) for p in node.parts)), rows)
+    if type(node).__name__ == "ReadParquet":
+        return _parquet_estimate(node)
+    if any(e is None for e in inputs):
+        return None
+    if isinstance(node, _join_types()):
+        return _join_estimate(node.how, inputs[0], inputs[1])
+    (child,), (frame,) = inputs, children
+    if isinstance(node, Partitions):
+        share = len(node.indices) / max(frame.npartitions, 1)
+        return Estimate(child.rows * share, child.bytes * share, child.base)
+    if isinstance(node, Assign):
+        added = len(set(node.pairs[::2]) - set(frame.columns))
+        return Estimate(child.rows, child.bytes + 8.0 * added * child.rows, child.base)
+    if isinstance(node, Filter) or type(node).__name__ in _PASS_THROUGH:
+        return child
+    return Estimate(child.rows, child.bytes * _width(node) / max(_width(frame), 1), child.base)
+
+
+class Estimator:
+    """Estimates of many nodes of one plan, each computed once (memoized by
+    name), walking only the inputs a rule needs, iteratively.
+
+    >>> df = pd.DataFrame({"a": range(10), "b": range(10)})
+    >>> est = Estimator()
+    >>> est(Projection(FromPandas.of(df, 2), ["a"])).rows
+    10.0
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[str, Estimate | None] = {}
+
+    def __call__(self, expr: FrameExpr) -> Estimate | None:
+        memo = self.memo
+        stack = [expr]
+        while stack:
+            node = stack[-1]
+            if node._name in memo:
+                stack.pop()
+                continue
+            inputs = _inputs(node)
+            if inputs is None:
+                memo[node._name] = None
+                stack.pop()
+                continue
+            todo = [c for c in inputs if c._name not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            memo[node._name] = _rule(node, inputs, [memo[c._name] for c in inputs])
+            stack.pop()
+        return memo[expr._name]
+
+
+def estimate(expr: FrameExpr) -> Estimate | None:
+    """The estimated output of ``expr`` (module docstring), or None.
+
+    >>> df = pd.DataFrame({"a": range(1000)})
+    >>> estimate(FromPandas.of(df, 4)).rows
+    1000.0
+    """
+    return Estimator()(expr)
+
+
+def estimate_rows(expr: FrameExpr) -> float | None:
+    """Estimated rows of ``expr``'s output, or None when unknown.
+
+    >>> estimate_rows(FromPandas.of(pd.DataFrame({"a": range(7)}), 2))
+    7.0
+    """
+    found = estimate(expr)
+    return None if found is None else found.rows
+
+
 def estimate_bytes(expr: FrameExpr) -> int | None:
     """Estimated bytes of ``expr``'s output, or None when unknown (module
     docstring).
@@ -56,18 +254,5 @@ def estimate_bytes(expr: FrameExpr) -> int | None:
     >>> estimate_bytes(Projection(FromPandas.of(df, 2), ["a"])) < estimate_bytes(FromPandas.of(df, 2))
     True
     """
-    scale = 1.0
-    node = expr
-    while True:
-        size = _source_bytes(node)
-        if size is not None:
-            return int(size * scale)
-        if isinstance(node, Projection):
-            scale *= _width(node) / max(_width(node.frame), 1)
-            node = node.frame
-        elif isinstance(node, (Filter, Assign)):
-            node = node.frame
-        elif isinstance(node, Blockwise) and len(node.frame_dependencies()) == 1:
-            node = node.frame_dependencies()[0]
-        else:
-            return None
+    found = estimate(expr)
+    return None if found is None else int(round(found.bytes))

@@ -63,7 +63,7 @@ class BatchedSend:
     def start(self, comm: Comm) -> None:
         """Start writing to ``comm`` (on the running event loop)."""
         self.comm = comm
-        self.task = asyncio.ensure_future(self._run())
+        self.task = asyncio.ensure_future(self._run(comm))
 
     def send(self, *msgs: Any) -> None:
         """Queue messages; raises ``CommClosedError`` once the comm is closed."""
@@ -72,8 +72,7 @@ class BatchedSend:
         self.buffer.extend(msgs)
         self.wake.set()
 
-    async def _run(self) -> None:
-        comm = self.comm
+    async def _run(self, comm: Comm) -> None:
         try:
             while True:
                 await self.wake.wait()

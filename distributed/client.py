@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import ChainMap, defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shoal.core import config
 from shoal.core.base import (
@@ -50,7 +50,7 @@ from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
 from shoal.distributed.batched import BatchedSend
-from shoal.distributed.comm import AuthenticationError, CommClosedError, connect
+from shoal.distributed.comm import AuthenticationError, Comm, CommClosedError, connect
 from shoal.distributed.future import ClientClosedError, Future, KeyState
 from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
 from shoal.distributed.protocol import Pickled, ToPickle
@@ -58,6 +58,9 @@ from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool
 from shoal.distributed.sizeof import sizeof
 from shoal.distributed.utils import LoopRunner, new_id
+
+if TYPE_CHECKING:
+    from shoal.distributed.cluster import LocalCluster
 
 __all__ = ["Client", "fire_and_forget", "default_client", "SchedulerLostError"]
 
@@ -152,12 +155,12 @@ class Client:
         self._last_heard = 0.0
         self._heartbeat_task: asyncio.Task | None = None
         self._reconnect_task: asyncio.Task | None = None
-        self._comm = None
+        self._comm: Comm | None = None
         self.asynchronous = asynchronous
         self.set_as_default = set_as_default
         self.timeout = timeout
         self.status = "init"
-        self.cluster = None
+        self.cluster: LocalCluster | None = None
         self._own_cluster = False
         self._address = address
         self._cluster_kwargs = {
@@ -343,6 +346,7 @@ class Client:
             if silence > ttl:
                 self._lost(f"no word from it for {silence:.1f}s (distributed.client.scheduler-ttl)")
                 continue
+            assert self.stream is not None  # set before the status turns running
             try:
                 self.stream.send({"op": "heartbeat"})
             except CommClosedError:
@@ -362,6 +366,7 @@ class Client:
             self.stream.abort()
         # idle connections in the pool lead to the lost scheduler and its workers
         stale, self.pool = self.pool, ConnectionPool(deserialize=False, security=self.security)
+        assert stale is not None  # set before the status turns running
         asyncio.ensure_future(stale.close())
         with self.lock:  # an erred future keeps its error: it lives here, not on the cluster
             lost = [
@@ -515,6 +520,7 @@ class Client:
     def _send_now(self, msg: dict, epoch: int) -> None:
         if epoch != self._epoch:
             return  # encoded for a scheduler that is gone: its futures are lost already
+        assert self.stream is not None  # _send waited for the connection
         try:
             self.stream.send(msg)
         except CommClosedError:
@@ -752,7 +758,8 @@ class Client:
                 return msg
 
             first = True
-            pending = None  # one chunk is held back: the last one goes out with ``final``
+            # one chunk is held back: the last one goes out with ``final``
+            pending: tuple[list, list, list] | None = None
             try:
                 for chunk in chunks:
                     if pending is not None:
@@ -802,7 +809,7 @@ class Client:
             for key in missing:
                 state = self.states.get(key)
                 if state is not None and state.status == "error":
-                    raise state.exception
+                    raise state.error()
                 if state is not None and state.status == "cancelled":
                     from shoal.distributed.future import CancelledError
 
@@ -832,6 +839,7 @@ class Client:
 
     async def _scheduler_call(self, msg: dict) -> Any:
         await self._await_scheduler()
+        assert self.pool is not None  # set before the status turns running
         try:
             return await self.pool.call(self.scheduler_address, msg)
         except (CommClosedError, OSError) as e:
@@ -1002,7 +1010,7 @@ class Client:
             targets = (
                 list(workers)
                 if workers
-                else list((await self._scheduler_call({"op": "identity"}))["workers"])
+                else list(await self._scheduler_call({"op": "workers-for-data"}))
             )
             if not targets:
                 raise ValueError("scatter needs at least one worker in the cluster")
@@ -1207,6 +1215,7 @@ class Client:
 
         >>> with Client(n_workers=2, processes=False) as c:
         ...     f = c.submit(abs, -1)
+        ...     _ = f.result()
         ...     address = c.who_has([f])[f.key][0]
         ...     list(c.retire_workers([address])) == [address], f.result()
         (True, 1)

@@ -124,11 +124,14 @@ class LocalCluster:
         return self._start().__await__()
 
     async def _new_worker(self) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            raise RuntimeError("LocalCluster: start the cluster (await it) before adding workers")
         name = str(self._counter)
         self._counter += 1
         if self.processes:
             nanny = Nanny(
-                self.scheduler.address,
+                scheduler.address,
                 self.threads_per_worker,
                 name,
                 self.memory_limit,
@@ -137,10 +140,10 @@ class LocalCluster:
             )
             await nanny.start()
             self.workers[name] = nanny
-            await nanny.wait_for_worker(self.scheduler)
+            await nanny.wait_for_worker(scheduler)
         else:
             worker = Worker(
-                self.scheduler.address,
+                scheduler.address,
                 self.threads_per_worker,
                 name,
                 self.memory_limit,
@@ -163,6 +166,8 @@ class LocalCluster:
         """Grow or shrink to ``n`` workers (the newest ones leave first)."""
         if self.asynchronous:
             return self._scale(n)
+        if self._runner is None:
+            raise RuntimeError("LocalCluster.scale: the cluster is closed; make a new one")
         return self._runner.run(self._scale(n), 300)
 
     async def _close(self) -> None:

@@ -412,6 +412,7 @@ class TCPComm(Comm):
         got = reserved = 0
         progress = [0, loop.time()]  # bytes seen at the last check, and when
         stalled = ""
+        watchdog: asyncio.TimerHandle  # set below, re-armed by check()
 
         def check() -> None:
             nonlocal stalled, watchdog
@@ -444,7 +445,9 @@ class TCPComm(Comm):
                     buffer += bytes(grow)
                 end = min(len(buffer), got + _STEP)
                 with memoryview(buffer) as whole, whole[got:end] as view:
-                    await stream.read_into(view)  # all of it: few wake-ups (TLS records are small)
+                    # all of it: few wake-ups (TLS records are small); tornado takes any
+                    # writable buffer (its docs) though its annotation says bytearray
+                    await stream.read_into(view)  # type: ignore[arg-type]
                 got = end
             return buffer
         except StreamClosedError:
@@ -732,7 +735,9 @@ async def _inproc_connect(loc: str, timeout: float, security: Security | None = 
     listener = _inproc_listeners.get(address)
     if listener is None:
         raise CommClosedError(f"nothing listens on {address}")
-    a, b = asyncio.Queue(), asyncio.Queue()
+    # frames of one message each; None tells the reader the peer closed
+    a: asyncio.Queue[list | None] = asyncio.Queue()
+    b: asyncio.Queue[list | None] = asyncio.Queue()
     _inproc_counter[0] += 1
     client_address = f"inproc://client-{_inproc_counter[0]}"
     listener.accept(InprocComm(address, client_address, a, b))

@@ -40,7 +40,7 @@ class KeyState:
 
     __slots__ = ("status", "exception", "traceback", "event", "callbacks")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.status = "pending"
         self.exception: BaseException | None = None
         self.traceback = ""
@@ -70,6 +70,11 @@ class KeyState:
                 logging.getLogger("shoal.distributed.client").exception(
                     "done callback of %r failed", fut
                 )
+
+    def error(self) -> BaseException:
+        """The exception of a key that erred (``finish("error", exc)`` set it)."""
+        assert self.exception is not None, f"a key in state {self.status!r} has no exception"
+        return self.exception
 
     def reset(self) -> None:
         self.status = "pending"
@@ -124,7 +129,7 @@ class Future:
         await self._wait(timeout)
         state = self._state
         if state.status == "error":
-            raise state.exception
+            raise state.error()
         if state.status == "cancelled":
             raise CancelledError(f"future {self.key!r} was cancelled: {state.traceback}")
         return (await self.client._gather_keys([self.key]))[0]

@@ -75,7 +75,7 @@ class FunctionTableEncoder:
     (2, 0)
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._by_id: dict[int, tuple[int, Any]] = {}
         self._by_bytes: dict[bytes, int] = {}
         self._entries: list[bytes] = []
@@ -132,7 +132,7 @@ class KeyEncoder:
     ('sum-1f', 4)
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._names: dict[str, int] = {}
         self._new: list[str] = []
 
@@ -220,7 +220,7 @@ class GraphDecoder:
     ([('a', 0), 'b'], [(), (('a', 0),)], range(0, 2), ['b'])
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.names: list[str] = []
         self.positions: list = []  # every key of the graph so far, by position
 

@@ -4,9 +4,10 @@ scheduler state machine (``scheduler_state.py``) carries the plans out.
 
 A worker's *load* here is the bytes of the results it holds (``nbytes``:
 in memory or spilled, as the scheduler accounts them), plus what the plan
-already sends it. A worker's *room* is ``fraction x memory_limit`` minus its
-load (no bound without a limit); ``fraction`` is the ``target`` threshold,
-so moving data never makes a worker spill.
+already sends it. A worker's *room* is ``fraction x memory_limit`` minus the
+bytes it holds in memory (``managed``, as it last reported; its load if it
+never did) and what the plan sends it; there is no bound without a limit.
+``fraction`` is the ``target`` threshold, so a copy never makes a worker spill.
 
 Rebalancing (Dask's semantics): the mean load of the workers is computed;
 results move from workers above it to workers below it, largest results
@@ -17,7 +18,7 @@ mean, so the plan never oscillates and small differences are left alone.
 >>> class W:
 ...     def __init__(self, name, nbytes, limit=0):
 ...         self.address, self.nbytes, self.memory_limit = name, nbytes, limit
-...         self.has_what = set()
+...         self.has_what, self.memory = set(), {}
 >>> class T:
 ...     def __init__(self, key, nbytes, holder):
 ...         self.key, self.nbytes, self.who_has = key, nbytes, (holder,)
@@ -57,7 +58,8 @@ class NoRecipient(ValueError):
 def _room(ws: WorkerState, load: dict[WorkerState, float], fraction: float | None) -> float:
     if not ws.memory_limit or fraction is None:
         return math.inf
-    return fraction * ws.memory_limit - load[ws]
+    in_memory = float(ws.memory.get("managed", ws.nbytes))
+    return fraction * ws.memory_limit - in_memory - (load[ws] - ws.nbytes)
 
 
 def _emptiest(

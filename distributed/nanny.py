@@ -208,7 +208,7 @@ class Nanny(Server):
                     continue
                 code = self.process.poll()
                 if code is not None:
-                    await self._restart_dead(code)
+                    await self._restart_dead(self.process.pid, code)
                     if self.status == "stopped":
                         return
                     continue
@@ -227,10 +227,9 @@ class Nanny(Server):
         except asyncio.CancelledError:
             pass
 
-    async def _restart_dead(self, code: int) -> None:
-        """The worker process ended with ``code``: tell the scheduler why, then
-        start a new one (unless it exited cleanly)."""
-        pid = self.process.pid
+    async def _restart_dead(self, pid: int, code: int) -> None:
+        """The worker process ``pid`` ended with ``code``: tell the scheduler
+        why, then start a new one (unless it exited cleanly)."""
         removed = self._removed.pop(pid, None)
         cause = self._kill_cause or _describe_exit(code)
         if removed is not None and not self._kill_cause:

@@ -74,7 +74,7 @@ class _Payload:
             if self.values is None:
                 head, *buffers = self.frames
                 self.values = pickle.loads(head, buffers=buffers)
-                self.frames = None
+                self.frames = []  # drop the buffers: values now owns what it needs
             return self.values
 
 
@@ -137,7 +137,9 @@ class _ByValuePickler(pickle.Pickler):
 
 
 # Modules registered with cloudpickle.register_pickle_by_value (a live set).
-_BY_VALUE = getattr(getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", set())
+_BY_VALUE: set[str] = getattr(
+    getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", set()
+)
 
 
 def dumps(msg: Any) -> list:

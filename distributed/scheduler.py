@@ -75,6 +75,7 @@ logger = logging.getLogger("shoal.distributed.scheduler")
 
 EXIT_CAUSE_WAIT = 1.0
 DIAGNOSE_WAIT = 2.0  # seconds to wait for a nanny's account of a silent worker
+RETIRE_WAIT = 10.0  # seconds retire_workers waits for the retired workers to leave
 
 
 def _load(value: Any) -> Any:
@@ -102,6 +103,7 @@ class Scheduler(Server):
                 "retire-workers": self.retire_workers,
                 "rebalance": self.rebalance,
                 "has-what": self.has_what,
+                "workers-for-data": self.workers_for_data,
                 "replicate": self.replicate,
                 "worker-exited": self.worker_exited,
             },
@@ -609,9 +611,9 @@ class Scheduler(Server):
         if first:
             decoder = self._inbound[gkey] = GraphDecoder()
         else:
-            decoder = self._inbound.get(gkey)
-            if decoder is None:
+            if gkey not in self._inbound:
                 raise ValueError(f"graph {msg['graph']} of {client} continues but never began")
+            decoder = self._inbound[gkey]
         table = self._tables.get(client)
         if table is None:
             table = self._tables[client] = FunctionTable(next(self._table_ids))
@@ -737,6 +739,9 @@ class Scheduler(Server):
                     await self.pool.call(target, {"op": "close", "reason": "retired"})
                 except (CommClosedError, OSError):
                     pass
+            deadline = time.monotonic() + RETIRE_WAIT  # answer once they are gone
+            while any(a in self.state.workers for a in retired) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
         return {"status": "ok", **done.result, "workers": infos}
 
     async def rebalance(self, comm, keys=None, workers=None) -> dict:
@@ -766,6 +771,14 @@ class Scheduler(Server):
         chosen = self.state.workers
         addresses = list(chosen) if workers is None else [a for a in workers if a in chosen]
         return {a: [ts.key for ts in chosen[a].has_what] for a in addresses}
+
+    def workers_for_data(self, comm) -> list:
+        """Where a client may place new data (scatter): the workers that take
+        tasks (not paused, not retiring), least loaded first; every worker if
+        none does."""
+        state = self.state
+        chosen = state.running_workers() or list(state.workers.values())
+        return [ws.address for ws in sorted(chosen, key=lambda ws: (ws.memory_fraction, ws.nbytes))]
 
     async def _request(self, make_event, op: str) -> RequestDone:
         """Hand a data-moving request to the state machine; wait for its end."""

@@ -9,6 +9,7 @@ machine writes into its story log next to each transition it caused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "KeyErred",
     "KeyCancelled",
     "StealTask",
+    "KeyDone",
     "AcquireReplicas",
     "RequestDone",
 ]
@@ -76,7 +78,7 @@ class RemoveWorker(Event):
 class Heartbeat(Event):
     address: str
     now: float
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -87,7 +89,7 @@ class WorkerStatus(Event):
     address: str
     status: str
     reason: str = ""
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -113,12 +115,12 @@ class UpdateGraph(Event):
     is the function table the specs refer to (kept with each task)."""
 
     client: str
-    keys: list
-    deps: list
-    specs: list
-    order: list
-    wanted: list
-    retries: dict = field(default_factory=dict)
+    keys: list[Any]
+    deps: list[Any]
+    specs: list[Any]
+    order: Sequence[int]
+    wanted: list[Any]
+    retries: dict[Any, int] = field(default_factory=dict)
     watch: bool = False
     table: Any = None
     hold: str = ""
@@ -131,7 +133,7 @@ class UpdateData(Event):
     """Data a client placed on workers (scatter): key -> (addresses, nbytes)."""
 
     client: str
-    data: dict
+    data: dict[Any, tuple[list[str], int]]
 
 
 @dataclass(slots=True)
@@ -163,13 +165,13 @@ class MissingData(Event):
 @dataclass(slots=True)
 class ReleaseKeys(Event):
     client: str
-    keys: list
+    keys: list[Any]
 
 
 @dataclass(slots=True)
 class CancelKeys(Event):
     client: str
-    keys: list
+    keys: list[Any]
 
 
 @dataclass(slots=True)
@@ -184,8 +186,8 @@ class Rebalance(Event):
     given. Answered by a ``RequestDone`` named ``request``."""
 
     request: str
-    keys: list | None = None
-    workers: list | None = None
+    keys: list[Any] | None = None
+    workers: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -194,7 +196,7 @@ class Replicate(Event):
     copies are made, or the surplus is dropped. Answered by ``RequestDone``."""
 
     request: str
-    keys: list
+    keys: list[Any]
     n: int | None = None
 
 
@@ -205,7 +207,7 @@ class RetireWorkers(Event):
     Answered by ``RequestDone`` once nothing would be lost by closing them."""
 
     request: str
-    workers: list
+    workers: list[str]
 
 
 @dataclass(slots=True)
@@ -234,15 +236,15 @@ class ComputeTask(Instruction):
     key: Any
     spec: Any
     priority: int
-    who_has: dict
+    who_has: dict[Any, list[str]]
     table: Any = None
-    nbytes: dict | None = None
+    nbytes: dict[Any, int] | None = None
 
 
 @dataclass(slots=True)
 class FreeKeys(Instruction):
     worker: str
-    keys: list
+    keys: list[Any]
 
 
 @dataclass(slots=True)
@@ -295,8 +297,8 @@ class AcquireReplicas(Instruction):
     the workers holding it, ``nbytes`` to its size."""
 
     worker: str
-    who_has: dict
-    nbytes: dict
+    who_has: dict[Any, list[str]]
+    nbytes: dict[Any, int]
 
 
 @dataclass(slots=True)
@@ -305,5 +307,5 @@ class RequestDone(Instruction):
     ``result`` is the answer for its caller (``error`` says why it failed)."""
 
     request: str
-    result: dict
+    result: dict[str, Any]
     error: str = ""

@@ -49,8 +49,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar, cast, overload
 
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
@@ -121,12 +121,13 @@ class InvalidTransition(RuntimeError):
     """A transition the state machine has no rule for (a bug)."""
 
 
-_EMPTY: frozenset = frozenset()  # who_wants of a task nobody wants
-_NONE: tuple = ()  # the empty dependents / waiters / who_has
+_EMPTY: frozenset[str] = frozenset()  # who_wants of a task nobody wants
+_NONE: tuple[Any, ...] = ()  # the empty dependents / waiters / who_has
+T = TypeVar("T")
 _SMALL = 8  # up to this many members are a tuple (48-104 B), more a set (216 B and up)
 
 
-def _added(members, item):
+def _added(members: Any, item: Any) -> Any:
     """``members`` with ``item`` added: a lone ``TaskState`` stands for itself
     (see ``TaskState.__iter__``), a few members are a tuple, more a set.
 
@@ -150,7 +151,7 @@ def _added(members, item):
     return grown
 
 
-def _removed(members, item):
+def _removed(members: Any, item: Any) -> Any:
     """``members`` without ``item`` (see ``_added``)."""
     typ = type(members)
     if typ is set:
@@ -163,7 +164,9 @@ def _removed(members, item):
     return tuple([m for m in members if m is not item])
 
 
-def _wanted_by(members, client: str, shared: dict):
+def _wanted_by(
+    members: frozenset[str] | set[str], client: str, shared: dict[str, frozenset[str]]
+) -> frozenset[str] | set[str]:
     """``who_wants`` plus ``client``: a task wanted by one client shares one
     frozenset per client instead of owning a set."""
     if members is _EMPTY:
@@ -176,12 +179,41 @@ def _wanted_by(members, client: str, shared: dict):
     return set(members) | {client} if type(members) is frozenset else members | {client}
 
 
-def _unwanted_by(members, client: str):
+def _unwanted_by(members: frozenset[str] | set[str], client: str) -> frozenset[str] | set[str]:
     """``who_wants`` without ``client``."""
     if client not in members:
         return members
     rest = members - {client}
     return rest if rest else _EMPTY
+
+
+class _RareField(Generic[T]):
+    """A field of ``TaskState`` kept in its ``_Rare`` part (made on the first
+    write of a value other than the default)."""
+
+    def __init__(self, default: T) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, ts: None, owner: type) -> _RareField[T]: ...
+
+    @overload
+    def __get__(self, ts: TaskState, owner: type) -> T: ...
+
+    def __get__(self, ts: TaskState | None, owner: type) -> T | _RareField[T]:
+        if ts is None:
+            return self
+        rare = ts._rare
+        return self.default if rare is None else cast(T, getattr(rare, self.name))
+
+    def __set__(self, ts: TaskState, value: T) -> None:
+        if ts._rare is None and value == self.default:
+            return
+        setattr(ts._rare_fields(), self.name, value)
 
 
 class TaskState:
@@ -206,6 +238,14 @@ class TaskState:
         "_rare",
     )
 
+    # what only failing or retried tasks need (see ``_Rare``)
+    retries: _RareField[int] = _RareField(0)
+    suspicious: _RareField[int] = _RareField(0)
+    deaths: _RareField[list[str] | None] = _RareField(None)
+    exception: _RareField[Any] = _RareField(None)
+    traceback: _RareField[str] = _RareField("")
+    blame: _RareField[TaskState | None] = _RareField(None)
+
     def __init__(self, key: Any, run_spec: Any, priority: int, prefix: str, table: Any = None):
         self.key = key
         self.prefix = prefix
@@ -213,15 +253,15 @@ class TaskState:
         self.table = table  # the function table ``run_spec`` refers to, or None
         self.priority = priority
         self.state = "released"
-        self.dependencies: tuple[TaskState, ...] | TaskState = ()
+        self.dependencies: Any = ()  # a tuple of TaskState, or one TaskState (see below)
         # dependents, waiters and holders are tuples while small, sets when big
         # (see ``_added``); who_wants shares one frozenset per client
-        self.dependents: tuple | set = _NONE
+        self.dependents: Any = _NONE
         self.n_waiting = 0  # dependencies not in memory (a count, not a set)
-        self.waiters: tuple | set = _NONE
-        self.who_has: tuple | set = _NONE
+        self.waiters: Any = _NONE
+        self.who_has: Any = _NONE
         self.processing_on: WorkerState | None = None
-        self.who_wants: frozenset | set = _EMPTY
+        self.who_wants: frozenset[str] | set[str] = _EMPTY
         self.nbytes = 0
         self._rare: _Rare | None = None  # what only failing or retried tasks need
 
@@ -234,7 +274,7 @@ class TaskState:
     # A task with a single dependency, dependent or waiter stores that task
     # itself in ``dependencies`` / ``dependents`` / ``waiters`` (no
     # container): so a TaskState also acts as the collection of just itself.
-    def __iter__(self):
+    def __iter__(self) -> Iterator[TaskState]:
         yield self
 
     def __len__(self) -> int:
@@ -255,10 +295,10 @@ class _Rare:
 
     __slots__ = ("retries", "suspicious", "deaths", "exception", "traceback", "blame")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.retries = 0
         self.suspicious = 0
-        self.deaths: list | None = None
+        self.deaths: list[str] | None = None
         self.exception: Any = None
         self.traceback = ""
         self.blame: TaskState | None = None
@@ -269,7 +309,7 @@ class _Request:
 
     __slots__ = ("id", "kind", "waiting", "moved", "moved_bytes", "failed", "dropped", "retiring")
 
-    def __init__(self, request: str, kind: str):
+    def __init__(self, request: str, kind: str) -> None:
         self.id = request
         self.kind = kind
         self.waiting = 0  # copies asked for and not arrived (nor failed) yet
@@ -285,33 +325,9 @@ class _Copy:
 
     __slots__ = ("request", "sender")
 
-    def __init__(self, request: _Request, sender: str):
+    def __init__(self, request: _Request, sender: str) -> None:
         self.request = request
         self.sender = sender
-
-
-def _rare_property(name: str, default: Any) -> property:
-    def get(ts: TaskState) -> Any:
-        rare = ts._rare
-        return default if rare is None else getattr(rare, name)
-
-    def put(ts: TaskState, value: Any) -> None:
-        if ts._rare is None and value == default:
-            return
-        setattr(ts._rare_fields(), name, value)
-
-    return property(get, put, doc=f"``{name}`` (kept in the rarely used part of the record)")
-
-
-for _name, _default in (
-    ("retries", 0),
-    ("suspicious", 0),
-    ("deaths", None),
-    ("exception", None),
-    ("traceback", ""),
-    ("blame", None),
-):
-    setattr(TaskState, _name, _rare_property(_name, _default))
 
 
 class WorkerState:
@@ -348,10 +364,12 @@ class WorkerState:
         self.has_what: set[TaskState] = set()
         self.nbytes = 0
         self.last_seen = now
-        self.metrics: dict = {}
+        self.metrics: dict[str, Any] = {}
         self.status = "running"  # or "paused" (memory is high): it gets no new task
-        self.memory: dict = {}  # managed / unmanaged / spilled / rss bytes, as last reported
-        self.executing: tuple = ()  # keys it last said were running on its threads
+        self.memory: dict[
+            str, int
+        ] = {}  # managed / unmanaged / spilled / rss bytes, as last reported
+        self.executing: tuple[Any, ...] = ()  # keys it last said were running on its threads
         self.retiring = False  # leaving gracefully: no new tasks, its results move off
 
     @property
@@ -371,8 +389,9 @@ class SchedulerState:
     def __init__(self, validate: bool = False, story_length: int = 100_000):
         self.tasks: dict[Any, TaskState] = {}
         self.workers: dict[str, WorkerState] = {}
-        self.clients: dict[str, set[TaskState]] = {}
-        self.queued: list = []
+        # client -> the tasks it wants (a set; a list for the holds of graphs arriving)
+        self.clients: dict[str, Any] = {}
+        self.queued: list[tuple[int, TaskState]] = []
         self.durations: dict[str, float] = {}
         self.generation = 0
         self.validate = validate
@@ -380,13 +399,13 @@ class SchedulerState:
         # freed at once, so logging leaves no objects behind for the cyclic
         # garbage collector (kept tuples made its collections a large part of
         # the cost of a short task)
-        self._story: deque = deque(maxlen=4 * story_length)
+        self._story: deque[Any] = deque(maxlen=4 * story_length)
         self.transition_count = 0
         self._out: list[Instruction] = []
         self._prefixes: dict[str, str] = {}
         self._root_slots: dict[str, float] = {}
-        self._single_client: dict[str, frozenset] = {}
-        self.watched: dict = {}  # key -> client following its progress
+        self._single_client: dict[str, frozenset[str]] = {}
+        self.watched: dict[Any, str] = {}  # key -> client following its progress
         self.holds: set[str] = set()  # pseudo-clients holding graphs still arriving
         self.saturation = float(config.get("distributed.scheduler.worker-saturation"))
         self.fast_window = float(config.get("distributed.scheduler.fast-task-window"))
@@ -395,7 +414,7 @@ class SchedulerState:
         self.allowed_failures = int(config.get("distributed.scheduler.allowed-failures"))
         self.worker_ttl = float(config.get("distributed.scheduler.worker-ttl"))
         self.bandwidth = float(config.get("distributed.scheduler.bandwidth"))
-        self._handlers: dict[type, Callable] = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             AddWorker: self._add_worker,
             RemoveWorker: self._remove_worker,
             Heartbeat: self._heartbeat,
@@ -426,7 +445,8 @@ class SchedulerState:
 
     def handle(self, event: Event) -> list[Instruction]:
         """Apply one event; return the instructions it produced."""
-        self._out = out = []
+        out: list[Instruction] = []
+        self._out = out
         self._handlers[type(event)](event)
         if self.requests:  # retirements go on as the retiring workers finish tasks
             for req in list(self.requests.values()):
@@ -439,7 +459,7 @@ class SchedulerState:
         self._out = []
         return out
 
-    def _transitions(self, recs: dict, stim: str) -> None:
+    def _transitions(self, recs: dict[Any, str], stim: str) -> None:
         tasks = self.tasks
         while recs:
             key, finish = recs.popitem()
@@ -447,7 +467,7 @@ class SchedulerState:
             if ts is not None:
                 self._transition(ts, finish, stim, recs)
 
-    def _transition(self, ts: TaskState, finish: str, stim: str, recs: dict) -> None:
+    def _transition(self, ts: TaskState, finish: str, stim: str, recs: dict[Any, str]) -> None:
         start = ts.state
         if start == finish:
             return
@@ -466,13 +486,13 @@ class SchedulerState:
         self._story.extend((ts.key, start, ts.state, stim))
 
     @property
-    def story(self) -> list[tuple]:
+    def story(self) -> list[tuple[Any, ...]]:
         """The logged transitions, oldest first: ``(key, start, finish, stimulus_id)``
         (workers pausing and resuming too: ``(address, "worker", status, stimulus_id)``)."""
         flat = list(self._story)
         return list(zip(flat[0::4], flat[1::4], flat[2::4], flat[3::4]))
 
-    def story_of(self, key: Any) -> list:
+    def story_of(self, key: Any) -> list[tuple[Any, ...]]:
         """The logged transitions of ``key``: ``(key, start, finish, stimulus_id)``."""
         return [entry for entry in self.story if entry[0] == key]
 
@@ -490,7 +510,7 @@ class SchedulerState:
         if ws is None:
             return
         stim = ev.stimulus_id
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         death = _death_note(ws, ev.reason)
         for ts in list(ws.processing):
             ws.processing.pop(ts)
@@ -500,7 +520,7 @@ class SchedulerState:
             if self._suspect(ts, death):
                 ts.exception = KilledWorker(
                     f"task {ts.key!r} was on {ts.suspicious} workers that died while running "
-                    f"it: {'; '.join(ts.deaths)}. It may crash its worker (segfault, memory "
+                    f"it: {'; '.join(ts.deaths or ())}. It may crash its worker (segfault, memory "
                     "limit); see distributed.scheduler.allowed-failures"
                 )
                 ts.traceback = ""
@@ -518,7 +538,7 @@ class SchedulerState:
                     if self._suspect(ts, f"{death}, holding its result"):
                         ts.exception = KilledWorker(
                             f"the result of task {ts.key!r} was lost with {ts.suspicious} "
-                            f"workers that died: {'; '.join(ts.deaths)}. It is not computed "
+                            f"workers that died: {'; '.join(ts.deaths or ())}. It is not computed "
                             "again (distributed.scheduler.allowed-failures); give the workers "
                             "more memory (memory_limit) or make the results smaller"
                         )
@@ -541,7 +561,7 @@ class SchedulerState:
         ts.deaths.append(death)
         return ts.suspicious > self.allowed_failures
 
-    def _lost(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _lost(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         """``ts`` was in memory and its last copy is gone."""
         ts.state = "released"
         ts.nbytes = 0
@@ -580,7 +600,7 @@ class SchedulerState:
         self._note_memory(ws, ev.metrics)
         self._story.extend((ws.address, "worker", ev.status, ev.stimulus_id))
 
-    def _note_memory(self, ws: WorkerState, metrics: dict) -> None:
+    def _note_memory(self, ws: WorkerState, metrics: dict[str, Any]) -> None:
         ws.memory = {k: metrics[k] for k in _MEMORY_FIGURES if k in metrics}
         executing = metrics.get("executing_keys")
         if executing is not None:
@@ -643,7 +663,7 @@ class SchedulerState:
                 table.ntasks += 1
         if ev.hold and not ev.final:
             self._hold(ev.hold, new)
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         index = {ts.key: ts for ts in new}
         if new:
             for key, deps in zip(ev.keys, ev.deps):
@@ -715,7 +735,7 @@ class SchedulerState:
         if ev.hold and ev.final:
             self._remove_client(RemoveClient(ev.hold, stimulus_id=stim))
 
-    def _hold(self, hold: str, tasks: list) -> None:
+    def _hold(self, hold: str, tasks: list[TaskState]) -> None:
         """Keep ``tasks`` (and their results) until the rest of their graph
         arrives: they are wanted by the pseudo-client ``hold`` meanwhile.
         Its tasks are a list (8 bytes each), not a set."""
@@ -731,7 +751,7 @@ class SchedulerState:
     def _update_data(self, ev: UpdateData) -> None:
         stim = ev.stimulus_id
         wants = self.clients.setdefault(ev.client, set())
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         for key, (addresses, nbytes) in ev.data.items():
             holders = [self.workers[a] for a in addresses if a in self.workers]
             ts = self.tasks.get(key)
@@ -779,7 +799,7 @@ class SchedulerState:
         d = float(ev.duration)
         self.durations[ts.prefix] = d if old is None else 0.5 * (old + d)
         self._root_slots.pop(ts.prefix, None)
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         self._transition_to_memory(ts, ws, ev.stimulus_id, recs)
         self._transitions(recs, ev.stimulus_id)
 
@@ -788,7 +808,7 @@ class SchedulerState:
         ws = self.workers.get(ev.worker)
         if ts is None or ts.state != "processing" or ts.processing_on is not ws:
             return
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         if ts.retries > 0:
             ts.retries -= 1
             self._transition(ts, "waiting", ev.stimulus_id, recs)
@@ -801,7 +821,7 @@ class SchedulerState:
 
     def _missing_data(self, ev: MissingData) -> None:
         stim = ev.stimulus_id
-        recs: dict = {}
+        recs: dict[Any, str] = {}
         dts = self.tasks.get(ev.dependency)
         errant = self.workers.get(ev.errant)
         if dts is not None and errant is not None and errant in dts.who_has:
@@ -835,8 +855,8 @@ class SchedulerState:
             self._out.append(KeyCancelled(ev.client, key, "cancelled", stimulus_id=ev.stimulus_id))
         self._release_keys(ReleaseKeys(ev.client, ev.keys, stimulus_id=ev.stimulus_id))
 
-    def _drop_wants(self, client: str, dropped, stim: str) -> None:
-        recs: dict = {}
+    def _drop_wants(self, client: str, dropped: Iterable[TaskState], stim: str) -> None:
+        recs: dict[Any, str] = {}
         for ts in dropped:
             ts.who_wants = _unwanted_by(ts.who_wants, client)
             if not ts.who_wants and not ts.waiters:
@@ -845,13 +865,13 @@ class SchedulerState:
 
     # ------------------------------------------------------- data moves
 
-    def _running_workers(self) -> list[WorkerState]:
-        """Workers that take new tasks and new data."""
+    def running_workers(self) -> list[WorkerState]:
+        """Workers that take new tasks and new data (not paused, not retiring)."""
         return [ws for ws in self.workers.values() if ws.status == "running" and not ws.retiring]
 
     def _rebalance(self, ev: Rebalance) -> None:
         req = self._open_request(ev.request, "rebalance")
-        running = self._running_workers()
+        running = self.running_workers()
         if ev.workers is not None:
             chosen = set(ev.workers)
             running = [ws for ws in running if ws.address in chosen]
@@ -866,7 +886,7 @@ class SchedulerState:
         req = self._open_request(ev.request, "replicate")
         found = (self.tasks.get(k) for k in ev.keys)
         tasks = [ts for ts in found if ts is not None and ts.state == "memory"]
-        add, drop = plan_replicate(tasks, ev.n, self._running_workers(), self.memory_target)
+        add, drop = plan_replicate(tasks, ev.n, self.running_workers(), self.memory_target)
         for ts, ws in drop:
             self._drop_copy(ts, ws, ev.stimulus_id)
         req.dropped = len(drop)
@@ -891,7 +911,7 @@ class SchedulerState:
             return
         leaving = [self.workers[a] for a in req.retiring if a in self.workers]
         try:
-            moves = plan_retirement(leaving, self._running_workers(), self.memory_target)
+            moves = plan_retirement(leaving, self.running_workers(), self.memory_target)
         except NoRecipient as e:
             for ws in leaving:
                 ws.retiring = False
@@ -994,7 +1014,8 @@ class SchedulerState:
 
     def restart(self, stimulus_id: str) -> list[Instruction]:
         """Forget every task (clients' futures are cancelled); workers stay."""
-        self._out = out = []
+        out: list[Instruction] = []
+        self._out = out
         for client, wants in self.clients.items():
             if client not in self.holds:
                 for ts in wants:
@@ -1053,7 +1074,9 @@ class SchedulerState:
                 load = n / ws.nthreads
                 if load < best_load or (
                     # new data between equally loaded workers: the emptier one
-                    load == best_load and ws.memory_fraction < best.memory_fraction
+                    best is not None
+                    and load == best_load
+                    and ws.memory_fraction < best.memory_fraction
                 ):
                     best, best_load = ws, load
         return best
@@ -1086,7 +1109,7 @@ class SchedulerState:
             if cost < best_cost:
                 best, best_cost = ws, cost
         if best is None and len(candidates) < len(workers):
-            running = self._running_workers()
+            running = self.running_workers()
             return min(running, key=_load) if running else None
         return best
 
@@ -1137,7 +1160,7 @@ class SchedulerState:
         ones, and every task not running yet from paused workers to running ones."""
         if len(self.workers) < 2:
             return
-        running = self._running_workers()
+        running = self.running_workers()
         if not running:
             return
         for victim in self.workers.values():
@@ -1176,7 +1199,7 @@ class SchedulerState:
 
     # ----------------------------------------------------- transitions
 
-    def _t_released_waiting(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_released_waiting(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         if ts.run_spec is None:
             ts.exception = LostData(f"no way to compute {ts.key!r}: its data is gone")
             ts.blame = ts
@@ -1199,7 +1222,7 @@ class SchedulerState:
         elif not waiting_on:
             recs[ts.key] = "processing"
 
-    def _t_waiting_processing(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_waiting_processing(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         if ts.n_waiting:
             return
         if not ts.dependencies:
@@ -1224,20 +1247,20 @@ class SchedulerState:
             heapq.heappop(queued)
         return False
 
-    def _t_unready_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_unready_released(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         """waiting / queued -> released."""
         ts.state = "released"
         ts.n_waiting = 0
         self._forget_inputs(ts, recs)
 
-    def _forget_inputs(self, ts: TaskState, recs: dict) -> None:
+    def _forget_inputs(self, ts: TaskState, recs: dict[Any, str]) -> None:
         for dts in ts.dependencies:
             dts.waiters = _removed(dts.waiters, ts)
             if not dts.waiters and not dts.who_wants and dts.state != "erred":
                 others = any(d is not ts for d in dts.dependents)
                 recs[dts.key] = "released" if others else "forgotten"
 
-    def _t_processing_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_processing_released(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         ws = ts.processing_on
         if ws is not None:
             ws.occupancy -= ws.processing.pop(ts, 0.0)
@@ -1246,7 +1269,9 @@ class SchedulerState:
         ts.state = "released"
         self._forget_inputs(ts, recs)
 
-    def _transition_to_memory(self, ts: TaskState, ws: WorkerState, stim: str, recs: dict) -> None:
+    def _transition_to_memory(
+        self, ts: TaskState, ws: WorkerState, stim: str, recs: dict[Any, str]
+    ) -> None:
         ws.occupancy -= ws.processing.pop(ts, 0.0)
         if not ws.processing:
             ws.occupancy = 0.0
@@ -1275,7 +1300,7 @@ class SchedulerState:
         if not ts.who_wants and not ts.waiters:
             recs[ts.key] = "forgotten" if not ts.dependents else "released"
 
-    def _t_memory_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_memory_released(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         if ts.waiters or ts.who_wants:
             return
         for ws in ts.who_has:
@@ -1286,11 +1311,11 @@ class SchedulerState:
         ts.state = "released"
         self._maybe_forget(ts, recs)
 
-    def _maybe_forget(self, ts: TaskState, recs: dict) -> None:
+    def _maybe_forget(self, ts: TaskState, recs: dict[Any, str]) -> None:
         if not ts.who_wants and not ts.waiters and not ts.dependents:
             recs[ts.key] = "forgotten"
 
-    def _t_released_forgotten(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_released_forgotten(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         if ts.who_wants or ts.dependents:
             return
         ts.state = "forgotten"
@@ -1309,7 +1334,7 @@ class SchedulerState:
             ts.table.ntasks -= 1
             ts.table = None
 
-    def _t_any_erred(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_any_erred(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         ws = ts.processing_on
         if ws is not None:
             ws.occupancy -= ws.processing.pop(ts, 0.0)
@@ -1348,7 +1373,7 @@ class SchedulerState:
             KeyErred(client, ts.key, blame.exception, blame.traceback, stimulus_id=stim)
         )
 
-    def _t_erred_released(self, ts: TaskState, stim: str, recs: dict) -> None:
+    def _t_erred_released(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         ts.state = "released"
         ts.blame = None
         ts.exception = None
@@ -1446,7 +1471,9 @@ def _load(ws: WorkerState) -> float:
 
 STATES = ("released", "waiting", "queued", "processing", "memory", "erred", "forgotten")
 
-TRANSITIONS: dict[tuple[str, str], Callable] = {
+TRANSITIONS: dict[
+    tuple[str, str], Callable[[SchedulerState, TaskState, str, dict[Any, str]], None]
+] = {
     ("released", "waiting"): SchedulerState._t_released_waiting,
     ("released", "forgotten"): SchedulerState._t_released_forgotten,
     ("released", "erred"): SchedulerState._t_any_erred,

@@ -59,6 +59,11 @@ class Security:
     """
 
     __slots__ = ("tls_ca_file", "tls_cert", "tls_key", "require_client_cert", "token")
+    tls_ca_file: str | None
+    tls_cert: str | None
+    tls_key: str | None
+    require_client_cert: bool
+    token: str | None
 
     def __init__(
         self,
@@ -112,7 +117,7 @@ class Security:
     def __hash__(self) -> int:
         return hash(self._fields())
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[str | None, str | None, str | None, bool, str | None]:
         return (
             self.tls_ca_file,
             self.tls_cert,

@@ -42,7 +42,7 @@ from shoal.core import config
 from shoal.core.task import execute_node
 from shoal.core.utils import format_bytes
 from shoal.distributed.batched import BatchedSend
-from shoal.distributed.comm import CommClosedError, connect
+from shoal.distributed.comm import Comm, CommClosedError, connect
 from shoal.distributed.graph_codec import load_function, load_spec
 from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
 from shoal.distributed.protocol import Pickled, ToPickle
@@ -96,7 +96,7 @@ def _run(spec: Any, functions: list | None, deps: list, data: dict, store: Spill
             value = data.get(key, _ABSENT)
             inputs[key] = store.get(key) if value is _ABSENT else value
         if type(spec) is bytes:
-            node = load_spec(spec, functions)
+            node = load_spec(spec, functions or [])
         else:
             node = spec.load() if type(spec) is Pickled else spec
         value = execute_node(node, inputs)
@@ -167,7 +167,7 @@ class Worker(Server):
         self.functions: dict[int, list] = {}  # function tables of the clients, by id
         self.pool = ConnectionPool(deserialize=False, security=self.security)
         self.stream = BatchedSend(name="worker->scheduler")
-        self.comm = None
+        self.comm: Comm | None = None
         # (priority, n, key, spec, functions, input keys): the threads take the best
         self.jobs: list = []
         self._job_count = 0
@@ -279,6 +279,7 @@ class Worker(Server):
 
     async def _read_scheduler(self) -> None:
         comm = self.comm
+        assert comm is not None, "started before the scheduler answered"
         try:
             while True:
                 msgs = await comm.read()
@@ -354,10 +355,12 @@ class Worker(Server):
         pause = self.state.thresholds.pause
         pause_at = pause * self.memory_limit if pause is not None else None
         proc = self._process
+        loop = self.loop
+        assert loop is not None, "started off the event loop"
         while not self._monitor_stop.wait(interval):
             try:
                 rss = proc.memory_info().rss
-                self.loop.call_soon_threadsafe(self._on_sample, rss, time.monotonic())
+                loop.call_soon_threadsafe(self._on_sample, rss, time.monotonic())
             except (RuntimeError, psutil.Error):  # the loop closed: we are shutting down
                 return
             gated = pause_at is not None and rss > pause_at
@@ -391,7 +394,8 @@ class Worker(Server):
                 # one hand-over to the pool, one send of the reports
                 jobs: list = []
                 finished: list = []
-                for ins in self.state.handle(*pending.popleft()):
+                instructions: list[Any] = self.state.handle(*pending.popleft())
+                for ins in instructions:
                     typ = type(ins)
                     if typ is Execute:
                         jobs.append(self._job(ins.key))
@@ -421,10 +425,12 @@ class Worker(Server):
         try:
             if typ is DeleteData:
                 data = self.data
-                spill = self.spill
                 for key in ins.keys:
                     data.pop(key, None)
-                    spill.delete(key)
+                spill = self.spill
+                if len(spill):  # most workers most of the time spill nothing
+                    for key in ins.keys:
+                        spill.delete(key)
             elif typ is Fetch:
                 self._bg.append(asyncio.ensure_future(self._fetch(ins.peer, ins.keys)))
             elif typ is Spill:
@@ -513,6 +519,8 @@ class Worker(Server):
         data = self.data
         store = self.spill
         running = self.running
+        loop = self.loop
+        assert loop is not None, "started off the event loop"
         me = threading.get_ident()
         heappop = heapq.heappop
         while True:
@@ -530,7 +538,7 @@ class Worker(Server):
             if not self.wake_pending:
                 self.wake_pending = True
                 try:
-                    self.loop.call_soon_threadsafe(self._drain)
+                    loop.call_soon_threadsafe(self._drain)
                 except RuntimeError:  # the loop is closed: we are shutting down
                     return
 
@@ -542,7 +550,6 @@ class Worker(Server):
         events: list = []
         while done:
             key, ok, value, duration, nbytes = done.popleft()
-            self.tasks_run += 1
             if ok:
                 self.data[key] = value
                 events.append(ExecuteSuccess(key, nbytes, duration))
@@ -554,6 +561,7 @@ class Worker(Server):
                 err = error_message(exc)
                 events.append(ExecuteFailure(key, err["exception"], err["traceback"]))
         if events:
+            self.tasks_run += len(events)
             self._handle(*events)
 
     async def _fetch(self, peer: str, keys: list) -> None:
@@ -584,7 +592,7 @@ class Worker(Server):
     def _spill(self, keys: list) -> None:
         data = self.data
         written = {}
-        failed = []
+        failed: list[Any] = []
         error = ""
         for key in keys:
             if failed:

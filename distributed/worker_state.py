@@ -86,7 +86,9 @@ TRANSFER_FRACTION = 0.1  # of the memory limit: bytes being fetched at once, at 
 TRANSFER_UNLIMITED = 256 * 2**20  # the same without a memory limit
 
 _LOCAL = ("memory", "spilled")  # states whose value is on this worker
-_NONE: frozenset = frozenset()
+# shared empty collections of records (typed as what replaces them on the first add)
+_NONE: Any = frozenset()
+_NO_PEERS: Any = ()
 
 
 class WorkerTask:
@@ -118,9 +120,9 @@ class WorkerTask:
         # most tasks of a big map have no inputs and no local users: the empty
         # collections are shared (a set or list is made on the first add)
         self.dependencies: tuple[WorkerTask, ...] = ()
-        self.dependents: set[WorkerTask] | frozenset = _NONE  # local tasks needing this value
-        self.waiting_for: set[WorkerTask] | frozenset = _NONE  # inputs not here yet
-        self.who_has: list[str] | tuple = ()  # peers that may hold it (fetch / flight)
+        self.dependents: set[WorkerTask] = _NONE  # local tasks needing this value
+        self.waiting_for: set[WorkerTask] = _NONE  # inputs not here yet
+        self.who_has: list[str] = _NO_PEERS  # peers that may hold it (fetch / flight)
         self.peer = ""  # the peer asked for it (flight)
         self.nbytes = 0
         self.disk_bytes = 0
@@ -165,13 +167,13 @@ class WorkerState:
         self.has_nanny = has_nanny
         self.validate = validate
         self.tasks: dict[Any, WorkerTask] = {}
-        self.ready: list = []  # heap of (priority, task); stale entries skipped
+        self.ready: list[tuple[int, WorkerTask]] = []  # heap; stale entries are skipped
         self.executing: set[WorkerTask] = set()
         self.lru: OrderedDict[Any, WorkerTask] = OrderedDict()  # in memory, oldest first
         self.managed = 0
         self.spilled_bytes = 0  # on disk (the size in memory until the write reports)
         self.spilled_count = 0
-        self.fetch_queue: dict[str, deque] = {}  # peer -> records to ask it for
+        self.fetch_queue: dict[str, deque[WorkerTask]] = {}  # peer -> records to ask it for
         self.in_flight: dict[str, list[WorkerTask]] = {}  # peer -> records asked for
         self.status = "running"
         self.pause_reason = ""
@@ -208,7 +210,8 @@ class WorkerState:
         """Apply events (one, or a burst that arrived together: memory,
         fetches and execution are then reconsidered once, after the last);
         return the instructions they produced."""
-        self._out = out = []
+        out: list[WorkerInstruction] = []
+        self._out = out
         self._deletes = None
         handlers = self._handlers
         for event in events:
@@ -408,10 +411,9 @@ class WorkerState:
                     self._queue_fetch(ts)
                 else:
                     self._give_up(ts, "", stim)
-            elif ts.state in _LOCAL:
-                if not ts.held:  # here as an input of local tasks: now a copy of ours
-                    ts.held = True
-                    self._out.append(ReportReplica(key, ts.nbytes, stimulus_id=stim))
+            elif ts.state in _LOCAL:  # here already (an input of local tasks, say): kept now
+                ts.held = True
+                self._out.append(ReportReplica(key, ts.nbytes, stimulus_id=stim))
             elif ts.state in ("fetch", "flight"):
                 ts.held = True
                 ts.who_has.extend(p for p in peers if p not in ts.who_has)
@@ -670,7 +672,7 @@ class WorkerState:
             ts.disk_bytes = 0
         elif start == "flight":
             ts.peer = ""
-        ts.who_has = ()
+        ts.who_has = _NO_PEERS
         ts.spec = ts.table = None  # the result is here; it is never run again
         ts.state = "memory"
         self.lru[ts.key] = ts
@@ -781,8 +783,8 @@ class WorkerState:
         assert nspilled == self.spilled_count, (nspilled, self.spilled_count)
         assert len(self.lru) == sum(ts.state == "memory" for ts in self.tasks.values())
         assert len(self.executing) <= self.max_executing, self.executing
-        asked = sum(ts.nbytes for batch in self.in_flight.values() for ts in batch)
-        assert asked == self.transfer_bytes, (asked, self.transfer_bytes)
+        asked_bytes = sum(ts.nbytes for batch in self.in_flight.values() for ts in batch)
+        assert asked_bytes == self.transfer_bytes, (asked_bytes, self.transfer_bytes)
         for peer, asked in self.in_flight.items():
             for ts in asked:
                 assert ts.state != "flight" or ts.peer == peer, (peer, ts)

@@ -1,4 +1,4 @@
-"""Small helpers (utils, dot) and the shared test helpers of shoal.testing."""
+"""Small helpers (utils) and the shared test helpers of shoal.testing."""
 
 import functools
 import math
@@ -9,8 +9,6 @@ import pytest
 
 import shoal
 from shoal.core.base import CollectionMethods
-from shoal.core.dot import render, to_dot
-from shoal.core.task import Fused, Ref, Task
 from shoal.core.utils import format_bytes, funcname, key_prefix, parse_bytes
 from shoal.testing import assert_eq, compute_checked, register_checker
 
@@ -92,27 +90,6 @@ def test_funcname():
             return 0
 
     assert funcname(Invents()) == "invents"
-
-
-def test_to_dot_draws_nodes_and_edges():
-    graph = {
-        "a": 1,
-        ("b", 0): Task(abs, Ref("a")),
-        "c": Fused("c", [("x", Task(abs, Ref(("b", 0)))), ("c", Task(abs, Ref("x")))]),
-    }
-    dot = to_dot(graph)
-    assert dot.startswith("digraph {") and dot.endswith("}")
-    assert 'n0 [label="a", shape=ellipse]' in dot
-    assert 'n1 [label="abs", shape=box]' in dot
-    assert 'n2 [label="fused(2)", shape=box]' in dot
-    assert "n0 -> n1;" in dot and "n1 -> n2;" in dot
-    assert "rankdir=LR" in to_dot(graph, rankdir="LR")
-    assert render(graph, filename=None) == dot
-
-
-def test_to_dot_quotes_labels():
-    dot = to_dot({'we"ird\\': 1})
-    assert 'label="we\\"ird\\\\"' in dot
 
 
 # ---------------------------------------------------------------- testing

@@ -179,3 +179,11 @@ def test_threads_and_processes_schedulers(frame):
         pd.testing.assert_series_equal(
             q.compute(scheduler=scheduler), pdf[pdf.i > 0].groupby("s").f.mean()
         )
+
+
+def test_underscore_column_as_attribute():
+    pdf = pd.DataFrame({"_flag": [1, 2, 3], "a": [4, 5, 6]})
+    df = sd.from_pandas(pdf, npartitions=2)
+    assert_eq(df._flag, pdf._flag)
+    assert not hasattr(df, "_missing")
+    assert not hasattr(df, "__missing__")

@@ -283,3 +283,53 @@ def test_merge_property(pair, how, broadcast):
         dl, dr, how=how, on="k", broadcast=broadcast, shuffle_method="tasks", max_branch=2
     )
     check(got, oracle(left, right, how, on="k"), check_dtype=False)
+
+
+def skewed(seed=20, n=3000, hot=7, share=0.8):
+    """A left side whose key ``hot`` holds ``share`` of the rows; the right
+    side has every key, ``hot`` twice."""
+    rng = np.random.default_rng(seed)
+    keys = np.where(rng.random(n) < share, hot, rng.integers(0, 60, n))
+    left = pd.DataFrame({"k": keys, "s": pd.Series(keys % 5).astype(str), "a": range(n)})
+    right = pd.DataFrame({"k": np.r_[np.arange(60), [hot, hot]], "b": range(62)})
+    right["s"] = (right.k % 5).astype(str)
+    return left, right
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "leftsemi", "leftanti"])
+def test_skewed_hash_join_splits_the_hot_key(how):
+    left, right = skewed()
+    dl, dr = sd.from_pandas(left, npartitions=6), sd.from_pandas(right, npartitions=3)
+    with shoal.config.set({"dataframe.merge.skew-bytes": 0}):
+        for on in ["k", ["k", "s"]] if how in ("inner", "left") else ["k"]:
+            got = dl.merge(dr, on=on, how=how, broadcast=False)
+            plan = got.explain().split("Optimized plan:")[1]
+            assert "salt-split" in plan and "salt-copy" in plan and "join-key-census" in plan
+            parts = [len(p) for p in shoal.compute(*got.to_delayed())]
+            if how != "leftanti":  # the hot key's rows spread over the partitions
+                assert max(parts) < 0.4 * sum(parts)
+            check(got, oracle(left, right, how, on=on), check_dtype=False)
+
+
+def test_skew_on_the_preserved_side_of_a_right_join_is_split():
+    left, right = skewed(21)
+    dl, dr = sd.from_pandas(right, npartitions=2), sd.from_pandas(left, npartitions=5)
+    with shoal.config.set({"dataframe.merge.skew-bytes": 0}):
+        got = dl.merge(dr, on="k", how="right", broadcast=False)
+        assert "salt-split" in got.explain()
+        check(got, right.merge(left, on="k", how="right"), check_dtype=False)
+
+
+def test_skew_that_cannot_be_split_names_the_key():
+    from shoal.dataframe.join_skew import SkewedJoinError
+
+    left, right = skewed(22)
+    dl, dr = sd.from_pandas(left, npartitions=6), sd.from_pandas(right, npartitions=3)
+    with shoal.config.set({"dataframe.merge.skew-bytes": 0}):
+        for how, a, b in [("outer", dl, dr), ("right", dl, dr)]:
+            with pytest.raises(SkewedJoinError, match=r"key 7 holds \d+ rows of the left side"):
+                a.merge(b, on="k", how=how, broadcast=False).compute()
+    # below dataframe.merge.skew-bytes no census runs: a small side cannot exhaust memory
+    plain = dl.merge(dr, on="k", how="outer", broadcast=False)
+    assert "census" not in plain.explain()
+    check(plain, left.merge(right, on="k", how="outer"), check_dtype=False)

@@ -222,18 +222,23 @@ def test_disk_shuffle_files_removed_on_error_and_interrupt(tmp_path, func, error
     assert os.listdir(tmp_path) == []
 
 
-def test_disk_files_exist_while_the_graph_lives(tmp_path):
+def test_disk_files_go_when_the_last_output_is_read(tmp_path):
+    """The shards stay on disk until every output has read its pieces, then
+    the last output removes them, while the graph is still alive."""
     df = sd.from_pandas(keyed_frame(), npartitions=4)
     with shoal.config.set({"dataframe.shuffle.directory": str(tmp_path)}):
         out = df.shuffle("i", npartitions=3, shuffle_method="disk")
         graph = out.__shoal_graph__()
     from shoal.core.local import get_sync
 
-    parts = get_sync(graph, out.__shoal_keys__())
-    assert len(os.listdir(tmp_path)) == 1
-    assert sum(len(p) for p in parts) == 60
-    del graph
-    gc.collect()
+    (barrier,) = [k for k in graph if "barrier" in str(k[0])]
+    get_sync(graph, barrier)
+    assert len(os.listdir(tmp_path)) == 1  # the shards, written
+    keys = out.__shoal_keys__()
+    first = get_sync(graph, keys[:2])
+    assert len(os.listdir(tmp_path)) == 1  # one output has not read yet
+    parts = get_sync(graph, keys)
+    assert sum(len(p) for p in parts) == 60 and sum(len(p) for p in first) < 60
     assert os.listdir(tmp_path) == []
 
 

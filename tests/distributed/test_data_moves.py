@@ -274,6 +274,7 @@ def test_random_moves_keep_the_state_valid_and_lose_nothing():
 class _W:
     def __init__(self, name, nbytes=0, limit=0):
         self.address, self.nbytes, self.memory_limit, self.has_what = name, nbytes, limit, set()
+        self.memory = {}  # as reported by heartbeats: none yet
 
 
 class _T:
