@@ -4,7 +4,7 @@ a graph and computing a chain of N operations, shoal beside Dask.
 A time-stepping loop (``for _ in range(N): x = x + 0.001 * f(x)``) makes a
 plan N operations deep. Every stage of shoal's plan model is iterative, so its
 cost per node should stay flat from 1,000 to 100,000 nodes; the script prints
-µs per node for each stage and system, and Dask's figure beside shoal's where
+CPU µs per node for each stage and system (every stage runs in one thread), and Dask's figure beside shoal's where
 Dask can build the plan (a stage that fails prints its exception's name).
 
     .venv/bin/python -P benchmarks/bench_plan_depth.py --depths 1000,10000,100000
@@ -26,13 +26,15 @@ STAGES = ("plan", "explain", "graph", "compute")
 
 
 def _timed(func: Callable[[], Any]) -> tuple[float | None, Any]:
+    """CPU seconds of ``func()`` (every stage runs in this thread: the chains
+    compute with the sync scheduler), steadier than wall time on a shared machine."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         out = func()
     except (RecursionError, MemoryError, ValueError, TypeError, NotImplementedError) as e:
         return None, type(e).__name__
-    return time.perf_counter() - start, out
+    return time.process_time() - start, out
 
 
 def libraries(system: str) -> tuple:
@@ -163,7 +165,9 @@ def main() -> None:
     kinds = args.kinds.split(",")
     systems = args.systems.split(",")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
-    print(f"per-node cost of each stage (µs per operation in the chain); Python {sys.version[:6]}")
+    print(
+        f"per-node CPU cost of each stage (µs per operation in the chain); Python {sys.version[:6]}"
+    )
     print(f"{'kind':8} {'depth':>7} {'system':7} " + " ".join(f"{s:>14}" for s in STAGES))
     for depth in depths:
         for kind in kinds:
