@@ -4,8 +4,9 @@ a graph and computing a chain of N operations, shoal beside Dask.
 A time-stepping loop (``for _ in range(N): x = x + 0.001 * f(x)``) makes a
 plan N operations deep. Every stage of shoal's plan model is iterative, so its
 cost per node should stay flat from 1,000 to 100,000 nodes; the script prints
-CPU µs per node for each stage and system (every stage runs in one thread), and Dask's figure beside shoal's where
-Dask can build the plan (a stage that fails prints its exception's name).
+CPU µs per node for each stage and system (every stage runs in one thread), and
+Dask's figure beside shoal's where Dask can build the plan (a stage that fails
+prints its exception's name).
 
     .venv/bin/python -P benchmarks/bench_plan_depth.py --depths 1000,10000,100000
 """
