@@ -17,6 +17,9 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -P -m pip install --quiet --upgrade pip
 	$(BIN)/python -P -m pip install --quiet -e '.[complete]'
+	@# the dashboard's browser test drives Debian's headless chromium (skipped without it)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium || echo "could not install chromium"; fi
 	touch $@
 
 install: $(VENV)/.installed

@@ -10,6 +10,7 @@ on task graphs, run by local schedulers or a distributed cluster.
 # checkout root keeps the real top-level array and distributed modules
 from shoal import _checkout  # noqa: F401
 from shoal.core import config
+from shoal.core.annotate import annotate
 from shoal.core.base import compute, is_collection, optimize, persist, visualize
 from shoal.core.delayed import Delayed, delayed
 from shoal.core.diagnostics import Callback, Profiler, ProgressBar, ResourceProfiler
@@ -29,6 +30,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "config",
+    "annotate",
     "compute",
     "persist",
     "optimize",

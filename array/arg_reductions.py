@@ -66,6 +66,16 @@ def _arg_combine(part, axis, keepdims, which="min", nan=False, **kw):
         filled, allnan = v2, None
     pick = np.argmin if which == "min" else np.argmax
     loc = pick(filled, axis=a, keepdims=True)
+    if ax is None and filled.size:
+        # flat order is not block order in several dimensions: of the tied
+        # partials, the smallest flat index is NumPy's first occurrence
+        top = filled[loc[0]]
+        tied = (
+            (filled == top) | (np.isnan(filled) & np.isnan(top))
+            if filled.dtype.kind in "fc"
+            else filled == top
+        )
+        loc = np.array([np.flatnonzero(tied)[np.argmin(i2[tied])]])
     best_v = np.take_along_axis(v2, loc, axis=a)
     best_i = np.take_along_axis(i2, loc, axis=a)
     if allnan is not None:

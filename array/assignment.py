@@ -20,7 +20,7 @@ from .creation import zeros
 from .elementwise import elemwise
 from .padding import pad
 from .routines import where
-from .shape import concatenate
+from .shape import broadcast_to, concatenate
 from .slicing import _is_bool_array, _is_int, normalize_index
 from .sources import RegionSource
 
@@ -92,9 +92,9 @@ def setitem(x: Array, index: Any, value: Any) -> Array:
 
     Supported: a boolean mask (NumPy or shoal, the shape of ``x``) with a
     scalar or an array broadcasting to ``x``; ints and slices with a scalar
-    or a NumPy array broadcasting to ``x[index]``, or with a shoal array of
-    the selection's shape when the slices have step 1 (the value is padded
-    to ``x``'s shape and chunks, then selected elementwise).
+    or a NumPy array broadcasting to ``x[index]``, or with a shoal array
+    broadcasting to the selection's shape (the value is padded to ``x``'s
+    shape and chunks, then selected elementwise).
 
     >>> import shoal.array as sa
     >>> x = sa.zeros(5, dtype=int, chunks=2)
@@ -167,10 +167,15 @@ def _spread(v: Array, axis: int, step: int) -> Array:
 
 def _assign_array(x: Array, norm: tuple, value: Array, target_shape: tuple) -> Array:
     if value.shape != target_shape:
-        raise ValueError(
-            f"could not assign a shoal array of shape {value.shape} into the selection of "
-            f"shape {target_shape} (shoal values must match the selection's shape)"
-        )
+        try:
+            value = broadcast_to(value, target_shape)
+        except ValueError:
+            raise ValueError(
+                f"could not assign a shoal array of shape {value.shape} into the selection of "
+                f"shape {target_shape} (it must broadcast to the selection's shape)"
+            ) from None
+    if x.ndim == 0:  # the one element is the whole selection
+        return value.astype(x.dtype)
     if 0 in target_shape:
         return x  # nothing selected
     bounds = []

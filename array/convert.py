@@ -92,6 +92,26 @@ def _read(region: tuple, source: Any, lock: Any) -> np.ndarray:
     return block if isinstance(block, np.ma.MaskedArray) else np.asarray(block)
 
 
+def held_numpy(x: Array) -> np.ndarray | None:
+    """The NumPy array ``x`` reads from when ``x`` is ``from_array`` of one
+    (its values are in memory already: nothing runs to see them), else None.
+
+    >>> held_numpy(from_array(np.arange(3), chunks=2)).tolist()
+    [0, 1, 2]
+    >>> held_numpy(from_array(np.arange(3), chunks=2) + 1) is None
+    True
+    """
+    expr = x.expr
+    if not isinstance(expr, RegionSource) or expr.maker is not _read:
+        return None
+    source = expr.args[0]
+    if isinstance(source, Ref):
+        source = (expr.deps or {}).get(source.key)
+    if type(source) is np.ndarray and source.shape == x.shape:
+        return source
+    return None
+
+
 def from_array(
     x: Any,
     chunks: Any = "auto",

@@ -377,12 +377,34 @@ class Array(CollectionMethods):
 
         return array_function(func, types, args, kwargs)
 
-    def __array_namespace__(self, api_version: str | None = None) -> Any:
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
         from . import array_api
 
-        if api_version not in (None, "2023.12", "2022.12", "2021.12"):
+        if api_version not in (None, "2025.12", "2024.12", "2023.12", "2022.12", "2021.12"):
             raise ValueError(f"unsupported Array API version {api_version!r}")
         return array_api
+
+    def __dlpack__(
+        self,
+        /,
+        *,
+        stream: Any = None,
+        max_version: tuple | None = None,
+        dl_device: tuple | None = None,
+        copy: bool | None = None,
+    ) -> Any:
+        """A DLPack capsule of this one-block array (see ``dlpack.py``)."""
+        from .dlpack import dlpack_capsule
+
+        return dlpack_capsule(
+            self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy
+        )
+
+    def __dlpack_device__(self, /) -> tuple:
+        """DLPack's (device type, id): the cpu."""
+        from .dlpack import dlpack_device
+
+        return dlpack_device(self)
 
     @property
     def mT(self) -> Array:  # noqa: N802 - Array API spelling

@@ -3,12 +3,15 @@
 A transform needs its whole axis at once, so each transformed axis is
 rechunked into a single block first (other axes keep their blocks). When that
 would make blocks larger than ``array.fft-block-limit`` times the configured
-chunk size, a ``ValueError`` says so before anything runs: rechunk the other
-axes smaller first.
+chunk size, the other axes get smaller blocks; when one line along the
+transformed axes alone is larger, an n-d transform runs as NumPy computes it,
+one 1-d transform per axis (each axis gathered in its turn), and a 1-d
+transform raises a ``ValueError`` before anything runs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,18 +64,26 @@ def _out_length(kind: str, n_in: int, n: int | None) -> int:
 
 
 def _gather_axes(x: Array, axes: Sequence[int]) -> Array:
-    target = {a: -1 for a in axes}
-    block = 1
-    for a in range(x.ndim):
-        block *= x.shape[a] if a in axes else max(x.chunks[a])
+    """Rechunk ``axes`` into one block each, shrinking the blocks of the other
+    axes (outermost first) so a block stays within the limit."""
     limit = parse_bytes(config.get("array.chunk-size")) * config.get("array.fft-block-limit")
-    if block * x.dtype.itemsize > limit:
+    line = x.dtype.itemsize * math.prod(x.shape[a] for a in axes)
+    if line > limit:
         raise ValueError(
-            f"an FFT along axes {tuple(axes)} needs those axes in one block: blocks of "
-            f"{format_bytes(block * x.dtype.itemsize)}, above the limit of "
-            f"{format_bytes(limit)}; rechunk the other axes into smaller blocks first "
-            "(or raise config array.fft-block-limit)"
+            f"an FFT along axes {tuple(axes)} needs those axes in one block: "
+            f"{format_bytes(line)} per line, above the limit of {format_bytes(limit)} "
+            "(raise config array.fft-block-limit or array.chunk-size)"
         )
+    target: dict[int, int] = {a: -1 for a in axes}
+    others = [a for a in range(x.ndim) if a not in axes]
+    room = limit // max(line, 1)  # elements of the other axes one block may hold
+    for pos, a in enumerate(others):
+        inner = math.prod(max(x.chunks[b], default=1) for b in others[pos + 1 :])
+        if max(x.chunks[a], default=1) * inner <= room:
+            break  # this axis and the inner ones fit as they are
+        target[a] = max(1, room // inner)
+        if inner <= room:
+            break
     return rechunk(x, target)
 
 
@@ -80,7 +91,30 @@ def _apply(block: np.ndarray, func: Callable, kwargs: dict) -> np.ndarray:
     return func(block, **kwargs)
 
 
-def _wrap(np_func: Callable, kinds: str, multi: bool) -> Callable:
+def _too_big_at_once(x: Array, axes: Sequence[int]) -> bool:
+    limit = parse_bytes(config.get("array.chunk-size")) * config.get("array.fft-block-limit")
+    return len(axes) > 1 and x.dtype.itemsize * math.prod(x.shape[a] for a in axes) > limit
+
+
+def _axis_by_axis(x: Array, steps: tuple, axes: tuple, sizes: Sequence, norm: Any) -> Array:
+    """An n-d transform as NumPy computes it, one 1-d transform per axis:
+    ``steps`` names the transform of the other axes and of the last one."""
+    others, last = _ONE_AXIS[steps[0]], _ONE_AXIS[steps[1]]
+    pairs = list(zip(axes, sizes))
+    if steps[1] in ("fft", "ifft"):
+        for ax, size in reversed(pairs):  # NumPy's c2c order: last axis first
+            x = last(x, n=size, axis=ax, norm=norm)
+        return x
+    if steps[1] == "rfft":
+        x = last(x, n=pairs[-1][1], axis=pairs[-1][0], norm=norm)
+    for ax, size in pairs[:-1]:
+        x = others(x, n=size, axis=ax, norm=norm)
+    if steps[1] == "irfft":
+        x = last(x, n=pairs[-1][1], axis=pairs[-1][0], norm=norm)
+    return x
+
+
+def _wrap(np_func: Callable, kinds: str, multi: bool, steps: tuple = ()) -> Callable:
     def transform(
         a: Any,
         n: Any = None,
@@ -104,6 +138,8 @@ def _wrap(np_func: Callable, kinds: str, multi: bool) -> Callable:
             kwargs = {"axes": axes, "norm": norm}
             if s is not None:
                 kwargs["s"] = s
+            if _too_big_at_once(x, axes):  # one 1-d transform per axis instead
+                return _axis_by_axis(x, steps, axes, sizes, norm)
         else:
             axes = (axis % x.ndim,)
             sizes = [n]
@@ -151,14 +187,15 @@ rfft = _wrap(np.fft.rfft, "r2c", False)
 irfft = _wrap(np.fft.irfft, "c2r", False)
 hfft = _wrap(np.fft.hfft, "c2r", False)
 ihfft = _wrap(np.fft.ihfft, "r2c", False)
-fft2 = _wrap(np.fft.fft2, "c2c", True)
-ifft2 = _wrap(np.fft.ifft2, "c2c", True)
-rfft2 = _wrap(np.fft.rfft2, "r2c", True)
-irfft2 = _wrap(np.fft.irfft2, "c2r", True)
-fftn = _wrap(np.fft.fftn, "c2c", True)
-ifftn = _wrap(np.fft.ifftn, "c2c", True)
-rfftn = _wrap(np.fft.rfftn, "r2c", True)
-irfftn = _wrap(np.fft.irfftn, "c2r", True)
+fft2 = _wrap(np.fft.fft2, "c2c", True, ("fft", "fft"))
+ifft2 = _wrap(np.fft.ifft2, "c2c", True, ("ifft", "ifft"))
+rfft2 = _wrap(np.fft.rfft2, "r2c", True, ("fft", "rfft"))
+irfft2 = _wrap(np.fft.irfft2, "c2r", True, ("ifft", "irfft"))
+fftn = _wrap(np.fft.fftn, "c2c", True, ("fft", "fft"))
+ifftn = _wrap(np.fft.ifftn, "c2c", True, ("ifft", "ifft"))
+rfftn = _wrap(np.fft.rfftn, "r2c", True, ("fft", "rfft"))
+irfftn = _wrap(np.fft.irfftn, "c2r", True, ("ifft", "irfft"))
+_ONE_AXIS = {"fft": fft, "ifft": ifft, "rfft": rfft, "irfft": irfft}
 
 
 def _freq_region(region: tuple, n: int, d: float, real: bool) -> np.ndarray:

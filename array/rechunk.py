@@ -20,11 +20,21 @@ recursively while that keeps lowering the count. For any other source,
 memory for such a rechunk stays about the array's size (every output needs
 every input) plus a block per thread; the intermediate stage only lowers
 graph size and task fan-in.
+
+The method (``method=``, else config ``array.rechunk.method``): ``"tasks"``
+is the above; ``"p2p"`` sends the pieces straight between the workers of a
+cluster, staged on their disks (``P2PRechunk``, ``rechunk_p2p.py``: ``n + 1 +
+m`` tasks whatever the chunkings); ``"auto"`` takes ``p2p`` when the backend
+a computation would run on offers the ``"exchange"`` service (a
+shoal.distributed Client; asked through ``shoal.core.services``, never by
+importing it) and the rechunk is all-to-all (more than ``threshold`` pieces
+per block, where the planner would add stages), unless the source is read
+region by region (then tasks keep nothing, so they win). A ``p2p`` graph
+computed by a local scheduler passes its pieces in memory.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
 import numbers
@@ -32,47 +42,48 @@ from typing import Any
 
 import numpy as np
 
+from shoal.core import config
 from shoal.core.build import BlockExpr
+from shoal.core.services import default_backend_offers
 from shoal.core.task import Task
 
-from .chunks import chunk_offsets, has_unknown, normalize_chunks
+from .chunks import has_unknown, normalize_chunks
 from .convert import asarray
-from .core import Array, join_blocks
+from .core import Array
 from .expr import ArrayExpr, GraphBuilder
+from .rechunk_p2p import P2PRechunk
+from .rechunk_pieces import _assemble, _axis_pieces
 
-__all__ = ["Rechunk", "rechunk", "plan_rechunk"]
+__all__ = ["Rechunk", "rechunk", "plan_rechunk", "check_method", "choose_method", "METHODS"]
 
+METHODS = ("tasks", "p2p", "auto")
 
-def _axis_pieces(old: tuple, new: tuple) -> list:
-    """For each new block along one axis: [(old block, slice inside it), ...].
-
-    >>> _axis_pieces((2, 2), (1, 3))
-    [[(0, slice(0, 1, None))], [(0, slice(1, 2, None)), (1, slice(0, 2, None))]]
-    """
-    old_off = chunk_offsets(old)
-    last = len(old) - 1
-    out = []
-    start = 0
-    for n in new:
-        stop = start + n
-        k = min(max(bisect.bisect_right(old_off, start) - 1, 0), last)
-        if n == 0:
-            out.append([(k, slice(start - old_off[k], start - old_off[k]))])
-            continue
-        pieces = []
-        while k <= last and old_off[k] < stop:
-            lo = max(start, old_off[k]) - old_off[k]
-            hi = min(stop, old_off[k + 1]) - old_off[k]
-            if hi > lo:
-                pieces.append((k, slice(lo, hi)))
-            k += 1
-        out.append(pieces)
-        start = stop
-    return out
+config.update_defaults(
+    {"array": {"rechunk": {"method": "auto"}}},
+    {
+        "array.rechunk.method": "How rechunks move pieces of blocks: 'tasks' (in the task "
+        "graph, through intermediate chunkings when at right angles), 'p2p' (straight between "
+        "the workers of a distributed Client, staged on their disks) or 'auto' (p2p on a "
+        "distributed Client for all-to-all rechunks, tasks otherwise)."
+    },
+)
 
 
 def _piece_count(old: tuple, new: tuple) -> int:
     return math.prod(sum(len(p) for p in _axis_pieces(o, n)) for o, n in zip(old, new))
+
+
+def _all_to_all(old: tuple, new: tuple, threshold: float) -> bool:
+    """Whether a direct rechunk makes more than ``threshold`` pieces per input
+    and output block (the planner then adds stages).
+
+    >>> _all_to_all(((4,), (1, 1, 1, 1)), ((1, 1, 1, 1), (4,)), 1)  # rows to columns
+    True
+    >>> _all_to_all(((4,),), ((2, 2),), 1)
+    False
+    """
+    n_blocks = math.prod(len(c) for c in old) + math.prod(len(c) for c in new)
+    return _piece_count(old, new) > threshold * n_blocks
 
 
 class Rechunk(ArrayExpr):
@@ -180,14 +191,6 @@ def _assemble_draws(nested: Any, ndim: int) -> Any:
     return _assemble(run(nested), ndim)
 
 
-def _assemble(nested: Any, ndim: int, axis: int = 0) -> Any:
-    if axis == ndim - 1:
-        parts = nested
-    else:
-        parts = [_assemble(n, ndim, axis + 1) for n in nested]
-    return parts[0] if len(parts) == 1 else join_blocks(parts, axis)
-
-
 def plan_rechunk(old: tuple, new: tuple, threshold: float = THRESHOLD, depth: int = 0) -> list:
     """The chunkings to go through, ending with ``new`` (see module docstring):
     one stage while the direct rechunk makes at most ``threshold`` pieces per
@@ -199,10 +202,9 @@ def plan_rechunk(old: tuple, new: tuple, threshold: float = THRESHOLD, depth: in
     >>> len(plan_rechunk(((40000,), (100,) * 400), ((100,) * 400, (40000,)), threshold=500))
     1
     """
-    direct = _piece_count(old, new)
-    n_blocks = math.prod(len(c) for c in old) + math.prod(len(c) for c in new)
-    if depth >= 3 or len(old) < 2 or direct <= threshold * n_blocks:
+    if depth >= 3 or len(old) < 2 or not _all_to_all(old, new, threshold):
         return [new]
+    direct = _piece_count(old, new)
     shape = tuple(sum(c) for c in old)
     sides = []
     for o, n, size in zip(old, new, shape):
@@ -219,8 +221,48 @@ def plan_rechunk(old: tuple, new: tuple, threshold: float = THRESHOLD, depth: in
     )
 
 
+def check_method(method: Any) -> str:
+    """``method`` (None: config ``array.rechunk.method``) if it is one of
+    ``METHODS``; ValueError otherwise.
+
+    >>> check_method("p2p")
+    'p2p'
+    >>> check_method("disk")
+    Traceback (most recent call last):
+    ...
+    ValueError: rechunk method must be one of 'tasks', 'p2p' or 'auto', got 'disk'
+    """
+    if method is None:
+        method = config.get("array.rechunk.method")
+    if method is None:
+        return "auto"
+    if method not in METHODS:
+        raise ValueError(f"rechunk method must be one of 'tasks', 'p2p' or 'auto', got {method!r}")
+    return str(method)
+
+
+def choose_method(method: Any, old: tuple, new: tuple, threshold: float, direct: bool) -> str:
+    """``"tasks"`` or ``"p2p"`` for rechunking ``old`` into ``new`` chunks
+    (module docstring); ``direct`` says the source is read region by region.
+
+    >>> old, new = ((4,), (1, 1, 1, 1)), ((1, 1, 1, 1), (4,))
+    >>> choose_method("p2p", old, new, 1, False), choose_method(None, old, new, 1, False)
+    ('p2p', 'tasks')
+    """
+    method = check_method(method)
+    if method != "auto":
+        return method
+    if direct or not _all_to_all(old, new, threshold):
+        return "tasks"
+    return "p2p" if default_backend_offers("exchange") else "tasks"
+
+
 def rechunk(
-    x: Any, chunks: Any = "auto", threshold: Any = None, block_size_limit: Any = None
+    x: Any,
+    chunks: Any = "auto",
+    threshold: Any = None,
+    block_size_limit: Any = None,
+    method: str | None = None,
 ) -> Array:
     """The same values cut into new blocks.
 
@@ -228,12 +270,15 @@ def rechunk(
     the axes it names; ``block_size_limit`` sizes ``"auto"`` blocks. Right-angle
     rechunks go through intermediate chunkings (see module docstring) when the
     direct one would make more than ``threshold`` pieces (default 4) per input
-    and output block.
+    and output block. ``method``: ``"tasks"``, ``"p2p"`` (between the workers
+    of a distributed Client) or ``"auto"`` (default: config
+    ``array.rechunk.method``; see module docstring).
 
     >>> import shoal.array as sa
     >>> sa.arange(6, chunks=2).rechunk(3).chunks
     ((3, 3),)
     """
+    check_method(method)
     if threshold is None:
         threshold = THRESHOLD
     elif isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold <= 0:
@@ -252,11 +297,13 @@ def rechunk(
             "call .compute_chunk_sizes() first"
         )
     expr = x.expr
-    while isinstance(expr, Rechunk):
+    while isinstance(expr, (Rechunk, P2PRechunk)):
         expr = expr.child
     if expr.chunks == new:
         return Array(expr)
     direct = _reads_regions(expr) and _piece_count(expr.chunks, new) <= MAX_DIRECT_PIECES
+    if choose_method(method, expr.chunks, new, threshold, direct) == "p2p":
+        return Array(P2PRechunk(expr, new))
     stages = [new] if direct else plan_rechunk(expr.chunks, new, threshold)
     for stage in stages:
         expr = Rechunk(expr, stage)

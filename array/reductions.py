@@ -477,7 +477,7 @@ def _moment_chunk(block, axis, keepdims, nan=False, acc=None, **kw):
         mean = np.where(n > 0, total / np.where(n > 0, n, 1), 0)
     out = {"n": n, "mean": mean}
     if kw.get("second"):
-        d = np.subtract(block, mean)
+        d = np.asarray(np.subtract(block, mean))  # 0-d blocks give a scalar, not an array
         if np.iscomplexobj(d):
             sq = (d * np.conj(d)).real
         else:

@@ -33,7 +33,7 @@ from shoal.core.task import Task
 
 from .blockwise import _LETTERS, blockwise
 from .chunks import chunk_offsets, has_unknown, normalize_chunks
-from .convert import asarray, meta_like
+from .convert import asarray, held_numpy, meta_like
 from .core import Array
 from .expr import ArrayExpr, GraphBuilder
 from .points import gather_parts, vindex
@@ -318,10 +318,11 @@ def _take_whole(idx: np.ndarray, whole: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _take_by_array(x: Array, axis: int, idx: Array) -> Array:
-    if idx.ndim != 1 or idx.dtype.kind not in "iu":
-        raise IndexError(
-            f"a shoal index array must be 1-D integers, got {idx.dtype} of shape {idx.shape}"
-        )
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"a shoal index array must hold integers, got {idx.dtype}")
+    if idx.ndim != 1:  # NumPy's rule: the index's axes replace the indexed axis
+        flat = _take_by_array(x, axis, idx.reshape((-1,)))
+        return flat.reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1 :])
     letters = _LETTERS[: x.ndim]
     contracted = letters[axis]
     out = letters.replace(contracted, "z")
@@ -355,6 +356,10 @@ def _mask_select(x: Array, mask: Array) -> Array:
                 f"boolean index did not match indexed array along axis {a}; "
                 f"size of axis is {n} but size of the index is {m}"
             )
+    held = held_numpy(mask)  # a mask in memory: the selected lengths are known at once
+    if mask.ndim == 0:  # NumPy: a 0-d mask adds an axis of length 1 (True) or 0 (False)
+        x = x[None]
+        mask = mask.reshape((1,))
     if mask.ndim > 1:
         x = x.reshape((-1, *x.shape[mask.ndim :]))
         mask = mask.ravel()
@@ -363,8 +368,15 @@ def _mask_select(x: Array, mask: Array) -> Array:
         _mask_block, letters, x, letters, mask, letters[0], dtype=x.dtype, name="getitem-mask"
     )
     expr = out.expr
-    chunks = ((math.nan,) * len(expr.chunks[0]), *expr.chunks[1:])
-    return Array(expr.replace_operands(chunks=chunks))
+    if held is None:
+        lengths: tuple = (math.nan,) * len(expr.chunks[0])
+    else:
+        flat = held.reshape(-1)
+        lengths = tuple(
+            int(np.count_nonzero(flat[start : start + n]))
+            for start, n in zip(chunk_offsets(expr.chunks[0]), expr.chunks[0])
+        )
+    return Array(expr.replace_operands(chunks=(lengths, *expr.chunks[1:])))
 
 
 def getitem(x: Array, index: Any) -> Array:
@@ -422,11 +434,8 @@ def _several_arrays(x: Array, index: tuple) -> Array:
     for pos, i in enumerate(index):
         if isinstance(i, slice):
             continue
-        if isinstance(i, Array):
-            raise NotImplementedError(
-                "several shoal index arrays at once are not supported; compute them to NumPy"
-            )
-        a = np.asarray(i)
+        # the points are planned from the index values, so shoal indices are computed here
+        a = np.asarray(i.compute()) if isinstance(i, Array) else np.asarray(i)
         if a.dtype == bool:
             if a.ndim != 1:
                 raise IndexError("boolean index arrays mixed with others must be 1-D")

@@ -20,19 +20,38 @@ A shoal collection is any object whose type defines:
 The backend of a computation is chosen in this order: the ``scheduler=``
 argument, config ``scheduler``, the most recent active distributed client,
 the collection's ``__shoal_scheduler__``, and finally "threads".
+
+The backend protocol (docs/backends.md) has one blocking call every backend
+answers, ``get(graph, keys, **options) -> values``: the local schedulers are
+such functions, a shoal.distributed ``Client`` has such a method. Engines
+that run whole graphs elsewhere (Ray, dask.distributed) subclass
+``SubmittingBackend`` and implement three small steps; its ``get`` drives them:
+
+    get(graph, keys)
+      GraphSubmission: cull, validate, static order     (nothing has run yet)
+      backend.submit(submission) -> Submission          keys, priorities, annotations
+      loop: submission.wait(0.1) -> finished keys       progress callbacks; Ctrl-C
+      submission.results()                              the outputs' values
+      on an error or an interrupt: submission.cancel()
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from shoal.core import config
+from shoal.core.diagnostics.callbacks import Callback, active_callbacks
 from shoal.core.fuse import fuse_linear
-from shoal.core.graph import flatten_keys
+from shoal.core.graph import flatten_keys, pack_results
 from shoal.core.layers import LayeredGraph
 from shoal.core.local import BACKENDS
+from shoal.core.order import order_graph
+from shoal.core.task import Fused, Task
 
 __all__ = [
     "is_collection",
@@ -42,6 +61,12 @@ __all__ = [
     "visualize",
     "get_scheduler",
     "register_scheduler",
+    "register_backend_adapter",
+    "Backend",
+    "GraphSubmission",
+    "Submission",
+    "SubmittingBackend",
+    "note_failed_key",
     "push_active_backend",
     "remove_active_backend",
     "collections_to_graph",
@@ -72,15 +97,80 @@ def _check_foreign(obj: Any) -> None:
         )
 
 
-def register_scheduler(name: str, get: Callable[..., Any]) -> None:
+# Backends in other rooms (shoal.backends), imported on first use so that
+# ``import shoal`` stays light: name -> "module:attribute" of a ``get``.
+_LAZY_SCHEDULERS: dict[str, str] = {
+    "ray": "shoal.backends.ray_engine:get_ray",
+    "dask": "shoal.backends.dask_engine:get_dask",
+}
+# Objects of other engines accepted as ``scheduler=``, matched by the top-level
+# package and the name of a class in their type's MRO (so that core never
+# imports those engines): (package, class name) -> "module:attribute" of a
+# function that wraps the object into a backend.
+_ADAPTERS: dict[tuple[str, str], str] = {
+    ("distributed", "Client"): "shoal.backends.dask_engine:DaskBackend",
+}
+
+
+def register_scheduler(name: str, get: Callable[..., Any] | str) -> None:
     """Make ``get(graph, keys, **options)`` available as ``scheduler=name``.
+
+    ``get`` may be given as ``"module:attribute"``: it is imported on first use.
 
     >>> from shoal.core.local import get_sync
     >>> register_scheduler("my-sync", get_sync)
     >>> get_scheduler("my-sync") is get_sync
     True
+    >>> register_scheduler("my-lazy-sync", "shoal.core.local:get_sync")
+    >>> get_scheduler("my-lazy-sync") is get_sync
+    True
     """
-    BACKENDS[name] = get
+    key = name.lower()
+    if isinstance(get, str):
+        _check_import_path(get)
+        BACKENDS.pop(key, None)
+        _LAZY_SCHEDULERS[key] = get
+    else:
+        _LAZY_SCHEDULERS.pop(key, None)
+        BACKENDS[key] = get
+
+
+def register_backend_adapter(package: str, class_name: str, adapter: str) -> None:
+    """Accept objects of another engine as ``scheduler=``: an object whose type
+    (or a base class) is named ``class_name`` and comes from the top-level
+    ``package`` is passed to ``adapter`` (``"module:attribute"``, imported on
+    first use), which returns a backend.
+
+    >>> register_backend_adapter("distributed", "Client", "shoal.backends.dask_engine")
+    Traceback (most recent call last):
+    ValueError: expected 'module:attribute', got 'shoal.backends.dask_engine'
+    """
+    _check_import_path(adapter)
+    _ADAPTERS[(package, class_name)] = adapter
+
+
+def _check_import_path(path: str) -> None:
+    module, _, attribute = path.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"expected 'module:attribute', got {path!r}")
+
+
+def _load(path: str, what: str) -> Any:
+    module, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ImportError as e:
+        raise ImportError(
+            f"{what} needs {module} ({path}), which could not be imported: {e}"
+        ) from e
+
+
+def _adapter_for(choice: Any) -> str | None:
+    for cls in type(choice).__mro__:
+        path = _ADAPTERS.get((cls.__module__.partition(".")[0], cls.__qualname__))
+        if path is not None:
+            return path
+    return None
 
 
 def push_active_backend(backend: Any) -> None:
@@ -99,22 +189,31 @@ def remove_active_backend(backend: Any) -> None:
 
 def _resolve(choice: Any) -> Callable[..., Any]:
     if isinstance(choice, str):
-        try:
-            return BACKENDS[choice.lower()]
-        except KeyError:
-            names = ", ".join(sorted(BACKENDS))
-            raise ValueError(
-                f"unknown scheduler {choice!r}; expected one of {names}, a function "
-                "get(graph, keys), or a distributed Client"
-            ) from None
-    get: Callable[..., Any] | None = getattr(choice, "get", None)
-    if callable(get) and not isinstance(choice, Mapping):
-        return get
+        name = choice.lower()
+        found = BACKENDS.get(name)
+        if found is not None:
+            return found
+        lazy = _LAZY_SCHEDULERS.get(name)
+        if lazy is not None:
+            get: Callable[..., Any] = _load(lazy, f"scheduler={choice!r}")
+            return get
+        names = ", ".join(sorted({*BACKENDS, *_LAZY_SCHEDULERS}))
+        raise ValueError(
+            f"unknown scheduler {choice!r}; expected one of {names}, a function "
+            "get(graph, keys), a backend object (shoal.backends) or a Client"
+        )
+    adapter = _adapter_for(choice)
+    if adapter is not None:
+        return _resolve(_load(adapter, f"a {type(choice).__qualname__} scheduler")(choice))
+    method: Callable[..., Any] | None = getattr(choice, "get", None)
+    if callable(method) and not isinstance(choice, Mapping):
+        return method
     if callable(choice):
         function: Callable[..., Any] = choice
         return function
     raise TypeError(
-        f"scheduler must be a name, a function get(graph, keys) or a Client, got {choice!r}"
+        "scheduler must be a name, a function get(graph, keys), a backend object "
+        f"(shoal.backends) or a Client, got {choice!r}"
     )
 
 
@@ -138,6 +237,192 @@ def get_scheduler(scheduler: Any = None, collections: tuple[Any, ...] = ()) -> C
         if default is not None:
             return _resolve(default)
     return BACKENDS["threads"]
+
+
+# ------------------------------------------------------------------ backends
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The one call every backend answers: compute ``keys`` (a key or a nested
+    list of keys) of ``graph`` and return their values in the same nesting.
+
+    The local schedulers are such functions; a shoal.distributed ``Client``
+    and every ``SubmittingBackend`` have such a method. A backend runs tasks
+    in the graph's static order (``core/order.py``) or by its own scheduler's
+    priorities, honours the annotations it supports (``retries``,
+    ``resources``, ``priority``), raises a task's exception with its own type
+    and a note naming the key, cancels what is left on an error or Ctrl-C,
+    and calls the active callbacks (at least ``start``, ``posttask`` and
+    ``finish``).
+
+    >>> class Echo:
+    ...     def get(self, graph, keys, **options):
+    ...         return keys
+    >>> isinstance(Echo(), Backend), get_scheduler(Echo())({}, ["a"])
+    (True, ['a'])
+    """
+
+    def get(self, graph: Mapping[Any, Any], keys: Any, **options: Any) -> Any: ...
+
+
+class GraphSubmission:
+    """A graph as handed to ``SubmittingBackend.submit``: culled to the
+    requested outputs, validated and in shoal's static order, all before any
+    task runs.
+
+    Position ``i`` in ``keys``, ``nodes``, ``dependencies`` (positions) and
+    ``dependents`` (counts) is the task's priority: 0 runs first, and every
+    task comes after its dependencies. ``annotations`` maps the positions of
+    annotated tasks to their annotations; ``outputs`` are the requested keys.
+
+    >>> from shoal.core.task import Task, Ref
+    >>> g = {"a": 1, "b": Task(abs, Ref("a")).annotate(retries=2), "unused": 3}
+    >>> s = GraphSubmission(g, ["b"])
+    >>> s.keys, s.dependencies, s.dependents, s.annotations
+    (['a', 'b'], [(), (0,)], [1, 0], {1: {'retries': 2}})
+    >>> s.output_positions()
+    [1]
+    """
+
+    __slots__ = ("keys", "nodes", "dependencies", "dependents", "outputs", "annotations")
+
+    def __init__(self, graph: Mapping[Any, Any], outputs: Sequence[Any]):
+        self.outputs = list(outputs)
+        self.keys, self.nodes, self.dependencies, self.dependents = order_graph(graph, self.outputs)
+        annotations: dict[int, dict[Any, Any]] = {}
+        for i, node in enumerate(self.nodes):
+            typ = type(node)
+            if typ is Task or typ is Fused:
+                found = node.annotations
+                if found:
+                    annotations[i] = found
+        self.annotations = annotations
+
+    def output_positions(self) -> list[int]:
+        """The position of each output, in the order of ``outputs``."""
+        wanted = set(self.outputs)
+        position = {k: i for i, k in enumerate(self.keys) if k in wanted}
+        return [position[k] for k in self.outputs]
+
+    def graph(self) -> dict[Any, Any]:
+        """The culled graph as a dict (what the callbacks' ``start`` receives)."""
+        return dict(zip(self.keys, self.nodes))
+
+
+class Submission(Protocol):
+    """A graph running on an engine, as returned by ``SubmittingBackend.submit``."""
+
+    def wait(self, timeout: float) -> tuple[list[Any], bool]:
+        """Wait up to ``timeout`` seconds; return the keys finished since the
+        last call and whether every task has finished. A task's error is
+        raised here (see ``note_failed_key``)."""
+        ...
+
+    def results(self) -> list[Any]:
+        """The values of the submission's outputs, in order (after ``wait``
+        said every task finished)."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the tasks that have not finished and forget the results."""
+        ...
+
+
+def note_failed_key(exc: BaseException, key: Any) -> BaseException:
+    """Add the note naming the task that raised ``exc`` (once) and return it.
+
+    >>> note_failed_key(ValueError("bad"), ("x", 0)).__notes__
+    ["shoal: raised while computing task ('x', 0)"]
+    """
+    note = f"shoal: raised while computing task {key!r}"
+    if note not in (getattr(exc, "__notes__", None) or []):
+        exc.add_note(note)
+    return exc
+
+
+class SubmittingBackend(ABC):
+    """Base class of the backends that hand a whole graph to an engine.
+
+    A subclass implements ``submit``; ``get`` (the ``Backend`` protocol) does
+    the rest: it builds the ``GraphSubmission`` (bad graphs fail here, before
+    anything runs), calls the callbacks (``posttask`` gets ``None`` for the
+    result, which stays on the engine, and the backend's ``worker_name``),
+    polls the submission in short slices so that Ctrl-C is seen, cancels it
+    on any error and returns the values in the nesting of ``keys``.
+
+    >>> class Inline(SubmittingBackend):
+    ...     def submit(self, graph, **options):
+    ...         return InlineRun(graph)
+    >>> class InlineRun:
+    ...     def __init__(self, graph):
+    ...         self.graph, self.values = graph, {}
+    ...     def wait(self, timeout):
+    ...         for key, node in zip(self.graph.keys, self.graph.nodes):
+    ...             self.values[key] = node(self.values) if callable(node) else node
+    ...         return list(self.graph.keys), True
+    ...     def results(self):
+    ...         return [self.values[k] for k in self.graph.outputs]
+    ...     def cancel(self):
+    ...         self.values.clear()
+    >>> from shoal.core.task import Task, Ref
+    >>> Inline().get({"a": 1, "b": Task(abs, Ref("a"))}, ["b", ["a"]])
+    [1, [1]]
+    """
+
+    worker_name: str = "engine"
+    #: options of ``compute`` that mean something to the local pools only
+    ignored_options: tuple[str, ...] = ("num_workers",)
+
+    @abstractmethod
+    def submit(self, graph: GraphSubmission, **options: Any) -> Submission:
+        """Start running ``graph`` on the engine; return at once."""
+
+    def get(
+        self,
+        graph: Mapping[Any, Any],
+        keys: Any,
+        callbacks: Sequence[Callback] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Compute ``keys`` of ``graph`` on the engine (the ``Backend`` protocol)."""
+        for name in self.ignored_options:
+            options.pop(name, None)
+        submission = GraphSubmission(graph, flatten_keys(keys))
+        cbs = [*active_callbacks(), *(callbacks or ())]
+        posttask = [cb.posttask for cb in cbs if cb.posttask is not None]
+        culled = submission.graph() if cbs else {}
+        for cb in cbs:
+            if cb.start is not None:
+                cb.start(culled)
+        errored = True
+        try:
+            values = self._drive(submission, posttask, options)
+            errored = False
+        finally:
+            for cb in cbs:
+                if cb.finish is not None:
+                    cb.finish(culled, errored)
+        return pack_results(keys, dict(zip(submission.outputs, values)))
+
+    def _drive(
+        self,
+        submission: GraphSubmission,
+        posttask: list[Callable[[Any, Any, Any], Any]],
+        options: dict[str, Any],
+    ) -> list[Any]:
+        running = self.submit(submission, **options)
+        try:
+            done = False
+            while not done:
+                finished, done = running.wait(0.1)
+                for f in posttask:
+                    for key in finished:
+                        f(key, None, self.worker_name)
+            return running.results()
+        except BaseException:
+            running.cancel()
+            raise
 
 
 def _find_collections(args: tuple[Any, ...], traverse: bool) -> list[Any]:
@@ -318,6 +603,7 @@ def visualize(
     optimize_graph: bool = False,
     color: str | None = None,
     rankdir: str = "BT",
+    engine: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """Draw the task graph of collections with graphviz (optional extra ``viz``).
@@ -328,6 +614,8 @@ def visualize(
     ``filename`` in ``format`` (else the file name's extension, else png;
     ``.dot`` writes graphviz source and needs nothing installed) and returns
     the graphviz object, or the dot source for ``.dot`` and ``filename=None``.
+    ``engine`` is accepted for Dask code: graphviz draws every engine, with a
+    warning for ``"cytoscape"``.
 
     >>> from shoal import delayed
     >>> source = visualize(delayed(abs)(-1, shoal_key_name="x"), filename=None, color="order")
@@ -339,8 +627,16 @@ def visualize(
     if kwargs:
         raise TypeError(
             f"visualize() got unexpected keyword arguments {sorted(kwargs)}; expected filename, "
-            "format, optimize_graph, color, rankdir"
+            "format, optimize_graph, color, rankdir, engine"
         )
+    if engine in ("cytoscape", "ipycytoscape"):
+        warnings.warn(
+            f"visualize(engine={engine!r}): shoal draws task graphs with graphviz only",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif engine not in (None, "graphviz"):
+        raise ValueError(f"visualize: unknown engine {engine!r}; expected 'graphviz'")
     collections = _find_collections(args, True)
     if not collections:
         raise TypeError("visualize() needs at least one shoal collection to draw")

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from shoal.core.annotate import annotate_nodes, merge_annotations
 from shoal.core.expr import Expr
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.task import Ref
@@ -188,6 +189,8 @@ class GraphBuilder:
         self.graph = LayeredGraph()
         self.depth = 0
         self._inlined: dict[Any, Any] = {}
+        # annotations of the nodes inlined into the layer being built
+        self._fused_annotations: Any = None
 
     def nodes(self) -> list[Any]:
         """Every distinct node of the expressions being built."""
@@ -229,7 +232,14 @@ class GraphBuilder:
         """Add ``node``'s extra entries (once)."""
         if node._name not in self.extras:
             self.extras.add(node._name)
-            self.graph.update(node._extra_layer(self))
+            outer, self._fused_annotations = self._fused_annotations, None
+            extra = node._extra_layer(self)
+            # its own annotations and those of the children its tasks inline
+            annotations = merge_annotations(node._annotations, self._fused_annotations)
+            self._fused_annotations = outer
+            if annotations and extra:
+                annotate_nodes(extra.values(), annotations)
+            self.graph.update(extra)
 
     def ref(self, child: BlockExpr[Any], index: tuple[Any, ...]) -> Ref:
         """A reference to block ``index`` of ``child``, stored under its key."""
@@ -244,6 +254,8 @@ class GraphBuilder:
         """``make(*args)`` one nesting level deeper (``child`` inlined)."""
         if child._name not in self.extras:
             self.extra(child)
+        if child._annotations is not None:
+            self._fused_annotations = merge_annotations(self._fused_annotations, child._annotations)
         self.depth += 1
         try:
             return make(*args)
@@ -263,6 +275,10 @@ class GraphBuilder:
         if fused and self.depth < MAX_INLINE_DEPTH:
             if child._name not in self.extras:
                 self.extra(child)
+            if child._annotations is not None:  # its work runs in the parent's task
+                self._fused_annotations = merge_annotations(
+                    self._fused_annotations, child._annotations
+                )
             self.depth += 1
             try:
                 return child._block(index, self)
@@ -284,7 +300,13 @@ class GraphBuilder:
             while self.pending:
                 node = self.pending.pop()
                 self.extra(node)
+                self._fused_annotations = None
                 layer = node._build_layer(self)
+                annotations = merge_annotations(node._annotations, self._fused_annotations)
+                if annotations:  # shoal.annotate: on every task of the node, fused ones too
+                    annotate_nodes(
+                        layer.nodes if isinstance(layer, Layer) else layer.values(), annotations
+                    )
                 if isinstance(layer, Layer):
                     graph.add_layer(layer)
                 else:

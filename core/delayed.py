@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from shoal.core import base
+from shoal.core.annotate import ANNOTATIONS
 from shoal.core.base import CollectionMethods, finalize_collection, is_collection
 from shoal.core.graph import flatten_keys, keys_to_refs
 from shoal.core.task import Ref, Task
@@ -250,6 +251,9 @@ def _call_task(
         else:
             key = f"{prefix}-{uuid.uuid4().hex}"
     task = Task(func, *task_args, **task_kwargs)
+    annotations = ANNOTATIONS.get()  # shoal.annotate(...) in force
+    if annotations:
+        task.annotations = dict(annotations)
     return Delayed(key, {key: task}, tuple(deps), nout)
 
 

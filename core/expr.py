@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
+from shoal.core.annotate import ANNOTATIONS, annotate_nodes
 from shoal.core.layers import Layer, LayeredGraph
 from shoal.core.tokenize import tokenize
 
@@ -101,6 +102,9 @@ class Expr:
     _fields: ClassVar[tuple[str, ...]] = ()
     _field_defaults: ClassVar[dict[str, Any]] = {}
     _eager: ClassVar[tuple[str, ...]] = ()
+    # ``shoal.annotate`` in force when the node was built (core/annotate.py);
+    # set on the instance only when there are some
+    _annotations: ClassVar[Mapping[str, Any] | None] = None
     __slots__ = ("operands", "__dict__")
     operands: tuple[Any, ...]
 
@@ -143,6 +147,9 @@ class Expr:
                 raise TypeError(f"{type(self).__name__} got unknown operands {sorted(kwargs)}")
         object.__setattr__(self, "operands", tuple(values))
         self.__dict__.update(zip(fields, values))
+        annotations = ANNOTATIONS.get()
+        if annotations is not None:
+            self.__dict__["_annotations"] = annotations
         self._name  # noqa: B018 - named now: children are named already, nothing recurses
         for attr in self._eager:
             getattr(self, attr)
@@ -175,7 +182,7 @@ class Expr:
         return isinstance(other, Expr) and other._name == self._name
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.operands))
+        return (_rebuild, (type(self), self.operands, self._annotations))
 
     # ------------------------------------------------------------- structure
 
@@ -204,11 +211,12 @@ class Expr:
         if unknown:
             raise TypeError(f"{type(self).__name__} has no operands {sorted(unknown)}")
         values.update(changes)
-        return type(self)(**values)
+        return _under(self, lambda: type(self)(**values))
 
     def substitute_operands(self, operands: list[Any] | tuple[Any, ...]) -> Self:
-        """A node of the same type with new operands, in field order."""
-        return type(self)(*operands)
+        """A node of the same type with new operands, in field order (and the
+        same annotations)."""
+        return _under(self, lambda: type(self)(*operands))
 
     def _map_children(self, func: Callable[[Expr], Expr]) -> Self:
         new = [_map_operand(op, func) for op in self.operands]
@@ -377,10 +385,10 @@ class Expr:
                 stack.pop()
                 continue
             if name not in expanded:
-                new = node._simplify_down()
+                new = _under(node, node._simplify_down)
                 if new is None:
                     for child in node.dependencies():
-                        new = child._simplify_up(node, dependents)
+                        new = _under(node, child._simplify_up, node, dependents)
                         if new is not None:
                             break
                 if new is not None and new._name != name:
@@ -445,7 +453,7 @@ class Expr:
                     continue
                 candidate = node
             lowered = candidate._map_children(lambda c: memo[c._name])
-            replacement = lowered._lower() if rounds < 100 else None
+            replacement = _under(lowered, lowered._lower) if rounds < 100 else None
             if replacement is None:
                 memo[node._name] = lowered
                 stack.pop()
@@ -469,7 +477,12 @@ class Expr:
     def __shoal_graph__(self) -> LayeredGraph:
         graph = LayeredGraph()
         for node in self.walk():
-            graph.update(node._layer())
+            layer = node._layer()
+            if node._annotations is not None:
+                annotate_nodes(
+                    layer.nodes if isinstance(layer, Layer) else layer.values(), node._annotations
+                )
+            graph.update(layer)
         return graph
 
     # --------------------------------------------------------------- explain
@@ -530,8 +543,29 @@ def _check_not_shadowing(cls: type, name: str) -> None:
             )
 
 
-def _rebuild(cls: type[Expr], operands: tuple[Any, ...]) -> Expr:
-    return cls(*operands)
+def _rebuild(
+    cls: type[Expr], operands: tuple[Any, ...], annotations: Mapping[str, Any] | None = None
+) -> Expr:
+    node = cls(*operands)
+    if annotations is not None:
+        node.__dict__["_annotations"] = annotations
+    return node
+
+
+R = TypeVar("R")
+
+
+def _under(node: Expr, func: Callable[..., R], *args: Any) -> R:
+    """``func(*args)`` with ``node``'s annotations in force (instead of the
+    caller's): the nodes a rewrite of ``node`` builds carry its annotations."""
+    annotations = node._annotations
+    if annotations is ANNOTATIONS.get():
+        return func(*args)
+    token = ANNOTATIONS.set(annotations)
+    try:
+        return func(*args)
+    finally:
+        ANNOTATIONS.reset(token)
 
 
 def _kebab(name: str) -> str:

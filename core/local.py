@@ -6,7 +6,9 @@ nesting. All three run the same code: ``_Plan`` culls, validates and orders
 the graph in one walk (``order.order_graph``) into lists indexed by execution
 position, and ``_Run.work`` is the one scheduling loop: a ready heap by
 static priority, waiting counts, release of results no longer needed,
-callbacks, retries and errors that name the failing key. The backends differ
+callbacks, retries, annotated priorities and ``concurrency`` pools (see
+``local_annotations.py``; pools gate sync and threads, not the tasks shipped
+to processes) and errors that name the failing key. The backends differ
 only in who runs the loop and how a ready task is executed:
 
 - sync: the caller runs the loop and each task inline;
@@ -54,6 +56,7 @@ from typing import Any
 from shoal.core import config
 from shoal.core.diagnostics.callbacks import Callback, active_callbacks
 from shoal.core.graph import flatten_keys, pack_results
+from shoal.core.local_annotations import holding, pools_of, reorder_by_priority
 from shoal.core.order import order_graph
 from shoal.core.task import Fused, Ref, Task
 
@@ -85,14 +88,24 @@ def _call(node: Any, results: Any) -> Any:
 
 
 def _run_with_retries(node: Any, results: Any, first_error: Exception) -> Any:
-    """Re-run a failed node up to its ``retries`` annotation; re-raise at the end."""
+    """Re-run a failed node up to its ``retries`` annotation (holding its
+    ``concurrency`` slots each time); re-raise at the end."""
     ann = getattr(node, "annotations", None)
+    pools = ann.get("concurrency") if ann else None
     for _ in range(int(ann.get("retries", 0)) if ann else 0):
         try:
+            if pools:
+                return _run_pooled(node, results, pools)
             return _call(node, results)
         except Exception:
             continue
     raise first_error
+
+
+def _run_pooled(node: Any, results: Any, pools: dict[str, int]) -> Any:
+    """Run a node holding a slot of each of its ``concurrency`` pools."""
+    with holding(pools):
+        return _call(node, results)
 
 
 def _name_key(exc: BaseException, key: Any) -> BaseException:
@@ -125,10 +138,15 @@ class _Plan:
     caller asked for it: a result is released when its count reaches zero.
     """
 
-    __slots__ = ("keys", "nodes", "deps", "refcount", "_graph")
+    __slots__ = ("keys", "nodes", "deps", "refcount", "pools", "_graph")
 
     def __init__(self, graph: Mapping[Any, Any], wanted: list[Any]):
-        self.keys, self.nodes, self.deps, self.refcount = order_graph(graph, wanted)
+        # annotated priorities reorder the plan; concurrency pools gate tasks
+        # (local_annotations.py)
+        self.keys, self.nodes, self.deps, self.refcount = reorder_by_priority(
+            *order_graph(graph, wanted)
+        )
+        self.pools = pools_of(self.nodes)
         self._graph: dict[Any, Any] | None = None
         if len(wanted) == 1:
             self.refcount[-1] += 1  # the walk placed the only output last
@@ -241,6 +259,7 @@ class _Run:
         heappop = heapq.heappop
         heappushpop = heapq.heappushpop
         call_task = Task.__call__  # a plain function call is cheaper than calling the object
+        pooled = plan.pools  # position -> concurrency pools, or None
         worker: Any = threading.get_ident()
         prev = -1  # the position this worker ran last, its value in ``value``
         value = None
@@ -354,7 +373,9 @@ class _Run:
                 node = nodes[prev]
                 typ = type(node)
                 try:
-                    if typ is Task:
+                    if pooled is not None and prev in pooled:
+                        value = _run_pooled(node, results, pooled[prev])
+                    elif typ is Task:
                         value = call_task(node, results)
                     elif typ is Fused:
                         value = node(results)

@@ -100,6 +100,11 @@ def _substitute(obj: Any, results: Mapping[Any, Any]) -> Any:
     return obj
 
 
+#: True once any task of this process got annotations: until then the local
+#: schedulers need not look for them (core/local_annotations.py)
+ANNOTATED = [False]
+
+
 class _Meta:
     """What a ``Task`` knows beyond ``func`` and ``args``, kept only for the
     tasks that need it (keyword arguments, annotations, nested references)."""
@@ -295,6 +300,8 @@ class Task:
 
     @annotations.setter
     def annotations(self, value: dict[Any, Any] | None) -> None:
+        if value:
+            ANNOTATED[0] = True
         meta = self._meta
         if type(meta) is not _Meta:
             args, deps = self.args, self.dependencies
@@ -410,6 +417,8 @@ class Fused:
         self.key = key
         self.tasks = tuple(tasks)
         self.annotations = annotations
+        if annotations:
+            ANNOTATED[0] = True
         inner = set()
         deps: list[Any] = []
         seen: set[Any] = set()

@@ -8,9 +8,10 @@
 """
 
 from shoal.dataframe import checks as _checks  # noqa: F401  (registers the assert_eq checker)
-from shoal.dataframe.arrays import from_array
+from shoal.dataframe.arrays import from_array, from_dask_array
 from shoal.dataframe.collection import new_collection
 from shoal.dataframe.concatenate import concat  # shuffles, joins, sorting
+from shoal.dataframe.convert import to_datetime
 from shoal.dataframe.csv import read_csv, to_csv
 from shoal.dataframe.frame import DataFrame
 from shoal.dataframe.groupby import Aggregation
@@ -36,6 +37,7 @@ __all__ = [
     "from_delayed",
     "from_map",
     "from_array",
+    "from_dask_array",
     "read_parquet",
     "to_parquet",
     "read_csv",
@@ -51,4 +53,5 @@ __all__ = [
     "crosstab",
     "get_dummies",
     "melt",
+    "to_datetime",
 ]

@@ -19,7 +19,7 @@ from shoal.core.delayed import delayed
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 
-__all__ = ["from_array", "to_array", "to_records"]
+__all__ = ["from_array", "from_dask_array", "to_array", "to_records"]
 
 
 def _block_frame(block: np.ndarray, columns, start: int):
@@ -73,6 +73,22 @@ def from_array(x: Any, columns=None, chunksize: int | None = None):
     keep = [i for i, n in enumerate(sizes) if n] or [0]
     divisions = [int(starts[i]) for i in keep] + [max(int(starts[-1]) - 1, 0)]
     return from_delayed([parts[i] for i in keep], meta=meta, divisions=tuple(divisions))
+
+
+def from_dask_array(x: Any, columns=None, index=None, meta=None):
+    """Dask's spelling of ``from_array`` (``index=`` and ``meta=`` are not
+    supported: ``set_index`` or ``astype`` the result).
+
+    >>> import shoal.array as sa
+    >>> from_dask_array(sa.arange(4, chunks=2), columns="v").compute().tolist()
+    [0, 1, 2, 3]
+    """
+    if index is not None or meta is not None:
+        raise TypeError(
+            "from_dask_array: index= and meta= are not supported; build the frame, then "
+            "set_index(...) or astype(...)"
+        )
+    return from_array(x, columns=columns)
 
 
 def _values(part, records: bool, index: bool, length: int | None = None, i: int = 0):
@@ -141,8 +157,9 @@ def to_array(frame, lengths=None, records: bool = False, index: bool = False):
     return Array(FromGraph(name, graph, chunks, sample))
 
 
-def to_records(frame, lengths=None, index: bool = False):
-    """A ``shoal.array.Array`` of NumPy records (``to_array(records=True)``).
+def to_records(frame, lengths=None, index: bool = True):
+    """A ``shoal.array.Array`` of NumPy records (``to_array(records=True)``),
+    the index first unless ``index=False``, as pandas' ``to_records``.
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=2)

@@ -23,6 +23,7 @@ from shoal.core.layers import LayeredGraph
 from shoal.core.tokenize import tokenize
 from shoal.dataframe import reductions as red
 from shoal.dataframe.concat import concat_frames
+from shoal.dataframe.everyday import EverydayMethods
 from shoal.dataframe.expr import (
     FrameExpr,
     FromGraph,
@@ -36,6 +37,7 @@ from shoal.dataframe.expr import (
 from shoal.dataframe.indexing import ILocIndexer, LocIndexer, PartitionIndexer
 from shoal.dataframe.meta import (
     MetaInferenceError,
+    declared_meta,
     emulate,
     is_frame_like,
     make_meta,
@@ -108,7 +110,16 @@ def _meta_repr(meta) -> str:
     return f"  dtype: {getattr(meta, 'dtype', type(meta).__name__)}"
 
 
-class FrameBase(ReductionMethods, CollectionMethods):
+def _is_scalar(value: Any) -> bool:
+    return np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0)
+
+
+def _one_row(func, part, *args, **kwargs) -> pd.Series:
+    """``func``'s value on one partition as a one-row Series (index 0)."""
+    return pd.Series([func(part, *args, **kwargs)])
+
+
+class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
     """Shared behaviour of the partitioned collections (not used directly).
 
     >>> import shoal.dataframe as sd
@@ -239,7 +250,11 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
     def __len__(self) -> int:
         """Rows: from metadata when the plan is a plain source (parquet
-        footers, in-memory partitions), else counted per partition."""
+        footers, in-memory partitions), else counted per partition of one
+        column (projection lets readers skip the others)."""
+        columns = getattr(self._meta, "columns", None)
+        if columns is not None and len(columns) > 1 and columns.is_unique:
+            return len(self[[columns[0]]])
         source = self._expr.simplify()
         while isinstance(source, Projection):
             source = source.frame
@@ -258,14 +273,24 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
         Collections among ``args`` are passed partition by partition (they
         must be partitioned alike). ``meta`` describes the output; without it
-        ``func`` runs on fake rows to find it.
+        ``func`` runs on fake rows to find it. A ``func`` that returns a
+        scalar gives a Series of one value per partition (all at index 0).
+
+        >>> import pandas as pd, shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"a": range(10)}), npartitions=3)
+        >>> df.map_partitions(len).compute().tolist()
+        [3, 4, 3]
         """
         base, *exprs = align(self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in args])
         check_aligned(base, *exprs, what="map_partitions")
-        given = None if meta is None else make_meta(meta)
+        given = None if meta is None else declared_meta(meta, self._meta)
         expr = map_partitions_expr(
             func, base, *exprs, meta=given, nonempty=True, enforce=True, **kwargs
         )
+        if _is_scalar(expr._meta):  # one value per partition: a Series of them, as in Dask
+            one_row = functools.partial(_one_row, func)
+            meta = pd.Series([expr._meta]).iloc[:0]
+            expr = map_partitions_expr(one_row, base, *exprs, meta=meta, enforce=True, **kwargs)
         if not is_frame_like(expr._meta):
             raise TypeError(
                 f"map_partitions: {getattr(func, '__name__', func)!r} returns "
@@ -326,9 +351,9 @@ class FrameBase(ReductionMethods, CollectionMethods):
         sizes (``to_array(lengths=True)`` computes them)."""
         return self.to_array()
 
-    def to_records(self, lengths=None, index: bool = False):
-        """A ``shoal.array.Array`` of NumPy records (``lengths`` as in
-        ``to_array``)."""
+    def to_records(self, lengths=None, index: bool = True):
+        """A ``shoal.array.Array`` of NumPy records, the index first unless
+        ``index=False`` (as pandas; ``lengths`` as in ``to_array``)."""
         from shoal.dataframe.arrays import to_records
 
         return to_records(self, lengths=lengths, index=index)
@@ -341,7 +366,7 @@ class FrameBase(ReductionMethods, CollectionMethods):
 
         return dataframe_to_bag(self, index, format)
 
-    def _method(self, method: str, *args, passthrough: bool = False, **kwargs):
+    def _method(self, method: str, *args, passthrough: bool | dict = False, **kwargs):
         base, *exprs = align(self._expr, *[a.expr if isinstance(a, FrameBase) else a for a in args])
         check_aligned(base, *exprs, what=method)
         try:

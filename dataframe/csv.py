@@ -22,7 +22,9 @@ import fsspec
 import pandas as pd
 from fsspec.utils import infer_compression, read_block
 
+from shoal.core.annotate import annotate
 from shoal.core.build import GraphBuilder
+from shoal.core.io_pacing import io_limits
 from shoal.core.task import Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
@@ -94,18 +96,6 @@ def _mismatch(where, col, got, want, detail) -> str:
     )
 
 
-_DIALECT = (
-    "sep",
-    "delimiter",
-    "quotechar",
-    "escapechar",
-    "encoding",
-    "doublequote",
-    "skipinitialspace",
-    "lineterminator",
-)
-
-
 def read_csv_block(
     fs,
     path: str,
@@ -116,8 +106,10 @@ def read_csv_block(
     kwargs: dict,
     meta: pd.DataFrame | None,
     first: bool,
+    path_column: tuple | None = None,
 ) -> pd.DataFrame:
-    """Parse one block of a file (``length=None``: the whole file)."""
+    """Parse one block of a file (``length=None``: the whole file);
+    ``path_column`` is ``(name, dtype)`` of a column holding ``path``."""
     where = f"read_csv {path!r}"
     with fs.open(path, "rb", compression=compression) as f:
         if length is None:
@@ -126,19 +118,93 @@ def read_csv_block(
             data = read_block(f, offset, length, delimiter=b"\n")
             where += f" bytes {offset}-{offset + length}"
     if len(data) < 4096 and not data.strip():
-        return meta.copy() if meta is not None else pd.DataFrame()
-    if not first:
-        # parse the header alone for the names instead of copying it before the block
-        dialect = {k: v for k, v in kwargs.items() if k in _DIALECT}
-        names = list(pd.read_csv(io.BytesIO(header), nrows=0, **dialect).columns)
-        kwargs = {**kwargs, "header": None, "names": names}
+        empty = meta.copy() if meta is not None else pd.DataFrame()
+        return with_path_column(empty, path, path_column)
+    sep = _widening_separator(kwargs)
+    if sep is not None:
+        # pandas takes a first row with one extra field as holding an index, and ignores
+        # extra fields when usecols= is given (as projections give it): a header with one
+        # more column collects them, rows without one leave it empty
+        line = header.rstrip(b"\r\n")
+        widened = line + sep + _EXTRA_FIELD.encode() + header[len(line) :]
+        data = widened + (data[len(header) :] if first else data)
+        kwargs = {**kwargs, "index_col": False}
+        if "usecols" in kwargs:
+            kwargs["usecols"] = [*kwargs["usecols"], _EXTRA_FIELD]
+    elif not first:
+        data = header + data
+        kwargs = {**kwargs, "index_col": False}  # a longer first row is no index here
     try:
         df = pd.read_csv(io.BytesIO(data), **kwargs)
     except Exception as e:
         raise _wrapped(e, where) from e
-    if meta is None:
+    if sep is not None:
+        _check_no_extra_fields(df.pop(_EXTRA_FIELD), header.count(sep) + 1, where)
+    if meta is not None:
+        df = _coerce(df, meta, where)
+    return with_path_column(df, path, path_column)
+
+
+_EXTRA_FIELD = "__shoal_extra_field__"
+
+
+def _widening_separator(kwargs: dict) -> bytes | None:
+    """The one-byte separator when rows are checked for extra fields by a
+    widened header (no ``on_bad_lines``, a plain separator, an
+    ASCII-compatible encoding), else None (pandas' own checks then)."""
+    if "on_bad_lines" in kwargs:
+        return None
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    encoding = str(kwargs.get("encoding") or "utf-8").lower().replace("_", "-")
+    if not (isinstance(sep, str) and len(sep) == 1 and sep.isascii()):
+        return None
+    if encoding not in ("utf-8", "utf8", "ascii", "latin-1", "latin1", "iso-8859-1", "cp1252"):
+        return None
+    return sep.encode()
+
+
+def _check_no_extra_fields(extra: pd.Series, width: int, where: str) -> None:
+    """Raise when a row had a field past the header's ``width`` columns."""
+    present = extra.notna().to_numpy()
+    if present.any():
+        row = int(present.argmax())
+        raise CSVBlockError(
+            f"{where}: row {row} of this block has more fields than the header's {width} "
+            "columns (pandas and Dask reject such rows); fix the file, or pass "
+            "on_bad_lines='skip' (or 'warn') to drop them"
+        )
+
+
+def path_column_of(include_path_column, files: list, columns) -> tuple | None:
+    """``(name, dtype)`` of the column ``include_path_column`` asks for
+    (True: ``"path"``; a string: that name), or None: a categorical whose
+    categories are all the files read, so every partition has one dtype.
+
+    >>> path_column_of(True, ["/a.csv", "/b.csv"], ["x"])[1].categories.tolist()
+    ['/a.csv', '/b.csv']
+    """
+    if not include_path_column:
+        return None
+    name = "path" if include_path_column is True else include_path_column
+    if name in list(columns):
+        raise ValueError(
+            f"include_path_column: the files already have a column {name!r}; pass "
+            "include_path_column='another_name'"
+        )
+    return (name, pd.CategoricalDtype(list(files)))
+
+
+def with_path_column(df: pd.DataFrame, path: str, path_column: tuple | None) -> pd.DataFrame:
+    """``df`` with the path column ``path_column`` asks for (if any).
+
+    >>> col = path_column_of(True, ["/a.csv", "/b.csv"], [])
+    >>> with_path_column(pd.DataFrame({"x": [1]}), "/b.csv", col).path.tolist()
+    ['/b.csv']
+    """
+    if path_column is None:
         return df
-    return _coerce(df, meta, where)
+    name, dtype = path_column
+    return df.assign(**{name: pd.Categorical([path] * len(df), dtype=dtype)})
 
 
 class ReadCSV(FrameExpr):
@@ -150,6 +216,7 @@ class ReadCSV(FrameExpr):
     kwargs: dict
     meta: Any
     token: str
+    path_column: Any = None
 
     fusable: ClassVar[bool] = True
 
@@ -164,12 +231,17 @@ class ReadCSV(FrameExpr):
 
     @functools.cached_property
     def _name(self):
-        return f"read-csv-{tokenize(self.token, self.kwargs)}"  # the files' token stands for fs
+        path = None if self.path_column is None else self.path_column[0]
+        return f"read-csv-{tokenize(self.token, self.kwargs, path)}"  # the token stands for fs
+
+    @functools.cached_property
+    def _file_meta(self):
+        usecols = self.kwargs.get("usecols")
+        return self.meta[usecols] if usecols is not None else self.meta
 
     @functools.cached_property
     def _meta(self):
-        usecols = self.kwargs.get("usecols")
-        return self.meta[usecols] if usecols is not None else self.meta
+        return with_path_column(self._file_meta, "", self.path_column)
 
     @functools.cached_property
     def divisions(self):
@@ -186,19 +258,22 @@ class ReadCSV(FrameExpr):
             header,
             compression,
             self.kwargs,
-            self._meta,
+            self._file_meta,
             offset == 0,
+            self.path_column,
         )
 
     def _project_columns(self, needed: set):
         usecols = self.kwargs.get("usecols")
         current = list(usecols) if usecols is not None else list(self.meta.columns)
         cols = [c for c in current if c in needed]
-        if cols == current or not cols:
+        path_column = self.path_column
+        if path_column is not None and path_column[0] not in needed:
+            path_column = None
+        if (cols == current and path_column == self.path_column) or not cols:
             return None
-        return ReadCSV(
-            self.fs, self.blocks, {**self.kwargs, "usecols": cols}, self.meta, self.token
-        )
+        kwargs = {**self.kwargs, "usecols": cols}
+        return ReadCSV(self.fs, self.blocks, kwargs, self.meta, self.token, path_column)
 
 
 def read_csv(
@@ -210,6 +285,9 @@ def read_csv(
     parse_dates=None,
     sample: int = 256_000,
     storage_options: dict | None = None,
+    include_path_column: bool | str = False,
+    max_concurrent: int | None = None,
+    max_read_rate: int | float | str | None = None,
     **kwargs,
 ):
     """Read CSV files (a path, glob, URL or list) into a DataFrame.
@@ -218,7 +296,12 @@ def read_csv(
     partition per file); ``compression`` ("infer" from the extension, or
     e.g. "gzip") reads files whole. ``dtype``, ``usecols``, ``parse_dates``
     and other keywords go to ``pandas.read_csv``. Each partition has its own
-    0-based index.
+    0-based index. ``include_path_column`` (True, or a column name) adds a
+    column ``"path"`` holding each row's file (a categorical of all files).
+    A row with more fields than the header is an error, also with ``usecols``.
+    ``max_concurrent`` (at most that many reading tasks at once, cluster-wide)
+    and ``max_read_rate`` (bytes per second per process) protect a shared
+    store; see ``shoal.core.io_pacing`` for their config defaults.
 
     >>> import shoal.dataframe as sd
     >>> with open("/tmp/shoal-doc.csv", "w") as f:
@@ -227,6 +310,7 @@ def read_csv(
     np.int64(6)
     """
     fs, files = expand_paths(path, storage_options, "read_csv")
+    fs, io_annotations = io_limits(fs, max_concurrent, max_read_rate, "read_csv")
     if kwargs.get("header", "infer") not in ("infer", 0):
         raise ValueError("read_csv supports header=0 (a header line) only")
     for bad in ("chunksize", "iterator", "nrows", "skipfooter", "index_col"):
@@ -284,14 +368,20 @@ def read_csv(
             raise KeyError(_missing_message(missing, list(meta.columns), "read_csv usecols"))
         opts["usecols"] = list(usecols)
         meta = meta[list(usecols)]
+    path_column = path_column_of(include_path_column, files, meta.columns)
     from shoal.dataframe.collection import new_collection
 
-    return new_collection(ReadCSV(fs, tuple(blocks), opts, meta, tokenize(infos, blocks)))
+    token = tokenize(infos, blocks)
+    with annotate(**io_annotations):  # a concurrency pool for the reading tasks
+        return new_collection(ReadCSV(fs, tuple(blocks), opts, meta, token, path_column))
 
 
-def write_csv_part(part: pd.DataFrame, i: int, fs, pattern: str, kwargs: dict) -> list[str]:
-    """Write partition ``i`` to ``pattern`` with ``*`` replaced by ``i``."""
-    target = pattern.replace("*", str(i))
+def write_csv_part(
+    part: pd.DataFrame, i: int, fs, pattern: str, kwargs: dict, names: tuple | None = None
+) -> list[str]:
+    """Write partition ``i`` to ``pattern`` with ``*`` replaced by ``i``
+    (or by ``names[i]``)."""
+    target = pattern.replace("*", str(i) if names is None else names[i])
     with fs.open(target, "w", newline="") as f:
         part.to_csv(f, **kwargs)
     return [target]
@@ -353,12 +443,14 @@ def to_csv(
     index: bool = False,
     compute: bool = True,
     storage_options: dict | None = None,
+    name_function=None,
     **kwargs,
 ):
     """Write CSV: one file per partition (``*`` in ``path`` becomes the
-    partition number; a path without ``*`` is a directory of ``{i}.part``
-    files), or one file with ``single_file=True`` (partitions appended in
-    order). Returns the written paths (or a Scalar with ``compute=False``).
+    partition number, or ``name_function(i)``; a path without ``*`` is a
+    directory of ``{i}.part`` files), or one file with ``single_file=True``
+    (partitions appended in order). Returns the written paths (or a Scalar
+    with ``compute=False``).
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2, 3]}), npartitions=2)
@@ -386,5 +478,26 @@ def to_csv(
             parent = target.rsplit("/", 1)[0]
             if parent:
                 fs.makedirs(parent, exist_ok=True)
-        out = write_partitions(df, write_csv_part, "to-csv", fs=fs, pattern=target, kwargs=kwargs)
+        names = file_names(name_function, df.npartitions, "to_csv")
+        out = write_partitions(
+            df, write_csv_part, "to-csv", fs=fs, pattern=target, kwargs=kwargs, names=names
+        )
     return out.compute() if compute else out
+
+
+def file_names(name_function, n: int, what: str) -> tuple | None:
+    """``name_function(i)`` for every partition, checked to be distinct
+    strings before anything is written (None without a function).
+
+    >>> file_names(lambda i: f"day-{i:02d}", 2, "to_csv")
+    ('day-00', 'day-01')
+    """
+    if name_function is None:
+        return None
+    names = tuple(name_function(i) for i in range(n))
+    if not all(isinstance(x, str) for x in names) or len(set(names)) != n:
+        raise ValueError(
+            f"{what}: name_function must give a distinct string for each of the {n} "
+            f"partitions, got {list(names)[:5]}"
+        )
+    return names

@@ -490,19 +490,49 @@ class MapPartitions(Blockwise):
     def _explain_args(self) -> str:
         return self.label
 
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        if self.func is not apply_and_rename:
+            return super()._block(index, b)
+        i = index[0]  # the checked call's errors name the partition
+        args = [partition_input(self, a, i, b) for a in self.args]
+        return Task(apply_and_rename, *args, **self.kwargs, _partition=i)
 
-def apply_and_rename(*args, _func, _meta, **kwargs):
-    """Call ``_func`` and give the result the declared meta's name or columns."""
+
+def apply_and_rename(*args, _func, _meta, _partition=None, **kwargs):
+    """Call ``_func`` and check the result against the declared meta: a
+    Series takes the meta's name; a DataFrame must have the meta's columns
+    (in another order they are put in the meta's), else the error names the
+    partition and the columns that differ. A result without rows whose
+    columns differ (a function that skips empty input) becomes the meta.
+
+    >>> meta = pd.DataFrame({"a": [1]}).iloc[:0]
+    >>> apply_and_rename(pd.DataFrame({"b": [1]}), _func=lambda df: df, _meta=meta, _partition=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: partition 3: the result has columns ['b'], but meta declares ['a'] (missing ['a'], unexpected ['b']); pass meta= matching what the function returns
+    """
     out = _func(*args, **kwargs)
-    if isinstance(_meta, pd.Series) and isinstance(out, pd.Series) and out.name != _meta.name:
-        out = out.rename(_meta.name)
-    elif (
-        isinstance(_meta, pd.DataFrame)
-        and isinstance(out, pd.DataFrame)
-        and len(out.columns) == len(_meta.columns)
-        and list(out.columns) != list(_meta.columns)
-    ):
-        out = out.set_axis(_meta.columns, axis=1)
+    if isinstance(_meta, pd.Series) and isinstance(out, pd.Series):
+        if out.name != _meta.name:
+            out = out.rename(_meta.name)
+        if not len(out) and out.dtype != _meta.dtype:  # pandas guesses empty results' dtypes
+            out = out.astype(_meta.dtype)
+    elif isinstance(_meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
+        if list(out.columns) == list(_meta.columns):
+            return out
+        if not len(out):
+            return _meta.copy()
+        if out.columns.is_unique and set(out.columns) == set(_meta.columns):
+            return out[list(_meta.columns)]
+        got, want = list(out.columns), list(_meta.columns)
+        missing = [c for c in want if c not in set(got)]
+        extra = [c for c in got if c not in set(want)]
+        where = "a partition" if _partition is None else f"partition {_partition}"
+        raise ValueError(
+            f"{where}: the result has columns {got}, but meta declares {want} "
+            f"(missing {missing}, unexpected {extra}); pass meta= matching what the "
+            "function returns"
+        )
     return out
 
 

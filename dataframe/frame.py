@@ -22,7 +22,7 @@ from shoal.dataframe.expr import (
     check_aligned,
     map_partitions_expr,
 )
-from shoal.dataframe.meta import emulate, is_frame_like, make_meta
+from shoal.dataframe.meta import declared_meta, emulate, is_frame_like
 
 __all__ = ["DataFrame"]
 
@@ -32,7 +32,7 @@ class DataFrame(Elementwise):
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"x": [1, 2, 3, 4], "y": list("abcd")}), npartitions=2)
-    >>> df.npartitions, df.columns, df.divisions
+    >>> df.npartitions, df.columns.tolist(), df.divisions
     (2, ['x', 'y'], (0, 2, 3))
     >>> df[df.x > 1].x.sum().compute()
     np.int64(9)
@@ -42,6 +42,21 @@ class DataFrame(Elementwise):
     def dtypes(self) -> pd.Series:
         """The column dtypes."""
         return self._meta.dtypes
+
+    # ---- day-one API
+
+    @property
+    def columns(self) -> pd.Index:
+        """The column labels, a ``pandas.Index`` (from meta)."""
+        return self._meta.columns
+
+    @columns.setter
+    def columns(self, labels) -> None:
+        renamed = self._meta.set_axis(pd.Index(labels), axis=1).columns
+        back = dict(zip(renamed, self._meta.columns)) if renamed.is_unique else False
+        new = self._method("set_axis", renamed, axis=1, passthrough=back)
+        self._expr = new._expr
+        self._optimized_cache = None
 
     def __getitem__(self, key):
         if isinstance(key, FrameBase) and isinstance(key._meta, pd.Series):
@@ -152,7 +167,7 @@ class DataFrame(Elementwise):
             meta = emulate(
                 _apply_rows, self._meta, func, args, None, fname="apply", nonempty=True, **kwargs
             )
-        meta = make_meta(meta)
+        meta = declared_meta(meta, self._meta)
         expr = map_partitions_expr(
             _apply_rows,
             self._expr,
@@ -174,9 +189,12 @@ class DataFrame(Elementwise):
         dropna: bool = True,
         observed: bool = True,
         as_index: bool = True,
+        group_keys: bool = True,
     ):
-        """Group rows by columns, an aligned Series or index levels; with
-        ``as_index=False`` aggregations return the keys as columns."""
+        """Group rows by columns, aligned Series (``df.a > 2``), index level
+        names or ``level=``, or a list mixing them, as pandas; with
+        ``as_index=False`` aggregations return the keys as columns;
+        ``group_keys=False`` leaves the keys out of ``apply``'s index."""
         from shoal.dataframe.groupby import GroupBy
 
         return GroupBy(
@@ -187,6 +205,7 @@ class DataFrame(Elementwise):
             dropna=dropna,
             observed=observed,
             as_index=as_index,
+            group_keys=group_keys,
         )
 
     def nlargest(self, n: int, columns, split_every=None):

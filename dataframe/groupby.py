@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shoal.dataframe.concat import concat_frames
-from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, string_codes
+from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, nunique_pairs, string_codes
 from shoal.dataframe.meta import meta_nonempty
 from shoal.dataframe.reductions import reduction
 from shoal.dataframe.shuffle import Partitioned, hash_values
@@ -86,15 +86,11 @@ def _func_label(func: Any) -> str:
 # ----------------------------------------------------------- task functions
 
 
-def _group(part, by, level, by_part, opts, decoded=None):
+def _group(part, by, opts, decoded=None):
     """``(grouped, restore)``: string keys are grouped as categoricals (one
     factorization per partition instead of one per aggregation); ``restore``
     maps their dtypes back on the results' index. ``decoded`` maps keys that
     the reader gave as categoricals (``encoded_keys.py``) to their real dtype."""
-    if by_part is not None:
-        return part.groupby(by_part, **opts), {}
-    if level is not None:
-        return part.groupby(level=level, **opts), {}
     decoded = decoded or {}
     keys = by if isinstance(by, list) else [by]
     dtypes = {k: decoded.get(k, part.dtypes[k]) for k in keys}
@@ -184,24 +180,30 @@ def _chunk_one(grouped, col, func, cache):
     )
 
 
-def groupby_chunk(
-    part, by_part=None, *, by, level, opts, specs, split_out, decoded=None, keep_order=True
-):
+def groupby_chunk(part, *, by, opts, specs, split_out, decoded=None, keep_order=True):
     """Intermediates of every spec for one partition (split by key hash):
     by ``np.bincount`` where ``groupby_kernels`` applies, else by pandas.
     ``keep_order``: groups must come in order of first appearance (the
     result is not sorted later)."""
     keys = by if isinstance(by, list) else [by]
-    out = None
-    if by_part is None and level is None:
-        dropna = opts.get("dropna", True)
-        out = fast_chunk(part, keys, specs, dropna, decoded or {}, keep_order)
-    if out is None:
-        grouped, restore = _group(part, by, level, by_part, opts, decoded)
-        cache = _batched(grouped, specs)
-        out = {k: _chunk_one(grouped, col, func, cache) for k, (col, func) in specs.items()}
-        if restore:
-            out = {k: _restore_index(v, keys, restore) for k, v in out.items()}
+    dropna = opts.get("dropna", True)
+    out = {}
+    for k, (col, func) in specs.items():
+        if func == "nunique":  # distinct pairs by one hash per row, where it applies
+            pairs = nunique_pairs(part, keys, col, dropna, decoded or {})
+            if pairs is not None:
+                out[k] = pairs
+    rest = {k: spec for k, spec in specs.items() if k not in out}
+    if rest:
+        got = fast_chunk(part, keys, rest, dropna, decoded or {}, keep_order)
+        if got is None:
+            grouped, restore = _group(part, by, opts, decoded)
+            cache = _batched(grouped, rest)
+            got = {k: _chunk_one(grouped, col, func, cache) for k, (col, func) in rest.items()}
+            if restore:
+                got = {k: _restore_index(v, keys, restore) for k, v in got.items()}
+        out.update(got)
+        out = {k: out[k] for k in specs}
     if split_out == 1:
         return out
     pieces = [{} for _ in range(split_out)]
@@ -216,6 +218,8 @@ def groupby_chunk(
 
 
 def _combine_one(values: list, func, nlevels, opts):
+    if func == "nunique" and len(values) == 1:
+        return values[0]  # one chunk's (keys..., value) pairs are distinct already
     both = concat_frames(values)  # categorical keys keep the union of categories
     levels = list(range(nlevels))
     kw = {"sort": False, "dropna": opts.get("dropna", True), "observed": True}
@@ -290,6 +294,15 @@ def _finish_one(value, func, nlevels, ddof):
         keys = list(range(nlevels))
         counted = pd.Series(present.astype("int64"), index=index)
         return counted.groupby(level=keys, sort=False, dropna=False, observed=True).sum()
+    n = len(codes)
+    space = int(codes.max()) + 1 if n else 0
+    if space <= 4 * n + 1024:  # dense codes: no hashing
+        first = np.full(space, n, dtype=np.intp)
+        first[codes[::-1]] = np.arange(n - 1, -1, -1)
+        seen = np.flatnonzero(first < n)
+        order = seen[np.argsort(first[seen], kind="stable")]  # first appearance
+        counts = np.bincount(codes, weights=present, minlength=space)[order].astype("int64")
+        return pd.Series(counts, index=index.droplevel(-1)[first[order]])
     groups, uniques = pd.factorize(codes)  # groups in order of first appearance
     first = np.empty(len(uniques), dtype=np.intp)
     first[groups[::-1]] = np.arange(len(groups) - 1, -1, -1)
@@ -297,10 +310,29 @@ def _finish_one(value, func, nlevels, ddof):
     return pd.Series(counts, index=index.droplevel(-1)[first])
 
 
-def groupby_aggregate(parts, *, specs, nlevels, opts, outputs, labels, series_name, sort, ddof):
-    """The final groupby result from the merged intermediates."""
+def groupby_aggregate(
+    parts,
+    *,
+    specs,
+    nlevels,
+    opts,
+    outputs,
+    labels,
+    series_name,
+    sort,
+    ddof,
+    min_count=0,
+    counted=None,
+):
+    """The final groupby result from the merged intermediates; ``counted``
+    maps sums and products to the counts ``min_count`` is checked against."""
     merged = groupby_combine(parts, specs=specs, nlevels=nlevels, opts=opts)
     finished = {k: _finish_one(v, specs[k][1], nlevels, ddof) for k, v in merged.items()}
+    for k, count in (counted or {}).items():
+        value = finished[k]
+        if value.dtype.kind in "iub":  # missing values may appear: one dtype for all partitions
+            value = value.astype("float64")
+        finished[k] = value.where(finished[count] >= min_count)
     columns = [finished[k] for k in outputs]
     if len(columns) == 1:
         result = columns[0].to_frame()
@@ -315,6 +347,96 @@ def groupby_aggregate(parts, *, specs, nlevels, opts, outputs, labels, series_na
     if series_name is not False:
         return result.iloc[:, 0].rename(series_name)
     return result
+
+
+# ------------------------------------------------------------- group keys
+
+_KEY = "__shoal_key_{}__"
+
+
+def _index_level(part, level):
+    return pd.Series(part.index.get_level_values(level), index=part.index)
+
+
+def name_key_levels(part, names: dict):
+    """``part`` with index levels named by ``names`` (key columns added for
+    the grouping -> the names pandas gives those levels).
+
+    >>> s = pd.Series([1], index=pd.Index(["a"], name="__shoal_key_0__"))
+    >>> name_key_levels(s, {"__shoal_key_0__": "k"}).index.name
+    'k'
+    """
+    index = part.index
+    wanted = [names.get(n, n) if isinstance(n, str) else n for n in index.names]
+    if wanted == list(index.names):
+        return part
+    return part.set_axis(index.set_names(wanted), axis=0)
+
+
+def resolve_keys(frame, by, level) -> tuple:
+    """``(frame, key columns, names)``: every grouping pandas accepts as
+    columns of ``frame``. Column names stay; a Series that is a column of
+    ``frame`` becomes that column (pandas then leaves it out of the values);
+    other Series (``df.a > 2``, another column's values) and index levels
+    (``level=`` or a name in ``by``) become added columns ``__shoal_key_i__``
+    whose result levels ``names`` maps back to what pandas calls them.
+
+    >>> import shoal.dataframe as sd
+    >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), npartitions=1)
+    >>> resolve_keys(df, [df.a, df.b > 3], None)[1:]
+    (['a', '__shoal_key_1__'], {'__shoal_key_1__': 'b'})
+    """
+    from shoal.dataframe.expr import Projection, align, check_aligned
+    from shoal.dataframe.series import Series
+
+    single = level is None and not isinstance(by, list)
+    if level is not None:
+        items: list = [("level", x) for x in (level if isinstance(level, list) else [level])]
+    else:
+        items = [("by", x) for x in (by if isinstance(by, list) else [by])]
+    columns = set(frame.columns)
+    index_names = [n for n in frame._meta.index.names if n is not None]
+    keys: list = []
+    added: dict = {}
+    names: dict = {}
+    for j, (kind, item) in enumerate(items):
+        temp = _KEY.format(j)
+        if isinstance(item, Series):
+            expr = item.expr
+            if (
+                isinstance(expr, Projection)
+                and expr.frame._name == frame.expr._name
+                and not isinstance(expr.columns_, list)
+            ):
+                keys.append(expr.columns_)
+                continue
+            added[temp], names[temp] = item, item.name
+        elif kind == "level" or (item not in columns and item in index_names):
+            nlevels = frame._meta.index.nlevels
+            if isinstance(item, int) and not -nlevels <= item < nlevels:
+                raise IndexError(f"groupby: level {item} out of range for {nlevels} level(s)")
+            if not isinstance(item, int) and item not in index_names:
+                raise KeyError(f"groupby: no index level named {item!r}; levels: {index_names}")
+            meta = frame._meta.index.get_level_values(item)
+            added[temp] = frame.map_partitions(
+                _index_level, item, meta=pd.Series([], dtype=meta.dtype, index=frame._meta.index)
+            )
+            names[temp] = meta.name
+        else:
+            frame._check_columns([item], "groupby")
+            keys.append(item)
+            continue
+        keys.append(temp)
+    if added:
+        base, *values = align(frame.expr, *[v.expr for v in added.values()])
+        check_aligned(base, *values, what="groupby by a Series")
+        if base is not frame.expr:
+            from shoal.dataframe.collection import new_collection
+
+            frame = new_collection(base)
+            added = dict(zip(added, map(new_collection, values)))
+        frame = frame.assign(**added)
+    return frame, keys[0] if single else keys, names
 
 
 # ---------------------------------------------------------------------- API
@@ -353,37 +475,45 @@ class GroupBy:
         observed: bool = True,
         selection=None,
         as_index: bool = True,
+        group_keys: bool = True,
     ):
-        from shoal.dataframe.collection import new_collection
-        from shoal.dataframe.series import Series
-
         if (by is None) == (level is None):
             raise TypeError("groupby needs exactly one of by= or level=")
-        if not as_index and (by is None or isinstance(by, Series)):
-            raise TypeError("groupby(as_index=False) needs by= column names")
         self._as_index = bool(as_index)
-        self._frame = frame
-        self._by_series = None
-        self._by = None
-        self._level = level
-        if isinstance(by, Series):
-            from shoal.dataframe.expr import align, check_aligned
-
-            base, by_expr = align(frame.expr, by.expr)
-            check_aligned(base, by_expr, what="groupby by a Series")
-            if base is not frame.expr:
-                frame = new_collection(base)
-                by = new_collection(by_expr)
-            self._frame = frame
-            self._by_series = by
-        elif by is not None:
-            by_list = by if isinstance(by, list) else [by]
-            frame._check_columns(by_list, "groupby")
-            self._by = by
+        self._frame, self._by, self._key_names = resolve_keys(frame, by, level)
         self._sort = sort
         self._dropna = dropna
         self._observed = observed
         self._selection = selection
+        self._group_keys = bool(group_keys)
+
+    def _grouping(self) -> dict:
+        """The keyword arguments that rebuild this grouping on the resolved frame."""
+        return {
+            "by": self._by,
+            "sort": self._sort,
+            "dropna": self._dropna,
+            "observed": self._observed,
+            "as_index": self._as_index,
+            "group_keys": self._group_keys,
+        }
+
+    def _named_keys(self, coll):
+        """``coll`` with the key levels of its index named as pandas names
+        them (a Series key after the Series, an index level after itself)."""
+        if not self._key_names:
+            return coll
+        from shoal.dataframe.collection import new_collection
+        from shoal.dataframe.expr import map_partitions_expr
+
+        expr = map_partitions_expr(
+            name_key_levels,
+            coll.expr,
+            names=self._key_names,
+            label="groupby-keys",
+            passthrough=True,
+        )
+        return new_collection(expr)
 
     # ----------------------------------------------------------- selection
 
@@ -391,27 +521,18 @@ class GroupBy:
         cols = key if isinstance(key, list) else [key]
         self._frame._check_columns(cols, "groupby selection")
         cls = GroupBy if isinstance(key, list) else SeriesGroupBy
-        return cls(
-            self._frame,
-            by=self._by if self._by_series is None else self._by_series,
-            level=self._level,
-            sort=self._sort,
-            dropna=self._dropna,
-            observed=self._observed,
-            selection=key,
-            as_index=self._as_index,
-        )
+        out = cls(self._frame, selection=key, **self._grouping())
+        out._key_names = self._key_names
+        return out
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in self._frame.columns:
+        if name in self._frame.columns and name not in self._key_names:
             return self[name]
         raise AttributeError(f"'GroupBy' object has no attribute {name!r}")
 
     def _key_columns(self) -> list:
-        if self._by is None:
-            return []
         return self._by if isinstance(self._by, list) else [self._by]
 
     def _value_columns(self) -> list:
@@ -422,10 +543,18 @@ class GroupBy:
 
     # -------------------------------------------------------- aggregation
 
-    def _normalize(self, arg, named):
+    def _normalize(self, arg, named, numeric_only: bool = False):
         """``(entries, labels, series_name)``: entries are (column, func)."""
         values = self._value_columns()
         series_sel = isinstance(self, SeriesGroupBy)
+        if numeric_only:
+            numeric = self._frame._meta[values].select_dtypes(include=["number", "bool"]).columns
+            if series_sel and len(numeric) < len(values):
+                raise TypeError(
+                    f"numeric_only=True with a column of dtype "
+                    f"{self._frame._meta[values[0]].dtype}: select a numeric column"
+                )
+            values = list(numeric)
         if named:
             entries, labels = [], []
             for name, spec in named.items():
@@ -465,15 +594,27 @@ class GroupBy:
         return [(c, arg) for c in values], values, False
 
     def agg(
-        self, arg=None, split_every: int | None = None, split_out: int = 1, ddof: int = 1, **named
+        self,
+        arg=None,
+        split_every: int | None = None,
+        split_out: int = 1,
+        ddof: int = 1,
+        numeric_only: bool = False,
+        min_count: int = 0,
+        **named,
     ):
         """Aggregate with a name (``"sum"``), an ``Aggregation``, a list, a dict
-        ``{column: func or [funcs]}`` or named aggregations ``out=(col, func)``."""
+        ``{column: func or [funcs]}`` or named aggregations ``out=(col, func)``.
+        ``numeric_only`` aggregates only the numeric (and boolean) columns;
+        ``min_count``: a ``sum``/``prod`` of fewer present values is missing
+        (such results are float64 in every partition)."""
         from shoal.dataframe.collection import new_collection
 
         if arg is None and not named:
             raise TypeError("agg needs a function, a list, a dict or name=(column, func)")
-        entries, labels, series_name = self._normalize(arg, named)
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 0:
+            raise ValueError(f"min_count must be an integer >= 0, got {min_count!r}")
+        entries, labels, series_name = self._normalize(arg, named, numeric_only)
         for _, func in entries:
             if not isinstance(func, Aggregation) and func not in _KNOWN:
                 raise ValueError(
@@ -481,8 +622,8 @@ class GroupBy:
                     "shoal.dataframe.Aggregation"
                 )
         specs: dict = {}
-        outputs = []
-        for col, func in entries:
+
+        def spec_key(col, func) -> int:
             key = next(
                 (
                     k
@@ -496,7 +637,14 @@ class GroupBy:
             if key is None:
                 key = len(specs)
                 specs[key] = (col, func)
-            outputs.append(key)
+            return key
+
+        outputs = [spec_key(col, func) for col, func in entries]
+        counted = {  # min_count: the count of present values of each sum and prod
+            spec_key(col, func): spec_key(col, "count")
+            for col, func in entries
+            if min_count > 0 and col is not None and func in ("sum", "prod")
+        }
         if not isinstance(split_out, int) or split_out < 1:
             raise ValueError(f"split_out must be a positive integer, got {split_out!r}")
         sort = self._sort
@@ -507,7 +655,6 @@ class GroupBy:
         nlevels = self._nlevels()
         chunk_kw = {
             "by": self._by,
-            "level": self._level,
             "opts": opts,
             "specs": specs,
             "split_out": split_out,
@@ -522,16 +669,13 @@ class GroupBy:
             "series_name": series_name,
             "sort": sort and not sort_across,
             "ddof": ddof,
+            "min_count": min_count,
+            "counted": counted,
         }
         meta = self._meta(chunk_kw, agg_kw)
         if sort_across:
             check_sortable_keys(meta)
-        needed = None
-        if self._by_series is None and self._level is None:
-            needed = list(
-                dict.fromkeys(self._key_columns() + [c for c, _ in entries if c is not None])
-            )
-        others = (self._by_series.expr,) if self._by_series is not None else ()
+        needed = list(dict.fromkeys(self._key_columns() + [c for c, _ in entries if c is not None]))
         expr = reduction(
             self._frame.expr,
             groupby_chunk,
@@ -543,7 +687,6 @@ class GroupBy:
             chunk_kwargs=chunk_kw,
             kwargs={**agg_kw},
             needed=needed,
-            others=others,
             split_out=split_out,
         )
         result: Any
@@ -553,6 +696,7 @@ class GroupBy:
             result = new_collection(Partitioned(expr, None, split_out))
         else:
             result = new_collection(expr)
+        result = self._named_keys(result)
         if self._as_index:
             return result
         if arg == "size" and not named:  # pandas names the counts "size"
@@ -562,19 +706,14 @@ class GroupBy:
     aggregate = agg
 
     def _nlevels(self) -> int:
-        if self._by_series is not None:
-            return 1
-        if self._level is not None:
-            return len(self._level) if isinstance(self._level, list) else 1
         return len(self._key_columns())
 
     def _meta(self, chunk_kw, agg_kw):
         from shoal.dataframe.meta import MetaInferenceError
 
         fake = meta_nonempty(self._frame._meta)
-        by_part = meta_nonempty(self._by_series._meta) if self._by_series is not None else None
         try:
-            chunk = groupby_chunk(fake, by_part, **{**chunk_kw, "split_out": 1})
+            chunk = groupby_chunk(fake, **{**chunk_kw, "split_out": 1})
             out = groupby_aggregate([chunk], **{**agg_kw, "sort": False})
         except Exception as e:
             raise MetaInferenceError(
@@ -648,8 +787,6 @@ class GroupBy:
             and not kwargs
             and npartitions is None
             and shuffle_method is None
-            and self._by is not None
-            and self._by_series is None
             and self._as_index
         ):
             from shoal.dataframe.collection import new_collection
@@ -661,8 +798,19 @@ class GroupBy:
         )
 
     def _scan(self, method: str, args: tuple, npartitions, shuffle_method):
-        from shoal.dataframe.grouped import run_grouped
+        from shoal.dataframe.group_scans import GROUP_SCANS, group_scan
+        from shoal.dataframe.grouped import _options, grouped_meta, run_grouped
 
+        in_place = method in GROUP_SCANS and args in ((), (True,))  # cumcount(ascending=True)
+        if in_place and npartitions is None and shuffle_method is None:
+            # rows stay in their partitions, in order (group_scans.py)
+            from shoal.dataframe.collection import new_collection
+
+            meta = grouped_meta(self, method, args, {})
+            expr = group_scan(
+                self._frame.expr, self._by, _options(self), self._selection, method, meta
+            )
+            return new_collection(expr)
         return run_grouped(self, method, args, {}, None, None, npartitions, shuffle_method)
 
     def shift(
@@ -683,6 +831,110 @@ class GroupBy:
     ):
         """Position of each row within its group (0-based), in input order."""
         return self._scan("cumcount", (ascending,), npartitions, shuffle_method)
+
+    # ---- day-one API
+
+    def cumprod(self, npartitions: int | None = None, shuffle_method: str | None = None):
+        """Running product within each group, in input order."""
+        return self._scan("cumprod", (), npartitions, shuffle_method)
+
+    def cummax(self, npartitions: int | None = None, shuffle_method: str | None = None):
+        """Running maximum within each group, in input order."""
+        return self._scan("cummax", (), npartitions, shuffle_method)
+
+    def cummin(self, npartitions: int | None = None, shuffle_method: str | None = None):
+        """Running minimum within each group, in input order."""
+        return self._scan("cummin", (), npartitions, shuffle_method)
+
+    def head(self, n: int = 5, npartitions: int | None = None, shuffle_method: str | None = None):
+        """The first ``n`` rows of each group (rows keep their index labels).
+
+        >>> import shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 1, 2], "v": [1, 2, 3]}), npartitions=2)
+        >>> df.groupby("k").head(1).compute().sort_index().v.tolist()
+        [1, 3]
+        """
+        return self._scan("head", (n,), npartitions, shuffle_method)
+
+    def tail(self, n: int = 5, npartitions: int | None = None, shuffle_method: str | None = None):
+        """The last ``n`` rows of each group (rows keep their index labels)."""
+        return self._scan("tail", (n,), npartitions, shuffle_method)
+
+    def _whole(self, method: str, kwargs: dict, split_out: int, shuffle_method):
+        from shoal.dataframe.group_whole import whole_group_reduce
+
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        return whole_group_reduce(self, method, given, split_out, shuffle_method)
+
+    def median(
+        self, numeric_only: bool = False, split_out: int = 1, shuffle_method: str | None = None
+    ):
+        """Exact median per group (each group gathered whole by a shuffle,
+        ``group_whole.py``).
+
+        >>> import shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 1, 1], "v": [1, 5, 2]}), npartitions=2)
+        >>> df.groupby("k").v.median().compute().tolist()
+        [2.0]
+        """
+        kw = {"numeric_only": True} if numeric_only else {}
+        return self._whole("median", kw, split_out, shuffle_method)
+
+    def idxmin(self, skipna: bool = True, split_out: int = 1, shuffle_method: str | None = None):
+        """Index label of the smallest value per group."""
+        return self._whole("idxmin", {"skipna": skipna}, split_out, shuffle_method)
+
+    def idxmax(self, skipna: bool = True, split_out: int = 1, shuffle_method: str | None = None):
+        """Index label of the largest value per group."""
+        return self._whole("idxmax", {"skipna": skipna}, split_out, shuffle_method)
+
+    def value_counts(
+        self,
+        normalize: bool = False,
+        sort: bool = True,
+        ascending: bool = False,
+        dropna: bool = True,
+        split_out: int = 1,
+        shuffle_method: str | None = None,
+    ):
+        """Counts of distinct values (rows of the selected columns) per group,
+        most frequent first within each group, as pandas."""
+        kw = {"normalize": normalize, "sort": sort, "ascending": ascending, "dropna": dropna}
+        return self._whole("value_counts", kw, split_out, shuffle_method)
+
+    def cov(
+        self,
+        min_periods: int | None = None,
+        ddof: int = 1,
+        numeric_only: bool = False,
+        split_out: int = 1,
+        shuffle_method: str | None = None,
+    ):
+        """Covariance of the columns within each group (a frame per group,
+        indexed by key and column, as pandas)."""
+        self._frame_only("cov")
+        kw = {"min_periods": min_periods, "ddof": ddof, "numeric_only": numeric_only}
+        return self._whole("cov", kw, split_out, shuffle_method)
+
+    def corr(
+        self,
+        method: str = "pearson",
+        min_periods: int = 1,
+        numeric_only: bool = False,
+        split_out: int = 1,
+        shuffle_method: str | None = None,
+    ):
+        """Correlation of the columns within each group (as pandas)."""
+        self._frame_only("corr")
+        kw = {"method": method, "min_periods": min_periods, "numeric_only": numeric_only}
+        return self._whole("corr", kw, split_out, shuffle_method)
+
+    def _frame_only(self, what: str) -> None:
+        if isinstance(self, SeriesGroupBy):
+            raise NotImplementedError(
+                f"SeriesGroupBy.{what}(other) is not supported; group a frame of both "
+                f"columns: df.groupby(key)[[a, b]].{what}()"
+            )
 
 
 class SeriesGroupBy(GroupBy):

@@ -19,10 +19,12 @@ missing key with ``dropna=False``), and the caller uses pandas.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["fast_chunk", "key_labels", "string_codes"]
+__all__ = ["fast_chunk", "nunique_pairs", "key_labels", "string_codes"]
 
 _FUNCS = {"sum", "mean", "count", "size"}
 _MAX_COMBINED = 2**62
@@ -167,6 +169,83 @@ def fast_chunk(
             n = counts[col].astype("float64")
             out[name] = pd.DataFrame({"n": n, "sum": sums[col]}, index=index)
     return out
+
+
+def nunique_pairs(
+    part: pd.DataFrame, keys: list, col: Any, dropna: bool, decoded: dict
+) -> pd.Series | None:
+    """The chunk of ``nunique``: the distinct (keys..., value) pairs of one
+    partition, in order of first appearance, as the index of a Series of
+    ones (the layout of pandas' ``value_counts(dropna=False)`` route, whose
+    counts nothing reads). One hash of an int64 per row instead of pandas'
+    sort of the pairs; None where this route does not apply (a user
+    categorical key or value, a missing key with ``dropna=False``, pair codes
+    beyond int64).
+
+    >>> df = pd.DataFrame({"k": [1, 2, 1, 1], "v": ["x", "y", "x", None]})
+    >>> nunique_pairs(df, ["k"], "v", True, {}).index.tolist()
+    [(1, 'x'), (2, 'y'), (1, nan)]
+    """
+    per_key = []
+    for k in keys:
+        got = _dense_codes(part[k]) if k not in decoded else None
+        got = got or _key_codes(part[k], decoded.get(k))
+        if got is None:
+            return None
+        per_key.append(got)
+    values = _dense_codes(part[col]) if col not in decoded else None
+    values = values or _key_codes(part[col], decoded.get(col))
+    if values is None:
+        return None
+    radix = [max(len(labels), 1) for _, labels in per_key] + [len(values[1]) + 1]
+    if np.prod(np.array(radix, dtype=np.float64)) >= _MAX_COMBINED:
+        return None
+    valid = None
+    for codes, _ in per_key:
+        missing = codes < 0
+        if missing.any():
+            if not dropna:
+                return None
+            valid = ~missing if valid is None else valid & ~missing
+    pair = per_key[0][0]
+    for (codes, _), n in zip(per_key[1:], radix[1:-1]):
+        pair = pair * n + codes
+    pair = pair * radix[-1] + (values[0] + 1)  # a missing value is a value: code 0
+    if valid is not None:
+        pair = pair[valid]
+    rest = pd.unique(pair)
+    codes_out = []
+    for n in reversed(radix):
+        rest, code = np.divmod(rest, n)
+        codes_out.append(code)
+    codes_out.reverse()
+    codes_out[-1] = codes_out[-1] - 1  # back to -1 for a missing value
+    index = pd.MultiIndex(
+        levels=[labels for _, labels in per_key] + [values[1]],
+        codes=codes_out,
+        names=[*keys, col],
+        verify_integrity=False,
+    )
+    return pd.Series(np.ones(len(index), dtype=np.int64), index=index, name="count")
+
+
+def _dense_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """``(codes, labels)`` of a NumPy integer column whose values span at most
+    a few times its length: the value minus the minimum (no hashing; labels
+    the whole span, some unused). None otherwise.
+
+    >>> codes, labels = _dense_codes(pd.Series([7, 5, 7]))
+    >>> codes.tolist(), labels.tolist()
+    ([2, 0, 2], [5, 6, 7])
+    """
+    if s.dtype.kind not in "iu" or len(s) == 0:
+        return None
+    data = s.to_numpy()
+    low, high = int(data.min()), int(data.max())
+    if high - low > 4 * len(data) + 1024:
+        return None
+    labels = pd.Index(np.arange(low, high + 1, dtype=s.dtype), name=s.name)
+    return (data - low).astype(np.int64), labels
 
 
 def _complete(x: pd.Series) -> bool:

@@ -1,6 +1,9 @@
 """Per-group work that needs whole groups: ``groupby(...).apply``,
-``transform``, ``shift``, ``cumsum``, ``cumcount``, and
-``drop_duplicates(split_out=)``.
+``transform``, ``shift``, and ``drop_duplicates(split_out=)``; the
+cumulative functions (``cumsum``, ``cumcount``, ...) too when a shuffle is
+asked for (``npartitions=``, ``shuffle_method=``) or for
+``cumcount(ascending=False)``; otherwise they keep the rows in place
+(``group_scans.py``).
 
 Rows are hash-shuffled on the group keys (``shuffle.py``), so every group
 sits whole in one partition, in its input order (the shuffle is stable);
@@ -28,6 +31,9 @@ from shoal.dataframe.meta import MetaInferenceError, emulate, make_meta
 from shoal.dataframe.shuffle import Partitioned, check_shuffle_method, shuffle_expr
 
 __all__ = ["group_call", "group_apply", "grouped_shuffle", "drop_duplicates_shuffled"]
+
+# per-group methods that pick rows (rows with a missing key are left out, not filled)
+ROW_FILTERS = frozenset({"head", "tail", "nth"})
 
 
 def _grouped(part: Any, by: Any, opts: dict, selection: Any) -> Any:
@@ -82,7 +88,7 @@ def group_call(
         return empty
     grouped = _grouped(part, by, opts, selection)
     if empty is not None and grouped.ngroups == 0:  # only missing keys: missing values
-        return empty.reindex(part.index)
+        return empty if method in ROW_FILTERS else empty.reindex(part.index)
     out = getattr(grouped, method)(*args, **kwargs)
     return out if empty is None else _cast_like(out, empty)
 
@@ -97,11 +103,6 @@ def _cast_like(out: Any, meta: Any) -> Any:
 
 def grouped_shuffle(groupby: Any, npartitions: int | None, shuffle_method: Any) -> Any:
     """The grouped frame hash-shuffled on its key columns, and the keys."""
-    if groupby._by_series is not None or groupby._level is not None:
-        raise NotImplementedError(
-            "groupby(...).apply/transform/shift/cumsum/cumcount group by columns; "
-            "assign the Series or index level as a column first (df.assign(key=...))"
-        )
     frame = groupby._frame
     keys = groupby._key_columns()
     k = frame.npartitions if npartitions is None else npartitions
@@ -117,6 +118,7 @@ def _options(groupby: Any) -> dict:
         "sort": True if sort is None else sort,
         "dropna": groupby._dropna,
         "observed": groupby._observed,
+        "group_keys": groupby._group_keys,
     }
 
 
@@ -151,7 +153,7 @@ def run_grouped(
         else:  # a given meta rarely spells the index (group keys, then the rows')
             given = inferred if given is None else given.set_axis(inferred.index[:0], axis=0)
         applied = map_partitions_expr(run, moved, label="groupby-apply", meta=given, empty=given)
-        return new_collection(applied)
+        return groupby._named_keys(new_collection(applied))
     call = {**common, "method": method, "args": args, "kwargs": kwargs}
     given = grouped_meta(groupby, method, args, kwargs)
     expr: FrameExpr = map_partitions_expr(
@@ -159,7 +161,9 @@ def run_grouped(
     )
     if isinstance(expr._meta, pd.DataFrame) and set(keys) <= set(expr._meta.columns):
         expr = Partitioned(expr, keys, k)
-    return new_collection(expr)
+    out = new_collection(expr)
+    added = [c for c in out.columns if c in groupby._key_names]  # rows picked whole (head)
+    return out[[c for c in out.columns if c not in added]] if added else out
 
 
 def grouped_meta(groupby: Any, method: str, args: tuple, kwargs: dict) -> Any:
@@ -182,8 +186,8 @@ def grouped_meta(groupby: Any, method: str, args: tuple, kwargs: dict) -> Any:
     }
     meta = groupby._frame._meta
     given = emulate(group_call, meta, fname=f"groupby.{method}", nonempty=True, **call)
-    keys = tuple(groupby._key_columns()) if groupby._by_series is None else ()
-    if groupby._dropna and _nullable_keys(meta, keys):
+    keys = tuple(groupby._key_columns())
+    if method not in ROW_FILTERS and groupby._dropna and _nullable_keys(meta, keys):
         given = _widened(given)  # rows with a missing key get a missing value
     return given
 

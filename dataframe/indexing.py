@@ -78,6 +78,49 @@ def _loc_labels(part, labels):
     return part[part.index.isin(labels)]
 
 
+def _loc_between(part, lo, hi):
+    return part[(part.index >= lo) & (part.index <= hi)]
+
+
+def _period_bounds(text: str, tz) -> tuple | None:
+    """First and last instant of the period a date string names, or None."""
+    try:
+        period = pd.Period(text)
+    except (ValueError, TypeError):
+        return None
+    lo, hi = period.start_time, period.end_time
+    return (lo.tz_localize(tz), hi.tz_localize(tz)) if tz is not None else (lo, hi)
+
+
+def _dates_as_slice(key, index: pd.Index):
+    """``key`` with date strings on a datetime index turned into the span
+    they name, as pandas' partial string indexing (``"2000-01"``: all of
+    January). A lone string becomes ``slice(lo, hi, "")`` (the empty step
+    marks it, so unknown divisions can filter by value); a slice with
+    string bounds keeps the whole periods of its ends.
+
+    >>> index = pd.DatetimeIndex([])
+    >>> _dates_as_slice("2000-01", index).stop.strftime("%Y-%m-%d %H:%M:%S")
+    '2000-01-31 23:59:59'
+    >>> _dates_as_slice(slice("2000-01-02", None), index)
+    slice(Timestamp('2000-01-02 00:00:00'), None, None)
+    """
+    if not (isinstance(index, pd.DatetimeIndex) and index.nlevels == 1):
+        return key
+    tz = index.tz
+    if isinstance(key, str):
+        bounds = _period_bounds(key, tz)
+        return key if bounds is None else slice(bounds[0], bounds[1], "")
+    if isinstance(key, slice) and key.step is None:
+        lo, hi = key.start, key.stop
+        if isinstance(lo, str):
+            lo = (_period_bounds(lo, tz) or (lo,))[0]
+        if isinstance(hi, str):
+            hi = (_period_bounds(hi, tz) or (None, hi))[1]
+        return slice(lo, hi)
+    return key
+
+
 class ILocIndexer:
     """``coll.iloc[rows]``, ``df.iloc[rows, cols]`` and ``df.iloc[:, cols]``:
     rows by position (an integer, a slice, a list or array of positions, or
@@ -90,7 +133,7 @@ class ILocIndexer:
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": range(10), "b": 0}), npartitions=3)
-    >>> df.iloc[:, [1]].columns
+    >>> df.iloc[:, [1]].columns.tolist()
     ['b']
     >>> df.iloc[2:9:3].a.compute().tolist()
     [2, 5, 8]
@@ -321,8 +364,11 @@ class LocIndexer:
             key, cols = key
         from shoal.dataframe.series import Series
 
+        key = _dates_as_slice(key, coll._meta.index)
         if isinstance(key, Series):
             out = coll[key]
+        elif isinstance(key, slice) and isinstance(key.start, pd.Timestamp) and key.step == "":
+            out = self._period(key.start, key.stop)
         elif isinstance(key, slice):
             if key.step is not None:
                 raise ValueError("loc slices with a step are not supported")
@@ -341,6 +387,12 @@ class LocIndexer:
         if cols is not None and not (isinstance(cols, slice) and cols == slice(None)):
             out = out[cols]
         return out
+
+    def _period(self, lo, hi):
+        coll = self._coll
+        if coll.known_divisions:
+            return self._slice(lo, hi)
+        return _new(map_partitions_expr(_loc_between, coll.expr, lo, hi, label="loc"))
 
     def _slice(self, lo, hi):
         coll = self._coll

@@ -178,14 +178,18 @@ def salt_copy(part: pd.DataFrame, hot: dict, keys: tuple) -> pd.DataFrame:
     >>> len(salt_copy(pd.DataFrame({"k": [5, 1]}), hot, ("k",)))
     3
     """
+    found = _hot_rows(part, keys, hot)
+    if not found:  # the common case: nothing to copy
+        return part.assign(**{SALT: np.zeros(len(part), dtype=np.int64)})
     copies = np.ones(len(part), dtype=np.int64)
-    salt_lists: list = [(0,)] * len(part)
-    for rows, salts in _hot_rows(part, keys, hot):
+    for rows, salts in found:
         copies[rows] = len(salts)
-        for r in rows.tolist():
-            salt_lists[r] = salts
     out = part.iloc[np.repeat(np.arange(len(part)), copies)]
-    salt = np.fromiter((s for salts in salt_lists for s in salts), dtype=np.int64, count=len(out))
+    salt = np.zeros(len(out), dtype=np.int64)
+    starts = np.cumsum(copies) - copies  # where each input row's copies begin
+    for rows, salts in found:
+        positions = starts[rows][:, None] + np.arange(len(salts))
+        salt[positions.ravel()] = np.tile(np.asarray(salts, dtype=np.int64), len(rows))
     return out.assign(**{SALT: salt})
 
 

@@ -21,15 +21,18 @@ from shoal.core.build import GraphBuilder
 from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.csv import _coerce, _wrapped
+from shoal.dataframe.csv import _coerce, _wrapped, path_column_of, with_path_column
 from shoal.dataframe.expr import FrameExpr
+from shoal.dataframe.meta import make_meta
 from shoal.dataframe.paths import expand_paths
 
 __all__ = ["read_json", "to_json"]
 
 
-def read_json_block(fs, path, offset, length, compression, kwargs, meta):
-    """Parse one block (``length=None``: the whole file)."""
+def read_json_block(fs, path, offset, length, compression, kwargs, meta, path_column=None):
+    """Parse one block (``length=None``: the whole file) and check it
+    against ``meta``: keys it lacks become missing values, a key that
+    ``meta`` does not have is an error naming the file and the column."""
     where = f"read_json {path!r}"
     with fs.open(path, "rb", compression=compression) as f:
         if length is None:
@@ -38,17 +41,26 @@ def read_json_block(fs, path, offset, length, compression, kwargs, meta):
             data = read_block(f, offset, length, delimiter=b"\n")
             where += f" bytes {offset}-{offset + length}"
     if not data.strip():
-        return meta.copy() if meta is not None else pd.DataFrame()
+        empty = meta.copy() if meta is not None else pd.DataFrame()
+        return with_path_column(empty, path, path_column)
     try:
         df = pd.read_json(io.BytesIO(data), **kwargs)
     except Exception as e:
         raise _wrapped(e, where) from e
     if meta is None:
         return df
+    extra = [c for c in df.columns if c not in set(meta.columns)]
+    if extra:
+        raise ValueError(
+            f"{where}: column(s) {extra} are not among the columns {list(meta.columns)} "
+            "the collection was planned with (found in the first block of data, or given "
+            "as meta=); pass meta= naming every column, e.g. "
+            f"meta={{{', '.join(f'{c!r}: dtype' for c in [*meta.columns, *extra])}}}"
+        )
     missing = [c for c in meta.columns if c not in df.columns]
     for c in missing:  # a key absent from every record of this block
         df[c] = pd.Series(pd.NA, index=df.index, dtype="object")
-    return _coerce(df[list(meta.columns)], meta, where)
+    return with_path_column(_coerce(df[list(meta.columns)], meta, where), path, path_column)
 
 
 class ReadJSON(FrameExpr):
@@ -59,6 +71,7 @@ class ReadJSON(FrameExpr):
     kwargs: dict
     meta: Any
     token: str
+    path_column: Any = None
 
     fusable: ClassVar[bool] = True
     _explain_params: ClassVar[tuple[str, ...]] = ("npartitions",)
@@ -69,11 +82,12 @@ class ReadJSON(FrameExpr):
 
     @functools.cached_property
     def _name(self):
-        return f"read-json-{tokenize(self.token, self.kwargs)}"  # the files' token stands for fs
+        path = None if self.path_column is None else self.path_column[0]
+        return f"read-json-{tokenize(self.token, self.kwargs, path)}"  # the token stands for fs
 
     @functools.cached_property
     def _meta(self):
-        return self.meta
+        return with_path_column(self.meta, "", self.path_column)
 
     @functools.cached_property
     def divisions(self):
@@ -82,7 +96,15 @@ class ReadJSON(FrameExpr):
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         path, offset, length, compression = self.blocks[index[0]]
         return Task(
-            read_json_block, self.fs, path, offset, length, compression, self.kwargs, self.meta
+            read_json_block,
+            self.fs,
+            path,
+            offset,
+            length,
+            compression,
+            self.kwargs,
+            self.meta,
+            self.path_column,
         )
 
 
@@ -92,13 +114,19 @@ def read_json(
     blocksize: str | int | None = "64MiB",
     compression: str | None = "infer",
     storage_options: dict | None = None,
+    meta=None,
+    include_path_column: bool | str = False,
     **kwargs,
 ):
     """Read JSON files (a path, glob, URL or list) into a DataFrame.
 
     ``lines=True`` reads one record per line and splits files into blocks
     at newlines; ``lines=False`` reads each file whole (``orient`` and other
-    keywords go to ``pandas.read_json``).
+    keywords go to ``pandas.read_json``). The columns are those of the
+    first block with data, or ``meta=`` (a dict of column -> dtype, or an
+    empty pandas DataFrame); a record with a key outside them is an error
+    naming the file and the key (as Dask), and keys a block lacks are
+    missing values. ``include_path_column`` as in ``read_csv``.
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> pd.DataFrame({"a": [1, 2, 3]}).to_json("memory://doc/j.json", orient="records",
@@ -122,22 +150,33 @@ def read_json(
             blocks.append((f, 0, None, comp))
         else:
             blocks.extend((f, off, size_limit, comp) for off in range(0, size, size_limit))
-    meta = None
-    for block in blocks:
+    if meta is not None:
+        meta = make_meta(meta)
+        if not isinstance(meta, pd.DataFrame):
+            raise TypeError(
+                f"read_json: meta= must describe a DataFrame (a dict of column -> dtype), "
+                f"got {type(meta).__name__}"
+            )
+    for block in blocks if meta is None else ():
         first = read_json_block(fs, *block, opts, None)
         if len(first.columns):
             meta = first.iloc[:0]
             break
     if meta is None:
         raise ValueError(f"read_json: no records found in {files}")
+    path_column = path_column_of(include_path_column, files, meta.columns)
     from shoal.dataframe.collection import new_collection
 
-    return new_collection(ReadJSON(fs, tuple(blocks), opts, meta, tokenize(infos, blocks)))
+    token = tokenize(infos, blocks)
+    return new_collection(ReadJSON(fs, tuple(blocks), opts, meta, token, path_column))
 
 
-def write_json_part(part: pd.DataFrame, i: int, fs, pattern: str, kwargs: dict) -> list[str]:
-    """Write partition ``i`` to ``pattern`` with ``*`` replaced by ``i``."""
-    target = pattern.replace("*", str(i))
+def write_json_part(
+    part: pd.DataFrame, i: int, fs, pattern: str, kwargs: dict, names: tuple | None = None
+) -> list[str]:
+    """Write partition ``i`` to ``pattern`` with ``*`` replaced by ``i``
+    (or by ``names[i]``)."""
+    target = pattern.replace("*", str(i) if names is None else names[i])
     with fs.open(target, "w") as f:
         part.to_json(f, **kwargs)
     return [target]
@@ -150,10 +189,12 @@ def to_json(
     lines: bool = True,
     compute: bool = True,
     storage_options: dict | None = None,
+    name_function=None,
     **kwargs,
 ):
     """Write one JSON file per partition (``*`` in ``path`` becomes the
-    partition number; a path without ``*`` is a directory of ``{i}.part``).
+    partition number, or ``name_function(i)``; a path without ``*`` is a
+    directory of ``{i}.part``).
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2, 3]}), npartitions=2)
@@ -161,6 +202,7 @@ def to_json(
     ['/doc/json-0.json', '/doc/json-1.json']
     """
     from shoal.dataframe.collection import FrameBase
+    from shoal.dataframe.csv import file_names
     from shoal.dataframe.parquet import write_partitions
 
     if not isinstance(df, FrameBase):
@@ -175,5 +217,8 @@ def to_json(
         if parent:
             fs.makedirs(parent, exist_ok=True)
     kwargs = {"orient": orient, "lines": lines, **kwargs}
-    out = write_partitions(df, write_json_part, "to-json", fs=fs, pattern=target, kwargs=kwargs)
+    names = file_names(name_function, df.npartitions, "to_json")
+    out = write_partitions(
+        df, write_json_part, "to-json", fs=fs, pattern=target, kwargs=kwargs, names=names
+    )
     return out.compute() if compute else out

@@ -27,6 +27,7 @@ __all__ = [
     "unknown_categorical",
     "has_known_categories",
     "same_meta",
+    "declared_meta",
 ]
 
 UNKNOWN_CATEGORIES = "__UNKNOWN_CATEGORIES__"
@@ -263,3 +264,25 @@ def _scalar_meta(x: Any) -> Any:
     if isinstance(x, float):
         return np.float64(x)
     return x
+
+
+def declared_meta(meta: Any, like: Any) -> Any:
+    """A ``meta=`` argument of ``map_partitions``/``apply``/``map`` as an
+    empty pandas object. Besides ``make_meta``'s spellings, a dtype alone
+    (``"float64"``) declares a Series of it, named like ``like`` when that
+    is a Series; spellings that are not pandas objects take ``like``'s
+    index (its dtype and names).
+
+    >>> like = pd.Series([], dtype="int64", name="x", index=pd.Index([], name="t"))
+    >>> declared_meta("float64", like)
+    Series([], Name: x, dtype: float64)
+    >>> declared_meta({"a": "f8"}, like).index.name
+    't'
+    """
+    index = like.index if isinstance(like, (pd.DataFrame, pd.Series)) else None
+    if isinstance(meta, (str, np.dtype, pd.api.extensions.ExtensionDtype, type)):
+        name = like.name if isinstance(like, pd.Series) else None
+        return pd.Series(
+            [], dtype=pandas_dtype(meta), name=name, index=index[:0] if index is not None else None
+        )
+    return make_meta(meta, index=index)

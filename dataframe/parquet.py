@@ -29,7 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shoal.core import config
+from shoal.core.annotate import annotate
 from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.io_pacing import io_limits
 from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.tree import split_every_of
@@ -261,9 +263,18 @@ class ReadParquet(FrameExpr):
         schema = self.dataset.full_schema
         table = schema.empty_table().select(list(self.columns_) + self._index)
         meta = table_to_pandas(table, self._index, self._dtypes)
-        if self.categorical:
-            meta = meta.astype({c: unknown_categorical() for c in self.categorical})
+        categorical = self._categorical_columns()
+        if categorical:
+            meta = meta.astype({c: unknown_categorical() for c in categorical})
         return meta
+
+    def _categorical_columns(self) -> tuple:
+        """Columns every partition gives as pandas categoricals: those the
+        optimizer asked for and those stored as dictionaries (categoricals
+        when pandas wrote them), whose categories each partition finds."""
+        schema = self.dataset.full_schema
+        stored = [c for c in self.columns_ if pa.types.is_dictionary(schema.field(c).type)]
+        return tuple(dict.fromkeys([*self.categorical, *stored]))
 
     @functools.cached_property
     def _plan(self) -> list[list[tuple]]:
@@ -400,7 +411,7 @@ class ReadParquet(FrameExpr):
             self.filters,
             dict(ds.hive_types),
             ds.full_schema,
-            tuple(self.categorical),
+            self._categorical_columns(),
             self._dtypes,
         )
 
@@ -432,6 +443,21 @@ class ReadParquet(FrameExpr):
         return None
 
 
+def check_engine(engine: str, what: str) -> None:
+    """Raise unless ``engine`` names pyarrow, the one parquet engine.
+
+    >>> check_engine("fastparquet", "read_parquet")
+    Traceback (most recent call last):
+    ...
+    ValueError: read_parquet: engine='fastparquet' is not supported; shoal reads and writes parquet with pyarrow (pass engine='pyarrow' or leave it out)
+    """
+    if engine not in ("pyarrow", "auto"):
+        raise ValueError(
+            f"{what}: engine={engine!r} is not supported; shoal reads and writes parquet "
+            "with pyarrow (pass engine='pyarrow' or leave it out)"
+        )
+
+
 def read_parquet(
     path,
     columns: list | None = None,
@@ -440,6 +466,9 @@ def read_parquet(
     blocksize: str | int | None = None,
     calculate_divisions: bool = False,
     storage_options: dict | None = None,
+    engine: str = "pyarrow",
+    max_concurrent: int | None = None,
+    max_read_rate: int | float | str | None = None,
 ):
     """Read parquet files into a DataFrame.
 
@@ -452,13 +481,19 @@ def read_parquet(
     uncompressed bytes per partition (config ``dataframe.partition-size``).
     ``calculate_divisions`` makes divisions known from the index column's
     statistics when the partitions are sorted and do not overlap.
+    ``engine``: ``"pyarrow"`` (or ``"auto"``), the only one.
+    ``max_concurrent`` (at most that many reading tasks at once, cluster-wide)
+    and ``max_read_rate`` (bytes per second per process) protect a shared
+    store; see ``shoal.core.io_pacing`` for their config defaults.
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> pd.DataFrame({"a": [1, 2, 3], "b": list("xyz")}).to_parquet("memory://doc/t.parquet")
     >>> sd.read_parquet("memory://doc/t.parquet", filters=[("a", ">", 1)]).b.compute().tolist()
     ['y', 'z']
     """
+    check_engine(engine, "read_parquet")
     fs, files, root = _expand(path, storage_options)
+    fs, io_annotations = io_limits(fs, max_concurrent, max_read_rate, "read_parquet")
     dataset = ParquetDataset(fs, files, root)
     names = dataset.full_schema.names
     if index is None:
@@ -488,18 +523,19 @@ def read_parquet(
             raise KeyError(_missing_message(bad, names, "read_parquet filters"))
         _check_filter_values(filters, dataset.full_schema)
     blocksize = blocksize or config.get("dataframe.partition-size")
-    return new_collection(
-        ReadParquet(
-            dataset,
-            columns,
-            filters,
-            tuple(index_cols),
-            blocksize,
-            calculate_divisions,
-            list(columns),
-            filters,
+    with annotate(**io_annotations):  # a concurrency pool for the reading tasks
+        return new_collection(
+            ReadParquet(
+                dataset,
+                columns,
+                filters,
+                tuple(index_cols),
+                blocksize,
+                calculate_divisions,
+                list(columns),
+                filters,
+            )
         )
-    )
 
 
 # -------------------------------------------------------------------- write
@@ -556,15 +592,20 @@ def to_parquet(
     compute: bool = True,
     compression: str = "snappy",
     storage_options: dict | None = None,
+    engine: str = "pyarrow",
+    max_concurrent: int | None = None,
 ):
-    """Write ``part.{i}.parquet`` per partition into the directory ``path``.
+    """Write ``part.{i}.parquet`` per partition into the directory ``path``
+    (with pyarrow, the one ``engine``).
 
     ``write_index`` defaults to writing the index when it has a name.
     ``partition_on`` writes ``column=value`` subdirectories. An existing
     directory holding parquet files is an error unless ``overwrite=True``
     (which deletes it first), so stale files are never read back with new
     ones. ``compute=False`` returns a Scalar that writes when computed. The
-    result is the list of written files.
+    result is the list of written files. ``max_concurrent``: at most that many
+    writing tasks at once, cluster-wide (default: config ``io.max-concurrent``
+    for the path's protocol).
 
     >>> import pandas as pd, shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2, 3]}), npartitions=2)
@@ -577,6 +618,7 @@ def to_parquet(
 
     if not isinstance(df, DataFrame):
         raise TypeError(f"to_parquet expects a shoal DataFrame, got {type(df).__name__}")
+    check_engine(engine, "to_parquet")
     fs, _ = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
     root = fs._strip_protocol(str(path)).rstrip("/")
     partition_on = [partition_on] if isinstance(partition_on, str) else list(partition_on or [])
@@ -594,17 +636,19 @@ def to_parquet(
             )
     fs.makedirs(root, exist_ok=True)
     schema = pa.Schema.from_pandas(meta, preserve_index=write_index)
-    out = write_partitions(
-        df,
-        write_parquet_part,
-        "to-parquet",
-        fs=fs,
-        path=root,
-        partition_on=partition_on,
-        write_index=write_index,
-        schema=schema,
-        compression=compression,
-    )
+    _, io_annotations = io_limits(fs, max_concurrent, None, "to_parquet")
+    with annotate(**io_annotations):  # a concurrency pool for the writing tasks
+        out = write_partitions(
+            df,
+            write_parquet_part,
+            "to-parquet",
+            fs=fs,
+            path=root,
+            partition_on=partition_on,
+            write_index=write_index,
+            schema=schema,
+            compression=compression,
+        )
     return out.compute() if compute else out
 
 

@@ -14,7 +14,8 @@ from shoal.dataframe import reductions as red
 from shoal.dataframe.accessors import Accessor, CatAccessor
 from shoal.dataframe.collection import Elementwise, FrameBase, first_partition, new_collection
 from shoal.dataframe.expr import Filter, align, check_aligned, map_partitions_expr
-from shoal.dataframe.meta import make_meta
+from shoal.dataframe.meta import declared_meta
+from shoal.dataframe.monotonic import MonotonicMethods
 from shoal.dataframe.reduction_methods import check_split_out
 
 __all__ = ["Series", "Index", "Scalar"]
@@ -24,7 +25,13 @@ def _map_values(s, arg, na_action):
     return s.map(arg, na_action=na_action)
 
 
-class Series(Elementwise):
+def _apply_values(s, func, args, empty, **kwargs):
+    if len(s) == 0 and empty is not None:  # pandas types an empty result by guessing
+        return empty
+    return s.apply(func, args=args, **kwargs)
+
+
+class Series(MonotonicMethods, Elementwise):
     """A partitioned pandas Series.
 
     >>> import shoal.dataframe as sd
@@ -76,7 +83,7 @@ class Series(Elementwise):
 
     def map(self, arg, na_action=None, meta=None):
         """Map values through a function, dict or Series."""
-        given = None if meta is None else make_meta(meta)
+        given = None if meta is None else declared_meta(meta, self._meta)
         return new_collection(
             map_partitions_expr(
                 _map_values,
@@ -87,6 +94,36 @@ class Series(Elementwise):
                 label="map",
                 nonempty=True,
                 enforce=True,
+            )
+        )
+
+    # ---- day-one API
+
+    def apply(self, func: Callable, convert_dtype=None, args: tuple = (), meta=None, **kwargs):
+        """``func`` on every value, as pandas' ``Series.apply`` per partition;
+        ``meta`` (a dtype, a ``(name, dtype)`` tuple, an empty pandas object)
+        skips inferring the result type on fake values.
+
+        >>> import shoal.dataframe as sd
+        >>> s = sd.from_pandas(pd.Series([1, 2, 3], name="v"), npartitions=2)
+        >>> s.apply(lambda x: x * 10, meta="int64").compute().tolist()
+        [10, 20, 30]
+        """
+        if convert_dtype is not None:
+            raise TypeError("Series.apply: convert_dtype= was removed from pandas; drop it")
+        given = None if meta is None else declared_meta(meta, self._meta)
+        return new_collection(
+            map_partitions_expr(
+                _apply_values,
+                self._expr,
+                func,
+                args,
+                given,
+                meta=given,
+                label="apply",
+                nonempty=True,
+                enforce=given is not None,
+                **kwargs,
             )
         )
 
@@ -225,8 +262,9 @@ class Series(Elementwise):
         sort: bool | None = None,
         dropna: bool = True,
         observed: bool = True,
+        group_keys: bool = True,
     ):
-        """Group the Series by an aligned Series or index levels."""
+        """Group the Series by aligned Series or index levels."""
         from shoal.dataframe.groupby import SeriesGroupBy
 
         unnamed = self.name is None
@@ -239,6 +277,7 @@ class Series(Elementwise):
             dropna=dropna,
             observed=observed,
             selection="__series__" if unnamed else self.name,
+            group_keys=group_keys,
         )
         grouped._result_name = None if unnamed else self.name
         return grouped
@@ -288,7 +327,7 @@ class Series(Elementwise):
         return out.rename(None) if name is None else out
 
 
-class Index(FrameBase):
+class Index(MonotonicMethods, FrameBase):
     """The index of a partitioned collection.
 
     >>> import shoal.dataframe as sd

@@ -8,6 +8,7 @@ of output partitions. Lowering picks the method (``resolve_method``)::
 
     Shuffle(frame, assign, k)  --lower-->  TaskShuffle   (shuffle_tasks.py)
                                            DiskShuffle   (shuffle_disk.py)
+                                           P2PShuffle    (shuffle_p2p.py, on a cluster)
 
 Assignment kernels (``assign(part, i, **kwargs) -> int array``, ``i`` the
 input partition number):
@@ -27,8 +28,8 @@ Each node also says how its output is partitioned (``output_partitioning``):
 ``("hash", columns, k)`` after a hash shuffle on columns, so a join on those
 columns with ``k`` partitions does not shuffle that side again.
 
-Settings: ``dataframe.shuffle.method`` (``"tasks"``, ``"disk"`` or None for
-automatic), ``dataframe.shuffle.max-branch`` (the fan-out of one stage of the
+Settings: ``dataframe.shuffle.method`` (``"tasks"``, ``"disk"``, ``"p2p"`` or
+None for automatic), ``dataframe.shuffle.max-branch`` (the fan-out of one stage of the
 tasks method) and ``dataframe.shuffle.directory`` (where the disk method
 writes; None for the system's temporary directory). Every shuffling operation
 also takes ``shuffle_method=``.
@@ -61,14 +62,15 @@ __all__ = [
     "METHODS",
 ]
 
-METHODS = ("tasks", "disk")
+METHODS = ("tasks", "disk", "p2p")
 
 config.update_defaults(
     {"dataframe": {"shuffle": {"method": None, "max-branch": 32, "directory": None}}},
     {
         "dataframe.shuffle.method": "How shuffles move rows: 'tasks' (in the task graph, "
-        "in memory), 'disk' (shard files in a temporary directory, bounded memory) or None "
-        "to choose automatically (tasks on a distributed Client, disk when the input's "
+        "in memory), 'disk' (shard files in a temporary directory, bounded memory), 'p2p' "
+        "(straight between the workers of a distributed Client, on their disks) or None "
+        "to choose automatically (p2p on a distributed Client, disk when the input's "
         "estimated size exceeds half the available memory).",
         "dataframe.shuffle.max-branch": "Most partitions one task of a tasks shuffle "
         "splits into or gathers from; more partitions take several stages.",
@@ -199,15 +201,15 @@ def check_shuffle_method(method: Any) -> Any:
 
     >>> check_shuffle_method("disk")
     'disk'
-    >>> check_shuffle_method("p2p")
+    >>> check_shuffle_method("rows")
     Traceback (most recent call last):
     ...
-    ValueError: shuffle_method must be one of 'tasks', 'disk' or None (automatic), got 'p2p'
+    ValueError: shuffle_method must be one of 'tasks', 'disk', 'p2p' or None (automatic), got 'rows'
     """
     if method in (None, "auto") or method in METHODS:
         return None if method == "auto" else method
     raise ValueError(
-        f"shuffle_method must be one of 'tasks', 'disk' or None (automatic), got {method!r}"
+        f"shuffle_method must be one of 'tasks', 'disk', 'p2p' or None (automatic), got {method!r}"
     )
 
 
@@ -236,10 +238,23 @@ def _local_scheduler() -> bool:
     return any(get is g for g in BACKENDS.values())
 
 
+def _cluster_scheduler() -> bool:
+    """Whether the default backend moves data between its workers itself (the
+    ``"exchange"`` service of ``shoal.core.services``: a distributed Client)."""
+    from shoal.core.base import get_scheduler
+    from shoal.core.services import backend_offers
+
+    try:
+        get = get_scheduler()
+    except Exception:
+        return False
+    return backend_offers(get, "exchange")
+
+
 def resolve_method(method: Any, frame: FrameExpr) -> str:
     """The method a shuffle of ``frame`` runs with: ``method``, else config
-    ``dataframe.shuffle.method``, else automatic: ``tasks`` on a distributed
-    Client, ``disk`` when the input's estimated size exceeds half the
+    ``dataframe.shuffle.method``, else automatic: ``p2p`` on a distributed
+    Client, ``tasks`` on other backends that are not local, ``disk`` when the input's estimated size exceeds half the
     available memory, ``tasks`` otherwise.
 
     >>> from shoal.dataframe.expr import FromPandas
@@ -249,8 +264,16 @@ def resolve_method(method: Any, frame: FrameExpr) -> str:
     method = check_shuffle_method(method)
     if method is None:
         method = check_shuffle_method(config.get("dataframe.shuffle.method"))
+    cluster = _cluster_scheduler()
+    if method == "p2p" and not cluster:
+        raise ValueError(
+            "shuffle_method='p2p' sends rows between the workers of a cluster: it needs a "
+            "shoal.distributed Client (use 'tasks' or 'disk' elsewhere)"
+        )
     if method is not None:
         return method
+    if cluster:
+        return "p2p"
     if not _local_scheduler():
         return "tasks"
     from shoal.dataframe.sizes import estimate_bytes
@@ -308,26 +331,21 @@ def output_partitioning(expr: Expr) -> tuple | None:
 # ------------------------------------------------------------- the node
 
 
-class Shuffle(FrameExpr):
-    """Rows of ``frame`` moved to ``npartitions_out`` partitions by
-    ``assign(part, i, **kwargs)``; the method is chosen when lowered
-    (module docstring). ``keys`` lists the columns ``assign`` reads.
+class ShuffledRows(FrameExpr):
+    """What every shuffle node shares (``Shuffle`` and the nodes of its
+    methods): the input's meta, unknown divisions, the partitioning that
+    ``assign`` leaves, the columns it needs (``keys`` and what is asked
+    for), and projections pushed below it.
 
-    >>> from shoal.dataframe.expr import FromPandas
-    >>> e = shuffle_expr(FromPandas.of(pd.DataFrame({"a": [1, 2, 3]}), 2), ("a",), 3)
-    >>> e.npartitions, type(e.lower()).__name__
-    (3, 'TaskShuffle')
+    >>> issubclass(Shuffle, ShuffledRows)
+    True
     """
 
     frame: FrameExpr
     assign: Callable
     kwargs: dict
     npartitions_out: int
-    keys: tuple = ()
-    method: Any = None
-    max_branch: Any = None
-
-    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions_out",)
+    keys: tuple
 
     @functools.cached_property
     def _meta(self) -> Any:
@@ -336,11 +354,6 @@ class Shuffle(FrameExpr):
     @functools.cached_property
     def divisions(self) -> tuple:
         return (None,) * (self.npartitions_out + 1)
-
-    def _explain_args(self) -> str:
-        return _describe(self.assign, self.kwargs, self.npartitions_out) + (
-            f", method={self.method}" if self.method else ""
-        )
 
     def _output_partitioning(self) -> tuple | None:
         return _partitioning(self.assign, self.kwargs)
@@ -353,11 +366,37 @@ class Shuffle(FrameExpr):
     def _simplify_up(self, parent, dependents):
         return push_projection(self, parent, dependents)
 
+
+class Shuffle(ShuffledRows):
+    """Rows of ``frame`` moved to ``npartitions_out`` partitions by
+    ``assign(part, i, **kwargs)``; the method is chosen when lowered
+    (module docstring). ``keys`` lists the columns ``assign`` reads.
+
+    >>> from shoal.dataframe.expr import FromPandas
+    >>> e = shuffle_expr(FromPandas.of(pd.DataFrame({"a": [1, 2, 3]}), 2), ("a",), 3)
+    >>> e.npartitions, type(e.lower()).__name__
+    (3, 'TaskShuffle')
+    """
+
+    keys: tuple = ()
+    method: Any = None
+    max_branch: Any = None
+
+    _explain_params: ClassVar[tuple[str, ...]] = ("npartitions_out",)
+
+    def _explain_args(self) -> str:
+        return _describe(self.assign, self.kwargs, self.npartitions_out) + (
+            f", method={self.method}" if self.method else ""
+        )
+
     def _lower(self):
         from shoal.dataframe.shuffle_disk import DiskShuffle
+        from shoal.dataframe.shuffle_p2p import P2PShuffle
         from shoal.dataframe.shuffle_tasks import TaskShuffle
 
         method = resolve_method(self.method, self.frame)
+        if method == "p2p":
+            return P2PShuffle(self.frame, self.assign, self.kwargs, self.npartitions_out, self.keys)
         if method == "disk":
             return DiskShuffle(
                 self.frame, self.assign, self.kwargs, self.npartitions_out, self.keys

@@ -29,7 +29,6 @@ other processes never remove it by release, only by the marker count.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import pickle
@@ -46,8 +45,7 @@ from shoal.core import config
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
 from shoal.dataframe.concat import concat_frames
-from shoal.dataframe.expr import FrameExpr
-from shoal.dataframe.shuffle import _describe, _partitioning, push_projection
+from shoal.dataframe.shuffle import ShuffledRows, _describe
 from shoal.dataframe.shuffle_tasks import split_by_target
 
 __all__ = ["DiskShuffle", "ShuffleDirectory", "write_frame", "read_frame"]
@@ -193,7 +191,7 @@ def _mark_read(directory: ShuffleDirectory, run: str, j: int, k: int) -> None:
         shutil.rmtree(directory.path, ignore_errors=True)
 
 
-class DiskShuffle(FrameExpr):
+class DiskShuffle(ShuffledRows):
     """The disk method of ``Shuffle`` (module docstring).
 
     >>> import pandas as pd
@@ -206,35 +204,10 @@ class DiskShuffle(FrameExpr):
     [0, 1, 2, 3, 4, 5, 6, 7]
     """
 
-    frame: FrameExpr
-    assign: Callable
-    kwargs: dict
-    npartitions_out: int
-    keys: tuple
-
     fusable: ClassVar[bool] = True
-
-    @functools.cached_property
-    def _meta(self) -> Any:
-        return self.frame._meta
-
-    @functools.cached_property
-    def divisions(self) -> tuple:
-        return (None,) * (self.npartitions_out + 1)
 
     def _explain_args(self) -> str:
         return _describe(self.assign, self.kwargs, self.npartitions_out)
-
-    def _output_partitioning(self) -> tuple | None:
-        return _partitioning(self.assign, self.kwargs)
-
-    def _needed_columns(self, needed):
-        if needed is None:
-            return [(self.frame, None)]
-        return [(self.frame, set(needed) | set(self.keys))]
-
-    def _simplify_up(self, parent, dependents):
-        return push_projection(self, parent, dependents)
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         return True  # each input partition is written by one task

@@ -33,8 +33,7 @@ import numpy as np
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
 from shoal.dataframe.concat import concat_frames
-from shoal.dataframe.expr import FrameExpr
-from shoal.dataframe.shuffle import _describe, _partitioning, push_projection
+from shoal.dataframe.shuffle import ShuffledRows, _describe
 
 __all__ = ["TaskShuffle", "stage_plan", "split_by_target"]
 
@@ -113,7 +112,7 @@ def shuffle_gather(splits: list, d: int, meta: Any) -> Any:
     return _gather(splits, d, meta)[0]
 
 
-class TaskShuffle(FrameExpr):
+class TaskShuffle(ShuffledRows):
     """The tasks method of ``Shuffle`` (module docstring). Output partitions
     are per-partition tasks (``fusable``): work after the shuffle on each
     partition runs in the gathering task.
@@ -128,22 +127,9 @@ class TaskShuffle(FrameExpr):
     [0, 1, 2, 3, 4, 5, 6, 7]
     """
 
-    frame: FrameExpr
-    assign: Callable
-    kwargs: dict
-    npartitions_out: int
-    keys: tuple
     max_branch: int
 
     fusable: ClassVar[bool] = True
-
-    @functools.cached_property
-    def _meta(self) -> Any:
-        return self.frame._meta
-
-    @functools.cached_property
-    def divisions(self) -> tuple:
-        return (None,) * (self.npartitions_out + 1)
 
     def _explain_args(self) -> str:
         stages, branch = self._stages
@@ -151,17 +137,6 @@ class TaskShuffle(FrameExpr):
             _describe(self.assign, self.kwargs, self.npartitions_out)
             + f", stages={stages}, branch={branch}"
         )
-
-    def _output_partitioning(self) -> tuple | None:
-        return _partitioning(self.assign, self.kwargs)
-
-    def _needed_columns(self, needed):
-        if needed is None:
-            return [(self.frame, None)]
-        return [(self.frame, set(needed) | set(self.keys))]
-
-    def _simplify_up(self, parent, dependents):
-        return push_projection(self, parent, dependents)
 
     @functools.cached_property
     def _stages(self) -> tuple[int, int]:

@@ -13,17 +13,29 @@ if "." not in __name__:  # imported as top-level "distributed" from the checkout
 else:
     from shoal.distributed.client import Client, default_client, fire_and_forget
     from shoal.distributed.cluster import LocalCluster
+    from shoal.distributed.dashboard_progress import progress
+    from shoal.distributed.dashboard_report import performance_report
     from shoal.distributed.future import (
         CancelledError,
         ClientClosedError,
         Future,
         as_completed,
+        futures_of,
         wait,
     )
     from shoal.distributed.nanny import Nanny
+    from shoal.distributed.plugins import SchedulerPlugin, WorkerPlugin
+    from shoal.distributed.primitives import Event, Lock, Pub, Queue, Semaphore, Sub, Variable
     from shoal.distributed.scheduler import Scheduler
     from shoal.distributed.scheduler_state import KilledWorker, LostData
     from shoal.distributed.worker import Worker
+    from shoal.distributed.worker_context import (
+        get_client,
+        get_worker,
+        rejoin,
+        secede,
+        worker_client,
+    )
 
     __all__ = [
         "Client",
@@ -31,6 +43,7 @@ else:
         "Future",
         "as_completed",
         "wait",
+        "futures_of",
         "fire_and_forget",
         "default_client",
         "Scheduler",
@@ -40,4 +53,20 @@ else:
         "LostData",
         "CancelledError",
         "ClientClosedError",
+        "progress",
+        "performance_report",
+        "Lock",
+        "Semaphore",
+        "Event",
+        "Variable",
+        "Queue",
+        "Pub",
+        "Sub",
+        "SchedulerPlugin",
+        "WorkerPlugin",
+        "get_client",
+        "get_worker",
+        "secede",
+        "rejoin",
+        "worker_client",
     ]

@@ -27,6 +27,7 @@ import signal
 import sys
 
 from shoal.distributed.memory import parse_memory_limit
+from shoal.distributed.placement import parse_resources
 from shoal.distributed.security import Security
 
 __all__ = ["main", "scheduler_main", "worker_main", "build_parser", "EXIT_CLOSED_REMOTELY"]
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where workers spill results to disk (default: a temporary directory)",
     )
     w.add_argument("--name", default="", help="worker name")
+    w.add_argument(
+        "--resources",
+        default="",
+        help="what each worker offers tasks annotated with resources, e.g. 'GPU=2,FPGA=1' "
+        "(the scheduler runs at most that much at once on it)",
+    )
     w.add_argument("--host", default="127.0.0.1", help="interface the worker listens on")
     w.add_argument(
         "--nanny",
@@ -158,6 +165,7 @@ async def _run_workers(args) -> int:
     """Run the workers until a signal (or until they all end); the exit code is
     1 if a worker closed itself for memory."""
     memory_limit = parse_memory_limit(_number(args.memory_limit), args.nworkers)
+    resources = parse_resources(args.resources)
     security = security_from_args(args)
     host = f"{'tls' if security.tls else 'tcp'}://{args.host}:0"
     stop = asyncio.ensure_future(_until_signal())
@@ -175,6 +183,7 @@ async def _run_workers(args) -> int:
                     memory_limit,
                     listen=host,
                     security=security,
+                    resources=resources,
                 ).start()
             )
         stopped = [asyncio.ensure_future(n.stopped.wait()) for n in nannies]
@@ -198,6 +207,7 @@ async def _run_workers(args) -> int:
                     listen=host,
                     local_directory=args.local_directory,
                     security=security,
+                    resources=resources,
                 ).start()
             )
         if not args.nanny_address:
@@ -224,8 +234,14 @@ def _number(text: str) -> str | float:
 def main(argv: list[str] | None = None) -> int:
     """Run ``scheduler`` or ``worker`` from command-line arguments."""
     args = build_parser().parse_args(argv)
+    # warnings and errors on stderr; the INFO lines that get_worker_logs keeps
+    # (logs.py) stay in the process
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.WARNING)
     logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        level=logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[stderr],
     )
     runner = _run_scheduler if args.command == "scheduler" else _run_workers
     try:

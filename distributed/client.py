@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from shoal.core import config
+from shoal.core.annotate import KNOWN, current_annotations, normalize_annotations
 from shoal.core.base import (
     collections_to_graph,
     finalize_collection,
@@ -46,10 +47,11 @@ from shoal.core.base import (
 from shoal.core.diagnostics.callbacks import active_callbacks
 from shoal.core.graph import flatten_keys, keys_to_refs, pack_results
 from shoal.core.order import order_chunks
-from shoal.core.task import Ref, Task
+from shoal.core.task import Fused, Ref, Task
 from shoal.core.tokenize import tokenize
 from shoal.core.utils import funcname
 from shoal.distributed.batched import BatchedSend
+from shoal.distributed.client_extras import ClientExtras
 from shoal.distributed.comm import AuthenticationError, Comm, CommClosedError, connect
 from shoal.distributed.future import ClientClosedError, Future, KeyState
 from shoal.distributed.graph_codec import FunctionTableEncoder, KeyEncoder
@@ -81,10 +83,106 @@ def default_client() -> Client:
     ...     default_client() is c
     True
     """
-    for c in reversed(_clients):
-        if c.status == "running":
+    running = [c for c in reversed(_clients) if c.status == "running"]
+    for c in running:  # one made with set_as_default=False only if no other is open
+        if c.set_as_default:
             return c
+    if running:
+        return running[0]
     raise ValueError("no shoal.distributed Client is open; create one with Client()")
+
+
+# scheduler keywords of other clients that shoal's does not take: rejected
+# rather than passed on to the user's function
+_UNSUPPORTED = ("fifo_timeout", "actor", "actors", "annotations")
+
+
+def _reject_unsupported(what: str, kwargs: dict) -> None:
+    """Refuse scheduler keywords shoal does not support (``fifo_timeout``...).
+
+    >>> _reject_unsupported("submit", {"fifo_timeout": "1s"})
+    Traceback (most recent call last):
+    ...
+    TypeError: submit: unsupported scheduler keyword 'fifo_timeout' (known: priority, retries, workers, allow_other_workers, resources, concurrency, key, pure); to pass it to the function, bind it with functools.partial
+    """
+    for name in _UNSUPPORTED:
+        if name in kwargs:
+            raise TypeError(
+                f"{what}: unsupported scheduler keyword {name!r} (known: {', '.join(KNOWN)}, "
+                "key, pure); to pass it to the function, bind it with functools.partial"
+            )
+
+
+def _call_annotations(
+    what: str,
+    priority: Any,
+    workers: Any,
+    allow_other_workers: Any,
+    resources: Any,
+    concurrency: Any,
+    retries: Any,
+    context: bool = False,
+) -> dict[str, Any] | None:
+    """The annotations one call gives all its tasks (validated), over those
+    of a ``shoal.annotate`` block in force when ``context``.
+
+    >>> _call_annotations("map", 2, "w1", None, None, None, None)
+    {'priority': 2, 'workers': ('w1',)}
+    """
+    found = normalize_annotations(
+        {
+            "priority": priority,
+            "workers": workers,
+            "allow_other_workers": allow_other_workers,
+            "resources": resources,
+            "concurrency": concurrency,
+            "retries": retries,
+        },
+        what,
+    )
+    if context:
+        outer = current_annotations()
+        if outer:
+            found = {**outer, **found}
+    return found or None
+
+
+class _Annotator:
+    """The ``annotations`` entry of graph messages: for each annotated task,
+    its position in the message and its annotations (its own, over the
+    call's). Task annotations are validated once per distinct dict (tasks of
+    one operation share one); names shoal's scheduler does not know are left out.
+    """
+
+    __slots__ = ("call", "_seen")
+
+    def __init__(self, call: dict[str, Any] | None) -> None:
+        self.call = call
+        self._seen: dict[int, tuple[Any, dict[str, Any] | None]] = {}
+
+    def positions(self, keys: list, nodes: list) -> dict[int, dict[str, Any]]:
+        call = self.call
+        out: dict[int, dict[str, Any]] = {}
+        for i, node in enumerate(nodes):
+            typ = type(node)
+            own = node.annotations if typ is Task or typ is Fused else None
+            if own:
+                ann = self._merged(own, keys[i])
+                if ann:
+                    out[i] = ann
+            elif call:
+                out[i] = call
+        return out
+
+    def _merged(self, own: dict, key: Any) -> dict[str, Any] | None:
+        seen = self._seen.get(id(own))
+        if seen is not None and seen[0] is own:
+            return seen[1]
+        known = {k: v for k, v in own.items() if k in KNOWN}
+        ann = normalize_annotations(known, f"task {key!r}") if known else {}
+        merged = {**self.call, **ann} if self.call else ann
+        self._seen[id(own)] = (own, merged or None)
+        return merged or None
 
 
 def _replace_futures(obj: Any, found: dict) -> Any:
@@ -118,7 +216,7 @@ def _token(base: str, args: tuple) -> str:
     return hashlib.md5(repr((base, args)).encode(), usedforsecurity=False).hexdigest()
 
 
-class Client:
+class Client(ClientExtras):
     """Connect to a cluster (see module docstring).
 
     >>> import shoal
@@ -128,6 +226,10 @@ class Client:
     1024
     6
     """
+
+    # what the workers offer the tasks they run (shoal.core.services): the
+    # dataframe shuffle and array rechunk choose peer-to-peer exchanges here
+    shoal_services = ("exchange",)
 
     def __init__(
         self,
@@ -162,6 +264,7 @@ class Client:
         self.status = "init"
         self.cluster: LocalCluster | None = None
         self._own_cluster = False
+        self._dashboard_link = ""
         self._address = address
         self._cluster_kwargs = {
             "n_workers": n_workers,
@@ -221,6 +324,9 @@ class Client:
         self.scheduler_address = address
         self.pool = ConnectionPool(deserialize=False, security=self.security)
         await self._connect(self.timeout)
+        if self.cluster is None:  # a scheduler elsewhere: ask it for its dashboard
+            info = await self._scheduler_call({"op": "identity"})
+            self._dashboard_link = _reachable_link(str(info.get("dashboard", "")), address)
         self._heartbeat_task = asyncio.ensure_future(self._heartbeats())
         _clients.append(self)
         if self.set_as_default:
@@ -462,6 +568,18 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self.scheduler_address!r} status={self.status}>"
 
+    @property
+    def dashboard_link(self) -> str:
+        """The link to the scheduler's dashboard ("" without one).
+
+        >>> with Client(n_workers=1, processes=False) as c:
+        ...     print(c.dashboard_link.startswith("http://127.0.0.1:"))
+        True
+        """
+        if self.cluster is not None:
+            return self.cluster.dashboard_link
+        return self._dashboard_link
+
     # ------------------------------------------------------------ helpers
 
     def _sync(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -623,24 +741,43 @@ class Client:
         key: Any = None,
         pure: bool = True,
         retries: int | None = None,
+        priority: int | None = None,
+        workers: str | Iterable[str] | None = None,
+        allow_other_workers: bool | None = None,
+        resources: dict[str, float] | None = None,
+        concurrency: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> Future:
         """Run ``func(*args, **kwargs)`` on the cluster; futures among the
         arguments are replaced by their results.
 
+        The keywords above ``**kwargs`` are the scheduler's and never reach
+        ``func`` (pass such names to ``func`` with ``functools.partial``):
+        ``priority`` (higher first), ``workers`` (addresses, names or hosts
+        it must run on), ``allow_other_workers`` (``workers`` only a
+        preference), ``resources`` (``{"GPU": 1}`` held while it runs),
+        ``concurrency`` (``{"pool": n}``: at most n tasks of the pool run at
+        once), ``retries``; a ``shoal.annotate`` block in force adds its own.
+
         >>> with Client(n_workers=1, processes=False) as c:
-        ...     a = c.submit(abs, -5)
-        ...     print(c.submit(max, a, 3).result())
+        ...     a = c.submit(abs, -5, priority=10)
+        ...     print(c.submit(max, a, 3, retries=2).result())
         5
         """
         if not callable(func):
             raise TypeError(f"submit expects a callable first, got {type(func).__name__}")
+        _reject_unsupported("submit", kwargs)
+        annotations = _call_annotations(
+            "submit", priority, workers, allow_other_workers, resources, concurrency, retries, True
+        )
         if key is None:
             key = self._key_for(func, args, kwargs, pure)
         deps: dict = {}
         task = Task(func, *_replace_futures(list(args), deps), **_replace_futures(kwargs, deps))
         future = Future(key, self)
-        self._send_tasks([key], [task], [task.dependencies], [key], retries)
+        self._send_tasks(
+            [key], [task], [task.dependencies], [key], retries, annotations=annotations
+        )
         return future
 
     def map(
@@ -650,16 +787,26 @@ class Client:
         key: Any = None,
         pure: bool = True,
         retries: int | None = None,
+        priority: int | None = None,
+        workers: str | Iterable[str] | None = None,
+        allow_other_workers: bool | None = None,
+        resources: dict[str, float] | None = None,
+        concurrency: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> list[Future]:
-        """``submit`` over zipped iterables, sent to the scheduler in one message.
+        """``submit`` over zipped iterables, sent to the scheduler in one
+        message; the scheduler's keywords (see ``submit``) apply to every task.
 
         >>> with Client(n_workers=1, processes=False) as c:
-        ...     print(c.gather(c.map(pow, [1, 2, 3], [2, 2, 2])))
+        ...     print(c.gather(c.map(pow, [1, 2, 3], [2, 2, 2], concurrency={"io": 2})))
         [1, 4, 9]
         """
         if not callable(func):
             raise TypeError(f"map expects a callable first, got {type(func).__name__}")
+        _reject_unsupported("map", kwargs)
+        annotations = _call_annotations(
+            "map", priority, workers, allow_other_workers, resources, concurrency, retries, True
+        )
         arg_lists = list(zip(*[list(it) for it in iterables]))
         if key is not None and not isinstance(key, str):
             given = list(key)
@@ -700,7 +847,7 @@ class Client:
                 tasks.append(t)
                 deps.append(t.dependencies)
             futures.extend(Future(k, self) for k in keys)
-            self._send_tasks(keys, tasks, deps, keys, retries)
+            self._send_tasks(keys, tasks, deps, keys, retries, annotations=annotations)
         return futures
 
     def _send_tasks(
@@ -711,6 +858,7 @@ class Client:
         wanted: list,
         retries: int | None = None,
         watch: bool = False,
+        annotations: dict[str, Any] | None = None,
     ) -> None:
         """Send tasks: ``keys``/``nodes`` in execution order, ``deps[i]``
         holding positions in ``keys`` (ints) and keys from outside (futures)."""
@@ -719,14 +867,22 @@ class Client:
             (keys[lo : lo + chunk], nodes[lo : lo + chunk], deps[lo : lo + chunk])
             for lo in range(0, max(len(keys), 1), chunk)
         )
-        self._send_chunks(chunks, wanted, retries, watch)
+        self._send_chunks(chunks, wanted, retries, watch, annotations)
 
     def _send_chunks(
-        self, chunks: Iterable, wanted: list, retries: int | None = None, watch: bool = False
+        self,
+        chunks: Iterable,
+        wanted: list,
+        retries: int | None = None,
+        watch: bool = False,
+        annotations: dict[str, Any] | None = None,
     ) -> None:
         """Send a graph in the compact form of ``graph_codec``, one message
         per chunk of ``(keys, nodes, deps)``, each as soon as it is encoded
         (so the cluster starts on the first tasks of a big graph at once).
+
+        Each message carries the annotations of its tasks by position: a
+        task's own (``shoal.annotate``) over the call's ``annotations``.
 
         If producing a chunk raises after earlier ones went out, a last empty
         chunk withdraws them (the scheduler lets go of the whole graph).
@@ -739,6 +895,7 @@ class Client:
             encode = key_enc.encode
             funcs = self._functions
             epoch = self._epoch
+            annotator = _Annotator(annotations)
 
             def message(keys, nodes, deps, first: bool, final: bool) -> dict:
                 msg = {
@@ -753,6 +910,9 @@ class Client:
                     "retries": int(retries or 0),
                     "watch": watch,
                 }
+                found = annotator.positions(keys, nodes)
+                if found:
+                    msg["annotations"] = found
                 msg["names"] = key_enc.take_names()
                 msg["funcs"] = funcs.take_new()
                 return msg
@@ -775,7 +935,12 @@ class Client:
                 funcs.forget_objects()
 
     def _graph_to_futures(
-        self, graph: Any, wanted: list, retries: int | None = None, posttask: list | None = None
+        self,
+        graph: Any,
+        wanted: list,
+        retries: int | None = None,
+        posttask: list | None = None,
+        annotations: dict[str, Any] | None = None,
     ) -> dict:
         wanted = list(dict.fromkeys(wanted))
         chunk = int(config.get("distributed.client.graph-chunk"))
@@ -784,7 +949,7 @@ class Client:
         chunks = _without_futures(order_chunks(graph, wanted, chunk), held)
         if posttask:
             chunks = self._watching(chunks, posttask)
-        self._send_chunks(chunks, wanted, retries, watch=bool(posttask))
+        self._send_chunks(chunks, wanted, retries, bool(posttask), annotations)
         del held
         return futures
 
@@ -941,15 +1106,33 @@ class Client:
                     cb.finish(graph, errored)
         return pack_results(keys, dict(zip(flat, values)))
 
-    def compute(self, collections: Any, retries: int | None = None, optimize_graph: bool = True):
+    def compute(
+        self,
+        collections: Any,
+        retries: int | None = None,
+        optimize_graph: bool = True,
+        *,
+        priority: int | None = None,
+        workers: str | Iterable[str] | None = None,
+        allow_other_workers: bool | None = None,
+        resources: dict[str, float] | None = None,
+        concurrency: dict[str, int] | None = None,
+    ):
         """Start computing collections; returns a future per collection (of its
         final value) with the same nesting as a list, or one future.
 
+        ``priority``, ``workers``, ``allow_other_workers``, ``resources``,
+        ``concurrency`` and ``retries`` apply to every task (see ``submit``);
+        annotations the tasks got from ``shoal.annotate`` take precedence.
+
         >>> import shoal
         >>> with Client(n_workers=1, processes=False) as c:
-        ...     print(c.compute(shoal.delayed(sum)([1, 2])).result())
+        ...     print(c.compute(shoal.delayed(sum)([1, 2]), priority=1).result())
         3
         """
+        annotations = _call_annotations(
+            "compute", priority, workers, allow_other_workers, resources, concurrency, retries
+        )
         single = is_collection(collections)
         items = [collections] if single else list(collections)
         colls = [c for c in items if is_collection(c)]
@@ -962,25 +1145,42 @@ class Client:
         final_keys = list(finals)
         # the graph is only read (it may be a compact Mapping): the finalize
         # tasks sit in front of it
-        futures = self._graph_to_futures(ChainMap(finals, graph), final_keys, retries)
+        futures = self._graph_to_futures(
+            ChainMap(finals, graph), final_keys, retries, annotations=annotations
+        )
         it = iter(final_keys)
         out = [futures[next(it)] if is_collection(c) else c for c in items]
         return out[0] if single else out
 
-    def persist(self, collections: Any, optimize_graph: bool = True, **kwargs: Any):
+    def persist(
+        self,
+        collections: Any,
+        optimize_graph: bool = True,
+        *,
+        retries: int | None = None,
+        priority: int | None = None,
+        workers: str | Iterable[str] | None = None,
+        allow_other_workers: bool | None = None,
+        resources: dict[str, float] | None = None,
+        concurrency: dict[str, int] | None = None,
+    ):
         """Start computing collections; return new ones backed by futures.
+        The scheduler's keywords apply to every task (see ``compute``).
 
         >>> import shoal
         >>> with Client(n_workers=1, processes=False) as c:
-        ...     p = c.persist(shoal.delayed(sum)([1, 2]))
+        ...     p = c.persist(shoal.delayed(sum)([1, 2]), workers=list(c.cluster.workers))
         ...     print(p.compute())
         3
         """
+        annotations = _call_annotations(
+            "persist", priority, workers, allow_other_workers, resources, concurrency, retries
+        )
         single = is_collection(collections)
         colls = [collections] if single else list(collections)
         graph, keys = collections_to_graph(colls, optimize_graph)
         flat = flatten_keys(keys)
-        futures = self._graph_to_futures(graph, flat)
+        futures = self._graph_to_futures(graph, flat, retries, annotations=annotations)
         out = []
         for c, ks in zip(colls, keys):
             rebuild, extra = c.__shoal_postpersist__()
@@ -1314,3 +1514,18 @@ def fire_and_forget(futures: Any) -> None:
         return
     client = futures[0].client
     client._send({"op": "desire-keys", "keys": [f.key for f in futures], "client": FIRE_AND_FORGET})
+
+
+def _reachable_link(link: str, scheduler_address: str) -> str:
+    """``link`` with a wildcard host (a dashboard on all interfaces) replaced
+    by the host of the scheduler's address.
+
+    >>> _reachable_link("http://0.0.0.0:8787/status", "tcp://10.0.0.5:8786")
+    'http://10.0.0.5:8787/status'
+    """
+    scheme, sep, rest = link.partition("://")
+    host, colon, tail = rest.partition(":")
+    if not sep or host != "0.0.0.0":
+        return link
+    target = scheduler_address.split("://", 1)[-1].rpartition(":")[0]
+    return f"{scheme}://{target}{colon}{tail}"

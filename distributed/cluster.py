@@ -13,8 +13,10 @@ import logging
 import os
 from typing import Any
 
+from shoal.distributed.dashboard import DEFAULT_ADDRESS
 from shoal.distributed.memory import parse_memory_limit
 from shoal.distributed.nanny import Nanny
+from shoal.distributed.placement import parse_resources
 from shoal.distributed.scheduler import Scheduler
 from shoal.distributed.security import Security
 from shoal.distributed.utils import LoopRunner
@@ -41,9 +43,16 @@ class LocalCluster:
     worker processes and no limit for in-process workers (they share one
     process, so one RSS).
 
+    ``resources``: what every worker offers tasks annotated with
+    ``resources``, e.g. ``{"GPU": 1}`` or ``"GPU=1"`` (see ``placement.py``).
+
     ``security``: TLS and token of every server and connection of the cluster
     (default: ``Security.from_config()``), e.g. ``Security.temporary(token=True)``;
     a ``Client(cluster)`` takes it from the cluster.
+
+    ``dashboard_address``: where the scheduler serves its dashboard
+    (``cluster.dashboard_link``; another free port if 8787 is taken), or None
+    for no dashboard.
 
     >>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
     ...     print(len(cluster.workers), cluster.scheduler_address.startswith("tcp://"))
@@ -63,8 +72,9 @@ class LocalCluster:
         scheduler_port: int = 0,
         asynchronous: bool = False,
         validate: bool = False,
-        dashboard_address: str | None = None,
+        dashboard_address: str | None = DEFAULT_ADDRESS,
         security: Security | None = None,
+        resources: Any = None,
     ):
         cores = _cores()
         if n_workers is None:
@@ -81,6 +91,7 @@ class LocalCluster:
         if memory_limit is None and not processes:
             memory_limit = 0
         self.memory_limit = parse_memory_limit(memory_limit, n_workers)
+        self.resources = parse_resources(resources)
         self.host = host
         self.scheduler_port = scheduler_port
         self.asynchronous = asynchronous
@@ -105,6 +116,14 @@ class LocalCluster:
     @property
     def scheduler_address(self) -> str:
         return self.scheduler.address if self.scheduler is not None else ""
+
+    @property
+    def dashboard_link(self) -> str:
+        """The link to the dashboard's status page ("" without a dashboard)."""
+        scheduler = self.scheduler
+        if scheduler is None or scheduler.dashboard is None:
+            return ""
+        return scheduler.dashboard.url
 
     async def _start(self) -> LocalCluster:
         if self.status == "running":
@@ -137,6 +156,7 @@ class LocalCluster:
                 self.memory_limit,
                 listen=f"{self.scheme}://{self.host}:0",
                 security=self.security,
+                resources=self.resources,
             )
             await nanny.start()
             self.workers[name] = nanny
@@ -149,6 +169,7 @@ class LocalCluster:
                 self.memory_limit,
                 listen=f"{self.scheme}://{self.host}:0",
                 security=self.security,
+                resources=self.resources,
             )
             await worker.start()
             self.workers[name] = worker
@@ -190,6 +211,34 @@ class LocalCluster:
                 self._runner.stop()
                 self._runner = None
         return None
+
+    def get_logs(self, cluster: bool = True, scheduler: bool = True, workers: bool = True) -> Any:
+        """Recent log lines: ``{"Scheduler": [...], worker address: [...]}``
+        of ``(level, line)`` (``cluster`` is accepted for dask's signature;
+        this cluster keeps no lines of its own).
+
+        >>> with LocalCluster(n_workers=1, processes=False) as cluster:
+        ...     logs = cluster.get_logs()
+        ...     print(len(logs), "Scheduler" in logs)
+        2 True
+        """
+
+        async def run() -> dict:
+            from shoal.distributed.logs import get_logs
+
+            out: dict = {}
+            if scheduler and self.scheduler is not None:
+                out["Scheduler"] = get_logs()
+            if workers and self.scheduler is not None:
+                replies = await self.scheduler.broadcast(None, {"op": "get-logs"})
+                out.update({a: [tuple(e) for e in r] for a, r in replies.items()})
+            return out
+
+        if self.asynchronous:
+            return run()
+        if self._runner is None:
+            raise RuntimeError("LocalCluster.get_logs: the cluster is closed")
+        return self._runner.run(run(), 60)
 
     def __enter__(self) -> LocalCluster:
         return self

@@ -1,21 +1,31 @@
-"""The scheduler's status page: a small tornado HTTP server.
+"""The scheduler's dashboard: a tornado HTTP server on the scheduler's loop.
 
-``GET /json/status`` returns a summary as JSON; ``GET /status`` (and ``/``)
-renders the same as an HTML page that refreshes itself. The summary stays
-short however big the cluster is:
+Pages (one small HTML/JS app, ``dashboard_page.py``) poll a JSON API
+(``dashboard_api.py``) once a second; Prometheus scrapes ``/metrics``
+(``dashboard_metrics.py``). Every answer costs O(groups + workers), never
+O(tasks), and the CPU the scheduler spends on them is counted in
+``Dashboard.cpu_seconds`` (shown on the page and at ``/metrics``).
 
-- tasks counted by key prefix (a million-task computation is a handful of
-  groups) and state, plus totals per state;
-- workers in aggregate (count, threads, tasks processing and held, memory
-  and CPU from their heartbeats) and only the few busiest and idlest ones.
+==============================  =============================================
+``/status``                     progress by task group, task stream, memory
+                                and throughput over time, cluster totals
+``/workers``                    workers: one sorted page and histograms
+``/worker?address=``            one worker
+``/errors``                     the last errors with their tracebacks
+``/api/v1/...``                 the JSON the pages use (``dashboard_api.py``)
+``/metrics``                    Prometheus text format
+``/health``                     ``ok``
+==============================  =============================================
 
-Building it walks the task records once (about 0.2 s per million tasks).
+Paths dask's dashboard users know redirect to their equivalent here
+(``/info/main/workers.html`` to ``/workers``, ``/individual-task-stream`` to
+``/status``, ...).
 
 >>> import asyncio, json, urllib.request
 >>> from shoal.distributed.scheduler import Scheduler
 >>> async def demo():
 ...     async with Scheduler(dashboard_address="127.0.0.1:0") as s:
-...         url = f"http://127.0.0.1:{s.dashboard.port}/json/status"
+...         url = f"http://127.0.0.1:{s.dashboard.port}/api/v1/summary"
 ...         body = await asyncio.to_thread(lambda: urllib.request.urlopen(url).read())
 ...         return json.loads(body)["workers"]["count"]
 >>> asyncio.run(demo())
@@ -24,19 +34,52 @@ Building it walks the task records once (about 0.2 s per million tasks).
 
 from __future__ import annotations
 
-import html
+import errno
 import json
-from collections import Counter
+import logging
+import time
+import urllib.parse
 from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-__all__ = ["Dashboard", "status_summary", "parse_dashboard_address"]
+from shoal.distributed import dashboard_api as api
+from shoal.distributed.dashboard_metrics import CONTENT_TYPE, prometheus_text
+from shoal.distributed.dashboard_page import PAGES, render
 
-TOP_WORKERS = 5
-STATE_COLUMNS = ("waiting", "queued", "processing", "memory", "erred", "released")
+__all__ = ["Dashboard", "parse_dashboard_address", "DEFAULT_ADDRESS", "DASK_PATHS"]
+
+logger = logging.getLogger("shoal.distributed.dashboard")
+
+DEFAULT_ADDRESS = "127.0.0.1:8787"
+
+# dask dashboard paths -> their equivalent here
+DASK_PATHS = {
+    "/info": "/workers",
+    "/info/main/workers.html": "/workers",
+    "/info/main/logs.html": "/errors",
+    "/individual-task-stream": "/status#stream",
+    "/individual-progress": "/status#groups",
+    "/individual-graph": "/status#groups",
+    "/individual-groups": "/status#groups",
+    "/individual-workers": "/workers",
+    "/individual-workers-memory": "/workers",
+    "/individual-cluster-memory": "/status#memory",
+    "/individual-memory-by-key": "/status#groups",
+    "/individual-nprocessing": "/workers",
+    "/individual-cpu": "/workers",
+    "/individual-bandwidth-workers": "/workers",
+    "/individual-exceptions": "/errors",
+    "/tasks": "/status#stream",
+    "/graph": "/status#groups",
+    "/groups": "/status#groups",
+    "/system": "/status#memory",
+    "/json/counts.json": "/api/v1/summary",
+    "/json/identity.json": "/api/v1/summary",
+    "/json/status": "/api/v1/summary",
+}
 
 
 def parse_dashboard_address(address: str) -> tuple[str, int]:
@@ -62,139 +105,148 @@ def parse_dashboard_address(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
-def _worker_row(ws: Any) -> dict:
-    metrics = ws.metrics or {}
-    return {
-        "address": ws.address,
-        "name": ws.name,
-        "nthreads": ws.nthreads,
-        "processing": len(ws.processing),
-        "in_memory": len(ws.has_what),
-        "nbytes": ws.nbytes,
-        "memory": metrics.get("memory", 0),
-        "cpu": metrics.get("cpu", 0.0),
-    }
+class _Handler(tornado.web.RequestHandler):
+    """Answers ``GET`` with ``answer`` and counts the scheduler CPU it costs
+    (building and writing the answer)."""
+
+    def initialize(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+        self.scheduler = dashboard.scheduler
+
+    def get(self, *args: str) -> None:
+        cpu = time.thread_time()
+        try:
+            self.answer(*args)
+            if not self._finished:  # a redirect finished already
+                self.finish()
+        finally:
+            self.dashboard.cpu_seconds += time.thread_time() - cpu
+            self.dashboard.requests += 1
+
+    def answer(self, *args: str) -> None:
+        raise NotImplementedError
+
+    def _int(self, name: str, default: int) -> int:
+        text = self.get_query_argument(name, str(default))
+        try:
+            return int(text)
+        except ValueError:
+            raise api.BadRequest(f"{name} should be an integer, got {text!r}") from None
+
+    def _float(self, name: str, default: float) -> float:
+        text = self.get_query_argument(name, str(default))
+        try:
+            return float(text)
+        except ValueError:
+            raise api.BadRequest(f"{name} should be a number, got {text!r}") from None
 
 
-def status_summary(scheduler: Any) -> dict:
-    """The status of ``scheduler`` (a ``Scheduler``) as plain data.
-
-    >>> from shoal.distributed.scheduler import Scheduler
-    >>> status_summary(Scheduler())["tasks"]["total"]
-    0
-    """
-    state = scheduler.state
-    by_group: Counter = Counter()
-    for ts in state.tasks.values():
-        by_group[(ts.prefix, ts.state)] += 1
-    groups: dict[str, dict] = {}
-    totals: Counter = Counter()
-    for (prefix, task_state), n in by_group.items():
-        groups.setdefault(str(prefix), {})[task_state] = n
-        totals[task_state] += n
-    workers = list(state.workers.values())
-    rows = [_worker_row(ws) for ws in workers]
-    load = sorted(rows, key=lambda r: (r["processing"] / max(r["nthreads"], 1), r["address"]))
-    return {
-        "address": scheduler.address,
-        "tasks": {
-            "total": len(state.tasks),
-            "by_state": dict(totals),
-            "by_prefix": dict(sorted(groups.items(), key=lambda kv: -sum(kv[1].values()))),
-        },
-        "workers": {
-            "count": len(rows),
-            "threads": sum(r["nthreads"] for r in rows),
-            "processing": sum(r["processing"] for r in rows),
-            "in_memory": sum(r["in_memory"] for r in rows),
-            "nbytes": sum(r["nbytes"] for r in rows),
-            "memory": sum(r["memory"] for r in rows),
-            "cpu_mean": sum(r["cpu"] for r in rows) / len(rows) if rows else 0.0,
-            "busiest": load[::-1][:TOP_WORKERS],
-            "idlest": load[:TOP_WORKERS],
-        },
-        "clients": len([c for c in state.clients if c not in state.holds]),
-        "transitions": state.transition_count,
-    }
-
-
-class _JSONHandler(tornado.web.RequestHandler):
-    def initialize(self, scheduler: Any) -> None:
-        self.scheduler = scheduler
-
-    def get(self) -> None:
+class _API(_Handler):
+    def answer(self, what: str) -> None:  # type: ignore[override]
+        s = self.scheduler
+        try:
+            if what == "summary":
+                data: Any = api.summary(s)
+            elif what == "groups":
+                data = api.groups(s, self._int("limit", 100))
+            elif what == "workers":
+                data = api.workers_page(
+                    s,
+                    self._int("offset", 0),
+                    self._int("limit", 50),
+                    self.get_query_argument("sort", "name"),
+                    self.get_query_argument("reverse", "0") in ("1", "true"),
+                )
+            elif what == "worker":
+                data = api.worker_detail(s, self.get_query_argument("address", ""))
+            elif what == "task-stream":
+                data = s.live.stream_since(self._int("since", 0), self._int("limit", 2000))
+            elif what == "errors":
+                data = {"errors": list(s.live.errors), "erred": s.live.erred}
+            elif what == "history":
+                data = {"samples": s.live.history_since(self._float("since", 0.0))}
+            else:
+                raise tornado.web.HTTPError(404)
+        except api.BadRequest as e:
+            self.set_status(400)
+            data = {"error": str(e)}
+        except KeyError as e:
+            self.set_status(404)
+            data = {"error": f"no worker {e.args[0]!r}"}
         self.set_header("Content-Type", "application/json")
-        self.write(json.dumps(status_summary(self.scheduler)))
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps(data))
 
 
-class _PageHandler(_JSONHandler):
-    def get(self) -> None:
+class _Page(_Handler):
+    def answer(self, page: str) -> None:  # type: ignore[override]
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.write(render_page(status_summary(self.scheduler)))
+        self.write(render(page or "status", self.scheduler.address))
 
 
-def _mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
+class _Metrics(_Handler):
+    def answer(self) -> None:  # type: ignore[override]
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.write(prometheus_text(self.scheduler))
 
 
-def render_page(summary: dict) -> str:
-    """The HTML status page of a summary (escaped, refreshes every 2 s)."""
-    esc = html.escape
-    tasks, workers = summary["tasks"], summary["workers"]
-    head = "".join(f"<th>{c}</th>" for c in STATE_COLUMNS)
-    group_rows = "".join(
-        f"<tr><td>{esc(prefix)}</td>"
-        + "".join(f"<td>{counts.get(c, 0):,}</td>" for c in STATE_COLUMNS)
-        + f"<td>{sum(counts.values()):,}</td></tr>"
-        for prefix, counts in tasks["by_prefix"].items()
-    )
+class _Health(_Handler):
+    def answer(self) -> None:  # type: ignore[override]
+        self.set_header("Content-Type", "text/plain")
+        self.write("ok")
 
-    def worker_rows(rows: list) -> str:
-        return "".join(
-            f"<tr><td>{esc(r['address'])}</td><td>{r['nthreads']}</td>"
-            f"<td>{r['processing']:,}</td><td>{r['in_memory']:,}</td>"
-            f"<td>{_mib(r['memory'])}</td><td>{r['cpu']:.0f}%</td></tr>"
-            for r in rows
-        )
 
-    worker_head = (
-        "<tr><th>worker</th><th>threads</th><th>processing</th><th>results held</th>"
-        "<th>memory</th><th>cpu</th></tr>"
-    )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>shoal scheduler {esc(summary["address"])}</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 10px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}</style></head><body>
-<h1>shoal scheduler {esc(summary["address"])}</h1>
-<p>{tasks["total"]:,} tasks, {workers["count"]:,} workers with {workers["threads"]:,} threads,
-{summary["clients"]} clients, {summary["transitions"]:,} transitions so far.</p>
-<h2>Tasks by prefix</h2>
-<table><tr><th>prefix</th>{head}<th>total</th></tr>{group_rows}</table>
-<h2>Workers</h2>
-<p>{workers["processing"]:,} tasks processing, {workers["in_memory"]:,} results held
-({_mib(workers["nbytes"])}), worker memory {_mib(workers["memory"])},
-mean CPU {workers["cpu_mean"]:.0f}%.</p>
-<h3>Busiest</h3><table>{worker_head}{worker_rows(workers["busiest"])}</table>
-<h3>Idlest</h3><table>{worker_head}{worker_rows(workers["idlest"])}</table>
-</body></html>"""
+class _NoIcon(_Handler):
+    def answer(self) -> None:  # type: ignore[override]
+        self.set_status(204)
+
+
+class _DaskWorkerPage(_Handler):
+    """``/info/worker/<address>.html`` -> ``/worker?address=<address>``."""
+
+    def answer(self, address: str) -> None:  # type: ignore[override]
+        address = urllib.parse.unquote(address)
+        self.redirect("/worker?" + urllib.parse.urlencode({"address": address}))
 
 
 class Dashboard:
-    """Serves the status of ``scheduler`` over HTTP at ``host:port`` (0: any
-    free port; ``.port`` says which), or over HTTPS with the certificate of
-    ``security`` when it has one (browsers are asked for no certificate)."""
+    """Serves the dashboard of ``scheduler`` over HTTP at ``host:port`` (0:
+    any free port; ``.port`` says which), or over HTTPS with the certificate
+    of ``security`` when it has one (browsers are asked for no certificate).
+    If the port of ``DEFAULT_ADDRESS`` is taken, another free port is used."""
 
     def __init__(self, scheduler: Any, address: str, security: Any = None):
+        self.scheduler = scheduler
+        self.cpu_seconds = 0.0  # scheduler CPU spent on answers and on the live record
+        self.requests = 0
         self.host, port = parse_dashboard_address(address)
-        app = tornado.web.Application(
-            [
-                (r"/json/status", _JSONHandler, {"scheduler": scheduler}),
-                (r"/status", _PageHandler, {"scheduler": scheduler}),
-                (r"/", tornado.web.RedirectHandler, {"url": "/status"}),
-            ]
-        )
-        sockets = tornado.netutil.bind_sockets(port, self.host)
+        routes: list[Any] = [
+            (r"/api/v1/([a-z-]+)", _API, {"dashboard": self}),
+            (r"/metrics", _Metrics, {"dashboard": self}),
+            (r"/health", _Health, {"dashboard": self}),
+            (r"/favicon.ico", _NoIcon, {"dashboard": self}),
+            (r"/info/worker/(.+)\.html", _DaskWorkerPage, {"dashboard": self}),
+            (r"/", tornado.web.RedirectHandler, {"url": "/status"}),
+        ]
+        routes += [
+            (path, tornado.web.RedirectHandler, {"url": target})
+            for path, target in DASK_PATHS.items()
+        ]
+        routes.append((rf"/({'|'.join(PAGES)})", _Page, {"dashboard": self}))
+        app = tornado.web.Application(routes)
+        try:
+            sockets = tornado.netutil.bind_sockets(port, self.host)
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or (self.host, port) != parse_dashboard_address(
+                DEFAULT_ADDRESS
+            ):
+                raise
+            sockets = tornado.netutil.bind_sockets(0, self.host)
+            logger.warning(
+                "port %d is in use: the dashboard serves on port %d instead",
+                port,
+                sockets[0].getsockname()[1],
+            )
         self.port = sockets[0].getsockname()[1]
         context = security.dashboard_context() if security is not None else None
         self.scheme = "https" if context is not None else "http"
@@ -203,6 +255,7 @@ class Dashboard:
 
     @property
     def url(self) -> str:
+        """The link to the status page."""
         return f"{self.scheme}://{self.host}:{self.port}/status"
 
     async def close(self) -> None:

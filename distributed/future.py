@@ -152,6 +152,10 @@ class Future:
         """Ask the scheduler to stop computing this key for this client."""
         self.client.cancel([self])
 
+    def retry(self) -> Any:
+        """Compute this erred future again (with the erred tasks it depends on)."""
+        return self.client.retry([self])
+
     def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
         """Call ``fn(future)`` once the future is done (at once if it is)."""
         if self.done():
@@ -190,13 +194,42 @@ class Future:
 DoneAndNotDone = namedtuple("DoneAndNotDone", ["done", "not_done"])
 
 
+def futures_of(obj: Any) -> list[Future]:
+    """The futures in ``obj``: a future, a collection persisted on a cluster,
+    or lists, tuples, sets and dicts of them (in order, each once).
+
+    >>> import shoal.array as sa
+    >>> from shoal.distributed import Client
+    >>> with Client(n_workers=1, processes=False) as client:
+    ...     x = client.persist(sa.ones(10, chunks=4))
+    ...     print(len(futures_of([x, client.submit(abs, -1)])))
+    4
+    """
+    from shoal.core.base import is_collection
+
+    found: dict[Any, Future] = {}
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Future):
+            found.setdefault(item.key, item)
+        elif is_collection(item):
+            stack.extend(reversed([v for v in item.__shoal_graph__().values()]))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(reversed(list(item)))
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+    return list(found.values())
+
+
 def wait(
     futures: Iterable[Future] | Future,
     timeout: float | None = None,
     return_when: str = "ALL_COMPLETED",
 ) -> DoneAndNotDone:
     """Wait until all (or the first, ``return_when="FIRST_COMPLETED"``) futures
-    are done; returns ``(done, not_done)`` sets.
+    are done; returns ``(done, not_done)`` sets. ``futures`` may hold
+    persisted collections (their futures are waited for).
 
     >>> from shoal.distributed import Client
     >>> with Client(n_workers=1, processes=False) as client:
@@ -204,9 +237,7 @@ def wait(
     ...     print(len(done), len(not_done))
     2 0
     """
-    if isinstance(futures, Future):
-        futures = [futures]
-    futures = list(futures)
+    futures = futures_of(futures)  # persisted collections too, as Dask users wait on them
     if return_when not in ("ALL_COMPLETED", "FIRST_COMPLETED"):
         raise ValueError(
             f"return_when must be ALL_COMPLETED or FIRST_COMPLETED, got {return_when!r}"

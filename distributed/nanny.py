@@ -40,6 +40,7 @@ import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.core.utils import format_bytes
 from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
+from shoal.distributed.placement import format_resources, parse_resources
 from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool, Server
 
@@ -56,6 +57,7 @@ def worker_command(
     nanny_address: str = "",
     local_directory: str = "",
     security: Security | None = None,
+    resources: dict | None = None,
 ) -> list[str]:
     """The command line that starts one worker process without a nanny.
 
@@ -81,6 +83,8 @@ def worker_command(
         cmd += ["--nanny-address", nanny_address]
     if local_directory:
         cmd += ["--local-directory", local_directory]
+    if resources:
+        cmd += ["--resources", format_resources(resources)]
     if security is not None:
         cmd += security.command_line()
     return cmd
@@ -118,6 +122,7 @@ class Nanny(Server):
         memory_limit: Any = 0,
         listen: str = "tcp://127.0.0.1:0",
         security: Security | None = None,
+        resources: Any = None,
     ):
         super().__init__(
             handlers={
@@ -133,6 +138,7 @@ class Nanny(Server):
         self.nthreads = nthreads
         self.name = name
         self.memory_limit = parse_memory_limit(memory_limit)
+        self.resources = parse_resources(resources)
         self.terminate = MemoryThresholds.from_config().terminate
         self.listen_address = listen
         self.local_directory = ""
@@ -168,6 +174,7 @@ class Nanny(Server):
             self.address,
             self.local_directory,
             self.security,
+            self.resources,
         )
         self._kill_cause = ""
         self.process = subprocess.Popen(

@@ -29,10 +29,16 @@ import time
 from typing import Any
 
 from shoal.core import config
+from shoal.core.annotate import normalize_annotations
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import CommClosedError
+from shoal.distributed.coordination import Coordination
 from shoal.distributed.dashboard import Dashboard
+from shoal.distributed.dashboard_live import LiveRecord
 from shoal.distributed.graph_codec import FunctionTable, GraphDecoder
+from shoal.distributed.logs import capture_logs, get_logs
+from shoal.distributed.p2p_scheduler import ExchangeScheduler
+from shoal.distributed.plugins import SchedulerPlugins
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.scheduler_events import (
     AcquireReplicas,
@@ -59,6 +65,7 @@ from shoal.distributed.scheduler_events import (
     StealTask,
     TaskErred,
     TaskFinished,
+    TaskRescheduled,
     Tick,
     UpdateData,
     UpdateGraph,
@@ -67,6 +74,7 @@ from shoal.distributed.scheduler_events import (
 from shoal.distributed.scheduler_state import SchedulerState
 from shoal.distributed.security import Security
 from shoal.distributed.server import ConnectionPool, Server
+from shoal.distributed.state_requests import retry, threads_changed
 from shoal.distributed.utils import raise_open_file_limit
 
 __all__ = ["Scheduler"]
@@ -117,6 +125,7 @@ class Scheduler(Server):
         self.dashboard_address = dashboard_address
         self.dashboard: Dashboard | None = None
         self.state = SchedulerState(validate=validate)
+        self.live = LiveRecord(self.state.tasks)  # task stream, errors, time series
         self.worker_streams: dict[str, BatchedSend] = {}
         self.worker_info: dict[str, dict] = {}
         self.client_streams: dict[str, BatchedSend] = {}
@@ -136,6 +145,14 @@ class Scheduler(Server):
         self._table_ids = itertools.count()
         self._requests: dict[str, asyncio.Future] = {}  # data moves awaited by callers
         self._request_ids = itertools.count()
+        self.exchanges = ExchangeScheduler(self)  # peer-to-peer exchanges (p2p_scheduler.py)
+        self.coordination = Coordination(self)  # locks, queues, variables ... (coordination.py)
+        self.plugins = SchedulerPlugins(self)  # plugins.py
+        self.handlers.update(self.coordination.handlers())
+        self.handlers.update(self.plugins.handlers())
+        self.handlers["get-logs"] = get_logs
+        self.handlers["retry"] = lambda comm, keys: retry(self, comm, keys)
+        capture_logs()
 
     async def start(self) -> Scheduler:
         raise_open_file_limit()
@@ -169,6 +186,8 @@ class Scheduler(Server):
         self.close_reason = reason
         if self._tick_task is not None:
             self._tick_task.cancel()
+        self.coordination.close()
+        await self.plugins.close("close")
         if self.dashboard is not None:
             await self.dashboard.close()
         for stream in list(self.worker_streams.values()) + list(self.client_streams.values()):
@@ -195,6 +214,8 @@ class Scheduler(Server):
         """Feed one event to the state machine and send its instructions."""
         self.events += 1
         self.route(self.state.handle(event))
+        if self.exchanges.runs and (type(event) is RemoveWorker or type(event) is Tick):
+            self.exchanges.check()
 
     def route(self, instructions: list) -> None:
         workers = self.worker_streams
@@ -287,7 +308,16 @@ class Scheduler(Server):
             await asyncio.sleep(interval)
             await self._remove_silent_workers()
             self.handle(Tick(time.monotonic(), stimulus_id=self._next_stim("tick")))
+            self._tick_live()
             self._drop_unused_tables()
+
+    def _tick_live(self) -> None:
+        """A sample for the dashboard's time series (its CPU counted as the
+        dashboard's)."""
+        cpu = time.thread_time()
+        self.live.tick(self.state)
+        if self.dashboard is not None:
+            self.dashboard.cpu_seconds += time.thread_time() - cpu
 
     async def _remove_silent_workers(self) -> None:
         """Remove the workers whose heartbeats stopped for ``worker-ttl``
@@ -376,6 +406,7 @@ class Scheduler(Server):
         memory_limit: int = 0,
         nanny: str = "",
         pid: int = 0,
+        resources: dict | None = None,
     ) -> None:
         if address in self.worker_streams:
             await comm.write({"status": "error", "message": f"worker {address} exists"})
@@ -390,6 +421,7 @@ class Scheduler(Server):
             "memory_limit": memory_limit,
             "nanny": nanny,
             "pid": pid,
+            "resources": dict(resources or {}),
         }
         self.handle(
             AddWorker(
@@ -399,10 +431,12 @@ class Scheduler(Server):
                 memory_limit,
                 nanny,
                 time.monotonic(),
+                {str(k): float(v) for k, v in (resources or {}).items()},
                 stimulus_id=self._next_stim("add-worker"),
             )
         )
         logger.info("worker %s joined (%d threads)", address, nthreads)
+        self.plugins.worker_added(address)
         reason = "the worker closed its connection"
         try:
             while True:
@@ -430,6 +464,7 @@ class Scheduler(Server):
             self._closing.discard(address)
             if self.status != "closed":
                 logger.info("worker %s left: %s", address, reason)
+                self.plugins.notify("remove_worker", worker=address)
                 self.handle(
                     RemoveWorker(
                         address, reason, expected, stimulus_id=self._next_stim("remove-worker")
@@ -464,6 +499,7 @@ class Scheduler(Server):
     def _worker_message(self, address: str, msg: dict) -> None:
         op = msg["op"]
         if op == "task-finished":
+            self.live.task_finished(address, msg["key"], msg["duration"])
             self.handle(
                 TaskFinished(
                     address,
@@ -474,6 +510,7 @@ class Scheduler(Server):
                 )
             )
         elif op == "task-erred":
+            self.live.task_erred(address, msg["key"], msg["exception"], msg["traceback"])
             self.handle(
                 TaskErred(
                     address,
@@ -504,6 +541,12 @@ class Scheduler(Server):
             )
         elif op == "closing":
             self._closing.add(address)
+        elif op == "threads-changed":  # a task seceded or rejoined (worker_context.py)
+            threads_changed(self, address, msg["delta"])
+        elif op == "task-rescheduled":
+            self.handle(
+                TaskRescheduled(address, msg["key"], stimulus_id=self._next_stim("rescheduled"))
+            )
         elif op == "replica-added":
             self.handle(
                 ReplicaAdded(
@@ -531,6 +574,7 @@ class Scheduler(Server):
         stream.start(comm)
         self.client_streams[client] = stream
         self.handle(AddClient(client, stimulus_id=self._next_stim("add-client")))
+        self.plugins.notify("add_client", client=client)
         try:
             while True:
                 msgs = await comm.read()
@@ -558,6 +602,8 @@ class Scheduler(Server):
                     self.handle(RemoveClient(hold, stimulus_id=self._next_stim("remove-client")))
             if self.status != "closed":
                 self.handle(RemoveClient(client, stimulus_id=self._next_stim("remove-client")))
+                self.coordination.client_left(client)
+                self.plugins.notify("remove_client", client=client)
 
     async def _client_message(self, client: str, msg: dict) -> None:
         op = msg["op"]
@@ -631,6 +677,7 @@ class Scheduler(Server):
                 f"lists and {len(specs)} specs"
             )
         retries = int(msg.get("retries") or 0)
+        annotated = msg.get("annotations")  # {position in this message: annotations}
         return UpdateGraph(
             client,
             keys,
@@ -644,6 +691,7 @@ class Scheduler(Server):
             "" if first and final else _hold_name(*gkey),
             not first,
             final,
+            _annotations_by_key(keys, annotated, client) if annotated else {},
             stimulus_id=self._next_stim("update-graph"),
         )
 
@@ -655,6 +703,7 @@ class Scheduler(Server):
             "address": self.address,
             "workers": {a: dict(info) for a, info in self.worker_info.items()},
             "tasks": len(self.state.tasks),
+            "dashboard": self.dashboard.url if self.dashboard is not None else "",
         }
 
     def who_has(self, comm, keys=None) -> dict:
@@ -843,3 +892,19 @@ def exposure_warning(address: str, security: Security) -> str:
         "SHOAL_DISTRIBUTED__COMM__TOKEN or distributed.comm.token) and TLS (--tls-ca-file "
         "--tls-cert --tls-key, or distributed.comm.tls.*), or listen on 127.0.0.1 only"
     )
+
+
+def _annotations_by_key(keys: list, annotated: Any, client: str) -> dict:
+    """The ``annotations`` entry of a graph message by key, validated (a bad
+    entry fails the message, like any other malformed part of it)."""
+    if not isinstance(annotated, dict):
+        raise ValueError(f"a graph message from {client} has malformed annotations")
+    out = {}
+    for i, ann in annotated.items():
+        if not isinstance(i, int) or not 0 <= i < len(keys) or not isinstance(ann, dict):
+            raise ValueError(f"a graph message from {client} has malformed annotations")
+        try:
+            out[keys[i]] = normalize_annotations(ann, f"task {keys[i]!r}")
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"a graph message from {client}: {e}") from None
+    return out

@@ -33,6 +33,9 @@ __all__ = [
     "Replicate",
     "RetireWorkers",
     "ReplicaAdded",
+    "TaskRescheduled",
+    "RestrictTasks",
+    "ResetTasks",
     "Instruction",
     "ComputeTask",
     "FreeKeys",
@@ -60,6 +63,7 @@ class AddWorker(Event):
     memory_limit: int = 0
     nanny: str = ""
     now: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)  # e.g. {"GPU": 2}
 
 
 @dataclass(slots=True)
@@ -106,7 +110,10 @@ class RemoveClient(Event):
 class UpdateGraph(Event):
     """New tasks: ``keys[i]`` runs ``specs[i]`` after ``deps[i]`` (keys, new
     or known); ``order[i]`` is its static priority; ``wanted`` are the keys
-    the client holds futures for; ``retries`` maps keys to retry counts.
+    the client holds futures for; ``retries`` maps keys to retry counts;
+    ``annotations`` maps keys to their normalized annotations (``priority``,
+    ``retries``, ``workers``, ``allow_other_workers``, ``resources``,
+    ``concurrency``: see ``shoal.annotate`` and ``placement.py``).
 
     A big graph arrives as several events: all but the first have
     ``continues`` (same generation of priorities), all but the last name a
@@ -126,6 +133,7 @@ class UpdateGraph(Event):
     hold: str = ""
     continues: bool = False
     final: bool = True
+    annotations: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -219,6 +227,33 @@ class ReplicaAdded(Event):
     nbytes: int = 0
 
 
+@dataclass(slots=True)
+class TaskRescheduled(Event):
+    """``key`` on ``worker`` asked to run again later (its exchange restarted):
+    back to waiting, no failure counted."""
+
+    worker: str
+    key: Any
+
+
+@dataclass(slots=True)
+class RestrictTasks(Event):
+    """Run each key of ``workers`` on that worker (where its inputs wait
+    outside the task graph: a peer-to-peer exchange's outputs); an empty
+    address lifts the restriction. Keys need not be known yet."""
+
+    workers: dict[Any, str]
+
+
+@dataclass(slots=True)
+class ResetTasks(Event):
+    """Compute ``keys`` again: those processing are cancelled, those in memory
+    dropped from their workers, and both wait again if still needed (a
+    peer-to-peer exchange restarting after a worker died). No failure counts."""
+
+    keys: list[Any]
+
+
 # ------------------------------------------------------------ instructions
 
 
@@ -235,7 +270,7 @@ class ComputeTask(Instruction):
     worker: str
     key: Any
     spec: Any
-    priority: int
+    priority: int | float  # a float when a user priority made it too big for 64 bits
     who_has: dict[Any, list[str]]
     table: Any = None
     nbytes: dict[Any, int] | None = None

@@ -55,6 +55,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
 from shoal.core.utils import format_bytes, key_prefix
+from shoal.distributed.dashboard_groups import TaskGroups
 from shoal.distributed.moves import (
     Move,
     NoRecipient,
@@ -62,6 +63,7 @@ from shoal.distributed.moves import (
     plan_replicate,
     plan_retirement,
 )
+from shoal.distributed.placement import Constraints, Placement, constraints_of, user_priority
 from shoal.distributed.scheduler_events import (
     AcquireReplicas,
     AddClient,
@@ -85,10 +87,13 @@ from shoal.distributed.scheduler_events import (
     ReplicaAdded,
     Replicate,
     RequestDone,
+    ResetTasks,
+    RestrictTasks,
     RetireWorkers,
     StealTask,
     TaskErred,
     TaskFinished,
+    TaskRescheduled,
     Tick,
     UpdateData,
     UpdateGraph,
@@ -245,6 +250,8 @@ class TaskState:
     exception: _RareField[Any] = _RareField(None)
     traceback: _RareField[str] = _RareField("")
     blame: _RareField[TaskState | None] = _RareField(None)
+    # placement limits from annotations (workers, resources, pools: placement.py)
+    constraints: _RareField[Constraints | None] = _RareField(None)
 
     def __init__(self, key: Any, run_spec: Any, priority: int, prefix: str, table: Any = None):
         self.key = key
@@ -293,9 +300,18 @@ class TaskState:
 class _Rare:
     """Fields of a ``TaskState`` that most tasks never set."""
 
-    __slots__ = ("retries", "suspicious", "deaths", "exception", "traceback", "blame")
+    __slots__ = (
+        "retries",
+        "suspicious",
+        "deaths",
+        "exception",
+        "traceback",
+        "blame",
+        "constraints",
+    )
 
     def __init__(self) -> None:
+        self.constraints: Constraints | None = None
         self.retries = 0
         self.suspicious = 0
         self.deaths: list[str] | None = None
@@ -349,10 +365,19 @@ class WorkerState:
         "memory",
         "executing",
         "retiring",
+        "resources",
+        "used",
     )
 
     def __init__(
-        self, address: str, nthreads: int, name: str, memory_limit: int, nanny: str, now: float
+        self,
+        address: str,
+        nthreads: int,
+        name: str,
+        memory_limit: int,
+        nanny: str,
+        now: float,
+        resources: dict[str, float] | None = None,
     ):
         self.address = address
         self.nthreads = nthreads
@@ -371,6 +396,8 @@ class WorkerState:
         ] = {}  # managed / unmanaged / spilled / rss bytes, as last reported
         self.executing: tuple[Any, ...] = ()  # keys it last said were running on its threads
         self.retiring = False  # leaving gracefully: no new tasks, its results move off
+        self.resources: dict[str, float] = dict(resources or {})  # what it offers, e.g. GPU: 2
+        self.used: dict[str, float] = {}  # held by the tasks processing here (placement.py)
 
     @property
     def memory_fraction(self) -> float:
@@ -401,6 +428,9 @@ class SchedulerState:
         # the cost of a short task)
         self._story: deque[Any] = deque(maxlen=4 * story_length)
         self.transition_count = 0
+        # tasks counted by key prefix and state, updated on every state change
+        # (dashboard_groups.py): the dashboard never walks the task records
+        self.groups = TaskGroups()
         self._out: list[Instruction] = []
         self._prefixes: dict[str, str] = {}
         self._root_slots: dict[str, float] = {}
@@ -433,7 +463,15 @@ class SchedulerState:
             Replicate: self._replicate,
             RetireWorkers: self._retire_workers,
             ReplicaAdded: self._replica_added,
+            TaskRescheduled: self._task_rescheduled,
+            RestrictTasks: self._restrict_tasks,
+            ResetTasks: self._reset_tasks,
         }
+        # key -> the worker it must run on (outputs of peer-to-peer exchanges)
+        self.restrictions: dict[Any, str] = {}
+        # annotated tasks: worker restrictions, resources, concurrency pools
+        self.placement = Placement()
+        self._holding = self.placement.holding  # tasks holding slots or resources
         # data moves under way (rebalance, replicate, retire_workers): the
         # request awaiting each copy, by (key, recipient), and what each asked
         self.requests: dict[str, _Request] = {}
@@ -454,6 +492,8 @@ class SchedulerState:
                     self._advance_retirement(req, event.stimulus_id)
         if self.queued and self.workers:
             self._fill_workers(event.stimulus_id)
+        if self.placement.wake:
+            self._wake_parked(event.stimulus_id)
         if self.validate:
             self.validate_state()
         self._out = []
@@ -483,6 +523,8 @@ class SchedulerState:
         else:
             raise InvalidTransition(f"no transition of {ts.key!r} from {start!r} to {finish!r}")
         self.transition_count += 1
+        if ts.state != start:
+            self.groups.moved(ts.prefix, start, ts.state)
         self._story.extend((ts.key, start, ts.state, stim))
 
     @property
@@ -502,8 +544,15 @@ class SchedulerState:
         if ev.address in self.workers:
             return
         self.workers[ev.address] = WorkerState(
-            ev.address, max(1, int(ev.nthreads)), ev.name, ev.memory_limit, ev.nanny, ev.now
+            ev.address,
+            max(1, int(ev.nthreads)),
+            ev.name,
+            ev.memory_limit,
+            ev.nanny,
+            ev.now,
+            ev.resources,
         )
+        self.placement.workers_changed()
 
     def _remove_worker(self, ev: RemoveWorker) -> None:
         ws = self.workers.pop(ev.address, None)
@@ -512,10 +561,14 @@ class SchedulerState:
         stim = ev.stimulus_id
         recs: dict[Any, str] = {}
         death = _death_note(ws, ev.reason)
+        self.placement.workers_changed()
         for ts in list(ws.processing):
             ws.processing.pop(ts)
+            if self._holding:
+                self.placement.release(ts, ts.constraints)
             ts.processing_on = None
             ts.state = "released"
+            self.groups.moved(ts.prefix, "processing", "released")
             self._story.extend((ts.key, "processing", "released", stim))
             if self._suspect(ts, death):
                 ts.exception = KilledWorker(
@@ -563,6 +616,7 @@ class SchedulerState:
 
     def _lost(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         """``ts`` was in memory and its last copy is gone."""
+        self.groups.moved(ts.prefix, ts.state, "released")
         ts.state = "released"
         ts.nbytes = 0
         self._story.extend((ts.key, "memory", "released", stim))
@@ -590,12 +644,16 @@ class SchedulerState:
             self._note_memory(ws, ev.metrics)
             status = ev.metrics.get("status")
             if status in ("running", "paused"):
+                if status != ws.status:
+                    self.placement.workers_changed()
                 ws.status = status
 
     def _worker_status(self, ev: WorkerStatus) -> None:
         ws = self.workers.get(ev.address)
         if ws is None or ev.status not in ("running", "paused"):
             return
+        if ev.status != ws.status:
+            self.placement.workers_changed()
         ws.status = ev.status
         self._note_memory(ws, ev.metrics)
         self._story.extend((ws.address, "worker", ev.status, ev.stimulus_id))
@@ -647,11 +705,13 @@ class SchedulerState:
         base = self.generation << 32
         table = ev.table
         prefix = self._prefix
+        groups = self.groups
         new: list[TaskState] = []
         for key, spec, order in zip(ev.keys, ev.specs, ev.order):
             ts = tasks.get(key)
             if ts is None:
                 ts = tasks[key] = TaskState(key, spec, base + order, prefix(key), table)
+                groups.added(ts.prefix)
                 new.append(ts)
             elif ts.run_spec is None and ts.state == "released":
                 ts.run_spec = spec
@@ -683,6 +743,8 @@ class SchedulerState:
                         continue
                     found.append(dts)
                     dts.dependents = _added(dts.dependents, ts)
+                    if dts.prefix is not ts.prefix:
+                        groups.depends(ts.prefix, dts.prefix)
                 # a single dependency is stored bare (a TaskState iterates as itself)
                 ts.dependencies = found[0] if len(found) == 1 else tuple(found)
             if ev.watch:
@@ -692,6 +754,8 @@ class SchedulerState:
                 ts = index.get(key)
                 if ts is not None:
                     ts.retries = int(n)
+            if ev.annotations:
+                self._annotate(index, ev.annotations)
         for key in ev.wanted:
             ts = tasks.get(key)
             if ts is None:
@@ -722,6 +786,7 @@ class SchedulerState:
                     # fast path for a big batch of root tasks behind a live queue:
                     # released -> waiting -> queued without the generic machinery
                     self._queue(ts)
+                    groups.moved(ts.prefix, "released", "queued")
                     story.extend((ts.key, "released", "queued", stim))
                     self.transition_count += 2
                     continue
@@ -734,6 +799,24 @@ class SchedulerState:
         self._transitions(recs, stim)
         if ev.hold and ev.final:
             self._remove_client(RemoveClient(ev.hold, stimulus_id=stim))
+
+    def _annotate(self, index: dict[Any, TaskState], annotations: dict[Any, Any]) -> None:
+        """Apply the annotations of new tasks: a user ``priority`` goes before
+        the static order, ``retries`` add to the call's, and placement limits
+        are kept for ``_place_constrained``."""
+        for key, ann in annotations.items():
+            ts = index.get(key)
+            if ts is None or not ann:
+                continue
+            p = ann.get("priority")
+            if p:
+                ts.priority -= user_priority(p)
+            r = ann.get("retries")
+            if r and r > ts.retries:
+                ts.retries = int(r)
+            c = constraints_of(ann)
+            if c is not None:
+                ts.constraints = c
 
     def _hold(self, hold: str, tasks: list[TaskState]) -> None:
         """Keep ``tasks`` (and their results) until the rest of their graph
@@ -757,12 +840,15 @@ class SchedulerState:
             ts = self.tasks.get(key)
             if ts is None:
                 ts = self.tasks[key] = TaskState(key, None, 0, self._prefix(key))
+                self.groups.added(ts.prefix)
             if not holders:
                 continue
             if ts.state not in ("released", "memory"):
                 continue
             start = ts.state
             ts.state = "memory"
+            if start != "memory":
+                self.groups.moved(ts.prefix, start, "memory")
             ts.nbytes = int(nbytes)
             for ws in holders:
                 if ws not in ts.who_has:
@@ -799,6 +885,7 @@ class SchedulerState:
         d = float(ev.duration)
         self.durations[ts.prefix] = d if old is None else 0.5 * (old + d)
         self._root_slots.pop(ts.prefix, None)
+        self.groups.finished(ts.prefix, d, ts.nbytes)
         recs: dict[Any, str] = {}
         self._transition_to_memory(ts, ws, ev.stimulus_id, recs)
         self._transitions(recs, ev.stimulus_id)
@@ -818,6 +905,51 @@ class SchedulerState:
             ts.blame = ts
             self._transition(ts, "erred", ev.stimulus_id, recs)
         self._transitions(recs, ev.stimulus_id)
+
+    def _task_rescheduled(self, ev: TaskRescheduled) -> None:
+        ts = self.tasks.get(ev.key)
+        ws = self.workers.get(ev.worker)
+        if ts is None or ts.state != "processing" or ts.processing_on is not ws:
+            return
+        recs: dict[Any, str] = {}
+        self._transition(ts, "waiting", ev.stimulus_id, recs)
+        self._transitions(recs, ev.stimulus_id)
+
+    def _restrict_tasks(self, ev: RestrictTasks) -> None:
+        restrictions = self.restrictions
+        for key, address in ev.workers.items():
+            if address:
+                restrictions[key] = address
+            else:
+                restrictions.pop(key, None)
+
+    def _reset_tasks(self, ev: ResetTasks) -> None:
+        stim = ev.stimulus_id
+        recs: dict[Any, str] = {}
+        for key in ev.keys:
+            ts = self.tasks.get(key)
+            if ts is None:
+                continue
+            if ts.state == "processing":
+                ws = ts.processing_on
+                assert ws is not None, ts
+                ws.occupancy -= ws.processing.pop(ts, 0.0)
+                if self._holding:
+                    self.placement.release(ts, ts.constraints)
+                self._out.append(FreeKeys(ws.address, [key], stimulus_id=stim))  # cancels it
+                ts.processing_on = None
+                ts.state = "released"
+                self.groups.moved(ts.prefix, "processing", "released")
+                self._story.extend((key, "processing", "released", stim))
+                recs[key] = "waiting"  # a task processing is needed
+            elif ts.state == "memory":
+                for ws in ts.who_has:
+                    ws.has_what.discard(ts)
+                    ws.nbytes -= ts.nbytes
+                    self._out.append(FreeKeys(ws.address, [key], stimulus_id=stim))
+                ts.who_has = _NONE
+                self._lost(ts, stim, recs)
+        self._transitions(recs, stim)
 
     def _missing_data(self, ev: MissingData) -> None:
         stim = ev.stimulus_id
@@ -1033,6 +1165,7 @@ class SchedulerState:
             ws.has_what.clear()
             ws.occupancy = 0.0
             ws.nbytes = 0
+        self.groups.forget_all()
         for ts in self.tasks.values():
             ts.state = "forgotten"
             if ts.table is not None:
@@ -1041,6 +1174,10 @@ class SchedulerState:
         self.tasks.clear()
         self.queued.clear()
         self.watched.clear()
+        self.restrictions.clear()
+        self.placement.clear()
+        for ws in self.workers.values():
+            ws.used.clear()
         self._out = []
         return out
 
@@ -1085,6 +1222,13 @@ class SchedulerState:
         workers = self.workers
         if not workers:
             return None
+        if self.restrictions:
+            address = self.restrictions.get(ts.key)
+            if address is not None:
+                ws = workers.get(address)
+                # even a paused worker: it starts the task once it resumes
+                if ws is not None and not ws.retiring:
+                    return ws
         candidates: set[WorkerState] = set()
         for dts in ts.dependencies:
             candidates.update(dts.who_has)
@@ -1127,12 +1271,66 @@ class SchedulerState:
                 ws.address,
                 ts.key,
                 ts.run_spec,
-                ts.priority,
+                # a user priority makes it a big int: as a float on the wire
+                # (msgpack has 64-bit ints; the worker only compares them)
+                ts.priority if 0 <= ts.priority < _INT64 else float(ts.priority),
                 who_has,
                 ts.table,
                 nbytes,
                 stimulus_id=stim,
             )
+        )
+
+    def _place_constrained(self, ts: TaskState, c: Constraints, stim: str) -> Any:
+        """Assign ``ts`` (annotated with placement limits) to a worker that
+        meets them, taking its slots and resources; or return where it must
+        wait (``Placement.choose``)."""
+        only = self.restrictions.get(ts.key, "") if self.restrictions else ""
+        found = self.placement.choose(ts, c, self.workers.values(), self._cost, only)
+        if type(found) is tuple:
+            return found
+        self._assign(ts, found, stim)
+        self.placement.hold(ts, found, c)
+        return None
+
+    def _retry_constrained(self, ts: TaskState, stim: str) -> Any:
+        """``_place_constrained`` for a task already queued (the transition
+        recorded if it goes)."""
+        where = self._place_constrained(ts, ts.constraints, stim)  # type: ignore[arg-type]
+        if where is None:
+            self.groups.moved(ts.prefix, "queued", "processing")
+            self._story.extend((ts.key, "queued", "processing", stim))
+            self.transition_count += 1
+        else:
+            self.placement.park(ts, where)
+        return where
+
+    def _wake_parked(self, stim: str) -> None:
+        """Retry the parked tasks that the last event may have unblocked."""
+
+        def place(ts: TaskState) -> Any:
+            c = ts.constraints
+            if c is None:  # cannot happen: only constrained tasks are parked
+                return ("no-worker",)
+            where = self._place_constrained(ts, c, stim)
+            if where is None:
+                self.groups.moved(ts.prefix, "queued", "processing")
+                self._story.extend((ts.key, "queued", "processing", stim))
+                self.transition_count += 1
+            return where
+
+        self.placement.retry(place)
+
+    def _cost(self, ts: TaskState, ws: WorkerState) -> tuple[float, int, float]:
+        """The placement cost of ``ts`` on ``ws`` (see the module docstring)."""
+        missing = 0
+        for dts in ts.dependencies:
+            if ws not in dts.who_has:
+                missing += dts.nbytes
+        return (
+            missing / self.bandwidth + ws.occupancy / ws.nthreads,
+            len(ws.processing),
+            ws.memory_fraction,
         )
 
     def _queue(self, ts: TaskState) -> None:
@@ -1147,11 +1345,16 @@ class SchedulerState:
             if ts.state != "queued":
                 heapq.heappop(queued)
                 continue
+            if ts._rare is not None and ts.constraints is not None:
+                heapq.heappop(queued)
+                self._retry_constrained(ts, stim)
+                continue
             ws = self._worker_with_room(ts) if not ts.dependencies else self._decide_worker(ts)
             if ws is None:
                 return
             heapq.heappop(queued)
             self._assign(ts, ws, stim)
+            self.groups.moved(ts.prefix, "queued", "processing")
             self._story.extend((ts.key, "queued", "processing", stim))
             self.transition_count += 1
 
@@ -1168,7 +1371,7 @@ class SchedulerState:
                 continue
             started = set(victim.executing)
             for ts in sorted(victim.processing, key=_priority):
-                if ts.key in started:
+                if ts.key in started or ts.key in self.restrictions or _constrained(ts):
                     continue
                 thief = min(running, key=_load)
                 if len(thief.processing) >= 2 * thief.nthreads:
@@ -1185,7 +1388,13 @@ class SchedulerState:
             if len(victim.processing) <= 2 * victim.nthreads:
                 break
             movable = sorted(
-                (ts for ts in victim.processing if ts.dependencies), key=_priority, reverse=True
+                (
+                    ts
+                    for ts in victim.processing
+                    if ts.dependencies and ts.key not in self.restrictions and not _constrained(ts)
+                ),
+                key=_priority,
+                reverse=True,
             )
             for ts in movable[: len(victim.processing) - 2 * victim.nthreads]:
                 thief = min(idle, key=_load)
@@ -1225,6 +1434,14 @@ class SchedulerState:
     def _t_waiting_processing(self, ts: TaskState, stim: str, recs: dict[Any, str]) -> None:
         if ts.n_waiting:
             return
+        if ts._rare is not None:
+            c = ts.constraints
+            if c is not None:
+                where = self._place_constrained(ts, c, stim)
+                if where is not None:
+                    ts.state = "queued"
+                    self.placement.park(ts, where)
+                return
         if not ts.dependencies:
             # root tasks queue behind better-placed ones already waiting
             if self.queued and self.queued[0][0] < ts.priority and self._queued_head_live():
@@ -1264,6 +1481,8 @@ class SchedulerState:
         ws = ts.processing_on
         if ws is not None:
             ws.occupancy -= ws.processing.pop(ts, 0.0)
+            if self._holding:
+                self.placement.release(ts, ts.constraints)
             self._out.append(FreeKeys(ws.address, [ts.key], stimulus_id=stim))
         ts.processing_on = None
         ts.state = "released"
@@ -1275,12 +1494,15 @@ class SchedulerState:
         ws.occupancy -= ws.processing.pop(ts, 0.0)
         if not ws.processing:
             ws.occupancy = 0.0
+        if self._holding:
+            self.placement.release(ts, ts.constraints)
         ts.processing_on = None
         ts.who_has = _added(ts.who_has, ws)
         ws.has_what.add(ts)
         ws.nbytes += ts.nbytes
         ts.state = "memory"
         self.transition_count += 1
+        self.groups.moved(ts.prefix, "processing", "memory")
         self._story.extend((ts.key, "processing", "memory", stim))
         if self.watched:
             self._done_watching(ts, stim)
@@ -1338,6 +1560,8 @@ class SchedulerState:
         ws = ts.processing_on
         if ws is not None:
             ws.occupancy -= ws.processing.pop(ts, 0.0)
+            if self._holding:
+                self.placement.release(ts, ts.constraints)
             ts.processing_on = None
         ts.n_waiting = 0
         ts.state = "erred"
@@ -1415,6 +1639,15 @@ class SchedulerState:
                 assert not ts.n_waiting and all(d.state == "memory" for d in ts.dependencies), ts
             for client in ts.who_wants:
                 assert ts in self.clients[client], (ts, client)
+        counted: dict[tuple[str, str], int] = {}
+        for ts in self.tasks.values():
+            counted[ts.prefix, ts.state] = counted.get((ts.prefix, ts.state), 0) + 1
+        assert all(prefix in self.groups for prefix, _ in counted), counted
+        for group in self.groups:
+            for state, n in group.counts.items():
+                if state != "forgotten":
+                    assert n == counted.get((group.name, state), 0), (group, state, counted)
+        self._validate_placement()
         for ws in self.workers.values():
             for ts in ws.processing:
                 assert ts.processing_on is ws and ts.state == "processing", (ws, ts)
@@ -1433,8 +1666,34 @@ class SchedulerState:
                 ws = self.workers.get(address)
                 assert ws is not None and ws.retiring, (req.id, address)
 
+    def _validate_placement(self) -> None:
+        """Held slots and resources match the constrained tasks processing."""
+        pools: dict[str, int] = {}
+        used: dict[str, dict[str, float]] = {}
+        for ts in self.tasks.values():
+            c = ts.constraints if ts._rare is not None else None
+            holds = c is not None and bool(c.pools or c.resources)
+            if ts.state == "processing" and holds:
+                holder = self._holding.get(ts)
+                assert holder is ts.processing_on and holder is not None, (ts, holder)
+                assert c is not None
+                for pool in c.pools or ():
+                    pools[pool] = pools.get(pool, 0) + 1
+                for r, n in (c.resources or {}).items():
+                    mine = used.setdefault(holder.address, {})
+                    mine[r] = mine.get(r, 0.0) + n
+            else:
+                assert ts not in self._holding, ts
+        assert pools == self.placement.pool_used, (pools, self.placement.pool_used)
+        for ws in self.workers.values():
+            mine = used.get(ws.address, {})
+            assert set(mine) == set(ws.used), (ws, mine, ws.used)
+            for r, n in mine.items():
+                assert abs(ws.used[r] - n) < 1e-6 and n <= ws.resources.get(r, 0.0) + 1e-6, (ws, r)
+
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_INT64 = 1 << 63
 _MEMORY_FIGURES = ("managed", "unmanaged", "spilled", "rss")
 
 
@@ -1463,6 +1722,10 @@ def _death_note(ws: WorkerState, reason: str) -> str:
 
 def _priority(ts: TaskState) -> int:
     return ts.priority
+
+
+def _constrained(ts: TaskState) -> bool:
+    return ts._rare is not None and ts._rare.constraints is not None
 
 
 def _load(ws: WorkerState) -> float:

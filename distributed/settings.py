@@ -49,6 +49,11 @@ DEFAULTS = {
             "scheduler-ttl": 20.0,
             "reconnect-wait": 10.0,
         },
+        "p2p": {
+            "batch-bytes": "8MiB",
+            "send-buffer": "128MiB",
+            "max-disk": None,
+        },
         "worker": {
             "heartbeat-interval": 0.5,
             "memory": {
@@ -114,6 +119,13 @@ DOCS = {
     "heartbeats) before a client takes it as lost.",
     "distributed.client.reconnect-wait": "Seconds a call made while the client reconnects waits "
     "for the scheduler before raising.",
+    "distributed.p2p.batch-bytes": "Bytes of pieces a worker gathers for one peer before "
+    "sending them in one message, in a peer-to-peer exchange (shuffle, rechunk).",
+    "distributed.p2p.send-buffer": "Bytes of pieces a worker may hold buffered or sent and not "
+    "yet acknowledged in a peer-to-peer exchange; its transfer tasks wait beyond it.",
+    "distributed.p2p.max-disk": "Bytes (or e.g. '100GB') of exchange pieces a worker may keep "
+    "on disk; None: its disk's free space. An exchange that needs more fails with "
+    "ExchangeDiskFull.",
     "distributed.worker.heartbeat-interval": "Seconds between a worker's heartbeats.",
     "distributed.worker.memory.target": "Fraction of the memory limit: above it, results are "
     "spilled to disk, least recently used first, until managed memory is below it (False: off).",

@@ -39,17 +39,23 @@ import psutil
 
 import shoal.distributed.settings  # noqa: F401  (registers the config defaults)
 from shoal.core import config
+from shoal.core.services import bind_services
 from shoal.core.task import execute_node
 from shoal.core.utils import format_bytes
 from shoal.distributed.batched import BatchedSend
 from shoal.distributed.comm import Comm, CommClosedError, connect
 from shoal.distributed.graph_codec import load_function, load_spec
+from shoal.distributed.logs import capture_logs, get_logs
 from shoal.distributed.memory import MemoryThresholds, parse_memory_limit
+from shoal.distributed.p2p_worker import ExchangeService, Reschedule
+from shoal.distributed.placement import parse_resources
+from shoal.distributed.plugins import WorkerPlugins
 from shoal.distributed.protocol import Pickled, ToPickle
 from shoal.distributed.server import ConnectionPool, Server, error_message
 from shoal.distributed.sizeof import sizeof
 from shoal.distributed.spill import SpillStore
 from shoal.distributed.utils import raise_open_file_limit
+from shoal.distributed.worker_context import bind_worker, close_task_client, leaving_pool
 from shoal.distributed.worker_events import (
     AcquireReplicas,
     DataPut,
@@ -66,6 +72,7 @@ from shoal.distributed.worker_events import (
     ReportFinished,
     ReportMissing,
     ReportReplica,
+    ReportRescheduled,
     ReportStatus,
     Spill,
     SpillDone,
@@ -112,7 +119,8 @@ class Worker(Server):
     ``memory_limit``: bytes, a string such as ``"4GB"``, a fraction of the
     machine's memory or ``"auto"`` (see ``memory.parse_memory_limit``); 0 means
     none. ``local_directory``: where results are spilled (a temporary
-    directory by default, removed on close).
+    directory by default, removed on close). ``resources``: what it offers
+    tasks annotated with ``resources`` (``{"GPU": 2}`` or ``"GPU=2"``).
 
     >>> import asyncio
     >>> from shoal.distributed.scheduler import Scheduler
@@ -134,6 +142,7 @@ class Worker(Server):
         local_directory: str | None = None,
         validate: bool = False,
         security: Any = None,
+        resources: Any = None,
     ):
         super().__init__(
             handlers={
@@ -144,9 +153,16 @@ class Worker(Server):
                 "close": self._close_handler,
             },
         )
+        # peer-to-peer exchanges: the "exchange" service of the pool threads
+        self.exchange = ExchangeService(self, local_directory)
+        self.handlers["p2p-receive"] = self.exchange.receive
+        self.handlers["p2p-inputs-done"] = self.exchange.inputs_done
         self.scheduler_address = scheduler_address
         self.nthreads = int(nthreads)
         self.name = name
+        # what it offers tasks annotated with ``resources`` (the scheduler
+        # never gives it more than this at once: distributed/placement.py)
+        self.resources = parse_resources(resources)
         self.memory_limit = parse_memory_limit(memory_limit)
         self.nanny = nanny
         self.listen_address = listen
@@ -183,6 +199,8 @@ class Worker(Server):
         self.closed = asyncio.Event()
         self.status = "init"
         self.tasks_run = 0
+        self.bytes_fetched = 0  # results received from peers (the dashboard's network figures)
+        self.bytes_served = 0  # results sent to peers
         self.terminated = ""  # why the worker closed itself for memory, if it did
         self._events: deque = deque()
         self._handling = False
@@ -190,6 +208,14 @@ class Worker(Server):
         self._bg: list[asyncio.Task] = []
         self._monitor_stop = threading.Event()
         self._process = psutil.Process()
+        # tasks' access to their worker (worker_context.py) and plugins (plugins.py)
+        self.task_client: Any = None  # the client tasks get from get_client()
+        self.client_lock = threading.Lock()
+        self.rejoins: list[threading.Event] = []  # seceded tasks waiting for a pool thread
+        self.plugins = WorkerPlugins(self, self.state)
+        self.handlers.update(self.plugins.handlers())
+        self.handlers["get-logs"] = get_logs
+        capture_logs()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -216,6 +242,7 @@ class Worker(Server):
                 "memory_limit": self.memory_limit,
                 "nanny": self.nanny,
                 "pid": os.getpid(),
+                "resources": self.resources,
             }
         )
         reply = await comm.read()
@@ -248,6 +275,8 @@ class Worker(Server):
         self.status = "closed"
         for task in self._bg:
             task.cancel()
+        await self.plugins.close("teardown")
+        await close_task_client(self)
         if graceful:
             try:
                 self.stream.send({"op": "closing"})
@@ -264,6 +293,7 @@ class Worker(Server):
             t.join(timeout=5 if graceful else 0.1)
         self.data.clear()
         self.spill.close()
+        self.exchange.close()
         self.closed.set()
 
     async def finished(self) -> None:
@@ -301,6 +331,8 @@ class Worker(Server):
                         self._on_functions(msg["table"], msg["start"], msg["funcs"])
                     elif op == "forget-functions":
                         self.functions.pop(msg["table"], None)
+                    elif op == "p2p-close":
+                        self.exchange.close_run(msg["id"], msg["run"])
                     elif op == "free-keys":
                         events.append(KeysFreed(msg["keys"]))
                     elif op == "steal-task":
@@ -327,8 +359,13 @@ class Worker(Server):
         interval = float(config.get("distributed.worker.heartbeat-interval"))
         proc = self._process
         proc.cpu_percent()
+        fetched, served, last = self.bytes_fetched, self.bytes_served, time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            now = time.monotonic()
+            net_read = (self.bytes_fetched - fetched) / max(now - last, 1e-3)
+            net_write = (self.bytes_served - served) / max(now - last, 1e-3)
+            fetched, served, last = self.bytes_fetched, self.bytes_served, now
             if not self.memory_limit:  # else the monitor thread samples
                 self._handle(MemorySample(proc.memory_info().rss, time.monotonic()))
             metrics = self.state.memory_metrics()
@@ -340,6 +377,8 @@ class Worker(Server):
                 ready=len(self.state.ready),
                 in_memory=len(self.state.lru),
                 tasks_run=self.tasks_run,
+                net_read=net_read,
+                net_write=net_write,
             )
             try:
                 self.stream.send({"op": "heartbeat", "metrics": metrics})
@@ -444,6 +483,8 @@ class Worker(Server):
                         "traceback": ins.traceback,
                     }
                 )
+            elif typ is ReportRescheduled:
+                self.stream.send({"op": "task-rescheduled", "key": ins.key})
             elif typ is ReportReplica:
                 self.stream.send({"op": "replica-added", "key": ins.key, "nbytes": ins.nbytes})
             elif typ is ReportMissing:
@@ -523,9 +564,14 @@ class Worker(Server):
         assert loop is not None, "started off the event loop"
         me = threading.get_ident()
         heappop = heapq.heappop
+        bind_services({"exchange": self.exchange})
+        bind_worker(self)
         while True:
             with cv:
-                while not jobs or self.paused or self.gated:
+                while self.rejoins or not jobs or self.paused or self.gated:
+                    if self.rejoins:  # a seceded task takes this thread's place
+                        self.rejoins.pop(0).set()
+                        return
                     if self.stopping:
                         return
                     cv.wait()
@@ -541,6 +587,16 @@ class Worker(Server):
                     loop.call_soon_threadsafe(self._drain)
                 except RuntimeError:  # the loop is closed: we are shutting down
                     return
+            if leaving_pool(self):
+                return
+
+    def add_pool_thread(self) -> None:
+        """One more pool thread (for a task that seceded: worker_context.py)."""
+        t = threading.Thread(
+            target=self._thread_main, name=f"shoal-worker-{len(self.threads)}", daemon=True
+        )
+        t.start()
+        self.threads.append(t)
 
     def _drain(self) -> None:
         """The results the threads handed back since the last wake-up, as one
@@ -555,6 +611,9 @@ class Worker(Server):
                 events.append(ExecuteSuccess(key, nbytes, duration))
             else:
                 exc = value
+                if isinstance(exc, Reschedule):
+                    events.append(ExecuteFailure(key, None, "", reschedule=True))
+                    continue
                 note = f"shoal: raised while computing task {key!r} on worker {self.address}"
                 if note not in (getattr(exc, "__notes__", None) or []):
                     exc.add_note(note)
@@ -585,6 +644,7 @@ class Worker(Server):
                 continue
             data[key] = value
             nbytes[key] = sizeof(value)
+        self.bytes_fetched += sum(nbytes.values())
         missing = [k for k in keys if k not in nbytes and k not in data and k not in self.spill]
         if self.status != "closed":
             self._handle(FetchDone(peer, nbytes, missing))
@@ -644,6 +704,8 @@ class Worker(Server):
             elif key in spill:
                 out[key] = ToPickle(spill.get(key))  # read back for this reply only
         if out:
+            known = self.state.tasks
+            self.bytes_served += sum(known[k].nbytes for k in out if k in known)
             self._handle(DataRequested(list(out)))
         return {"status": "ok", "data": out}
 

@@ -33,6 +33,7 @@ __all__ = [
     "DeleteData",
     "ReportFinished",
     "ReportErred",
+    "ReportRescheduled",
     "ReportMissing",
     "ReportStatus",
     "ReportReplica",
@@ -83,9 +84,13 @@ class ExecuteSuccess(WorkerEvent):
 
 @dataclass(slots=True)
 class ExecuteFailure(WorkerEvent):
+    """``key`` raised; ``reschedule``: it asked to run again later (its
+    peer-to-peer exchange restarted), which is no error."""
+
     key: Any
     exception: Any
     traceback: str = ""
+    reschedule: bool = False
 
 
 @dataclass(slots=True)
@@ -190,6 +195,13 @@ class ReportErred(WorkerInstruction):
     key: Any
     exception: Any
     traceback: str
+
+
+@dataclass(slots=True)
+class ReportRescheduled(WorkerInstruction):
+    """``key`` asked to run again later (``ExecuteFailure.reschedule``)."""
+
+    key: Any
 
 
 @dataclass(slots=True)

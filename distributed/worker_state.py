@@ -69,6 +69,7 @@ from shoal.distributed.worker_events import (
     ReportFinished,
     ReportMissing,
     ReportReplica,
+    ReportRescheduled,
     ReportStatus,
     Spill,
     SpillDone,
@@ -109,6 +110,7 @@ class WorkerTask:
         "disk_bytes",
         "held",
         "cancelled",
+        "rerun",
     )
 
     def __init__(self, key: Any, state: str, priority: int = 0, spec: Any = None, table=None):
@@ -128,6 +130,10 @@ class WorkerTask:
         self.disk_bytes = 0
         self.held = False  # the scheduler counts this worker as holding the result
         self.cancelled = False  # freed while executing: drop the result when done
+        # assigned again while a cancelled run was still executing: that run's
+        # result is stale (a peer-to-peer transfer of an earlier run, say), so
+        # it is dropped and the task runs once more
+        self.rerun = False
 
     def __lt__(self, other: WorkerTask) -> bool:  # ties in the ready heap
         return id(self) < id(other)
@@ -250,6 +256,10 @@ class WorkerState:
     def _task_assigned(self, ev: TaskAssigned, stim: str) -> None:
         ts = self.tasks.get(ev.key)
         if ts is not None:
+            if ts.state == "executing" and ts.cancelled:
+                ts.cancelled, ts.rerun = False, True
+                ts.spec, ts.table, ts.priority, ts.held = ev.spec, ev.table, ev.priority, False
+                return
             if ts.spec is not None:
                 return  # asked twice
             # an input we hold or fetch becomes a task of ours: report it when here
@@ -342,6 +352,10 @@ class WorkerState:
             self._delete(ts.key, stim)
             self._transition(ts, "released", stim)
             return
+        if ts.rerun:
+            self._delete(ts.key, stim)
+            self._run_again(ts, stim)
+            return
         ts.nbytes = int(ev.nbytes)
         ts.held = True
         self._t_to_memory(ts, stim)  # inlined _transition: the path of every task
@@ -353,9 +367,24 @@ class WorkerState:
         ts = self.tasks.get(ev.key)
         if ts is None or ts.state != "executing":
             return
+        if ts.rerun:
+            self._run_again(ts, stim)
+            return
         if not ts.cancelled:
-            self._out.append(ReportErred(ts.key, ev.exception, ev.traceback, stimulus_id=stim))
+            if ev.reschedule:
+                self._out.append(ReportRescheduled(ts.key, stimulus_id=stim))
+            else:
+                self._out.append(ReportErred(ts.key, ev.exception, ev.traceback, stimulus_id=stim))
         self._transition(ts, "released", stim)
+
+    def _run_again(self, ts: WorkerTask, stim: str) -> None:
+        """executing -> ready: a stale run ended (see ``WorkerTask.rerun``)."""
+        ts.rerun = False
+        self.executing.discard(ts)
+        ts.state = "ready"
+        heapq.heappush(self.ready, (ts.priority, ts))
+        self.transition_count += 1
+        self._story.extend((ts.key, "executing", "ready", stim))
 
     def _fetch_done(self, ev: FetchDone, stim: str) -> None:
         asked = self.in_flight.pop(ev.peer, [])

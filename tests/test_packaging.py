@@ -10,7 +10,7 @@ import tomllib
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOMS = ("core", "array", "dataframe", "bag", "distributed")
+ROOMS = ("core", "array", "dataframe", "bag", "distributed", "backends")
 
 
 def test_every_subpackage_is_listed_in_pyproject():

@@ -55,7 +55,38 @@ def test_freqs_and_shifts():
 
 
 def test_huge_gather_is_refused_before_running():
-    x = sa.ones((10_000, 100_000), chunks=(10_000, 1000))
+    x = sa.ones((10, 10_000_000), chunks=(10, 100_000))
     with shoal.config.set({"array.chunk-size": "1MiB"}):
-        with pytest.raises(ValueError, match="rechunk the other axes"):
+        with pytest.raises(ValueError, match="per line, above the limit"):
             sa.fft.fft(x, axis=1)
+
+
+@pytest.mark.parametrize("chunks", [(1000, 1000, 7), (3, 1000, 7), (1000, 1, 1)])
+def test_other_axes_shrink_to_fit_the_limit(chunks):
+    x = sa.ones((10_000, 100_000, 7), chunks=chunks)
+    with shoal.config.set({"array.chunk-size": "1MiB"}):  # 8 MiB blocks at most
+        out = sa.fft.fft(x, axis=1)
+    assert out.chunks[1] == (100_000,)
+    assert max(out.chunks[0]) * 100_000 * max(out.chunks[2]) * 8 <= 8 * 2**20  # float64 in
+    assert max(out.chunks[0]) * max(out.chunks[2]) >= min(chunks[0] * chunks[2], 5)
+
+
+def test_small_blocks_transform_like_numpy():
+    a = (np.arange(60.0).reshape(5, 4, 3) + 1j).astype(np.complex64)
+    x = sa.from_array(a, chunks=1)
+    with shoal.config.set({"array.chunk-size": "16B"}):  # 128 B blocks; lines of 40 and 120 B
+        assert_eq(sa.fft.fft(x, axis=0), np.fft.fft(a, axis=0))
+        assert_eq(sa.fft.ifftn(x, axes=(2, 0)), np.fft.ifftn(a, axes=(2, 0)))
+
+
+@pytest.mark.parametrize("name", ["fftn", "ifftn", "rfftn", "irfftn", "fft2", "rfft2", "irfft2"])
+@pytest.mark.parametrize("kw", [{}, {"axes": (2, 0)}, {"s": (3, 6), "axes": (0, 1)}])
+def test_n_axes_above_the_limit_go_one_axis_at_a_time(name, kw):
+    if name.endswith("2") and "axes" not in kw:
+        kw = {"axes": (1, 2)}
+    a = np.arange(60.0).reshape(5, 4, 3) % 7 + (1j if name[0] == "i" else 0)
+    x = sa.from_array(a, chunks=(2, 3, 1))
+    with shoal.config.set({"array.chunk-size": "16B"}):  # 128 B: any axis, not two at once
+        assert sa.fft.fft(x, axis=0).chunks[0] == (5,)  # one axis still fits
+        out = getattr(sa.fft, name)(x, **kw)
+        assert_eq(out, getattr(np.fft, name)(a, **kw))

@@ -101,3 +101,37 @@ def test_direct_rechunk_of_a_source_falls_back_to_stages_when_huge(monkeypatch):
     staged = x.rechunk((1, 60))
     assert staged.expr.explain_text().count("Rechunk") > 1
     assert_eq(staged, values)
+
+
+@pytest.mark.parametrize("old", [1, (3, 5), ((2, 0, 9), (6, 7))])
+@pytest.mark.parametrize("new", [(4, 4), -1, ((5, 6), (1, 12)), {1: 3}])
+def test_p2p_rechunk_without_a_cluster_passes_pieces_in_memory(old, new):
+    from shoal.array.rechunk_p2p import P2PRechunk
+
+    y = sa.from_array(A, chunks=old).rechunk(new, method="p2p")
+    assert isinstance(y.expr, P2PRechunk)
+    assert_eq(y, A)
+    assert_eq(y.rechunk(2, method="p2p"), A)  # a rechunk of a rechunk starts from the source
+    assert y.rechunk(2, method="p2p").expr.child is y.expr.child
+
+
+def test_p2p_rechunk_of_empty_and_structured_arrays_in_memory():
+    empty = np.empty((0, 4, 3), dtype="f4")
+    assert_eq(sa.from_array(empty, chunks=(1, 1, 2)).rechunk((1, 4, 1), method="p2p"), empty)
+    rec = np.array([(i, str(i)) for i in range(10)], dtype=[("a", "i8"), ("b", "U2")])
+    assert_eq(sa.from_array(rec, chunks=3).rechunk(4, method="p2p"), rec)
+
+
+def test_rechunk_method_choice_without_a_cluster():
+    from shoal.array.rechunk import Rechunk
+
+    x = sa.from_array(A, chunks=(11, 1)) + 1
+    assert isinstance(x.rechunk((1, 13)).expr, Rechunk)  # auto: no exchange service here
+    with shoal.config.set({"array.rechunk.method": "p2p"}):
+        assert type(x.rechunk((1, 13)).expr).__name__ == "P2PRechunk"
+        assert isinstance(x.rechunk((1, 13), method="auto").expr, Rechunk)
+    with pytest.raises(ValueError, match="one of 'tasks', 'p2p' or 'auto', got 'disk'"):
+        x.rechunk((1, 13), method="disk")
+    with shoal.config.set({"array.rechunk.method": "shuffle"}):
+        with pytest.raises(ValueError, match="got 'shuffle'"):
+            x.rechunk((1, 13))

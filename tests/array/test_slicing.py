@@ -108,6 +108,20 @@ def test_boolean_mask_nd():
         x[sa.ones(3, chunks=1) > 0]
 
 
+@pytest.mark.parametrize("chunks", [1, 2, (1, 3, 2), -1])
+def test_mask_held_in_memory_gives_known_lengths(chunks):
+    a = np.arange(24).reshape(2, 3, 4)
+    x = sa.from_array(a, chunks=chunks)
+    masks = [a % 3 == 0, (a % 3 == 0)[:, :, 0], (a > 5)[:, 0, 0], np.zeros((2, 3), bool)]
+    for m in [*masks, np.array(True), np.array(False)]:
+        y = x[sa.from_array(m, chunks=1 if m.ndim else ())]
+        assert not any(math.isnan(c) for c in y.chunks[0])
+        assert_eq(y, a[m])  # checks every block's length against its chunks
+    computed = sa.from_array(a % 3 == 0, chunks=2) & True  # a mask still to compute
+    assert all(math.isnan(c) for c in x[computed].chunks[0])
+    assert_eq(x[computed], a[a % 3 == 0])
+
+
 def test_unknown_chunks_are_reported_clearly():
     x = sa.arange(10, chunks=3)
     y = x[x > 2]

@@ -52,7 +52,7 @@ def _pandas_route(part, keys, specs, dropna):
     opts = {"sort": False, "dropna": dropna, "observed": True}
     # one aggregation the bincount route does not do sends the whole chunk through pandas
     extra = {**specs, 99: ("g", "max")}
-    out = groupby_chunk(part, by=keys, level=None, opts=opts, specs=extra, split_out=1)
+    out = groupby_chunk(part, by=keys, opts=opts, specs=extra, split_out=1)
     del out[99]
     return out
 
@@ -236,3 +236,43 @@ def test_keys_used_elsewhere_stay_strings(url):
     pd.testing.assert_series_equal(firsts, pbase.groupby("flag").qty.sum())
     assert flags.dtype == pdf.flag.dtype
     assert flags.tolist() == pbase.flag.tolist()
+
+
+def _nunique_frame(n=300, seed=4):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "dense": rng.integers(0, 40, n),  # small span: codes without hashing
+            "wide": rng.integers(-(2**40), 2**40, n) // 2**30 * 2**30,  # hashed
+            "s": pd.Series(rng.choice(["p", "q", "r", None], n), dtype="str"),
+            "f": np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 5, n).astype(float)),
+            "v": rng.integers(0, 7, n),
+            "u": rng.integers(0, 3, n).astype(np.uint8),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "by, col",
+    [
+        ("dense", "v"),
+        ("dense", "f"),
+        ("wide", "v"),
+        ("s", "u"),
+        (["dense", "s"], "f"),
+        (["s", "wide"], "v"),
+        ("v", "s"),
+    ],
+)
+def test_nunique_through_distinct_pairs(variants, by, col):
+    pdf = _nunique_frame()
+    for dropna in (True, False):
+        want = pdf.groupby(by, dropna=dropna)[col].nunique()
+        for _, df in variants(pdf):
+            got = df.groupby(by, dropna=dropna)[col].nunique()
+            assert_eq(got, want, check_dtype=False)
+            both = df.groupby(by, dropna=dropna).agg(n=(col, "nunique"), m=(col, "count"))
+            expected = pdf.groupby(by, dropna=dropna).agg(n=(col, "nunique"), m=(col, "count"))
+            assert_eq(both, expected, check_dtype=False)
+    empty = sd.from_pandas(pdf.iloc[:0], npartitions=1).groupby(by)[col].nunique().compute()
+    assert len(empty) == 0

@@ -57,10 +57,13 @@ def test_groupby_as_index_false_split_out(frame):
     pd.testing.assert_frame_equal(got.sort_values("i").reset_index(drop=True), expected)
 
 
-def test_groupby_as_index_false_needs_columns(frame):
-    df = sd.from_pandas(frame(), npartitions=2)
-    with pytest.raises(TypeError, match="as_index=False"):
-        df.groupby(df.i, as_index=False)
+def test_groupby_as_index_false_with_series_keys(frame):
+    pdf = frame()
+    df = sd.from_pandas(pdf, npartitions=2)
+    want = pdf.groupby(pdf.i, as_index=False).f.sum()
+    assert_eq(df.groupby(df.i, as_index=False).f.sum(), want, check_index=False)
+    want = pdf.groupby(pdf.i > 2, as_index=False).f.sum()
+    assert_eq(df.groupby(df.i > 2, as_index=False).f.sum(), want, check_index=False)
 
 
 @pytest.mark.parametrize("ascending", [True, False])

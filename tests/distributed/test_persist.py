@@ -43,3 +43,20 @@ def test_bag_persist_then_compute(client):
     b = sb.from_sequence(range(100), npartitions=5).map(lambda v: v * 3).persist()
     assert b.filter(lambda v: v % 2).sum().compute() == sum(v * 3 for v in range(100) if v % 2)
     assert sorted(b.map(str).compute()) == sorted(str(v * 3) for v in range(100))
+
+
+def test_wait_on_persisted_collections(client):
+    from shoal.distributed import futures_of, wait
+
+    x = sa.from_array(np.arange(30.0), chunks=7).persist()
+    df = sd.from_pandas(pd.DataFrame({"a": range(9)}), npartitions=3).persist()
+    bag = sb.from_sequence(range(10), npartitions=2).persist()
+    single = client.submit(abs, -4)
+    futures = futures_of([x, {"frame": df}, (bag, single)])
+    assert len(futures) == 5 + 3 + 2 + 1
+    assert len({f.key for f in futures}) == len(futures)
+    done, not_done = wait([x, df, bag, single])
+    assert len(done) == len(futures) and not not_done
+    assert all(f.status == "finished" for f in futures)
+    assert futures_of(sa.arange(5, chunks=2)) == []  # not persisted: nothing to wait for
+    assert wait(x).done == set(futures_of(x))

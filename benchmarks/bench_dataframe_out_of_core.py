@@ -1,0 +1,274 @@
+"""Dataframe work larger than memory on one machine: shoal against Dask, DuckDB as the judge.
+
+Three operations on TPC-H tables (``tpch/data.py`` writes them with
+``tpchgen-cli``), each run by one system in a fresh subprocess on the local
+threaded scheduler, so its peak RSS (VmHWM) is its own:
+
+- ``merge``: ``lineitem`` joined with ``orders`` on the order key (a hash
+  join: both sides shuffled), written to parquet;
+- ``set_index``: ``lineitem.set_index("l_orderkey")``, written to parquet;
+- ``shuffle``: ``lineitem.shuffle("l_orderkey")`` of the numeric columns,
+  summarized per output partition (rows, distinct keys, a column's sum):
+  GB/s is the input's in-memory size over the wall time.
+
+Each system runs with each shuffle method (``--methods``; shoal's ``disk``
+writes Arrow/pickle-5 shards to files, ``tasks`` shuffles in memory; Dask's
+``disk`` is partd, its ``tasks`` the same idea as ours). Answers are checked,
+not assumed: DuckDB compares the written merge and ``set_index`` outputs
+with its own join and table, as multisets (row count and the sum of a hash
+of every row); the
+``set_index`` output must be sorted across its files in order; the shuffle
+must place every key in one partition only (distinct keys per partition add
+up to the table's distinct keys) and keep the rows and the column's sum.
+
+    .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 10
+    .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 1 --ops merge --systems shoal
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
+from _common import ROOT, peak_rss  # noqa: E402
+
+LINEITEM = ["l_orderkey", "l_partkey", "l_suppkey", "l_quantity", "l_extendedprice", "l_shipdate"]
+ORDERS = ["o_orderkey", "o_custkey", "o_totalprice", "o_orderdate"]
+NUMERIC = [
+    "l_orderkey",
+    "l_partkey",
+    "l_suppkey",
+    "l_linenumber",
+    "l_quantity",
+    "l_extendedprice",
+    "l_discount",
+    "l_tax",
+]
+
+
+def _digest(part):
+    """One row per shuffled partition: rows, distinct keys, a column's sum."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "rows": [len(part)],
+            "keys": [part["l_orderkey"].nunique()],
+            "price": [float(part["l_extendedprice"].sum())],
+        }
+    )
+
+
+def _child(system: str, op: str, method: str, tables: dict, out: str) -> dict:
+    """Run ``op`` with ``system`` and ``method`` in this (fresh) process."""
+    if system == "shoal":
+        import shoal.dataframe as dd
+    else:
+        import dask
+
+        dask.config.set(scheduler="threads")
+        import dask.dataframe as dd
+
+    start = time.perf_counter()
+    value: object
+    if op == "merge":
+        left = dd.read_parquet(tables["lineitem"], columns=LINEITEM)
+        right = dd.read_parquet(tables["orders"], columns=ORDERS)
+        joined = left.merge(
+            right,
+            left_on="l_orderkey",
+            right_on="o_orderkey",
+            shuffle_method=method,
+            broadcast=False,
+        )
+        joined.to_parquet(out, write_index=False)
+        value = "written"
+    elif op == "set_index":
+        frame = dd.read_parquet(tables["lineitem"], columns=LINEITEM)
+        frame.set_index("l_orderkey", shuffle_method=method).to_parquet(out)
+        value = "written"
+    else:
+        frame = dd.read_parquet(tables["lineitem"], columns=NUMERIC)
+        moved = frame.shuffle("l_orderkey", shuffle_method=method)
+        meta = {"rows": "int64", "keys": "int64", "price": "float64"}
+        summary = moved.map_partitions(_digest, meta=meta).compute()
+        value = {
+            "rows": int(summary["rows"].sum()),
+            "keys": int(summary["keys"].sum()),
+            "price": float(summary["price"].sum()),
+        }
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_bytes": peak_rss(), "value": value}
+
+
+def _duckdb():
+    """A DuckDB connection that leaves memory to the systems measured."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/shoal-bench-duckdb'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _duckdb_check(op: str, tables: dict, out: str) -> str:
+    """'ok' when ``out`` holds the rows DuckDB computes, as a multiset: the
+    same count and the same sum of a hash of every row (columns cast to one
+    type each, so a timestamp's unit or an integer's width does not count)."""
+    con = _duckdb()
+    scan = f"read_parquet('{out}/*.parquet')"
+    line = f"read_parquet('{tables['lineitem']}/*.parquet')"
+    cols = LINEITEM + (ORDERS if op == "merge" else [])
+    if op == "merge":
+        orders = f"read_parquet('{tables['orders']}/*.parquet')"
+        expected = f"{line} JOIN {orders} ON l_orderkey = o_orderkey"
+    else:
+        expected = line
+    digest = f"count(*), sum(hash({', '.join(_canonical(c) for c in cols)}))"
+    got = con.execute(f"SELECT {digest} FROM {scan}").fetchone()
+    want = con.execute(f"SELECT {digest} FROM {expected}").fetchone()
+    if got[0] != want[0]:
+        return f"{got[0]} rows, DuckDB has {want[0]}"
+    if got != want:
+        return "rows differ from DuckDB's (row hashes)"
+    if op == "set_index":
+        return _sorted_across_files(out)
+    return "ok"
+
+
+def _canonical(column: str) -> str:
+    if column.endswith("date"):
+        return f"CAST({column} AS DATE)"
+    if column.endswith(("price", "quantity")):
+        return f"CAST({column} AS DOUBLE)"
+    return f"CAST({column} AS BIGINT)"
+
+
+def _sorted_across_files(out: str) -> str:
+    """'ok' when ``l_orderkey`` never decreases through the files in order."""
+    import pyarrow.parquet as pq
+
+    files = sorted(glob.glob(os.path.join(out, "*.parquet")), key=_part_number)
+    last = -math.inf
+    for path in files:
+        keys = pq.read_table(path, columns=["l_orderkey"]).column(0).to_numpy()
+        if len(keys) == 0:
+            continue
+        if keys[0] < last or (keys[1:] < keys[:-1]).any():
+            return f"not sorted at {os.path.basename(path)}"
+        last = keys[-1]
+    return "ok"
+
+
+def _part_number(path: str) -> int:
+    digits = "".join(c for c in os.path.basename(path) if c.isdigit())
+    return int(digits) if digits else 0
+
+
+def _shuffle_truth(tables: dict) -> dict:
+
+    line = f"read_parquet('{tables['lineitem']}/*.parquet')"
+    rows, keys, price = (
+        _duckdb()
+        .execute(f"SELECT count(*), count(DISTINCT l_orderkey), sum(l_extendedprice) FROM {line}")
+        .fetchone()
+    )
+    return {"rows": rows, "keys": keys, "price": float(price)}
+
+
+def _input_bytes(tables: dict) -> int:
+    """The in-memory size of the shuffled columns (8 bytes each, all numeric)."""
+
+    line = f"read_parquet('{tables['lineitem']}/*.parquet')"
+    rows = _duckdb().execute(f"SELECT count(*) FROM {line}").fetchone()[0]
+    return rows * 8 * len(NUMERIC)
+
+
+def _run(system: str, op: str, method: str, tables: dict, out: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-P", os.path.abspath(__file__), "--child", system, op, method, out]
+        + [json.dumps(tables)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail[:200]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=10.0, help="TPC-H scale factor")
+    parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "shoal-tpch"))
+    parser.add_argument("--systems", default="shoal,dask")
+    parser.add_argument("--ops", default="merge,set_index,shuffle")
+    parser.add_argument("--methods", default="disk,tasks")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        system, op, method, out, tables = args.child
+        print(json.dumps(_child(system, op, method, json.loads(tables), out)))
+        return
+
+    from tpch.data import generate, table_paths
+
+    os.makedirs(args.data_dir, exist_ok=True)
+    root = generate(args.scale, args.data_dir, parts=max(1, math.ceil(args.scale * 4)))
+    tables = {t: p for t, p in table_paths(root).items() if t in ("lineitem", "orders")}
+    truth = _shuffle_truth(tables) if "shuffle" in args.ops else None
+    size = _input_bytes(tables) if "shuffle" in args.ops else 0
+    print(f"TPC-H SF{args.scale:g} from {root}; threads scheduler; peak = the process's VmHWM")
+    for op in args.ops.split(","):
+        for method in args.methods.split(","):
+            results = {}
+            for system in args.systems.split(","):
+                out = tempfile.mkdtemp(dir=args.data_dir, prefix=f"out-{system}-{op}-")
+                shutil.rmtree(out)
+                r = _run(system, op, method, tables, out)
+                if "error" not in r:
+                    if op == "shuffle":
+                        v = r["value"]
+                        right = v["rows"] == truth["rows"] and v["keys"] == truth["keys"]
+                        right = right and math.isclose(v["price"], truth["price"], rel_tol=1e-9)
+                        r["check"] = "ok" if right else f"{v} != DuckDB's {truth}"
+                        r["gbps"] = size / r["seconds"] / 1e9
+                    else:
+                        r["check"] = _duckdb_check(op, tables, out)
+                shutil.rmtree(out, ignore_errors=True)
+                results[system] = r
+            _print(op, method, results)
+
+
+def _print(op: str, method: str, results: dict) -> None:
+    base = results.get("shoal")
+    for system, r in results.items():
+        label = f"{op:9s} {method:5s} {system:6s}"
+        if "error" in r:
+            print(f"{label} FAILED {r['error']}")
+            continue
+        line = f"{label} {r['seconds']:8.1f} s  peak {r['peak_bytes'] / 2**30:5.2f} GiB"
+        if "gbps" in r:
+            line += f"  {r['gbps']:.3f} GB/s"
+        line += f"  answer {r['check']}"
+        if base and system != "shoal" and "error" not in base:
+            line += (
+                f"  time {system}/shoal {r['seconds'] / base['seconds']:.2f}x,"
+                f" memory {r['peak_bytes'] / base['peak_bytes']:.2f}x"
+            )
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
