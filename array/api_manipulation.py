@@ -17,7 +17,7 @@ from . import manipulation
 from . import shape as shapes
 from .api_dtypes import result_type
 from .blockwise import _LETTERS, blockwise
-from .convert import asarray
+from .convert import asarray, from_array, held_numpy
 from .core import Array
 
 __all__ = [
@@ -152,7 +152,11 @@ def reshape(x: Array, /, shape: tuple[int, ...], *, copy: bool | None = None) ->
     (2, 2)
     """
     x = asarray(x)
-    return shapes.reshape(x, tuple(shape))
+    out = shapes.reshape(x, tuple(shape))
+    held = held_numpy(x)
+    if held is not None:  # in memory: reshape the NumPy array too, so it stays in memory
+        return from_array(held.reshape(out.shape), chunks=out.chunks)
+    return out
 
 
 def _repeat_index(counts: np.ndarray, length: int) -> np.ndarray:

@@ -117,6 +117,14 @@ def test_mask_held_in_memory_gives_known_lengths(chunks):
         y = x[sa.from_array(m, chunks=1 if m.ndim else ())]
         assert not any(math.isnan(c) for c in y.chunks[0])
         assert_eq(y, a[m])  # checks every block's length against its chunks
+    # the Array API's reshape of a mask in memory keeps it in memory (and the chunks)
+    xp = x.__array_namespace__()
+    flat = sa.from_array((a % 3 == 0).ravel(), chunks=5)
+    mask = xp.reshape(flat, (2, 3, 4))
+    assert mask.chunks == sa.from_array((a % 3 == 0).ravel(), chunks=5).reshape((2, 3, 4)).chunks
+    y = x[mask]
+    assert not any(math.isnan(c) for c in y.chunks[0])
+    assert_eq(y, a[a % 3 == 0])
     computed = sa.from_array(a % 3 == 0, chunks=2) & True  # a mask still to compute
     assert all(math.isnan(c) for c in x[computed].chunks[0])
     assert_eq(x[computed], a[a % 3 == 0])
