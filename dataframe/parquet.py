@@ -45,9 +45,13 @@ from shoal.dataframe.parquet_filters import (
     _normalize_filters,
     _predicate_to_filters,
     _row_group_may_match,
-    _stats,
 )
-from shoal.dataframe.parquet_part import dictionary_columns, read_parquet_part, table_to_pandas
+from shoal.dataframe.parquet_part import (
+    dictionary_columns,
+    open_parquet,
+    read_parquet_part,
+    table_to_pandas,
+)
 from shoal.dataframe.paths import natural_key
 
 __all__ = ["read_parquet", "to_parquet", "ReadParquet", "ParquetDataset"]
@@ -59,12 +63,45 @@ def _is_data_file(rel: str) -> bool:
     return not any(p.startswith(("_", ".")) for p in rel.split("/")) and not rel.endswith(".crc")
 
 
-def _expand(path, storage_options) -> tuple[Any, list[str], str | None]:
+def _filesystem(url: str, filesystem, storage_options: dict | None):
+    """The fsspec filesystem to read ``url`` through: ``filesystem`` given as
+    an fsspec or pyarrow filesystem, or named (``"fsspec"``, ``"arrow"``),
+    else the one the URL and ``storage_options`` describe."""
+    if filesystem is None or filesystem == "fsspec":
+        return fsspec.core.url_to_fs(url, **(storage_options or {}))[0]
+    if filesystem == "arrow":
+        import pyarrow.fs as pafs
+        from fsspec.implementations.arrow import ArrowFSWrapper
+
+        try:
+            return ArrowFSWrapper(pafs.FileSystem.from_uri(url)[0])
+        except pa.ArrowInvalid:  # a plain local path
+            return ArrowFSWrapper(pafs.LocalFileSystem())
+    if storage_options:
+        raise ValueError(
+            "read_parquet: pass storage_options= or a filesystem object as filesystem=, not "
+            "both (configure the filesystem object instead)"
+        )
+    if isinstance(filesystem, fsspec.AbstractFileSystem):
+        return filesystem
+    import pyarrow.fs as pafs
+
+    if isinstance(filesystem, pafs.FileSystem):
+        from fsspec.implementations.arrow import ArrowFSWrapper
+
+        return ArrowFSWrapper(filesystem)
+    raise TypeError(
+        "read_parquet: filesystem= must be an fsspec or pyarrow filesystem, 'fsspec' or "
+        f"'arrow', got {filesystem!r}"
+    )
+
+
+def _expand(path, storage_options, filesystem=None) -> tuple[Any, list[str], str | None]:
     """``(filesystem, files, root)`` of a path, glob, directory or list."""
     paths = path if isinstance(path, (list, tuple)) else [path]
     if not paths:
         raise ValueError("read_parquet needs at least one path")
-    fs, _ = fsspec.core.url_to_fs(str(paths[0]), **(storage_options or {}))
+    fs = _filesystem(str(paths[0]), filesystem, storage_options)
     files: list[str] = []
     root = None
     for p in paths:
@@ -99,12 +136,50 @@ def _hive_values(path: str, root: str | None) -> dict:
 
 def _read_footer(fs, path):
     try:
-        with fs.open(path, "rb") as f:
+        with open_parquet(fs, path) as f:
             return pq.read_metadata(f)
     except Exception as e:
         raise OSError(
             f"read_parquet: cannot read the parquet footer of {path!r}: {type(e).__name__}: {e}"
         ) from e
+
+
+class RowGroup:
+    """What planning needs of a row group: its rows, the uncompressed bytes
+    of each top-level column and the min/max statistics of the columns asked
+    for (decoded once, when first asked for)."""
+
+    def __init__(self, footer, rg: int):
+        self._group = group = footer.row_group(rg)
+        self.num_rows: int = group.num_rows
+        self.column_bytes: dict = {}
+        self._position: dict = {}
+        self._stats: dict = {}
+        for j in range(group.num_columns):
+            col = group.column(j)
+            path = col.path_in_schema
+            top = path.split(".")[0]
+            self.column_bytes[top] = self.column_bytes.get(top, 0) + col.total_uncompressed_size
+            self._position[path] = j
+
+    def stats(self, columns) -> dict:
+        """``{column: (min, max, null_count)}`` of those ``columns`` that
+        have min/max statistics."""
+        out = {}
+        for c in columns:
+            if c not in self._stats:
+                j = self._position.get(c)
+                st = None if j is None else self._group.column(j).statistics
+                self._stats[c] = None
+                if st is not None and st.has_min_max:
+                    self._stats[c] = (st.min, st.max, st.null_count)
+            if self._stats[c] is not None:
+                out[c] = self._stats[c]
+        return out
+
+
+def _filter_columns(filters) -> set:
+    return {t[0] for conj in filters for t in conj} if filters else set()
 
 
 def _hive_type(values: list) -> pa.DataType:
@@ -128,11 +203,15 @@ class ParquetDataset:
         self.fs = fs
         self.files = files
         self.root = root
+        self._row_groups: dict[int, list[RowGroup]] = {}
         workers = min(16, max(1, len(files)))
         with ThreadPoolExecutor(workers) as pool:
             self.footers = list(pool.map(functools.partial(_read_footer, fs), files))
         self.schema = self.footers[0].schema.to_arrow_schema()
+        first = self.footers[0].schema
         for path, footer in zip(files[1:], self.footers[1:]):
+            if footer.schema.equals(first):  # cheaper than comparing arrow schemas
+                continue
             other = footer.schema.to_arrow_schema()
             if not other.remove_metadata().equals(self.schema.remove_metadata()):
                 raise ValueError(
@@ -150,6 +229,20 @@ class ParquetDataset:
 
     def __shoal_tokenize__(self) -> str:
         return self.token
+
+    def __getstate__(self) -> dict:
+        # the decoded row groups hold pyarrow objects that do not pickle
+        return {**self.__dict__, "_row_groups": {}}
+
+    def row_groups(self, file_index: int) -> list[RowGroup]:
+        """A file's row groups, decoded from its footer once for all the
+        plans made of this dataset."""
+        cached = self._row_groups.get(file_index)
+        if cached is None:
+            footer = self.footers[file_index]
+            cached = [RowGroup(footer, rg) for rg in range(footer.num_row_groups)]
+            self._row_groups[file_index] = cached
+        return cached
 
     @functools.cached_property
     def pandas_index(self) -> list:
@@ -284,17 +377,28 @@ class ReadParquet(FrameExpr):
         parts: list[list[tuple]] = []
         current: list[tuple] = []
         current_size = 0
-        for fi, (path, footer) in enumerate(zip(ds.files, ds.footers)):
+        wanted = self._read_columns
+        filter_cols = _filter_columns(filters)
+        for fi, path in enumerate(ds.files):
             hive_values = {k: ds.hive_value(fi, k) for k in ds.hive_types}
             if filters and not _file_may_match(filters, hive_values):
                 continue
             groups: list[int] = []
             size = 0
-            for rg in range(footer.num_row_groups):
-                if filters and not _row_group_may_match(filters, footer, rg, hive_values):
+            for rg, info in enumerate(ds.row_groups(fi)):
+                if info.num_rows == 0:  # empty files make no partitions
                     continue
-                rg_size = self._row_group_bytes(footer, rg)
+                if filters and not _row_group_may_match(
+                    filters, info.stats(filter_cols), info.num_rows, hive_values
+                ):
+                    continue
+                # uncompressed bytes of the columns this read needs (so a
+                # narrow projection makes fewer, fuller partitions)
+                rg_size = sum(n for c, n in info.column_bytes.items() if c in wanted)
                 if groups and size + rg_size > target:
+                    if current:  # the earlier files' rows come first
+                        parts.append(current)
+                        current, current_size = [], 0
                     parts.append([(path, groups, hive_values)])
                     groups, size = [], 0
                 groups.append(rg)
@@ -328,17 +432,6 @@ class ReadParquet(FrameExpr):
         columns = self.plan_columns if self.plan_columns is not None else self.columns_
         return set(columns) | set(self._index) | filter_cols
 
-    def _row_group_bytes(self, footer, rg: int) -> int:
-        """Uncompressed bytes of the columns this read needs in a row group
-        (so a narrow projection makes fewer, fuller partitions)."""
-        group = footer.row_group(rg)
-        wanted = self._read_columns
-        return sum(
-            group.column(j).total_uncompressed_size
-            for j in range(group.num_columns)
-            if group.column(j).path_in_schema.split(".")[0] in wanted
-        )
-
     @functools.cached_property
     def divisions(self):
         unknown = (None,) * (len(self._plan) + 1)
@@ -349,14 +442,12 @@ class ReadParquet(FrameExpr):
     def _divisions_from_statistics(self) -> tuple | None:
         """Divisions from the index column's min/max in the footers, when
         the partitions are sorted and do not overlap."""
-        ds = self.dataset
-        footers = dict(zip(ds.files, ds.footers))
         bounds = []
         for pieces in self._plan:
             lo = hi = None
             for path, groups, _ in pieces:
                 for rg in groups:
-                    st = _stats(footers[path], rg).get(self._index[0])
+                    st = self._row_groups(path)[rg].stats(self._index).get(self._index[0])
                     if st is None:
                         return None
                     lo = st[0] if lo is None else min(lo, st[0])
@@ -375,30 +466,47 @@ class ReadParquet(FrameExpr):
     def _plan_columns(self) -> list:
         return list(self.plan_columns if self.plan_columns is not None else self.columns_)
 
+    @functools.cached_property
+    def _file_index(self) -> dict:
+        return {path: fi for fi, path in enumerate(self.dataset.files)}
+
+    def _row_groups(self, path: str) -> list[RowGroup]:
+        return self.dataset.row_groups(self._file_index[path])
+
     def _pieces(self, i: int) -> list:
         """Partition ``i``'s pieces with each row group's first row, pruned by
         filters pushed down after planning (the plan itself only uses the
         filters given to read_parquet, so partitions stay aligned with the
         unfiltered reader)."""
-        footers = dict(zip(self.dataset.files, self.dataset.footers))
         prune = bool(self.filters) and self.filters != self.plan_filters
+        filter_cols = _filter_columns(self.filters)
         out = []
         start = 0
         for path, groups, hive_values in self._plan[i]:
-            footer = footers[path]
             file_ok = not prune or _file_may_match(self.filters, hive_values)
             kept, starts = [], []
+            infos = self._row_groups(path)
             for rg in groups:
+                info = infos[rg]
                 if file_ok and (
-                    not prune or _row_group_may_match(self.filters, footer, rg, hive_values)
+                    not prune
+                    or _row_group_may_match(
+                        self.filters, info.stats(filter_cols), info.num_rows, hive_values
+                    )
                 ):
                     kept.append(rg)
                     starts.append(start)
-                start += footer.row_group(rg).num_rows
+                start += info.num_rows
             if kept:
-                dictionary = dictionary_columns(footer, kept, self._file_columns)
-                out.append((path, kept, hive_values, starts, dictionary))
-        return out
+                footer = self.dataset.footers[self._file_index[path]]
+                out.append((path, kept, hive_values, starts, footer))
+        # string columns read as dictionaries: those small enough in every
+        # file, so the files' tables concatenate and filter as one
+        dictionary = list(self._file_columns)
+        for _, kept, _, _, footer in out:
+            if dictionary:
+                dictionary = dictionary_columns(footer, kept, dictionary)
+        return [(p, k, h, s, dictionary, f) for p, k, h, s, f in out]
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         ds = self.dataset
@@ -419,9 +527,8 @@ class ReadParquet(FrameExpr):
         """Rows from the footers, when no filter may drop any."""
         if self.filters:
             return None
-        footers = dict(zip(self.dataset.files, self.dataset.footers))
         return sum(
-            footers[path].row_group(rg).num_rows
+            self._row_groups(path)[rg].num_rows
             for pieces in self._plan
             for path, groups, _ in pieces
             for rg in groups
@@ -469,6 +576,7 @@ def read_parquet(
     engine: str = "pyarrow",
     max_concurrent: int | None = None,
     max_read_rate: int | float | str | None = None,
+    filesystem: Any = None,
 ):
     """Read parquet files into a DataFrame.
 
@@ -481,7 +589,9 @@ def read_parquet(
     uncompressed bytes per partition (config ``dataframe.partition-size``).
     ``calculate_divisions`` makes divisions known from the index column's
     statistics when the partitions are sorted and do not overlap.
-    ``engine``: ``"pyarrow"`` (or ``"auto"``), the only one.
+    ``engine``: ``"pyarrow"`` (or ``"auto"``), the only one. ``filesystem``:
+    an fsspec or pyarrow filesystem to read through, or ``"fsspec"`` (the
+    default: from the URL and ``storage_options``) or ``"arrow"``.
     ``max_concurrent`` (at most that many reading tasks at once, cluster-wide)
     and ``max_read_rate`` (bytes per second per process) protect a shared
     store; see ``shoal.core.io_pacing`` for their config defaults.
@@ -492,7 +602,7 @@ def read_parquet(
     ['y', 'z']
     """
     check_engine(engine, "read_parquet")
-    fs, files, root = _expand(path, storage_options)
+    fs, files, root = _expand(path, storage_options, filesystem)
     fs, io_annotations = io_limits(fs, max_concurrent, max_read_rate, "read_parquet")
     dataset = ParquetDataset(fs, files, root)
     names = dataset.full_schema.names

@@ -148,10 +148,9 @@ def _file_may_match(filters, hive_values: dict) -> bool:
     return False
 
 
-def _row_group_may_match(filters, footer, rg: int, hive_values: dict) -> bool:
-    """Whether a row group may hold matching rows, by its min/max statistics."""
-    stats = _stats(footer, rg)
-    nrows = footer.row_group(rg).num_rows
+def _row_group_may_match(filters, stats: dict, nrows: int, hive_values: dict) -> bool:
+    """Whether a row group of ``nrows`` rows may hold matching rows, by its
+    min/max statistics (``_stats``)."""
     for conj in filters:
         ok = True
         for col, op, value in conj:

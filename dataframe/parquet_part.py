@@ -14,17 +14,23 @@ re-encoding it would cost more than it saves.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from fsspec.implementations.arrow import ArrowFSWrapper
+from fsspec.implementations.local import LocalFileSystem
 
-__all__ = ["read_parquet_part", "table_to_pandas", "dictionary_columns"]
+__all__ = ["read_parquet_part", "table_to_pandas", "dictionary_columns", "open_parquet"]
 
 # a dictionary page this small (compressed) holds few distinct values and
 # cannot be a writer's fallback from a dictionary that outgrew its limit (~1 MiB)
 _SMALL_DICTIONARY = 32 * 1024
+# files read for one partition are filtered together until they hold this many rows
+_FILTER_BATCH_ROWS = 100_000
 
 
 def _is_text(typ: pa.DataType) -> bool:
@@ -147,10 +153,28 @@ def _positions(mask: np.ndarray, starts: list, sizes: list) -> np.ndarray:
     return kept + shift[np.searchsorted(ends, kept, side="right")]
 
 
-def _read_file(fs, path, row_groups, file_cols, dictionary):
+def open_parquet(fs, path: str):
+    """A context giving ``path`` to pyarrow: the path itself for local files
+    and a pyarrow file for pyarrow filesystems (pyarrow then reads without
+    holding the GIL, so parallel tasks reading many small files do not queue
+    on it), else an fsspec file object.
+
+    >>> import fsspec
+    >>> with open_parquet(fsspec.filesystem("file"), "/tmp/x.parquet") as source:
+    ...     source
+    '/tmp/x.parquet'
+    """
+    if type(fs) is LocalFileSystem:
+        return contextlib.nullcontext(path)
+    if type(fs) is ArrowFSWrapper:
+        return fs.fs.open_input_file(path)
+    return fs.open(path, "rb")
+
+
+def _read_file(fs, path, row_groups, file_cols, dictionary, footer=None):
     try:
-        with fs.open(path, "rb") as f:
-            pf = pq.ParquetFile(f, read_dictionary=dictionary or None)
+        with open_parquet(fs, path) as f:
+            pf = pq.ParquetFile(f, metadata=footer, read_dictionary=dictionary or None)
             table = pf.read_row_groups(row_groups, columns=file_cols, use_threads=False)
             sizes = [pf.metadata.row_group(rg).num_rows for rg in row_groups]
     except Exception as e:
@@ -174,9 +198,11 @@ def read_parquet_part(
 ) -> pd.DataFrame:
     """Read row groups of files into one pandas partition.
 
-    ``pieces`` are ``(path, row_groups, hive_values, starts, dictionary)``,
-    ``starts`` being each row group's first row within the partition and
-    ``dictionary`` the string columns to read as dictionaries. ``filters`` are
+    ``pieces`` are ``(path, row_groups, hive_values, starts, dictionary,
+    footer)``, ``starts`` being each row group's first row within the
+    partition, ``dictionary`` the string columns to read as dictionaries and
+    ``footer`` the file's parquet metadata read when planning (or None to
+    read it again). ``filters`` are
     applied to rows after reading (statistics only chose the row groups);
     without an index column the kept rows keep their positions as index, as
     if the whole partition had been read and then filtered. ``categorical``
@@ -188,7 +214,7 @@ def read_parquet_part(
     >>> with fs.open("/doc-part/f.parquet", "wb") as f:
     ...     pq.write_table(table, f)
     >>> schema = table.schema
-    >>> part = read_parquet_part(fs, [("/doc-part/f.parquet", [0], {}, [0], ["s"])], ["a", "s"], [],
+    >>> part = read_parquet_part(fs, [("/doc-part/f.parquet", [0], {}, [0], ["s"], None)], ["a", "s"], [],
     ...                          [[("a", ">", 1)]], {}, schema)
     >>> part
        a  s
@@ -197,31 +223,44 @@ def read_parquet_part(
     """
     filter_cols = sorted({t[0] for conj in filters for t in conj}) if filters else []
     wanted = list(dict.fromkeys(columns + index + filter_cols))
-    positions = bool(filters) and not index
-    tables: list = []
+    table_columns = list(dict.fromkeys(columns + index))
+    positions = bool(filters) and not index  # kept rows keep their positions
+    done: list = []  # filtered tables
     rows: list = []
-    for path, row_groups, hive_values, starts, dictionary in pieces:
+    batch: list = []  # (table, starts, sizes) read but not yet filtered
+
+    def flush() -> None:
+        table = pa.concat_tables([t for t, _, _ in batch])
+        if filters:
+            mask = _filter_mask(table, filters)
+            table = table.select(table_columns).filter(mask)
+            if positions:
+                starts = [s for _, ss, _ in batch for s in ss]
+                sizes = [n for _, _, ns in batch for n in ns]
+                rows.append(_positions(mask, starts, sizes))
+        done.append(table.select(table_columns))
+        batch.clear()
+
+    for path, row_groups, hive_values, starts, dictionary, footer in pieces:
         file_cols = [c for c in wanted if c not in hive]
         dictionary = [c for c in dictionary if c in file_cols]
-        table, sizes = _read_file(fs, path, row_groups, file_cols, dictionary)
+        table, sizes = _read_file(fs, path, row_groups, file_cols, dictionary, footer)
         for key, typ in hive.items():
             if key in wanted:
                 table = table.append_column(
                     pa.field(key, typ), pa.array([hive_values.get(key)] * table.num_rows, typ)
                 )
-        table_columns = list(dict.fromkeys(columns + index))
-        if filters:
-            mask = _filter_mask(table, filters)
-            table = table.select(table_columns).filter(mask)
-            if positions:
-                rows.append(_positions(mask, starts, sizes))
-        table = _settle_dictionaries(table.select(table_columns), set(categorical))
-        tables.append(table.replace_schema_metadata(None))
-    if tables:
-        table = pa.concat_tables(tables)
+        batch.append((table.select(wanted).replace_schema_metadata(None), starts, sizes))
+        # small files are filtered together, in batches that bound the unfiltered rows held
+        if sum(t.num_rows for t, _, _ in batch) >= _FILTER_BATCH_ROWS:
+            flush()
+    if batch:
+        flush()
+    if done:
+        table = pa.concat_tables(done) if len(done) > 1 else done[0]
     else:
-        table = schema.empty_table().select(list(dict.fromkeys(columns + index)))
-        table = _settle_dictionaries(table, set(categorical))
+        table = schema.empty_table().select(table_columns)
+    table = _settle_dictionaries(table, set(categorical))
     out = table_to_pandas(table, index, dtypes)
     if positions:
         out.index = pd.Index(np.concatenate(rows) if rows else [], dtype="int64")
