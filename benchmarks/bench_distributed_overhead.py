@@ -14,10 +14,17 @@ on the same clusters (graph built with each library's own optimizations, then
 
 ``--security`` instead compares shoal with itself: the same map on a cluster
 over plain TCP and on one over TLS with a token (``Security.temporary``), both
-kept running, timed in interleaved repeats (the order alternates), plus the
-time to open one connection (TCP connect and handshake, and TLS's) on each:
+kept running, in interleaved repeats (the order alternates) over several
+sizes. It reports CPU (the scheduler loop thread's; the whole cluster's:
+client, scheduler and nannies in this process plus the worker processes),
+which load distorts far less than wall time, as min / median / max per task;
+fits ``a + b * n`` through each n's median to separate the fixed cost per
+computation from the cost per task, with a bootstrap interval for the ratio of
+the per-task costs; counts the connections opened during each computation;
+times one round trip of a batched message over an open connection (CPU), and
+opening one connection (TCP connect, TLS and token handshakes):
 
-    .venv/bin/python -P benchmarks/bench_distributed_overhead.py --security --n 5000 --repeat 8
+    .venv/bin/python -P benchmarks/bench_distributed_overhead.py --security --n 1000,3000,10000 --repeat 10
 """
 
 from __future__ import annotations
@@ -194,43 +201,160 @@ def run_dask(n: int, repeat: int, mem_n: int, blocks: int) -> tuple[tuple, float
     return per_task, scheduler_memory("dask", mem_n) if mem_n else float("nan"), array
 
 
-def _connect_time(address: str, security, n: int = 30) -> float:
-    """Median seconds to open (and close) one connection, handshakes included."""
+def _connect_costs(address: str, security, n: int = 30) -> tuple[list[float], list[float]]:
+    """Seconds of wall time and of this process's CPU (both ends: the scheduler
+    runs in this process) to open and close one connection, handshakes included."""
     import asyncio
-    import statistics
 
     from shoal.distributed.comm import connect
 
-    async def run() -> list[float]:
-        times = []
+    async def run() -> tuple[list[float], list[float]]:
+        walls, cpus = [], []
         for _ in range(n):
-            start = time.perf_counter()
+            cpu0, start = time.process_time(), time.perf_counter()
             comm = await connect(address, security=security)
-            times.append(time.perf_counter() - start)
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu0)
             comm.abort()
-        return times
+        return walls, cpus
 
-    return statistics.median(asyncio.run(run()))
+    return asyncio.run(run())
 
 
-def _cluster_cpu(client) -> float:
-    """CPU seconds used so far by this process (client, scheduler, nannies)
-    and by the client's worker processes: a figure a loaded machine distorts
-    far less than wall time."""
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process: the kernel's nanosecond counters of its live
+    threads on Linux (psutil's figure has a 10 ms grain), else psutil's."""
     import psutil
 
-    total = time.process_time()
-    for nanny in client.cluster.workers.values():
-        try:
-            t = psutil.Process(nanny.pid).cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except OSError:
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
 
 
-def run_security(n: int, repeat: int) -> None:
-    """Per-task time of plain TCP against TLS + token (see module docstring)."""
+def _message_costs(modes: dict, rounds: int = 7, n: int = 1000) -> dict[str, list[float]]:
+    """CPU seconds (both ends in this process) per round trip of one batched
+    message of 30 small task reports over one open connection, per mode;
+    ``rounds`` interleaved rounds of ``n`` round trips."""
+    import asyncio
+
+    from shoal.distributed.comm import connect, listen
+
+    msg = [{"op": "task-finished", "key": ("inc-0123abcd", i), "nbytes": 28} for i in range(30)]
+
+    async def echo(comm) -> None:
+        while True:
+            await comm.write(await comm.read())
+
+    async def run() -> dict[str, list[float]]:
+        comms, listeners = {}, []
+        for name, security in modes.items():
+            listener = await listen("tcp://127.0.0.1:0", echo, security=security)
+            listeners.append(listener)
+            comms[name] = await connect(listener.address, security=security)
+        costs: dict[str, list[float]] = {name: [] for name in modes}
+        for r in range(rounds):
+            for name in list(modes)[:: 1 if r % 2 else -1]:
+                comm = comms[name]
+                start = time.process_time()
+                for _ in range(n):
+                    await comm.write(msg)
+                    await comm.read()
+                costs[name].append((time.process_time() - start) / n)
+        for comm in comms.values():
+            await comm.close()
+        for listener in listeners:
+            listener.stop()
+        return costs
+
+    return asyncio.run(run())
+
+
+def _worker_cpu(client) -> float:
+    """CPU seconds used so far by the client's worker processes."""
+    return sum(_process_cpu(nanny.pid) for nanny in client.cluster.workers.values())
+
+
+def _opened(shoal_worker=None, shoal_scheduler=None) -> int:
+    from shoal.distributed.comm import OPENED
+
+    return OPENED["connected"]
+
+
+def _one_run(client, n: int, offset: int) -> dict[str, float]:
+    """One ``map`` + ``gather`` of ``n`` tasks: seconds of wall time, of the
+    scheduler loop thread's CPU, of this process's CPU (client, scheduler,
+    nannies), of the workers' CPU, and connections opened anywhere meanwhile."""
+    opened0 = _opened() + sum(client.run(_opened).values())
+    loop0 = client.run_on_scheduler(_loop_cpu)
+    main0, workers0 = time.process_time(), _worker_cpu(client)
+    start = time.perf_counter()
+    futures = client.map(inc, range(offset, offset + n))
+    results = client.gather(futures)
+    wall = time.perf_counter() - start
+    main, workers = time.process_time() - main0, _worker_cpu(client) - workers0
+    loop = client.run_on_scheduler(_loop_cpu) - loop0
+    assert results[0] == offset + 1 and len(results) == n
+    del futures, results
+    opened = _opened() + sum(client.run(_opened).values()) - opened0
+    return {
+        "wall": wall,
+        "loop": loop,
+        "cluster": main + workers,
+        "workers": workers,
+        "opened": opened,
+    }
+
+
+def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least squares ``y = a + b * n``: (a, b)."""
+    k = len(points)
+    mn = sum(n for n, _ in points) / k
+    my = sum(y for _, y in points) / k
+    b = sum((n - mn) * (y - my) for n, y in points) / sum((n - mn) ** 2 for n, _ in points)
+    return my - b * mn, b
+
+
+def _median_fit(runs: list[tuple[int, dict]], key: str) -> tuple[float, float]:
+    """``a + b * n`` through the median of each n (robust to the outliers a
+    loaded machine makes): (a, b)."""
+    import statistics
+
+    by_n: dict[int, list[float]] = {}
+    for n, run in runs:
+        by_n.setdefault(n, []).append(run[key])
+    return _fit([(n, statistics.median(v)) for n, v in by_n.items()])
+
+
+def _ratio_interval(plain: list, secure: list, key: str, draws: int = 2000) -> tuple:
+    """Ratio of the per-task slopes (secure / plain) and its 90 % bootstrap
+    interval (repeats resampled within each n)."""
+    import random
+
+    rng = random.Random(13)
+
+    def resample(runs: list) -> list:
+        by_n: dict[int, list] = {}
+        for n, run in runs:
+            by_n.setdefault(n, []).append((n, run))
+        return [rng.choice(group) for group in by_n.values() for _ in group]
+
+    ratios = sorted(
+        _median_fit(resample(secure), key)[1] / _median_fit(resample(plain), key)[1]
+        for _ in range(draws)
+    )
+    ratio = _median_fit(secure, key)[1] / _median_fit(plain, key)[1]
+    return ratio, ratios[draws // 20], ratios[-draws // 20 - 1]
+
+
+def run_security(ns: list[int], repeat: int) -> None:
+    """Plain TCP against TLS + token: CPU and wall time per computation over
+    several sizes, fitted as ``a + b * n`` (fixed cost a, per-task cost b)."""
     import statistics
 
     from shoal.distributed import Client
@@ -240,57 +364,82 @@ def run_security(n: int, repeat: int) -> None:
     clients = {
         name: Client(n_workers=2, threads_per_worker=1, security=sec) for name, sec in modes.items()
     }
+    runs: dict[str, list[tuple[int, dict]]] = {name: [] for name in modes}
     try:
-        times: dict[str, list[float]] = {name: [] for name in modes}
-        cpus: dict[str, list[float]] = {name: [] for name in modes}
-        totals: dict[str, list[float]] = {name: [] for name in modes}
         for client in clients.values():
-            _time_map(client, n, 1)  # warm up
+            client.gather(client.map(inc, range(1000)))  # warm up: imports, connections
+            client.run(_opened)  # and the client's connections to the workers
+        offset = 10_000
         for r in range(repeat):
-            order = list(modes) if r % 2 == 0 else list(modes)[::-1]
-            for name in order:
-                before = _cluster_cpu(clients[name])
-                wall, cpu = _time_map(clients[name], n, 1)
-                totals[name].append((_cluster_cpu(clients[name]) - before) / n)
-                times[name].append(wall)
-                cpus[name].append(cpu)
-        connect_times = {
-            name: _connect_time(clients[name].scheduler_address, modes[name]) for name in modes
+            for n in ns:
+                order = list(modes) if (r + n) % 2 == 0 else list(modes)[::-1]
+                for name in order:
+                    runs[name].append((n, _one_run(clients[name], n, offset)))
+                    offset += n
+        connects = {
+            name: _connect_costs(clients[name].scheduler_address, modes[name]) for name in modes
         }
+        messages = _message_costs(modes)
     finally:
         for client in clients.values():
             client.close()
-    print(
-        f"client.map(inc, range({n:,})) + gather, 2 workers x 1 thread, {repeat} interleaved "
-        "repeats per mode"
-    )
-    for name in modes:
-        t = times[name]
-        print(
-            f"  {name:10s} wall median {statistics.median(t) * 1e6:7.1f} us/task, best "
-            f"{min(t) * 1e6:7.1f}; scheduler loop CPU median "
-            f"{statistics.median(cpus[name]) * 1e6:6.1f} us/task; cluster CPU median "
-            f"{statistics.median(totals[name]) * 1e6:6.1f} us/task; one connection "
-            f"{connect_times[name] * 1e3:.2f} ms"
-        )
     med = statistics.median
     print(
-        "  ratio tls+token / tcp: scheduler loop CPU "
-        f"{med(cpus['tls+token']) / med(cpus['tcp']):.3f}x, cluster CPU "
-        f"{med(totals['tls+token']) / med(totals['tcp']):.3f}x"
+        f"client.map(inc, range(n)) + gather, 2 workers x 1 thread, {repeat} interleaved repeats "
+        "per mode and n; us per task as min / median / max"
     )
-    plain, secure = times["tcp"], times["tls+token"]
-    print(
-        f"  ratio tls+token / tcp: wall median {med(secure) / med(plain):.3f}x, "
-        f"best {min(secure) / min(plain):.3f}x"
-    )
-    pairs = [b / a for a, b in zip(plain, secure)]
-    print(f"  per-repeat wall ratios: {', '.join(f'{x:.2f}' for x in pairs)}")
+    labels = {
+        "loop": "scheduler loop CPU",
+        "cluster": "cluster CPU",
+        "workers": "worker CPU",
+        "wall": "wall",
+    }
+    for n in ns:
+        print(f"  n = {n:,}")
+        for name in modes:
+            mine = [run for m, run in runs[name] if m == n]
+            cells = []
+            for key, label in labels.items():
+                v = sorted(run[key] / n * 1e6 for run in mine)
+                cells.append(f"{label} {v[0]:.1f} / {med(v):.1f} / {v[-1]:.1f}")
+            opened = max(run["opened"] for run in mine)
+            print(f"    {name:9s} " + "; ".join(cells) + f"; connections opened <= {opened}")
+    print("  fit through the medians, seconds = a + b * n  (a: per computation, b: per task)")
+    for key, label in labels.items():
+        fits = {name: _median_fit(runs[name], key) for name in modes}
+        ratio, low, high = _ratio_interval(runs["tcp"], runs["tls+token"], key)
+        print(
+            f"    {label:19s}"
+            + "".join(
+                f" {name}: a {a * 1e3:6.2f} ms, b {b * 1e6:6.2f} us;"
+                for name, (a, b) in fits.items()
+            )
+            + f" b ratio {ratio:.3f}x (90% interval {low:.3f}-{high:.3f})"
+        )
+    print("  one round trip of a 30-task batched message (both ends in this process), CPU")
+    for name, costs in messages.items():
+        c = sorted(costs)
+        print(
+            f"    {name:9s} {c[0] * 1e6:.1f} / {med(c) * 1e6:.1f} / {c[-1] * 1e6:.1f} us "
+            "(min / median / max)"
+        )
+    print("  opening one connection (both ends in this process), min / median / max")
+    for name, (walls, cpus) in connects.items():
+        w, c = sorted(walls), sorted(cpus)
+        print(
+            f"    {name:9s} wall {w[0] * 1e3:.2f} / {med(w) * 1e3:.2f} / {w[-1] * 1e3:.2f} ms; "
+            f"CPU {c[0] * 1e3:.2f} / {med(c) * 1e3:.2f} / {c[-1] * 1e3:.2f} ms"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20_000, help="tasks per map")
+    parser.add_argument(
+        "--n",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=None,
+        help="tasks per map (default 20000; with --security a comma list, default 1000,3000,10000)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
     parser.add_argument(
         "--mem-n", type=int, default=20_000, help="pending tasks for the memory figure (0 skips it)"
@@ -313,8 +462,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.security:
-        run_security(args.n, max(args.repeat, 2))
+        run_security(args.n or [1000, 3000, 10_000], max(args.repeat, 3))
         return
+    if args.n is None:
+        args.n = [20_000]
+    if len(args.n) != 1:
+        parser.error("--n takes one number without --security")
+    args.n = args.n[0]
     (s_time, s_cpu), s_mem, s_arr = run_shoal(args.n, args.repeat, args.mem_n, args.blocks)
     print(f"shoal: {s_time * 1e6:.1f} us/task for map, {s_cpu * 1e6:.1f} us/task of loop CPU")
     print(f"shoal: {s_mem:.0f} B/task of scheduler memory")

@@ -15,6 +15,9 @@ wrong proof is refused (the listener logs the peer's address) and nothing
 the peer sent is ever decoded, let alone unpickled. Without a token the key
 is empty, so a peer with a token and one without refuse each other. The
 handshake (and TLS's) must finish within ``distributed.comm.handshake-timeout``.
+Over TLS, reconnecting to a listener this process reached before resumes the
+TLS session (a TLS 1.3 ticket, see ``SESSIONS``): the token is proven again
+all the same.
 
 Wire format of one message on a stream (little endian)::
 
@@ -56,6 +59,7 @@ memoryviews, so big numpy buffers are not copied in Python.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -65,6 +69,7 @@ import ssl
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -90,6 +95,8 @@ __all__ = [
     "MAGIC",
     "VERSION",
     "HEADER",
+    "OPENED",
+    "SESSIONS",
 ]
 
 logger = logging.getLogger("shoal.distributed.comm")
@@ -99,6 +106,11 @@ VERSION = 2
 HEADER = struct.Struct("<4sBBHI")
 _SMALL = 1 << 16  # messages up to this size are read at once; bigger ones as they arrive
 _STEP = 1 << 22  # bigger messages are read this much at a time (the stall check's grain)
+
+
+#: TCP/TLS connections this process opened and accepted (handshakes passed), for
+#: benchmarks and tests that check pooled connections are reused
+OPENED = {"connected": 0, "accepted": 0}
 
 
 class CommClosedError(OSError):
@@ -229,12 +241,17 @@ class _InFlight:
 IN_FLIGHT = _InFlight()
 
 
+@functools.cache
+def _total_memory() -> int:
+    import psutil
+
+    return psutil.virtual_memory().total  # read once: each connection asks
+
+
 def _in_flight_limit() -> int:
     value = config.get("distributed.comm.max-in-flight")
     if value == "auto":
-        import psutil
-
-        return psutil.virtual_memory().total // 4
+        return _total_memory() // 4
     return parse_bytes(value)
 
 
@@ -529,6 +546,7 @@ class _Server(TCPServer):
             logger.warning("refused a connection from %s to %s: %s", peer, listener.address, why)
             await _close_soon(stream)
             return
+        OPENED["accepted"] += 1
         comm = TCPComm(stream, listener.address, peer, limits)
         listener.comms.add(comm)
         try:
@@ -583,12 +601,69 @@ class TCPListener(Listener):
 
 
 def _close_quietly(stream: IOStream | None) -> None:
-    """Close a stream that may have handed its socket to TLS (start_tls) already."""
+    """Close a stream, if there is one, whatever state its TLS is in."""
     if stream is not None:
         try:
             stream.close()
-        except Exception:  # its socket is gone with the TLS stream, which closed itself
+        except Exception:  # a TLS socket that broke mid-handshake may refuse to shut down
             pass
+
+
+class _Sessions:
+    """TLS sessions (TLS 1.3 tickets) for reconnecting to peers, by client
+    context and address, most recent first out of at most ``limit``. A resumed
+    handshake skips the certificates' signatures and checks (the ticket proves
+    both ends passed them on an earlier connection, made with the same
+    contexts); the key exchange still runs, so forward secrecy stays. Only the
+    listener's process can read its tickets: elsewhere the handshake is a full
+    one, certificates checked."""
+
+    def __init__(self, limit: int = 1024):
+        self.limit = limit
+        self.items: OrderedDict[tuple[int, str], ssl.SSLSession] = OrderedDict()
+        self.lock = threading.Lock()
+
+    # keyed by id(context): Security caches its contexts for the life of the process
+    def get(self, context: ssl.SSLContext, loc: str) -> ssl.SSLSession | None:
+        with self.lock:
+            return self.items.get((id(context), loc))
+
+    def put(self, context: ssl.SSLContext, loc: str, stream: IOStream) -> None:
+        session = getattr(stream.socket, "session", None)
+        if session is None or not session.has_ticket:
+            return
+        with self.lock:
+            self.items[(id(context), loc)] = session
+            self.items.move_to_end((id(context), loc))
+            while len(self.items) > self.limit:
+                self.items.popitem(last=False)
+
+
+SESSIONS = _Sessions()
+
+
+async def _open_stream(
+    host: str, port: int, context: ssl.SSLContext | None, loc: str, limits: _Limits
+) -> IOStream:
+    """A connected stream, over TLS (resuming a session with ``loc`` when one
+    is known) if ``context`` is given; the TLS handshake not yet awaited."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle for handshakes
+        if context is None:
+            return IOStream(sock, max_buffer_size=limits.max_size + (1 << 20))
+        tls = context.wrap_socket(
+            sock,
+            server_side=False,
+            do_handshake_on_connect=False,
+            session=SESSIONS.get(context, loc),
+        )
+    except BaseException:
+        sock.close()
+        raise
+    return SSLIOStream(tls, ssl_options=context, max_buffer_size=limits.max_size + (1 << 20))
 
 
 async def _tcp_connect(loc: str, timeout: float, security: Security | None = None) -> Comm:
@@ -604,18 +679,18 @@ async def _tcp_connect(loc: str, timeout: float, security: Security | None = Non
         stream = None
         connected = False
         try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            stream = IOStream(sock, max_buffer_size=limits.max_size + (1 << 20))
             left = max(0.01, deadline - time.monotonic())
-            await asyncio.wait_for(stream.connect((host, port)), left)
-            stream.set_nodelay(True)  # else Nagle holds the handshakes' small writes
+            stream = await asyncio.wait_for(_open_stream(host, port, context, loc, limits), left)
             connected = True
-            local = sock.getsockname()
+            local = stream.socket.getsockname()
             # the handshakes get the rest of the connect timeout, within handshake-timeout
             wait = min(limits.handshake, max(deadline - time.monotonic(), 0.1))
-            if context is not None:
-                stream = await asyncio.wait_for(stream.start_tls(False, ssl_options=context), wait)
+            if isinstance(stream, SSLIOStream):
+                await asyncio.wait_for(stream.wait_for_handshake(), wait)
             await asyncio.wait_for(_client_handshake(stream, security.secret, address), wait)
+            if context is not None:  # its tickets came before the listener's hello
+                SESSIONS.put(context, loc, stream)
+            OPENED["connected"] += 1
             return TCPComm(stream, f"{scheme}://{local[0]}:{local[1]}", address, limits)
         except AuthenticationError:
             _close_quietly(stream)

@@ -84,3 +84,34 @@ def test_a_smaller_pool_limit_holds_and_the_work_still_completes(monkeypatch):
     for address, n in outgoing.items():
         # at most 2 from the peer pool, plus its connections to the scheduler
         assert n <= 2 + 2, (address, n)  # unbounded, each would open one per peer (5) + 1
+
+
+def _connections_opened(shoal_worker=None) -> int:
+    from shoal.distributed.comm import OPENED
+
+    return OPENED["connected"]
+
+
+def test_repeated_computations_over_tls_open_no_connections():
+    from shoal.distributed.security import Security
+
+    def opened(client: Client) -> int:
+        return _connections_opened() + sum(client.run(_connections_opened).values())
+
+    security = Security.temporary(token=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, security=security) as cluster:
+        with Client(cluster) as client:
+            client.wait_for_workers(2, timeout=60)
+            opened(client)  # its own calls to the workers open the client's pool first
+            counts = []
+            for r in range(3):
+                parts = client.map(_part, range(r * 10, r * 10 + 4), pure=False)
+                # each total reads parts from both workers: worker-to-worker transfers
+                totals = [client.submit(_gather_all, *parts, pure=False) for _ in range(4)]
+                assert client.gather(totals) == [len(_part(0)) * 4] * 4
+                assert len(client.gather(parts)) == 4
+                del parts, totals
+                counts.append(opened(client))
+    assert counts[0] > 0  # the counter sees connections (first round: pools fill)
+    # later rounds reuse the pooled connections: none opened, so no handshakes
+    assert counts[1] == counts[2] == counts[0], counts

@@ -21,6 +21,7 @@ from shoal.distributed import Client, LocalCluster
 from shoal.distributed.comm import (
     HEADER,
     MAGIC,
+    SESSIONS,
     VERSION,
     AuthenticationError,
     CommClosedError,
@@ -192,6 +193,40 @@ def test_mutual_tls_refuses_peers_without_a_certificate(tls):
         assert await pool.call(server.address, {"op": "ping"}) == "pong"
         await pool.close()
         await server.close()
+
+    asyncio.run(run())
+
+
+def _session_reused(comm) -> bool:
+    return comm.stream.socket.session_reused
+
+
+def test_tls_sessions_resume_and_a_new_listener_still_shows_its_certificate(tls):
+    secure = tls.with_token("resume")
+
+    async def run():
+        server = Server({"ping": lambda comm: "pong"}, security=secure)
+        await server.listen("tcp://127.0.0.1:0")
+        first = await connect(server.address, security=secure)
+        second = await connect(server.address, security=secure)
+        assert not _session_reused(first) and _session_reused(second)
+        for comm in (first, second):
+            await comm.write({"op": "ping", "reply": True})
+            assert await comm.read() == "pong"
+            await comm.close()
+        # a resumed session still proves the token: a wrong one is refused
+        assert SESSIONS.get(tls.client_context(), server.address.split("://")[1]) is not None
+        with pytest.raises(AuthenticationError, match="token"):
+            await connect(server.address, timeout=2, security=tls.with_token("wrong"))
+        # another listener on the same address (its certificate from a CA we do not
+        # trust) cannot read our ticket: a full handshake, and its certificate is refused
+        port = server.address.rsplit(":", 1)[1]
+        await server.close()
+        impostor = Server({"ping": lambda comm: "pong"}, security=Security.temporary())
+        await impostor.listen(f"tcp://127.0.0.1:{port}")
+        with pytest.raises(AuthenticationError, match="TLS"):
+            await connect(impostor.address, timeout=2, security=secure)
+        await impostor.close()
 
     asyncio.run(run())
 
