@@ -84,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8786, help="port (0 picks a free one)")
     s.add_argument(
         "--dashboard-address",
-        default=None,
-        help="serve the status page (/status, /json/status) here, e.g. :8787 or "
-        "0.0.0.0:8787 (off by default; HTTPS when TLS is on)",
+        default="127.0.0.1:8787",
+        help="serve the dashboard (/status, /workers, /api/v1/..., /metrics) here, e.g. "
+        "0.0.0.0:8787 to reach it from other machines, or 'none' to turn it off (default "
+        "127.0.0.1:8787, another free port if that one is taken; HTTPS when TLS is on)",
     )
     _add_security_options(s)
     w = sub.add_parser("worker", help="run workers for a scheduler")
@@ -134,7 +135,7 @@ async def _run_scheduler(args) -> int:
     scheme = "tls" if security.tls else "tcp"
     scheduler = Scheduler(
         f"{scheme}://{args.host}:{args.port}",
-        dashboard_address=args.dashboard_address or None,
+        dashboard_address=_dashboard_address(args.dashboard_address),
         security=security,
     )
     await scheduler.start()
@@ -229,6 +230,11 @@ def _number(text: str) -> str | float:
     except ValueError:
         return text
     return value if 0 < value < 1 else text
+
+
+def _dashboard_address(text: str | None) -> str | None:
+    """``--dashboard-address``: None (off) for '', 'none' or 'off'."""
+    return None if not text or text.lower() in ("none", "off") else text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -473,6 +473,25 @@ def test_command_line_dashboard(no_leaks):
         proc.stdout.close()
 
 
+@pytest.mark.parametrize("flag, served", [([], True), (["--dashboard-address", "none"], False)])
+def test_command_line_dashboard_is_on_by_default(flag, served, no_leaks):
+    """As ``dask-scheduler`` does: on at 127.0.0.1:8787 (another port if taken)."""
+    cmd = [sys.executable, "-P", "-m", "shoal.distributed.cli", "scheduler", "--port", "0"]
+    proc = subprocess.Popen(cmd + flag, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("shoal scheduler at tcp://")
+        if served:
+            line = proc.stdout.readline()
+            assert line.startswith("shoal dashboard at http://127.0.0.1:")
+            assert _json(line.split()[-1].replace("/status", "/api/v1/summary"))["workers"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        rest = proc.stdout.read()
+        proc.stdout.close()
+    assert served or "dashboard" not in rest
+
+
 def test_progress_in_a_notebook_updates_one_html_bar(monkeypatch, no_leaks):
     """In a Jupyter kernel the bar is HTML, displayed once and updated in place
     (IPython stood in for by a module recording the calls)."""
