@@ -106,13 +106,9 @@ def fast_chunk(
         if got is None:
             return None
         per_key.append(got)
-    valid = None
-    for codes, _ in per_key:
-        missing = codes < 0
-        if missing.any():
-            if not dropna:
-                return None
-            valid = ~missing if valid is None else valid & ~missing
+    usable, valid = _present_keys(per_key, dropna)
+    if not usable:
+        return None
     combined = per_key[0][0]
     radix = [max(len(labels), 1) for _, labels in per_key]
     space = radix[0]
@@ -200,13 +196,9 @@ def nunique_pairs(
     radix = [max(len(labels), 1) for _, labels in per_key] + [len(values[1]) + 1]
     if np.prod(np.array(radix, dtype=np.float64)) >= _MAX_COMBINED:
         return None
-    valid = None
-    for codes, _ in per_key:
-        missing = codes < 0
-        if missing.any():
-            if not dropna:
-                return None
-            valid = ~missing if valid is None else valid & ~missing
+    usable, valid = _present_keys(per_key, dropna)
+    if not usable:
+        return None
     pair = per_key[0][0]
     for (codes, _), n in zip(per_key[1:], radix[1:-1]):
         pair = pair * n + codes
@@ -227,6 +219,24 @@ def nunique_pairs(
         verify_integrity=False,
     )
     return pd.Series(np.ones(len(index), dtype=np.int64), index=index, name="count")
+
+
+def _present_keys(per_key: list, dropna: bool) -> tuple[bool, np.ndarray | None]:
+    """``(usable, rows)``: False when a key is missing and ``dropna`` is off
+    (pandas' route then keeps it as a group); else the rows whose keys are
+    all present (None: every row).
+
+    >>> _present_keys([(np.array([0, -1]), None)], True)[1].tolist()
+    [True, False]
+    """
+    valid = None
+    for codes, _ in per_key:
+        missing = codes < 0
+        if missing.any():
+            if not dropna:
+                return False, None
+            valid = ~missing if valid is None else valid & ~missing
+    return True, valid
 
 
 def _dense_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
