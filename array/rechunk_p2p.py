@@ -66,7 +66,11 @@ def rechunk_transfer(block: Any, i: int, spec: ExchangeSpec, per_axis: list) -> 
     pieces = {}
     for combo in itertools.product(*per_axis):
         j = sum(n * s for (n, _), s in zip(combo, strides))
-        pieces[j] = block[tuple(s for _, s in combo)]
+        piece = block[tuple(s for _, s in combo)]
+        if type(piece) is np.ndarray and not (piece.flags.c_contiguous or piece.flags.f_contiguous):
+            # contiguous, the piece's bytes travel and rest on disk without another copy
+            piece = np.ascontiguousarray(piece)
+        pieces[j] = piece
     return exchange_transfer(spec, i, pieces)
 
 

@@ -44,9 +44,8 @@ import numpy as np
 from shoal.core import config
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
-from shoal.dataframe.concat import concat_frames
+from shoal.dataframe.arrow_rows import concat_rows, split_rows
 from shoal.dataframe.shuffle import ShuffledRows, _describe
-from shoal.dataframe.shuffle_tasks import split_by_target
 
 __all__ = ["DiskShuffle", "ShuffleDirectory", "write_frame", "read_frame"]
 
@@ -141,11 +140,11 @@ def write_shard(
     ``(path, offsets)`` with piece ``j`` at ``offsets[j]:offsets[j + 1]``."""
     os.makedirs(directory.path, exist_ok=True)
     targets = np.asarray(assign(part, i, **kwargs), dtype=np.intp)
-    pieces = split_by_target(part, targets, 1, k)
+    pieces = split_rows(part, targets, k)
     path = os.path.join(directory.path, f"shard-{i}")
     offsets = [0]
     with open(path, "wb") as f:
-        for rows, _ in pieces:
+        for rows in pieces:
             if len(rows):
                 write_frame(f, rows)
             offsets.append(f.tell())
@@ -173,7 +172,7 @@ def read_target(barrier: tuple, j: int, k: int, meta: Any) -> Any:
                 f.readinto(data)
             pieces.append(read_frame(data))
     _mark_read(directory, run, j, k)
-    return concat_frames(pieces) if pieces else meta
+    return concat_rows(pieces, meta)
 
 
 def _mark_read(directory: ShuffleDirectory, run: str, j: int, k: int) -> None:

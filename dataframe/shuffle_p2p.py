@@ -29,9 +29,8 @@ import numpy as np
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.services import ExchangeSpec, exchange_barrier, exchange_output, exchange_transfer
 from shoal.core.task import Ref, Task
-from shoal.dataframe.concat import concat_frames
+from shoal.dataframe.arrow_rows import concat_rows, split_rows
 from shoal.dataframe.shuffle import ShuffledRows, _describe
-from shoal.dataframe.shuffle_tasks import split_by_target
 
 __all__ = ["P2PShuffle", "p2p_transfer", "p2p_unpack"]
 
@@ -39,14 +38,13 @@ __all__ = ["P2PShuffle", "p2p_transfer", "p2p_unpack"]
 def p2p_transfer(part: Any, i: int, spec: ExchangeSpec, assign: Callable, kwargs: dict) -> Any:
     """Send input partition ``i``'s rows to their outputs (``exchange_transfer``)."""
     targets = np.asarray(assign(part, i, **kwargs), dtype=np.intp)
-    pieces = split_by_target(part, targets, 1, spec.npartitions_out)
-    return exchange_transfer(spec, i, {j: rows for j, (rows, _) in enumerate(pieces) if len(rows)})
+    pieces = split_rows(part, targets, spec.npartitions_out)
+    return exchange_transfer(spec, i, {j: rows for j, rows in enumerate(pieces) if len(rows)})
 
 
 def p2p_unpack(barrier: Any, spec: ExchangeSpec, j: int, meta: Any) -> Any:
     """Output partition ``j``: its rows from every input, in input order."""
-    pieces = exchange_output(spec, barrier, j)
-    return concat_frames(pieces) if pieces else meta
+    return concat_rows(exchange_output(spec, barrier, j), meta)
 
 
 class P2PShuffle(ShuffledRows):

@@ -52,6 +52,26 @@ __all__ = ["ExchangeService", "Reschedule", "WorkerRun"]
 logger = logging.getLogger("shoal.distributed.p2p")
 
 
+def _frames_of(piece: Any) -> list:
+    """``piece`` pickled as frames: the head, then its out-of-band buffers
+    (NumPy arrays, Arrow buffers: sent and stored without a copy into the head).
+
+    >>> import numpy as np
+    >>> head, data = _frames_of(np.arange(3))
+    >>> pickle.loads(head, buffers=[data])
+    array([0, 1, 2])
+    """
+    buffers: list = []
+    head = pickle.dumps(piece, protocol=5, buffer_callback=buffers.append)
+    frames: list = [head]
+    for b in buffers:
+        try:
+            frames.append(b.raw())
+        except BufferError:  # not contiguous: copied
+            frames.append(memoryview(bytes(b)))
+    return frames
+
+
 class Reschedule(Exception):
     """Raised by a task that must run again later (its exchange's run was
     restarted): the worker reports it as such, not as an error."""
@@ -190,21 +210,23 @@ class ExchangeService:
 
     def transfer(self, spec: ExchangeSpec, i: int, pieces: dict[int, Any]) -> int:
         """Hand over input ``i``'s pieces by output; the run they joined. Each
-        piece is pickled and buffered (or written) in turn, so the pieces of a
-        big input block never all exist pickled at once."""
+        piece is pickled (its buffers out of band, not copied) and buffered
+        (or written) in turn, so the pieces of a big input block never all
+        exist pickled at once."""
         run = self._current(spec)
         owners = run.owners
         assert owners is not None, "a run this worker asked for knows its owners"
         mine: list = []
         mine_bytes = 0
         for j, piece in pieces.items():
-            blob = pickle.dumps(piece, protocol=5)
+            frames = _frames_of(piece)
+            nbytes = sum(memoryview(f).nbytes for f in frames)
             owner = owners[j]
             if owner != self.address:
-                run.add(owner, [(j, i, blob)], len(blob))
+                run.add(owner, [(j, i, frames)], nbytes)
                 continue
-            mine.append((j, i, blob))
-            mine_bytes += len(blob)
+            mine.append((j, i, frames))
+            mine_bytes += nbytes
             if mine_bytes >= self.batch_bytes:
                 run.log.append(mine)
                 mine, mine_bytes = [], 0
@@ -243,7 +265,7 @@ class ExchangeService:
         assert owners is not None, "inputs-done tells the owners"
         if owners[j] != self.address:
             raise Reschedule(f"output {j} of exchange {spec.id!r} belongs to {owners[j]}")
-        return [pickle.loads(blob) for blob in found.log.read(j)]
+        return [pickle.loads(head, buffers=buffers) for head, *buffers in found.log.read(j)]
 
     def _current(self, spec: ExchangeSpec) -> WorkerRun:
         with self.lock:
@@ -290,7 +312,7 @@ class ExchangeService:
             "spec": asdict(run.spec),
             "run": run.run,
             "index": [(j, i) for j, i, _ in pieces],
-            "data": ToPickle([pickle.PickleBuffer(blob) for _, _, blob in pieces]),
+            "data": ToPickle([[pickle.PickleBuffer(f) for f in frames] for _, _, frames in pieces]),
         }
         try:
             await self.worker.pool.call(peer, msg)
@@ -298,16 +320,16 @@ class ExchangeService:
             if isinstance(e, ExchangeDiskFull):
                 raise
             raise Reschedule(f"exchange {run.spec.id!r}: could not reach {peer}: {e}") from e
-        self.bytes_sent += sum(len(blob) for _, _, blob in pieces)
+        self.bytes_sent += sum(memoryview(f).nbytes for _, _, frames in pieces for f in frames)
 
     async def receive(self, comm: Any, spec: dict, run: int, index: list, data: Any) -> str:
         """Handler of ``p2p-receive``: a peer's batch, written to disk before
         the answer (so the peer's send buffer bounds this side's memory too)."""
         found = self._run(ExchangeSpec(**spec), run, None)
-        blobs = data.load() if type(data) is Pickled else data
-        pieces = [(j, i, blob) for (j, i), blob in zip(index, blobs)]
+        received = data.load() if type(data) is Pickled else data
+        pieces = [(j, i, frames) for (j, i), frames in zip(index, received)]
         await self.loop.run_in_executor(self._disk_thread(), found.log.append, pieces)
-        self.bytes_received += sum(memoryview(blob).nbytes for blob in blobs)
+        self.bytes_received += sum(memoryview(f).nbytes for frames in received for f in frames)
         return "ok"
 
     async def inputs_done(self, comm: Any, spec: dict, run: int, owners: list) -> str:

@@ -165,12 +165,17 @@ def test_worker_reports_a_reschedule_not_an_error():
 
 def test_shard_log_orders_by_input_drops_duplicates_and_bounds_disk(tmp_path):
     log = ShardLog(str(tmp_path / "run"), "exchange e run 1 on worker w", max_bytes=12)
-    log.append([(1, 2, b"c2"), (0, 1, b"a1")])
-    log.append([(1, 0, b"c0"), (1, 2, b"XX")])  # input 2 again (a transfer run twice)
-    assert log.read(1) == [b"c0", b"c2"] and log.read(0) == [b"a1"] and log.read(5) == []
+
+    def read(j):
+        return [[bytes(f) for f in frames] for frames in log.read(j)]
+
+    log.append([(1, 2, [b"c", b"2"]), (0, 1, [b"a1"])])
+    log.append([(1, 0, [b"c0", b""]), (1, 2, [b"XX"])])  # input 2 again (a transfer run twice)
+    assert read(1) == [[b"c0", b""], [b"c", b"2"]] and read(0) == [[b"a1"]] and read(5) == []
     with pytest.raises(ExchangeDiskFull, match=r"exchange e run 1 on worker w: .*p2p.max-disk"):
-        log.append([(0, 3, b"too much")])
-    assert log.read(0) == [b"a1"]  # nothing of the refused batch was written
+        log.append([(0, 3, [b"too", b"much"])])
+    assert read(0) == [[b"a1"]]  # nothing of the refused batch was written
+    assert all(isinstance(f.obj, bytearray) for f in log.read(1)[0])  # writable: no copy to use
     log.close()
     assert not (tmp_path / "run").exists()
 
