@@ -293,28 +293,15 @@ class Merge(_JoinBase):
         l_ok = output_partitioning(left) == ("hash", self.left_keys, k)
         r_ok = output_partitioning(right) == ("hash", self.right_keys, k)
         salted = None if l_ok and r_ok else salted_sides(self, k)
-        if salted is not None and salted[2] != self.left_keys:
-            left, right, lk, rk = salted
-            kwargs = _with_keys(self.kwargs, lk, rk)
-            left = shuffle_expr(left, lk, k, self.method, self.max_branch)
-            right = shuffle_expr(right, rk, k, self.method, self.max_branch)
-            joined = JoinPartitions(left, right, self.how, kwargs, lk, rk, "hash")
-            return Projection(joined, list(self.columns))
-        if salted is not None:  # an outer join: the larger side checked for hot keys
-            left, right = salted[0], salted[1]
+        if salted is not None:
+            left, right, shuffled = salted
+            if shuffled:  # hot keys spread: each side moved by its own targets
+                return JoinPartitions(left, right, *args, "hash")
         if not l_ok:
             left = shuffle_expr(left, self.left_keys, k, self.method, self.max_branch)
         if not r_ok:
             right = shuffle_expr(right, self.right_keys, k, self.method, self.max_branch)
         return JoinPartitions(left, right, *args, "partitionwise" if l_ok and r_ok else "hash")
-
-
-def _with_keys(kwargs: dict, left_keys: tuple, right_keys: tuple) -> dict:
-    """pandas' merge arguments joining on other key columns."""
-    out = {k: v for k, v in kwargs.items() if k not in ("on", "left_on", "right_on")}
-    if "on" in kwargs:
-        return {**out, "on": list(left_keys)}
-    return {**out, "left_on": list(left_keys), "right_on": list(right_keys)}
 
 
 def choose_algorithm(
