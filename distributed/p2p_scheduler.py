@@ -15,7 +15,11 @@ cannot say:
   saw transfers of two runs), the run is closed on every worker and the
   exchange's transfers, barrier and running outputs are computed again
   (``ResetTasks``): the next transfer opens run ``r + 1`` with the workers
-  then alive. Outputs already computed stay.
+  then alive. Outputs already computed stay. The barrier runs again for the
+  new run even on a worker still holding the old run's barrier value for
+  outputs still running: a worker never reports a value it keeps only for
+  its local tasks as the result of a task assigned to it
+  (``WorkerTask.assigned`` in ``worker_state.py``).
 - **closing**: on each tick, a run none of whose tasks is still to run is
   closed on every worker (its pieces are deleted) and its restrictions
   lifted.

@@ -111,6 +111,7 @@ class WorkerTask:
         "held",
         "cancelled",
         "rerun",
+        "assigned",
     )
 
     def __init__(self, key: Any, state: str, priority: int = 0, spec: Any = None, table=None):
@@ -134,6 +135,11 @@ class WorkerTask:
         # result is stale (a peer-to-peer transfer of an earlier run, say), so
         # it is dropped and the task runs once more
         self.rerun = False
+        # assigned while its value is kept here only for local tasks (the
+        # scheduler freed it, or it was fetched): that value may be stale (a
+        # reset peer-to-peer barrier of an earlier run, say), so the task runs
+        # again once those tasks let go of it, instead of reporting the value
+        self.assigned: TaskAssigned | None = None
 
     def __lt__(self, other: WorkerTask) -> bool:  # ties in the ready heap
         return id(self) < id(other)
@@ -262,10 +268,12 @@ class WorkerState:
                 return
             if ts.spec is not None:
                 return  # asked twice
-            # an input we hold or fetch becomes a task of ours: report it when here
+            if ts.state in _LOCAL and not ts.held:  # kept for local tasks only
+                ts.assigned = ev  # run once they let go (see WorkerTask.assigned)
+                return
+            # counted here already, or an input being fetched: report it once here
             ts.spec, ts.table, ts.priority = ev.spec, ev.table, ev.priority
             if ts.state in _LOCAL:
-                ts.held = True
                 self._out.append(ReportFinished(ts.key, ts.nbytes, 0.0, stimulus_id=stim))
             return
         ts = self.tasks[ev.key] = WorkerTask(ev.key, "waiting", ev.priority, ev.spec, ev.table)
@@ -328,6 +336,7 @@ class WorkerState:
 
     def _free(self, ts: WorkerTask, stim: str) -> None:
         ts.held = False
+        ts.assigned = None
         state = ts.state
         if state == "executing":
             ts.cancelled = True
@@ -342,6 +351,8 @@ class WorkerState:
         ts = self.tasks.get(ev.key)
         if ts is not None and ts.state in ("waiting", "ready"):
             self._transition(ts, "released", stim)
+        elif ts is not None:
+            ts.assigned = None  # not to run here once local tasks let go either
 
     def _execute_success(self, ev: ExecuteSuccess, stim: str) -> None:
         ts = self.tasks.get(ev.key)
@@ -517,6 +528,8 @@ class WorkerState:
             return
         if ts.state in _LOCAL or ts.state in ("fetch", "flight"):
             self._transition(ts, "released", stim)
+            if ts.assigned is not None:  # see WorkerTask.assigned
+                self._task_assigned(ts.assigned, stim)
 
     def _ensure_fetching(self, stim: str) -> None:
         """One request per peer at a time, of at most ``FETCH_BATCH`` keys, and

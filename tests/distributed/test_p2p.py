@@ -138,12 +138,49 @@ def slow_rows(part, delay):
     return part
 
 
-def test_worker_killed_mid_shuffle_restarts_it_with_the_right_result(no_leaks):
+def _barrier_done(key, shoal_scheduler):
+    """The barrier ran: its result is held, or already released once every
+    output had it."""
+    ts = shoal_scheduler.state.tasks.get(key)
+    return ts is None or ts.state in ("memory", "released", "forgotten")
+
+
+def slow_outputs(delay):
+    """Make this worker's exchange outputs take ``delay`` seconds more (run on
+    each worker with ``Client.run``)."""
+    from shoal.distributed.p2p_worker import ExchangeService
+
+    real = ExchangeService.output
+
+    def output(self, spec, run, j):
+        time.sleep(delay)
+        return real(self, spec, run, j)
+
+    ExchangeService.output = output
+
+
+# When a worker is killed: "transfers": some transfers done, some not;
+# "barrier": just after the barrier; "outputs": while the survivor's outputs
+# (slowed down, on two threads) still run on run 1's barrier value, which the
+# survivor then holds when run 2's barrier is assigned to it (issue 12: it
+# reported that value for run 2 and the outputs rescheduled forever).
+KILL_MOMENTS = ["transfers", "barrier", "outputs"]
+
+
+@pytest.mark.parametrize("moment", KILL_MOMENTS)
+def test_worker_killed_mid_shuffle_gives_the_right_result(no_leaks, moment):
     pdf = keyed(2000, seed=3)
-    with Client(n_workers=2, threads_per_worker=1, processes=True) as c:
+    threads = 2 if moment == "outputs" else 1
+    with Client(n_workers=2, threads_per_worker=threads, processes=True) as c:
         pids = c.run(os.getpid)
-        df = sd.from_pandas(pdf, npartitions=16).map_partitions(slow_rows, 0.15, meta=pdf.iloc[:0])
+        if moment == "outputs":
+            c.run(slow_outputs, 0.3)
+        delay = 0.15 if moment == "transfers" else 0.0
+        df = sd.from_pandas(pdf, npartitions=16).map_partitions(slow_rows, delay, meta=pdf.iloc[:0])
         out = df.shuffle("k", npartitions=8)
+        (barrier,) = [k for k in out.__shoal_graph__() if "p2p-shuffle-barrier" in str(k)]
+        if moment != "transfers":  # slow work after the outputs: some done, some not
+            out = out.map_partitions(slow_rows, 0.2, meta=pdf.iloc[:0])
         future = c.compute(out)
 
         def runs(shoal_scheduler):
@@ -153,11 +190,18 @@ def test_worker_killed_mid_shuffle_restarts_it_with_the_right_result(no_leaks):
         while not c.run_on_scheduler(runs):
             assert time.monotonic() < deadline, "the shuffle never started"
             time.sleep(0.05)
-        time.sleep(0.4)  # some transfers done, some not
+        if moment == "transfers":
+            time.sleep(0.4)
+        else:
+            while not c.run_on_scheduler(_barrier_done, barrier):
+                assert time.monotonic() < deadline, "the barrier never passed"
+                time.sleep(0.02)
+            time.sleep(0.1 if moment == "outputs" else 0.0)
         os.kill(list(pids.values())[0], signal.SIGKILL)
-        got = future.result(timeout=60)
+        got = future.result(timeout=30)
         restarted = c.run_on_scheduler(lambda shoal_scheduler: shoal_scheduler.exchanges.restarted)
-        assert restarted >= 1
+        if moment != "barrier":  # just after it, the outputs may all be done
+            assert restarted >= 1
         expected = pd.concat(
             partitions(
                 sd.from_pandas(pdf, npartitions=16).shuffle(

@@ -33,6 +33,7 @@ from shoal.distributed.worker_events import (
     ReportFinished,
     ReportRescheduled,
     TaskAssigned,
+    TaskStolen,
 )
 from shoal.distributed.worker_state import WorkerState
 
@@ -161,6 +162,41 @@ def test_worker_reports_a_reschedule_not_an_error():
     w.handle(TaskAssigned("u", b"spec", 0, {}))
     out = w.handle(ExecuteFailure("u", ValueError("x"), "tb"))
     assert [type(i) for i in out] == [ReportErred]
+
+
+@pytest.mark.parametrize("output_ends", ["rescheduled", "finished"])
+def test_reset_barrier_kept_for_a_running_output_is_computed_again_not_reported(output_ends):
+    """Issue 12: the barrier of run 1 is freed (the exchange restarted) while
+    an output still runs on it; assigned again, the worker must compute it
+    for run 2 once the output let go, not report run 1's value."""
+    w = WorkerState(nthreads=2, address="me", validate=True)
+    w.handle(TaskAssigned("bar", b"run1", 0, {}))
+    w.handle(ExecuteSuccess("bar", 8, 0.1))
+    assert [type(i) for i in w.handle(TaskAssigned("o0", b"out", 0, {"bar": ["me"]}))] == [Execute]
+    w.handle(KeysFreed(["bar"]))  # the restart, in the scheduler's order
+    w.handle(KeysFreed(["o0"]))
+    assert w.tasks["bar"].state == "memory"  # still the running output's input
+    assert w.handle(TaskAssigned("bar", b"run2", 0, {})) == []  # not ReportFinished
+    if output_ends == "rescheduled":
+        out = w.handle(ExecuteFailure("o0", None, "", reschedule=True))
+    else:
+        out = w.handle(ExecuteSuccess("o0", 8, 0.1))
+    assert [type(i) for i in out] == [DeleteData, Execute] and "bar" in out[0].keys
+    assert out[1].key == "bar" and w.tasks["bar"].spec == b"run2"
+    assert [type(i) for i in w.handle(ExecuteSuccess("bar", 8, 0.1))] == [ReportFinished]
+
+
+@pytest.mark.parametrize("taken_back", [KeysFreed(["x"]), TaskStolen("x")])
+def test_value_kept_for_a_local_task_and_taken_back_is_not_run(taken_back):
+    w = WorkerState(nthreads=1, address="me", validate=True)
+    w.handle(TaskAssigned("x", b"x", 0, {}))
+    w.handle(ExecuteSuccess("x", 8, 0.1))
+    w.handle(TaskAssigned("y", b"y", 0, {"x": ["me"]}))
+    w.handle(KeysFreed(["x"]))
+    assert w.handle(TaskAssigned("x", b"x2", 0, {})) == []
+    w.handle(taken_back)  # the scheduler changed its mind: nothing to run
+    out = w.handle(ExecuteSuccess("y", 8, 0.1))
+    assert [type(i) for i in out] == [DeleteData, ReportFinished] and "x" not in w.tasks
 
 
 def test_shard_log_orders_by_input_drops_duplicates_and_bounds_disk(tmp_path):
