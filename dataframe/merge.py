@@ -13,7 +13,12 @@ A ``Merge`` node is logical; lowering picks the algorithm, shown in
 - ``BroadcastJoin``: the small side concatenated once and joined with every
   partition of the other, when the small side has one partition or its
   estimated size (``sizes.estimate_bytes``) is under config
-  ``dataframe.merge.broadcast-bytes``, or with ``broadcast=True``. Only the
+  ``dataframe.merge.broadcast-bytes``, or with ``broadcast=True``. On the
+  local schedulers, where every partition's task shares one copy of the
+  broadcast side, a side up to ``dataframe.merge.broadcast-local-bytes``
+  that is at least ``BROADCAST_RATIO`` times smaller than the other is
+  broadcast too: shuffling the big side costs more than joining each of
+  its partitions with the whole small one. Only the
   side whose unmatched rows are dropped can be broadcast (the right one for
   ``left``, ``leftsemi`` and ``leftanti``, the left one for ``right``,
   either for ``inner``, neither for ``outer``);
@@ -41,6 +46,7 @@ import pandas as pd
 
 from shoal.core import config
 from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.services import default_backend_offers
 from shoal.core.task import Ref, Task
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.concat import concat_frames
@@ -71,11 +77,15 @@ _BROADCASTABLE = {
     "outer": (),
 }
 
+BROADCAST_RATIO = 8  # how much smaller than the other side a local broadcast side must be
+
 config.update_defaults(
-    {"dataframe": {"merge": {"broadcast-bytes": "64MiB"}}},
+    {"dataframe": {"merge": {"broadcast-bytes": "64MiB", "broadcast-local-bytes": "1GiB"}}},
     {
         "dataframe.merge.broadcast-bytes": "A join side estimated smaller than this is sent "
-        "whole to every partition of the other side instead of shuffling both."
+        "whole to every partition of the other side instead of shuffling both.",
+        "dataframe.merge.broadcast-local-bytes": "On the local schedulers (one shared copy), "
+        "a join side up to this size and 8 times smaller than the other side is broadcast too.",
     },
 )
 
@@ -362,13 +372,25 @@ def _broadcast_side(left, right, how: str, broadcast: bool | None) -> str | None
         if size is None or size > limit:
             # a single partition too big to send is still sent when the other side is larger
             big_size = estimate_bytes(big)
-            if small.npartitions != 1 or (
+            single = small.npartitions == 1 and not (
                 big_size is not None and size is not None and big_size < size
-            ):
+            )
+            if not (single or _shared_broadcast_pays(size, big_size)):
                 continue
         if best is None or (size or 0) < (sizes[best] or 0):
             best = s
     return best
+
+
+def _shared_broadcast_pays(size: int | None, big_size: int | None) -> bool:
+    """Whether a side of ``size`` bytes joined with one of ``big_size`` is
+    better broadcast on the local schedulers (module docstring); never on a
+    cluster, where each worker gets its own copy."""
+    if size is None or big_size is None or size * BROADCAST_RATIO > big_size:
+        return False
+    if size > parse_bytes(config.get("dataframe.merge.broadcast-local-bytes")):
+        return False
+    return not default_backend_offers("exchange")
 
 
 def broadcast_whole(parts: list, meta: Any) -> Any:

@@ -46,6 +46,7 @@ import pandas as pd
 
 from shoal.core import config
 from shoal.core.expr import Expr
+from shoal.core.utils import parse_bytes
 from shoal.dataframe.expr import Assign, Filter, FrameExpr, Projection
 
 __all__ = [
@@ -65,13 +66,25 @@ __all__ = [
 METHODS = ("tasks", "disk", "p2p")
 
 config.update_defaults(
-    {"dataframe": {"shuffle": {"method": None, "max-branch": 32, "directory": None}}},
+    {
+        "dataframe": {
+            "shuffle": {
+                "method": None,
+                "max-branch": 32,
+                "directory": None,
+                "disk-bytes": "512MiB",
+            }
+        }
+    },
     {
         "dataframe.shuffle.method": "How shuffles move rows: 'tasks' (in the task graph, "
         "in memory), 'disk' (shard files in a temporary directory, bounded memory), 'p2p' "
         "(straight between the workers of a distributed Client, on their disks) or None "
         "to choose automatically (p2p on a distributed Client, disk when the input's "
-        "estimated size exceeds half the available memory).",
+        "estimated size exceeds dataframe.shuffle.disk-bytes or half the available memory).",
+        "dataframe.shuffle.disk-bytes": "An automatic shuffle on the local schedulers of an "
+        "input estimated larger than this goes through disk (a tasks shuffle holds several "
+        "copies of its input in memory at once).",
         "dataframe.shuffle.max-branch": "Most partitions one task of a tasks shuffle "
         "splits into or gathers from; more partitions take several stages.",
         "dataframe.shuffle.directory": "Directory of the disk shuffle's shard files; None "
@@ -254,7 +267,8 @@ def _cluster_scheduler() -> bool:
 def resolve_method(method: Any, frame: FrameExpr) -> str:
     """The method a shuffle of ``frame`` runs with: ``method``, else config
     ``dataframe.shuffle.method``, else automatic: ``p2p`` on a distributed
-    Client, ``tasks`` on other backends that are not local, ``disk`` when the input's estimated size exceeds half the
+    Client, ``tasks`` on other backends that are not local, ``disk`` when the
+    input's estimated size exceeds ``dataframe.shuffle.disk-bytes`` or half the
     available memory, ``tasks`` otherwise.
 
     >>> from shoal.dataframe.expr import FromPandas
@@ -282,7 +296,8 @@ def resolve_method(method: Any, frame: FrameExpr) -> str:
     if size is not None:
         import psutil
 
-        if size > psutil.virtual_memory().available // 2:
+        limit = parse_bytes(config.get("dataframe.shuffle.disk-bytes"))
+        if size > min(limit, psutil.virtual_memory().available // 2):
             return "disk"
     return "tasks"
 

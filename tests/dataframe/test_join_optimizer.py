@@ -240,7 +240,8 @@ def test_broadcast_chosen_after_pushdown_keeps_partition_count(tables):
     sales = sd.read_parquet(paths["sales"], blocksize="64kB")
     items = sd.read_parquet(paths["item"], blocksize="1kB")  # several small partitions
     assert items.npartitions > 1
-    with shoal.config.set({"dataframe.merge.broadcast-bytes": "1kB"}):
+    no_local = {"dataframe.merge.broadcast-local-bytes": 0}
+    with shoal.config.set({"dataframe.merge.broadcast-bytes": "1kB", **no_local}):
         j = sales.merge(items, left_on="s_item", right_on="i_id")
         assert j.expr.algorithm == "hash"  # both sides too big when the join is made
         q = j[j.i_id < 3]
@@ -299,7 +300,11 @@ def test_reorder_restores_columns_and_partition_count(tables):
     cust = sd.read_parquet(paths["customer"])
     item = sd.read_parquet(paths["item"])
     store = sd.read_parquet(paths["store"])
-    with shoal.config.set({"dataframe.merge.broadcast-bytes": 0}):  # hash joins everywhere
+    hash_everywhere = {
+        "dataframe.merge.broadcast-bytes": 0,
+        "dataframe.merge.broadcast-local-bytes": 0,
+    }
+    with shoal.config.set(hash_everywhere):
         j = store.merge(sales, left_on="st_id", right_on="s_store")
         j = j.merge(item, left_on="s_item", right_on="i_id")
         j = j.merge(cust, left_on="s_cust", right_on="c_id")

@@ -210,8 +210,40 @@ def test_algorithms_in_explain():
     )
     with shoal.config.set({"dataframe.merge.broadcast-bytes": "1GiB"}):
         assert "BroadcastJoin" in dl.merge(dr, on="k").explain()
-    with shoal.config.set({"dataframe.merge.broadcast-bytes": 0}):
+    no_broadcast = {
+        "dataframe.merge.broadcast-bytes": 0,
+        "dataframe.merge.broadcast-local-bytes": 0,
+    }
+    with shoal.config.set(no_broadcast):
         assert "HashJoin" in dl.merge(dr, on="k").explain()
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_a_side_much_smaller_than_the_other_is_broadcast_on_local_schedulers(how, monkeypatch):
+    import importlib
+
+    merge_module = importlib.import_module("shoal.dataframe.merge")  # not the merge function
+    rng = np.random.default_rng(3)
+    big = pd.DataFrame({"k": rng.integers(0, 500, 20_000), "a": rng.random(20_000)})
+    small = pd.DataFrame({"k": np.arange(0, 600, 3), "b": np.arange(200)})
+    db, ds = sd.from_pandas(big, npartitions=6), sd.from_pandas(small, npartitions=3)
+    only_local = {"dataframe.merge.broadcast-bytes": 1_000}  # both sides over the fixed limit
+    # the side allowed for ``how`` is broadcast when it is 8x smaller, and only then
+    side = {"inner": "right", "left": "right", "right": None, "outer": None}[how]
+    with shoal.config.set(only_local):
+        j = db.merge(ds, on="k", how=how)
+        assert j.expr.algorithm == (f"broadcast-{side}" if side else "hash")
+        out = compute_checked(j)
+        assert db.merge(db, on="k", how=how).expr.algorithm == "hash"  # same sizes
+        with shoal.config.set({"dataframe.merge.broadcast-local-bytes": 1_000}):
+            assert db.merge(ds, on="k", how=how).expr.algorithm == "hash"  # over the cap
+        monkeypatch.setattr(merge_module, "default_backend_offers", lambda name: True)
+        assert db.merge(ds, on="k", how=how).expr.algorithm == "hash"  # a cluster: no
+    want = big.merge(small, on="k", how=how)
+    key = ["k", "a", "b"]
+    pd.testing.assert_frame_equal(
+        out.sort_values(key).reset_index(drop=True), want.sort_values(key).reset_index(drop=True)
+    )
 
 
 def test_no_reshuffle_of_sides_partitioned_already():

@@ -33,7 +33,11 @@ def test_query_matches_duckdb(tpch, query):
 
     paths, con = tpch
     expected = sql.run_duckdb(con, query)
-    settings = {"dataframe.partition-size": "1MB", "dataframe.merge.broadcast-bytes": 1_000_000}
+    settings = {
+        "dataframe.partition-size": "1MB",
+        "dataframe.merge.broadcast-bytes": 1_000_000,
+        "dataframe.merge.broadcast-local-bytes": 0,
+    }
     with config.set(settings):
         answer = queries.QUERIES[query](lambda table: sd.read_parquet(paths[table]))
         got = compare.as_frame(answer, query, list(expected.columns))
@@ -69,6 +73,7 @@ def test_join_order_keeps_nation_key_join_last(tpch, partition_size):
     settings = {
         "dataframe.partition-size": partition_size,
         "dataframe.merge.broadcast-bytes": 1_000_000,
+        "dataframe.merge.broadcast-local-bytes": 0,
     }
     with config.set(settings):
         plan = queries.q5(lambda table: sd.read_parquet(paths[table])).explain()
