@@ -676,6 +676,14 @@ class GroupBy:
         if sort_across:
             check_sortable_keys(meta)
         needed = list(dict.fromkeys(self._key_columns() + [c for c, _ in entries if c is not None]))
+        if split_out == 1 and split_every is None:  # groups in one partition each: no tree
+            from shoal.dataframe.group_partitionwise import partitionwise_groupby
+
+            whole = partitionwise_groupby(
+                self._frame.expr, self._key_columns(), chunk_kw, agg_kw, meta, needed
+            )
+            if whole is not None:
+                return self._finish_agg(new_collection(whole), arg, named)
         expr = reduction(
             self._frame.expr,
             groupby_chunk,
@@ -696,6 +704,11 @@ class GroupBy:
             result = new_collection(Partitioned(expr, None, split_out))
         else:
             result = new_collection(expr)
+        return self._finish_agg(result, arg, named)
+
+    def _finish_agg(self, result, arg, named):
+        """The aggregated ``result`` with its keys named as pandas names them
+        and, with ``as_index=False``, moved to columns."""
         result = self._named_keys(result)
         if self._as_index:
             return result

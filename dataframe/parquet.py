@@ -462,6 +462,42 @@ class ReadParquet(FrameExpr):
         values = [b[0] for b in bounds] + [bounds[-1][1]]
         return tuple(pd.Index(values).astype(dtype))
 
+    def column_bounds(self, column: str) -> list[tuple] | None:
+        """``[(min, max)]`` of ``column`` per output partition, from the
+        statistics of the row groups each reads; None unless ``column`` is an
+        integer, date, timestamp or string column of the files whose every
+        row group has min/max statistics and no nulls (filters pushed later
+        only drop rows, so the bounds stay true).
+
+        >>> import shoal.dataframe as sd
+        >>> pd.DataFrame({"k": [3, 1]}).to_parquet("memory://doc-cb/f.parquet")
+        >>> sd.read_parquet("memory://doc-cb/f.parquet").expr.column_bounds("k")
+        [(1, 3)]
+        """
+        field = self.dataset.full_schema.field(column) if column in self.columns_ else None
+        kinds = [pa.types.is_integer, pa.types.is_date, pa.types.is_timestamp]
+        kinds += [pa.types.is_string, pa.types.is_large_string]
+        if (
+            field is None
+            or column in self.dataset.hive_types
+            or not any(k(field.type) for k in kinds)
+        ):
+            return None
+        bounds = []
+        for pieces in self._plan:
+            lo = hi = None
+            for path, groups, _ in pieces:
+                for rg in groups:
+                    st = self._row_groups(path)[rg].stats([column]).get(column)
+                    if st is None or st[2] is None or st[2] > 0:
+                        return None
+                    lo = st[0] if lo is None else min(lo, st[0])
+                    hi = st[1] if hi is None else max(hi, st[1])
+            if lo is None:
+                return None
+            bounds.append((lo, hi))
+        return bounds
+
     @property
     def _plan_columns(self) -> list:
         return list(self.plan_columns if self.plan_columns is not None else self.columns_)
