@@ -136,7 +136,10 @@ def _fake_values(dtype: Any, n: int) -> Any:
         if len(cats):
             return pd.Categorical([cats[i % len(cats)] for i in range(n)], dtype=dtype)
         return pd.Categorical(["foo"] * n)
-    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        times = pd.date_range("2000-01-01", periods=n, freq="D", tz=dtype.tz)
+        return pd.Series(times).astype(dtype)
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
         return pd.Series(pd.date_range("2000-01-01", periods=n, freq="D")).astype(dtype)
     if isinstance(dtype, np.dtype) and dtype.kind == "m":
         return pd.Series(pd.to_timedelta(np.arange(1, n + 1), unit="D")).astype(dtype)
@@ -178,6 +181,12 @@ def meta_nonempty(meta: Any, n: int = 2) -> Any:
             i: pd.Series(_fake_values(meta.dtypes.iloc[i], n)).array for i in range(meta.shape[1])
         }
         out = pd.DataFrame(cols, index=index)
+        dtypes = meta.dtypes
+        inferred = {
+            i: dtypes.iloc[i] for i in range(len(cols)) if out.dtypes.iloc[i] != dtypes.iloc[i]
+        }
+        if inferred:  # the constructor infers e.g. str for an object column of strings
+            out = out.astype(inferred)
         out.columns = meta.columns
         return out
     if isinstance(meta, pd.Series):

@@ -96,6 +96,22 @@ def test_left_on_right_on_suffixes_indicator():
         )
 
 
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_merge_keeps_time_zones_units_object_and_nullable_columns(how):
+    left, right = sides(4)
+    n, m = len(left), len(right)
+    left["t"] = pd.date_range("2020", periods=n, freq="h", tz="Europe/Paris")
+    left["s"] = pd.date_range("2020", periods=n, freq="D").astype("M8[s]")
+    right["i"] = pd.array([None if j % 3 else j for j in range(m)], dtype="Int64")
+    right["u"] = pd.date_range("2021", periods=m, tz="UTC")
+    right["o"] = pd.Series([None if j % 4 else f"s{j}" for j in range(m)], dtype=object)
+    dl = sd.from_pandas(left, npartitions=3)
+    dr = sd.from_pandas(right, npartitions=2)
+    check(
+        sd.merge(dl, dr, how=how, on="k", broadcast=False), pd.merge(left, right, how=how, on="k")
+    )
+
+
 def test_merge_on_several_columns(variants):
     rng = np.random.default_rng(4)
     left = pd.DataFrame(
