@@ -221,7 +221,8 @@ def q11(read: Read):
     sellers = supplier.merge(germany, left_on="s_nationkey", right_on="n_nationkey")
     stock = partsupp.merge(sellers, left_on="ps_suppkey", right_on="s_suppkey")
     stock = stock.assign(value=stock.ps_supplycost * stock.ps_availqty)
-    threshold = stock.value.sum() * 0.0001
+    fraction = 0.0001 / (len(supplier) / 10_000)  # the specification's 0.0001 / SF
+    threshold = stock.value.sum() * fraction
     out = stock.groupby("ps_partkey").value.sum().reset_index()
     out = out[out.value > threshold]
     return out.sort_values("value", ascending=False)
