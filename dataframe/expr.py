@@ -593,6 +593,14 @@ class Projection(Blockwise):
         cols = self.columns_
         return [(self.frame, set(cols) if isinstance(cols, list) else {cols})]
 
+    def _lower(self):
+        # select before filtering: the mask then takes only these columns
+        # (simplify moves filters the other way, towards the readers)
+        if isinstance(self.frame, Filter) and isinstance(self.frame.predicate._meta, pd.Series):
+            inner = self.frame
+            return Filter(Projection(inner.frame, self.columns_), inner.predicate)
+        return None
+
     def _simplify_down(self):
         cols = self.columns_
         if isinstance(self.frame, Projection) and isinstance(self.frame.columns_, list):

@@ -217,12 +217,43 @@ def groupby_chunk(part, *, by, opts, specs, split_out, decoded=None, keep_order=
     return pieces
 
 
+_VALUE = "__shoal_value__"
+
+
+def _by_columns(values: list) -> list | None:
+    """The key names when ``values`` (intermediates on a MultiIndex) can be
+    combined by grouping columns: concatenating MultiIndexes unites every
+    level's labels, far slower for string keys than concatenating columns."""
+    index = values[0].index
+    if not isinstance(index, pd.MultiIndex):
+        return None
+    names = list(index.names)
+    taken = {_VALUE} if isinstance(values[0], pd.Series) else set(values[0].columns)
+    if any(n is None for n in names) or len(set(names)) < len(names) or taken & set(names):
+        return None
+    if any(list(v.index.names) != names for v in values):
+        return None
+    return names
+
+
+def _combine_by_columns(values: list, how: str, names: list, kw: dict):
+    """``_combine_one`` of ``values`` with their keys as columns (``_by_columns``)."""
+    series = isinstance(values[0], pd.Series)
+    frames = [(v.to_frame(_VALUE) if series else v).reset_index() for v in values]
+    out = getattr(concat_frames(frames).groupby(names, **kw), how)()
+    return out[_VALUE].rename(values[0].name) if series else out
+
+
 def _combine_one(values: list, func, nlevels, opts):
     if func == "nunique" and len(values) == 1:
         return values[0]  # one chunk's (keys..., value) pairs are distinct already
-    both = concat_frames(values)  # categorical keys keep the union of categories
     levels = list(range(nlevels))
     kw = {"sort": False, "dropna": opts.get("dropna", True), "observed": True}
+    simple = _SIMPLE.get(func) if isinstance(func, str) else None
+    names = _by_columns(values) if simple or func == "mean" else None
+    if names is not None and len(names) == nlevels:
+        return _combine_by_columns(values, simple or "sum", names, kw)
+    both = concat_frames(values)  # categorical keys keep the union of categories
     if isinstance(func, Aggregation):
         return func.agg(both.groupby(level=levels, **kw))
     if func in _SIMPLE:

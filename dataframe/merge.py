@@ -51,6 +51,13 @@ from shoal.core.task import Ref, Task
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import Filter, FrameExpr, Projection, align, partition_input
+from shoal.dataframe.join_broadcast import (
+    indexable,
+    join_unique,
+    key_index,
+    left_join_unique,
+    matchable,
+)
 from shoal.dataframe.join_filters import push_filter_through_join
 from shoal.dataframe.join_skew import salted_sides
 from shoal.dataframe.meta import MetaInferenceError, meta_nonempty
@@ -130,10 +137,15 @@ def merge_partitions(
     left_keys: Any,
     right_keys: Any,
     meta: pd.DataFrame,
+    broadcast: str | None = None,
+    index: pd.Index | None = None,
+    lookup: bool = False,
 ) -> pd.DataFrame:
     """One output partition: pandas' merge of two partitions, or the rows of
     ``left`` with (``leftsemi``) or without (``leftanti``) a match in
-    ``right``; cast to ``meta``.
+    ``right``; cast to ``meta``. ``broadcast`` names the side that is a whole
+    broadcast frame, ``index`` its unique keys when it has them; ``lookup``
+    tries a left join by the left keys (``join_broadcast.py``).
 
     >>> l = pd.DataFrame({"k": [1, 2, 2], "a": [1, 2, 3]})
     >>> r = pd.DataFrame({"k": [2, 3], "b": [5, 6]})
@@ -141,6 +153,21 @@ def merge_partitions(
     ...                  right_keys=("k",), meta=l.iloc[:0]).a.tolist()
     [2, 3]
     """
+    if index is not None:
+        drop = right_keys[0] if "on" in kwargs else None
+        if broadcast == "right":
+            out = join_unique(left, left_keys[0], right, index, False, drop)
+        else:
+            out = join_unique(right, right_keys[0], left, index, True, drop)
+        return _conform(out, meta)
+    if lookup:  # a left join whose left keys may be unique
+        out = left_join_unique(left, right, (left_keys[0], right_keys[0]), kwargs)
+        if out is not None:
+            return _conform(out, meta)
+    if broadcast == "right":
+        right = matchable(right, right_keys, left, left_keys)
+    elif broadcast == "left":
+        left = matchable(left, left_keys, right, right_keys)
     if how in ("leftsemi", "leftanti"):
         found = _matched(left, right, left_keys, right_keys)
         return left[found if how == "leftsemi" else ~found]
@@ -474,7 +501,24 @@ class JoinPartitions(_JoinBase):
         if small is None:
             return {}
         parts = [b.ref(small, (i,)) for i in range(small.npartitions)]
-        return {(self.stage_name("broadcast"), 0): Task(broadcast_whole, parts, small._meta)}
+        whole = (self.stage_name("broadcast"), 0)
+        layer = {whole: Task(broadcast_whole, parts, small._meta)}
+        if self._indexed:
+            key = (self.left_keys if small is self.left else self.right_keys)[0]
+            layer[(self.stage_name("broadcast-index"), 0)] = Task(key_index, Ref(whole), key)
+        return layer
+
+    @functools.cached_property
+    def _indexed(self) -> bool:
+        """Whether the broadcast side's unique keys are looked up (``join_unique``)."""
+        keys = (self.left_keys, self.right_keys)
+        return (
+            self._broadcast is not None
+            and self.how == "inner"
+            and indexable(
+                self.how, self.kwargs, self.left._meta, self.right._meta, keys, self._meta
+            )
+        )
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         i = index[0]
@@ -491,6 +535,21 @@ class JoinPartitions(_JoinBase):
             left_keys=self.left_keys,
             right_keys=self.right_keys,
             meta=self._meta,
+            broadcast=None if small is None else self.algorithm.split("-")[1],
+            index=Ref((self.stage_name("broadcast-index"), 0)) if self._indexed else None,
+            lookup=self._lookup,
+        )
+
+    @functools.cached_property
+    def _lookup(self) -> bool:
+        """Whether a left join tries ``left_join_unique`` per partition."""
+        keys = (self.left_keys, self.right_keys)
+        return (
+            self.how == "left"
+            and self._broadcast is None
+            and indexable(
+                self.how, self.kwargs, self.left._meta, self.right._meta, keys, self._meta
+            )
         )
 
 

@@ -7,7 +7,10 @@ encode group keys.
   ``read_parquet(filters=)`` (``ReadParquet._simplify_up``);
 - ``prune_columns``: each node says which columns of its children it reads
   (``_needed_columns``); the union over all users reaches every reader, which
-  then reads only those (``_project_columns``). Shared subplans stay shared:
+  then reads only those (``_project_columns``); a filter whose frame
+  keeps columns for other users (e.g. its own predicate) is followed by a
+  projection to the columns its users need, which lowering moves under
+  it, so the mask takes only those. Shared subplans stay shared:
   equal subtrees have equal names and are one node;
 - ``plan_joins`` (``join_order.py``): chains of inner joins reordered so
   the smallest intermediate results come first, and every join's algorithm
@@ -36,8 +39,10 @@ from __future__ import annotations
 
 from typing import cast
 
+import pandas as pd
+
 from shoal.core.expr import Expr
-from shoal.dataframe.expr import FrameExpr
+from shoal.dataframe.expr import Filter, FrameExpr, Projection
 
 __all__ = ["optimize_expr", "prune_columns"]
 
@@ -92,5 +97,14 @@ def prune_columns(root: Expr) -> Expr:
         project = getattr(new, "_project_columns", None)
         if cols is not None and project is not None:
             new = project(cols) or new
+        elif (
+            cols
+            and isinstance(new, Filter)
+            and isinstance(new._meta, pd.DataFrame)
+            and isinstance(new.predicate._meta, pd.Series)
+        ):
+            keep = [c for c in new.columns if c in cols]
+            if keep and len(keep) < len(new.columns):  # lowering takes only these
+                new = Projection(new, keep)
         memo[node._name] = new
     return memo[root._name]

@@ -144,12 +144,12 @@ Logical plan:
 
 Optimized plan:
   MapPartitions: add
-    Projection: columns_='y'  (fused)
-      Filter  (fused)
+    Filter  (fused)
+      Projection: columns_='y'  (fused)
         FromPandas: npartitions=2
-        MapPartitions: gt  (fused)
-          Projection: columns_='x'  (fused)
-            (shared: FromPandas)"""
+      MapPartitions: gt  (fused)
+        Projection: columns_='x'  (fused)
+          (shared: FromPandas)"""
 
 
 def test_explain_shows_both_plans():
