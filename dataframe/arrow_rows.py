@@ -99,7 +99,9 @@ def split_rows(part: Any, targets: np.ndarray, k: int) -> list:
     if counts.max(initial=0) == len(targets):
         ordered = table  # everything goes one way: no sort
     else:
-        ordered = table.take(np.argsort(targets, kind="stable"))
+        small = np.uint8 if k <= 2**8 else np.uint16 if k <= 2**16 else targets.dtype
+        # a stable sort of small unsigned integers is a radix sort: ~15x faster than of int64
+        ordered = table.take(np.argsort(targets.astype(small, copy=False), kind="stable"))
     batches = ordered.combine_chunks().to_batches()
     schema = table.schema.serialize()
     pieces: list = []
