@@ -1,10 +1,17 @@
 """Shared fixtures: every test starts from the default config."""
 
 import copy
+import signal
 
 import pytest
 
 import shoal
+
+# A shell that starts a job in the background starts it with SIGINT ignored;
+# Python then has no KeyboardInterrupt handler and the Ctrl-C tests (here and
+# in the processes they start) could not pass. Ctrl-C raises, as in a terminal.
+if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
