@@ -442,19 +442,9 @@ class ReadParquet(FrameExpr):
     def _divisions_from_statistics(self) -> tuple | None:
         """Divisions from the index column's min/max in the footers, when
         the partitions are sorted and do not overlap."""
-        bounds = []
-        for pieces in self._plan:
-            lo = hi = None
-            for path, groups, _ in pieces:
-                for rg in groups:
-                    st = self._row_groups(path)[rg].stats(self._index).get(self._index[0])
-                    if st is None:
-                        return None
-                    lo = st[0] if lo is None else min(lo, st[0])
-                    hi = st[1] if hi is None else max(hi, st[1])
-            if lo is None:
-                return None
-            bounds.append((lo, hi))
+        bounds = self._partition_bounds(self._index[0], nulls_allowed=True)
+        if bounds is None:
+            return None
         for (_, hi), (lo, _) in zip(bounds, bounds[1:]):
             if not hi < lo:
                 return None
@@ -483,13 +473,19 @@ class ReadParquet(FrameExpr):
             or not any(k(field.type) for k in kinds)
         ):
             return None
+        return self._partition_bounds(column, nulls_allowed=False)
+
+    def _partition_bounds(self, column: str, nulls_allowed: bool) -> list[tuple] | None:
+        """``[(min, max)]`` of ``column`` per output partition from its row
+        groups' statistics; None if a row group has none (or has nulls, unless
+        ``nulls_allowed``) or a partition reads no row group."""
         bounds = []
         for pieces in self._plan:
             lo = hi = None
             for path, groups, _ in pieces:
                 for rg in groups:
                     st = self._row_groups(path)[rg].stats([column]).get(column)
-                    if st is None or st[2] is None or st[2] > 0:
+                    if st is None or not nulls_allowed and (st[2] is None or st[2] > 0):
                         return None
                     lo = st[0] if lo is None else min(lo, st[0])
                     hi = st[1] if hi is None else max(hi, st[1])
