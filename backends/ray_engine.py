@@ -195,18 +195,20 @@ class _RaySubmission:
                 fetch_local=False,
             )
             if ready:
-                self._check(ready)
+                # finished tasks leave the books before their errors are read: cancel()
+                # must never reach them (Ray 2.x can crash the driver when a cancel
+                # races the completion of the task it names)
+                done = [running.pop(ref) for ref in ready]
+                done_values = [self._values.pop(i) for i in done]
+                self._check(ready, done, done_values)
                 keys = self._graph.keys
-                values = self._values
-                for ref in ready:
-                    i = running.pop(ref)
-                    del values[i]
-                    finished.append(keys[i])
+                finished.extend(keys[i] for i in done)
                 self._submit_more()
         return finished, not running and self._next >= len(self._graph.keys)
 
-    def _check(self, ready: list[Any]) -> None:
-        """Raise the error of the first failed task among ``ready``, if any."""
+    def _check(self, ready: list[Any], positions: list[int], value_refs: list[Any]) -> None:
+        """Raise the error of the first failed task among ``ready`` (the
+        statuses of the tasks at ``positions``, with values ``value_refs``), if any."""
         ray = self._ray
         try:
             ray.get(ready)
@@ -214,13 +216,12 @@ class _RaySubmission:
         except ray.exceptions.RayError:
             pass
         # the task that failed first in static order; its dependents fail with its error
-        for ref in sorted(ready, key=self._running.__getitem__):
+        for i, ref, value in sorted(zip(positions, ready, value_refs), key=lambda t: t[0]):
             try:
                 ray.get(ref)
             except ray.exceptions.RayError as error:
-                i = self._running[ref]
                 try:  # read the value's error too, or Ray reports it as unhandled
-                    ray.get(self._values[i])
+                    ray.get(value)
                 except ray.exceptions.RayError:
                     pass
                 raise _original(error, self._graph.keys[i]) from None
