@@ -4,14 +4,16 @@ Three operations on TPC-H tables (``tpch/data.py`` writes them with
 ``tpchgen-cli``), each run by one system in a fresh subprocess on the local
 threaded scheduler, so its peak RSS (VmHWM) is its own:
 
-- ``merge``: ``lineitem`` joined with ``orders`` on the order key (a hash
-  join: both sides shuffled), written to parquet;
+- ``merge``: ``lineitem`` joined with ``orders`` on the order key, written
+  to parquet: with method ``auto`` the plan a user gets (shoal: a RangeJoin,
+  both tables being written in order-key order; Dask: its default), with
+  ``disk`` or ``tasks`` a hash join, both sides shuffled that way;
 - ``set_index``: ``lineitem.set_index("l_orderkey")``, written to parquet;
 - ``shuffle``: ``lineitem.shuffle("l_orderkey")`` of the numeric columns,
   summarized per output partition (rows, distinct keys, a column's sum):
   GB/s is the input's in-memory size over the wall time.
 
-Each system runs with each shuffle method (``--methods``; shoal's ``disk``
+Each system runs with each method (``--methods``; shoal's ``disk``
 writes Arrow/pickle-5 shards to files, ``tasks`` shuffles in memory; Dask's
 ``disk`` is partd, its ``tasks`` the same idea as ours). Answers are checked,
 not assumed: DuckDB compares the written merge and ``set_index`` outputs
@@ -23,6 +25,7 @@ up to the table's distinct keys) and keep the rows and the column's sum.
 
     .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 10
     .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 1 --ops merge --systems shoal
+    .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 100 --ops merge --methods auto --systems shoal
 """
 
 from __future__ import annotations
@@ -83,13 +86,20 @@ def _child(system: str, op: str, method: str, tables: dict, out: str) -> dict:
     if op == "merge":
         left = dd.read_parquet(tables["lineitem"], columns=LINEITEM)
         right = dd.read_parquet(tables["orders"], columns=ORDERS)
-        joined = left.merge(
-            right,
-            left_on="l_orderkey",
-            right_on="o_orderkey",
-            shuffle_method=method,
-            broadcast=False,
-        )
+        if method == "auto":  # the plan a user gets: a RangeJoin here, files in key order
+            joined = left.merge(right, left_on="l_orderkey", right_on="o_orderkey")
+        else:  # a hash join: both sides shuffled with ``method``
+            if system == "shoal":
+                import shoal
+
+                shoal.config.set({"dataframe.merge.range-join": False})
+            joined = left.merge(
+                right,
+                left_on="l_orderkey",
+                right_on="o_orderkey",
+                shuffle_method=method,
+                broadcast=False,
+            )
         joined.to_parquet(out, write_index=False)
         value = "written"
     elif op == "set_index":
@@ -225,7 +235,8 @@ def main() -> None:
     from tpch.data import generate, table_paths
 
     os.makedirs(args.data_dir, exist_ok=True)
-    root = generate(args.scale, args.data_dir, parts=max(1, math.ceil(args.scale * 4)))
+    parts = max(1, math.ceil(args.scale * 4))
+    root = generate(args.scale, args.data_dir, parts=parts, tables=("lineitem", "orders"))
     tables = {t: p for t, p in table_paths(root).items() if t in ("lineitem", "orders")}
     truth = _shuffle_truth(tables) if "shuffle" in args.ops else None
     size = _input_bytes(tables) if "shuffle" in args.ops else 0

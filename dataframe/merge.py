@@ -10,6 +10,10 @@ A ``Merge`` node is logical; lowering picks the algorithm, shown in
   hash-partitioned on their join keys into the same number of partitions
   (``shuffle.output_partitioning``: the output of an earlier shuffle or hash
   join on the same keys);
+- ``RangeJoin``: partition ``i`` of the driving side with the partitions of
+  the other side whose key ranges overlap its own, when both sides' first
+  join keys have known, ordered ranges per partition (``join_ranges.py``:
+  parquet files written in key order); no data moved;
 - ``BroadcastJoin``: the small side concatenated once and joined with every
   partition of the other, when the small side has one partition or its
   estimated size (``sizes.estimate_bytes``) is under config
@@ -59,6 +63,7 @@ from shoal.dataframe.join_broadcast import (
     matchable,
 )
 from shoal.dataframe.join_filters import push_filter_through_join
+from shoal.dataframe.join_ranges import plan_range_join
 from shoal.dataframe.join_skew import salted_sides
 from shoal.dataframe.meta import MetaInferenceError, meta_nonempty
 from shoal.dataframe.shuffle import check_shuffle_method, output_partitioning, shuffle_expr
@@ -87,8 +92,18 @@ _BROADCASTABLE = {
 BROADCAST_RATIO = 8  # how much smaller than the other side a local broadcast side must be
 
 config.update_defaults(
-    {"dataframe": {"merge": {"broadcast-bytes": "64MiB", "broadcast-local-bytes": "1GiB"}}},
     {
+        "dataframe": {
+            "merge": {
+                "broadcast-bytes": "64MiB",
+                "broadcast-local-bytes": "1GiB",
+                "range-join": True,
+            }
+        }
+    },
+    {
+        "dataframe.merge.range-join": "Join sides whose key ranges per partition are known "
+        "and in order partition by partition (RangeJoin); False shuffles them instead.",
         "dataframe.merge.broadcast-bytes": "A join side estimated smaller than this is sent "
         "whole to every partition of the other side instead of shuffling both.",
         "dataframe.merge.broadcast-local-bytes": "On the local schedulers (one shared copy), "
@@ -140,12 +155,14 @@ def merge_partitions(
     broadcast: str | None = None,
     index: pd.Index | None = None,
     lookup: bool = False,
+    index_key: str | None = None,
 ) -> pd.DataFrame:
     """One output partition: pandas' merge of two partitions, or the rows of
     ``left`` with (``leftsemi``) or without (``leftanti``) a match in
     ``right``; cast to ``meta``. ``broadcast`` names the side that is a whole
-    broadcast frame, ``index`` its unique keys when it has them; ``lookup``
-    tries a left join by the left keys (``join_broadcast.py``).
+    broadcast frame, ``index`` its unique keys when it has them (or
+    ``index_key`` the column to index here, when unique); ``lookup`` tries a
+    left join by the left keys (``join_broadcast.py``).
 
     >>> l = pd.DataFrame({"k": [1, 2, 2], "a": [1, 2, 3]})
     >>> r = pd.DataFrame({"k": [2, 3], "b": [5, 6]})
@@ -153,6 +170,8 @@ def merge_partitions(
     ...                  right_keys=("k",), meta=l.iloc[:0]).a.tolist()
     [2, 3]
     """
+    if index_key is not None:
+        index = key_index(right if broadcast == "right" else left, index_key)
     if index is not None:
         drop = right_keys[0] if "on" in kwargs else None
         if broadcast == "right":
@@ -219,6 +238,17 @@ def _side_columns(
     return out | set(keys or ())
 
 
+# the side whose partition i makes output partition i, by algorithm, and the
+# joins whose output rows then all come from that side's rows
+_DRIVING = {
+    "broadcast-right": "left",
+    "broadcast-left": "right",
+    "ranges-left": "left",
+    "ranges-right": "right",
+}
+_DRIVEN_HOWS = {"left": ("inner", "left", "leftsemi", "leftanti"), "right": ("inner", "right")}
+
+
 class _JoinBase(FrameExpr):
     left: FrameExpr
     right: FrameExpr
@@ -226,6 +256,7 @@ class _JoinBase(FrameExpr):
     kwargs: dict
     left_keys: Any
     right_keys: Any
+    algorithm: str
 
     @functools.cached_property
     def _meta(self) -> Any:
@@ -241,6 +272,19 @@ class _JoinBase(FrameExpr):
             return [(self.left, left), (self.right, set(self.right_keys or ()))]
         right = _side_columns(needed, self.right, self.left, self.right_keys, sr or "")
         return [(self.left, left), (self.right, right)]
+
+    def rows_source(self, column: str) -> FrameExpr | None:
+        """The side whose partition ``i`` gave all rows of this join's
+        partition ``i``, with ``column`` of the output its own unchanged
+        (a broadcast or range join's driving side); None otherwise."""
+        side = _DRIVING.get(self.algorithm)
+        if side is None or self.how not in _DRIVEN_HOWS[side]:
+            return None
+        drive, other = (self.left, self.right) if side == "left" else (self.right, self.left)
+        if column not in drive.columns:
+            return None
+        suffixed = column in other.columns and column not in self.kwargs.get("on", ())
+        return None if suffixed and self.how not in ("leftsemi", "leftanti") else drive
 
     def _explain_args(self) -> str:
         if self.left_keys == self.right_keys:
@@ -324,7 +368,12 @@ class Merge(_JoinBase):
         args = (self.how, self.kwargs, self.left_keys, self.right_keys)
         if self.algorithm == "partitionwise" and self._on_known_divisions():
             left, right = align(left, right)
-        if self.algorithm != "hash":
+        if self.algorithm.startswith("ranges"):
+            plan = plan_range_join(left, right, self.how, self.left_keys, self.right_keys)
+            if plan is not None and f"ranges-{plan[0]}" == self.algorithm:
+                return JoinPartitions(left, right, *args, self.algorithm, plan[1])
+            # the ranges are gone (a side was rewritten): the same count, by hash
+        elif self.algorithm != "hash":
             return JoinPartitions(left, right, *args, self.algorithm)
         k = self.npartitions_out
         l_ok = output_partitioning(left) == ("hash", self.left_keys, k)
@@ -369,6 +418,11 @@ def choose_algorithm(
     r_k = rp[2] if rp is not None and rp[:2] == ("hash", right_keys) else None
     if l_k is not None and l_k == r_k and npartitions in (None, l_k) and broadcast is not True:
         return "partitionwise", l_k
+    if broadcast is not True and config.get("dataframe.merge.range-join"):
+        ranges = plan_range_join(left, right, how, left_keys, right_keys)
+        drive = {"left": left, "right": right}[ranges[0]] if ranges else None
+        if drive is not None and npartitions in (None, drive.npartitions):
+            return f"ranges-{ranges[0]}", drive.npartitions
     side = _broadcast_side(left, right, how, broadcast)
     if side == "left":
         return "broadcast-left", right.npartitions
@@ -441,6 +495,7 @@ class JoinPartitions(_JoinBase):
     """
 
     algorithm: str
+    overlaps: Any = None  # a range join's: the other side's partitions per output
 
     fusable: ClassVar[bool] = True
     _HEADS: ClassVar[dict] = {
@@ -448,6 +503,8 @@ class JoinPartitions(_JoinBase):
         "partitionwise": "PartitionwiseJoin",
         "broadcast-left": "BroadcastJoin",
         "broadcast-right": "BroadcastJoin",
+        "ranges-left": "RangeJoin",
+        "ranges-right": "RangeJoin",
     }
 
     @property
@@ -461,6 +518,8 @@ class JoinPartitions(_JoinBase):
         text = super()._explain_args()
         if self.algorithm.startswith("broadcast"):
             text += f", broadcast={self.algorithm.split('-')[1]}"
+        elif self.algorithm.startswith("ranges"):
+            text += f", driving={self.algorithm.split('-')[1]}"
         return text
 
     @property
@@ -471,9 +530,18 @@ class JoinPartitions(_JoinBase):
             return self.right
         return None
 
+    @property
+    def _range_other(self) -> FrameExpr | None:
+        """A range join's side whose partitions meet several outputs."""
+        if self.algorithm == "ranges-left":
+            return self.right
+        if self.algorithm == "ranges-right":
+            return self.left
+        return None
+
     @functools.cached_property
     def divisions(self) -> tuple:
-        big = self.right if self.algorithm == "broadcast-left" else self.left
+        big = self.right if self.algorithm in ("broadcast-left", "ranges-right") else self.left
         if self.left_keys is None and self.right_keys is None:
             if self.algorithm == "partitionwise" and self.left.known_divisions:
                 return self.left.divisions
@@ -494,7 +562,7 @@ class JoinPartitions(_JoinBase):
         return found
 
     def _one_to_one(self, child: BlockExpr) -> bool:
-        return child is not self._broadcast
+        return child is not self._broadcast and child is not self._range_other
 
     def _extra_layer(self, b: GraphBuilder) -> dict:
         small = self._broadcast
@@ -522,6 +590,9 @@ class JoinPartitions(_JoinBase):
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         i = index[0]
+        other = self._range_other
+        if other is not None:
+            return self._range_block(i, other, b)
         whole = Ref((self.stage_name("broadcast"), 0))
         small = self._broadcast
         left = whole if small is self.left else partition_input(self, self.left, i, b)
@@ -538,6 +609,38 @@ class JoinPartitions(_JoinBase):
             broadcast=None if small is None else self.algorithm.split("-")[1],
             index=Ref((self.stage_name("broadcast-index"), 0)) if self._indexed else None,
             lookup=self._lookup,
+        )
+
+    def _range_block(self, i: int, other: FrameExpr, b: GraphBuilder) -> Task:
+        """Partition ``i`` of the driving side with the other side's
+        partitions whose ranges overlap it (``join_ranges.py``)."""
+        other_name = "right" if other is self.right else "left"
+        drive = self.left if other is self.right else self.right
+        pieces = [b.input(self, other, (j,)) for j in self.overlaps[i]]
+        parts = Task(broadcast_whole, pieces, other._meta)
+        mine = partition_input(self, drive, i, b)
+        left, right = (mine, parts) if other_name == "right" else (parts, mine)
+        keys = self.right_keys if other_name == "right" else self.left_keys
+        return Task(
+            merge_partitions,
+            left,
+            right,
+            how=self.how,
+            kwargs=self.kwargs,
+            left_keys=self.left_keys,
+            right_keys=self.right_keys,
+            meta=self._meta,
+            broadcast=other_name,
+            index_key=keys[0] if self._indexed_ranges else None,
+            lookup=self._lookup,
+        )
+
+    @functools.cached_property
+    def _indexed_ranges(self) -> bool:
+        """Whether a range join looks its keys up in the other side's unique keys."""
+        keys = (self.left_keys, self.right_keys)
+        return self.how == "inner" and indexable(
+            self.how, self.kwargs, self.left._meta, self.right._meta, keys, self._meta
         )
 
     @functools.cached_property

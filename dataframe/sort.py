@@ -22,8 +22,10 @@ keep their input order, within and across partitions. Output partitions are
 sorted within and across; divisions are unknown (the index is not the
 key).
 
-``reset_index`` numbers rows 0..n-1 across partitions, as pandas does: a
-first small stage counts each partition's rows.
+``reset_index`` numbers rows 0..n-1 across partitions, as pandas does:
+partition ``i`` starts where partition ``i - 1`` ended (a chain of small
+tasks adding up lengths), so it waits for the partitions before it, never
+for the whole frame.
 """
 
 from __future__ import annotations
@@ -458,13 +460,13 @@ def _length(part: Any) -> int:
     return len(part)
 
 
-def _offsets(lengths: list) -> list:
-    return np.concatenate([[0], np.cumsum(lengths)]).astype("int64").tolist()
+def _after(offset: int, length: int) -> int:
+    return offset + length
 
 
-def _reset_at(part: Any, offsets: list, i: int, drop: bool) -> Any:
+def _reset_at(part: Any, offset: int, drop: bool) -> Any:
     out = part.reset_index(drop=drop)
-    out.index = pd.RangeIndex(offsets[i], offsets[i] + len(out))
+    out.index = pd.RangeIndex(offset, offset + len(out))
     return out
 
 
@@ -490,18 +492,19 @@ class ResetIndex(FrameExpr):
         return (None,) * (self.frame.npartitions + 1)
 
     def _extra_layer(self, b: GraphBuilder) -> dict:
-        n = self.frame.npartitions
-        lengths = self.stage_name("lengths")
-        layer: dict = {(lengths, i): Task(_length, b.ref(self.frame, (i,))) for i in range(n)}
-        layer[(self.stage_name("offsets"), 0)] = Task(
-            _offsets, [Ref((lengths, i)) for i in range(n)]
-        )
+        # offset i = offset i-1 + length i-1: partition i waits for the ones
+        # before it only, never for the whole frame
+        lengths, offsets = self.stage_name("lengths"), self.stage_name("offsets")
+        layer: dict = {(offsets, 0): 0}
+        for i in range(1, self.frame.npartitions):
+            layer[(lengths, i - 1)] = Task(_length, b.ref(self.frame, (i - 1,)))
+            layer[(offsets, i)] = Task(_after, Ref((offsets, i - 1)), Ref((lengths, i - 1)))
         return layer
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         i = index[0]
-        offsets = Ref((self.stage_name("offsets"), 0))
-        return Task(_reset_at, b.ref(self.frame, (i,)), offsets, i, self.drop)
+        offset = Ref((self.stage_name("offsets"), i))
+        return Task(_reset_at, b.ref(self.frame, (i,)), offset, self.drop)
 
     def _needed_columns(self, needed):
         return [(self.frame, None)]

@@ -58,44 +58,54 @@ def _convert(src: str, dst_dir: str, first: int, split: int) -> int:
     return first + len(pieces)
 
 
-def _number(name: str) -> int:
-    digits = "".join(c for c in name if c.isdigit())
-    return int(digits) if digits else 0
+def _done_tables(marker: str) -> set[str]:
+    """The tables a finished directory holds (all of them unless its marker lists some)."""
+    with open(marker) as f:
+        for line in f:
+            if line.startswith("tables:"):
+                return set(line.split(":", 1)[1].split())
+    return set(TABLES)
 
 
-def generate(scale: float, data_dir: str, parts: int = 1, split: int = 1) -> str:
+def generate(
+    scale: float, data_dir: str, parts: int = 1, split: int = 1, tables: tuple = TABLES
+) -> str:
     """The directory holding one parquet directory per table at ``scale``
-    (generated once, then reused)."""
+    (generated once, then reused). With ``parts``, tpchgen writes one part at
+    a time and each is rewritten and deleted before the next, so the disk
+    holds the rewritten tables and one raw part (SF100 fits beside its
+    output); ``tables`` limits which tables are written."""
     cli = tpchgen_path()
     if cli is None:
         raise RuntimeError("tpchgen-cli is not installed (pip install 'shoal[bench]')")
     target = os.path.join(data_dir, f"tpch-sf{scale:g}-p{parts}-s{split}")
-    if os.path.exists(os.path.join(target, "_done")):
+    marker = os.path.join(target, "_done")
+    if os.path.exists(marker) and set(tables) <= _done_tables(marker):
         return target
     shutil.rmtree(target, ignore_errors=True)
-    os.makedirs(target)
-    raw = tempfile.mkdtemp(dir=data_dir)
-    try:
-        command = [cli, "parquet", "-s", f"{scale:g}", "--output-dir", raw]
-        if parts > 1:
-            command += ["--parts", str(parts)]
-        subprocess.run(command, check=True, capture_output=True)
-        for table in TABLES:
-            out = os.path.join(target, table)
-            os.makedirs(out)
-            if parts > 1:
-                folder = os.path.join(raw, table)
-                sources = [os.path.join(folder, n) for n in sorted(os.listdir(folder), key=_number)]
-            else:
-                sources = [os.path.join(raw, f"{table}.parquet")]
-            count = 0
-            small = table in ("nation", "region")
-            for src in sources:
-                count = _convert(src, out, count, 1 if small else split)
-    finally:
-        shutil.rmtree(raw, ignore_errors=True)
-    with open(os.path.join(target, "_done"), "w") as f:
-        f.write(f"tpchgen-cli scale {scale:g}\n")
+    for table in tables:
+        os.makedirs(os.path.join(target, table))
+    counts = dict.fromkeys(tables, 0)
+    command = [cli, "parquet", "-s", f"{scale:g}", "--tables", ",".join(tables)]
+    for part in range(1, parts + 1) if parts > 1 else [None]:
+        raw = tempfile.mkdtemp(dir=data_dir)
+        try:
+            extra = [] if part is None else ["--parts", str(parts), "--part", str(part)]
+            subprocess.run(command + extra + ["--output-dir", raw], check=True, capture_output=True)
+            for table in tables:
+                if part is None:
+                    src = os.path.join(raw, f"{table}.parquet")
+                else:
+                    src = os.path.join(raw, table, f"{table}.{part}.parquet")
+                if not os.path.exists(src):  # a small table is written whole by part 1 only
+                    continue
+                small = table in ("nation", "region")
+                out = os.path.join(target, table)
+                counts[table] = _convert(src, out, counts[table], 1 if small else split)
+        finally:
+            shutil.rmtree(raw, ignore_errors=True)
+    with open(marker, "w") as f:
+        f.write(f"tpchgen-cli scale {scale:g}\ntables: {' '.join(tables)}\n")
     return target
 
 
