@@ -37,7 +37,7 @@ import pandas as pd
 from shoal.dataframe.expr import FrameExpr
 from shoal.dataframe.sorted_ranges import column_bounds
 
-__all__ = ["range_overlaps", "plan_range_join"]
+__all__ = ["range_overlaps", "meeting_partitions", "plan_range_join"]
 
 _DRIVERS = {
     "inner": ("left", "right"),
@@ -73,9 +73,12 @@ def range_overlaps(drive: list[tuple], other: list[tuple]) -> tuple | None:
 
 
 def _bounds(frame: FrameExpr, key: str) -> list[tuple] | None:
-    """The per-partition bounds of ``key`` when the minima and the maxima
-    both never decrease from one partition to the next, else None."""
-    if isinstance(frame._meta[key].dtype, pd.CategoricalDtype):
+    """The per-partition bounds of ``key`` (a column, or a Series' name) when
+    the minima and the maxima both never decrease from one partition to the
+    next, else None."""
+    meta = frame._meta
+    dtype = meta[key].dtype if isinstance(meta, pd.DataFrame) else meta.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
         return None
     bounds = column_bounds(frame, key)
     if bounds is None:
@@ -94,13 +97,41 @@ def _touching(bounds: list[tuple]) -> int:
     return sum(hi == next_lo for (_, hi), (next_lo, _) in zip(bounds, bounds[1:]))
 
 
+def meeting_partitions(
+    drive: FrameExpr, drive_key: Any, other: FrameExpr, other_key: Any
+) -> tuple | None:
+    """For each partition of ``drive``, the partitions of ``other`` whose
+    ranges of ``other_key`` overlap its range of ``drive_key`` (module
+    docstring); None when a side has one partition, unknown ranges or ranges
+    out of order, or when the overlaps are more than between sides cut apart.
+
+    >>> import shoal.dataframe as sd
+    >>> pd.DataFrame({"k": [1, 2]}).to_parquet("memory://doc-mp/0.parquet")
+    >>> pd.DataFrame({"k": [3, 9]}).to_parquet("memory://doc-mp/1.parquet")
+    >>> both = sd.read_parquet("memory://doc-mp/", blocksize=1).expr
+    >>> meeting_partitions(both, "k", both, "k")
+    ((0,), (1,))
+    """
+    if 1 in (drive.npartitions, other.npartitions):
+        return None  # one partition: a broadcast (built once) or a single task
+    other_bounds = _bounds(other, other_key)
+    drive_bounds = None if other_bounds is None else _bounds(drive, drive_key)
+    if drive_bounds is None or other_bounds is None:
+        return None
+    overlaps = range_overlaps(drive_bounds, other_bounds)
+    if overlaps is None:
+        return None
+    # sides cut apart: each neighbour pair of either side adds one overlap at most
+    limit = len(drive_bounds) + len(other_bounds) - 1
+    limit += _touching(drive_bounds) + _touching(other_bounds)
+    return overlaps if sum(map(len, overlaps)) <= limit else None
+
+
 def plan_range_join(
     left: FrameExpr, right: FrameExpr, how: str, left_keys: Any, right_keys: Any
 ) -> tuple[str, tuple] | None:
     """``(driving side, overlaps)`` of a range join of ``left`` and
-    ``right`` (module docstring), or None when the ranges are unknown, the
-    other side's overlap, or the driving partitions would read the other
-    side's more than about twice over.
+    ``right`` (module docstring; ``meeting_partitions``), or None.
 
     >>> import shoal.dataframe as sd
     >>> pd.DataFrame({"k": [1, 2], "a": [1, 2]}).to_parquet("memory://doc-rj/l/0.parquet")
@@ -112,27 +143,15 @@ def plan_range_join(
     >>> plan_range_join(left, right, "left", ("k",), ("k",))
     ('left', ((0,), (0, 1)))
     """
-    if left_keys is None or right_keys is None or 1 in (left.npartitions, right.npartitions):
-        return None  # one partition: a broadcast (built once) or a single task
+    if left_keys is None or right_keys is None:
+        return None
     sides = {"left": (left, left_keys[0]), "right": (right, right_keys[0])}
     drivers = list(_DRIVERS[how])
     if len(drivers) == 2 and right.npartitions > left.npartitions:
         drivers.reverse()
     for name in drivers:
-        drive, drive_key = sides[name]
-        other, other_key = sides["right" if name == "left" else "left"]
-        other_bounds = _bounds(other, other_key)
-        if other_bounds is None:
-            continue
-        drive_bounds = _bounds(drive, drive_key)
-        if drive_bounds is None:
-            continue
-        overlaps = range_overlaps(drive_bounds, other_bounds)
-        if overlaps is None:
-            continue
-        # sides cut apart: each neighbour pair of either side adds one overlap at most
-        limit = len(drive_bounds) + len(other_bounds) - 1
-        limit += _touching(drive_bounds) + _touching(other_bounds)
-        if sum(map(len, overlaps)) <= limit:
+        other = sides["right" if name == "left" else "left"]
+        overlaps = meeting_partitions(*sides[name], *other)
+        if overlaps is not None:
             return name, overlaps
     return None

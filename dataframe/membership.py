@@ -7,19 +7,29 @@ broadcast to every partition of the tested Series like any scalar. Each
 partition looks its values up in that index: the index builds its hash
 table once and every partition (thread) reuses it, so the cost per
 partition is its own length, not the number of distinct values.
+
+When both Series have known value ranges per partition, in order (parquet
+files written in key order: ``orders.o_orderkey.isin(late.l_orderkey)``),
+nothing is gathered: partition ``i`` looks its values up among those of the
+one or two partitions of ``other`` whose ranges meet its own
+(``IsinRanges``, planned as a ``RangeJoin`` is, ``join_ranges.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, ClassVar
 
 import pandas as pd
 
+from shoal.core.build import BlockExpr, GraphBuilder
+from shoal.core.task import Task
 from shoal.dataframe import reductions as red
 from shoal.dataframe.concat import concat_frames
-from shoal.dataframe.expr import FrameExpr, map_partitions_expr
+from shoal.dataframe.expr import FrameExpr, map_partitions_expr, partition_input
+from shoal.dataframe.join_ranges import meeting_partitions
 
-__all__ = ["ValueSet", "isin_expr", "isin_partition"]
+__all__ = ["ValueSet", "IsinRanges", "isin_expr", "isin_partition", "isin_among"]
 
 
 class ValueSet:
@@ -80,6 +90,9 @@ def isin_expr(series: FrameExpr, other: FrameExpr, split_every: int | None = Non
     >>> new_collection(e).compute().tolist()
     [False, True, False, True]
     """
+    meeting = meeting_partitions(series, series._meta.name, other, other._meta.name)
+    if meeting is not None:
+        return IsinRanges(series, other, meeting)
     other_meta = other._meta
     empty = pd.Index(other_meta if isinstance(other_meta, pd.Index) else other_meta.array)
     values = red.reduction(
@@ -93,3 +106,58 @@ def isin_expr(series: FrameExpr, other: FrameExpr, split_every: int | None = Non
     )
     meta: Any = pd.Series([], dtype=bool, name=series._meta.name, index=series._meta.index)
     return map_partitions_expr(isin_partition, series, values, label="isin", meta=meta)
+
+
+def isin_among(part: pd.Series, others: list) -> pd.Series:
+    """``part.isin`` the values of the partitions ``others`` (the ones whose
+    ranges meet this partition's).
+
+    >>> isin_among(pd.Series([1, 2, 5]), [pd.Series([2, 3]), pd.Series([5, 5])]).tolist()
+    [False, True, True]
+    """
+    if not others:
+        return pd.Series(False, index=part.index, name=part.name, dtype=bool)
+    values = concat_frames(others)
+    index = pd.Index(values if isinstance(values, pd.Index) else values.array).unique()
+    return isin_partition(part, ValueSet(index))
+
+
+class IsinRanges(FrameExpr):
+    """``series.isin(other)`` partition by partition: partition ``i`` of
+    ``series`` against the partitions ``meeting[i]`` of ``other`` (module
+    docstring).
+
+    >>> from shoal.dataframe.collection import new_collection
+    >>> from shoal.dataframe.expr import FromPandas
+    >>> s = FromPandas.of(pd.Series([1, 2, 3, 4], name="k"), 2)
+    >>> o = FromPandas.of(pd.Series([2, 4], name="k"), 2)
+    >>> new_collection(IsinRanges(s, o, ((0,), (1,)))).compute().tolist()
+    [False, True, False, True]
+    """
+
+    series: FrameExpr
+    other: FrameExpr
+    meeting: tuple
+
+    fusable: ClassVar[bool] = True
+
+    @property
+    def _prefix(self) -> str:
+        return "isin-ranges"
+
+    @functools.cached_property
+    def _meta(self) -> Any:
+        meta = self.series._meta
+        return pd.Series([], dtype=bool, name=meta.name, index=meta.index)
+
+    @functools.cached_property
+    def divisions(self) -> tuple:
+        return self.series.divisions
+
+    def _one_to_one(self, child: BlockExpr) -> bool:
+        return child is self.series and child is not self.other
+
+    def _block(self, index: tuple, b: GraphBuilder) -> Task:
+        i = index[0]
+        others = [b.input(self, self.other, (j,)) for j in self.meeting[i]]
+        return Task(isin_among, partition_input(self, self.series, i, b), others)

@@ -11,7 +11,7 @@ nodes that provably keep them::
 
     GroupAggPartitionwise        groups of c: one partition each
       Filter / Assign(other)     rows dropped, other columns added: bounds hold
-        Projection([.., c, ..])  columns chosen: bounds hold
+        Projection([.., c, ..])  columns chosen (or c as a Series): bounds hold
           Partitions(indices)    partitions chosen: their bounds
             ReadParquet          min/max of c per partition (no nulls)
 
@@ -52,6 +52,9 @@ def _source_bounds(expr: FrameExpr, column: str) -> list[tuple] | None:
             break
         if isinstance(node, Projection) and isinstance(node.columns_, list):
             if not in_index and column not in node.columns_:
+                return None
+        elif isinstance(node, Projection):  # one column as a Series: its values
+            if in_index or node.columns_ != column:
                 return None
         elif isinstance(node, Assign):
             if not in_index and column in node.pairs[::2]:

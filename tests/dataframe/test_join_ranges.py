@@ -275,3 +275,26 @@ def test_a_range_join_whose_ranges_are_gone_hashes_into_the_same_count():
     lowered = expr.lower()
     assert lowered._explain_head() == "HashJoin" and lowered.npartitions == 3
     check(new_collection(expr), left.merge(right, on="k", how="left"))
+
+
+def test_isin_of_ordered_series_meets_partitions_only(tables):
+    orders, items, root = tables
+    o, i = read(root / "orders"), read(root / "items")
+    big = i[i.i_qty > 40]
+    kept = o[o.o_key.isin(big.i_key)]
+    assert "IsinRanges" in plan_heads(kept)
+    pbig = items[items.i_qty > 40]
+    check(kept, orders[orders.o_key.isin(pbig.i_key)])
+    dropped = o[~o.o_key.isin(big.i_key) & (o.o_cust < 25)]
+    check(dropped, orders[~orders.o_key.isin(pbig.i_key) & (orders.o_cust < 25)])
+    # strings, and a side emptied by its filter in places
+    names = i[(i.i_key < 500) | (i.i_key > 2000)].i_name
+    check(
+        o[o.o_name.isin(names)],
+        orders[orders.o_name.isin(items.i_name[(items.i_key < 500) | (items.i_key > 2000)])],
+    )
+    # the other way round: each item partition meets one or two order files
+    check(i[i.i_key.isin(o.o_key)], items[items.i_key.isin(orders.o_key)])
+    # unordered values are gathered once, as before
+    assert "IsinRanges" not in plan_heads(o[o.o_cust.isin(i.i_qty)])
+    check(o[o.o_cust.isin(i.i_qty)], orders[orders.o_cust.isin(items.i_qty)])
