@@ -38,6 +38,7 @@ from typing import Any
 
 from shoal.core.expr import Expr
 from shoal.dataframe.expr import Filter, FrameExpr, Projection
+from shoal.dataframe.filter_sample import sampling
 from shoal.dataframe.merge import Merge, choose_algorithm
 from shoal.dataframe.meta import same_meta
 from shoal.dataframe.repartition import repartition_npartitions
@@ -59,7 +60,8 @@ def plan_joins(root: Expr) -> Expr:
     True
     """
     estimator = Estimator()
-    return choose_algorithms(reorder_joins(root, estimator), estimator)
+    with sampling():
+        return choose_algorithms(reorder_joins(root, estimator), estimator)
 
 
 # ------------------------------------------------------------------ order

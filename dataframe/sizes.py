@@ -13,9 +13,12 @@ visits only the nodes an estimate needs, each once):
   min/max and null counts (``parquet_filters.row_group_selectivity``: 0 when
   the statistics rule the row group out, the share of the [min, max] range
   for ranges, one value among ``max - min + 1`` integers for equality);
-- a projection keeps its share of the columns' bytes; a filter that stayed
-  a pandas filter and other per-partition work keep the rows (an upper
-  bound); shuffles and repartitions keep both;
+- a projection keeps its share of the columns' bytes (of a reader: those
+  columns' own sizes in the footers); a filter that stayed
+  a pandas filter keeps the share of rows it keeps on a sample of
+  partitions while the join planner asks (``filter_sample.py``), else all
+  (an upper bound), as other per-partition work does; shuffles and
+  repartitions keep both;
 - a join: each row of the side with more source rows (the *many* side, e.g.
   a fact table) meets at most one row of the other (the *one* side, a
   dimension keyed by its primary key), so the result has the many side's
@@ -45,6 +48,7 @@ from shoal.dataframe.expr import (
     Partitions,
     Projection,
 )
+from shoal.dataframe.filter_sample import filter_share
 
 __all__ = ["Estimate", "Estimator", "estimate", "estimate_bytes", "estimate_rows"]
 
@@ -87,12 +91,13 @@ def _width(node: FrameExpr) -> int:
     return len(meta.columns) if isinstance(meta, pd.DataFrame) else 1
 
 
-def _parquet_estimate(read: Any) -> Estimate:
+def _parquet_estimate(read: Any, columns: list | None = None) -> Estimate:
+    """The estimate of ``read`` (of only ``columns`` of it, when given)."""
     from shoal.dataframe.parquet_filters import row_group_selectivity
 
     ds = read.dataset
     footers = dict(zip(ds.files, ds.footers))
-    wanted = set(read.columns_) | set(read.index)
+    wanted = set(read.columns_ if columns is None else columns) | set(read.index)
     rows = size = 0.0
     for pieces in read._plan:
         for path, groups, hive_values in pieces:
@@ -178,13 +183,25 @@ def _rule(node: FrameExpr, children: list, inputs: list) -> Estimate | None:
     if isinstance(node, _join_types()):
         return _join_estimate(node.how, inputs[0], inputs[1])
     (child,), (frame,) = inputs, children
+    if (
+        isinstance(node, Projection)
+        and type(frame).__name__ == "ReadParquet"
+        and isinstance(node.columns_, (list, str))
+    ):  # the columns' own sizes from the footers, not a share of the count
+        columns = node.columns_ if isinstance(node.columns_, list) else [node.columns_]
+        return _parquet_estimate(frame, columns)
     if isinstance(node, Partitions):
         share = len(node.indices) / max(frame.npartitions, 1)
         return Estimate(child.rows * share, child.bytes * share, child.base)
     if isinstance(node, Assign):
         added = len(set(node.pairs[::2]) - set(frame.columns))
         return Estimate(child.rows, child.bytes + 8.0 * added * child.rows, child.base)
-    if isinstance(node, Filter) or type(node).__name__ in _PASS_THROUGH:
+    if isinstance(node, Filter):
+        share = filter_share(node.predicate, child.rows)
+        if share is None:
+            return child
+        return Estimate(child.rows * share, child.bytes * share, child.base)
+    if type(node).__name__ in _PASS_THROUGH:
         return child
     return Estimate(child.rows, child.bytes * _width(node) / max(_width(frame), 1), child.base)
 
