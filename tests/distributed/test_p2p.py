@@ -103,6 +103,30 @@ def test_merge_set_index_and_sort_on_the_cluster(client):
     pd.testing.assert_frame_equal(indexed, left.set_index("v").sort_index())
 
 
+def test_range_join_and_isin_of_ordered_files_on_the_cluster(client, tmp_path):
+    """Files written in key order join and look up partition by partition on
+    worker processes too (RangeJoin, IsinRanges), with the answers of pandas."""
+    orders = pd.DataFrame({"o": np.arange(0, 900, 3), "c": np.arange(300) % 7})
+    items = pd.DataFrame({"i": np.repeat(np.arange(0, 900, 2), 2), "q": np.arange(900)})
+    for name, df, files in (("orders", orders, 3), ("items", items, 5)):
+        (tmp_path / name).mkdir()
+        step = -(-len(df) // files)
+        for k in range(files):
+            piece = df.iloc[k * step : (k + 1) * step]
+            piece.to_parquet(tmp_path / name / f"{k}.parquet", index=False)
+    o = sd.read_parquet(tmp_path / "orders", blocksize=1)
+    i = sd.read_parquet(tmp_path / "items", blocksize=1)
+    joined = i.merge(o, left_on="i", right_on="o", how="left")
+    assert "RangeJoin" in joined.optimize().explain()
+    got = joined.compute().sort_values(["i", "q"]).reset_index(drop=True)
+    want = items.merge(orders, left_on="i", right_on="o", how="left")
+    pd.testing.assert_frame_equal(got, want.sort_values(["i", "q"]).reset_index(drop=True))
+    kept = o[o.o.isin(i.i)]
+    assert "IsinRanges" in kept.optimize().explain()
+    want = orders[orders.o.isin(items.i)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept.compute().reset_index(drop=True), want)
+
+
 def test_local_scheduler_refuses_p2p_and_cluster_graphs_still_compute(client):
     pdf = keyed(50)
     df = sd.from_pandas(pdf, npartitions=3)
