@@ -317,22 +317,22 @@ class Expr:
         if self._name in mapping:
             return mapping[self._name]
         memo: dict[str, Expr] = {}
-        order: list[Any] = []
-        seen: set[Any] = set()
-        stack = [self]
-        while stack:  # the nodes above the replaced ones, parents first
-            node = stack.pop()
-            if node._name in seen:
+        # the nodes above the replaced ones, children before parents (a shared
+        # child is rebuilt before any of its parents)
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if node._name in memo:
                 continue
-            seen.add(node._name)
-            order.append(node)
+            if children_done:
+                memo[node._name] = node._map_children(lambda c: memo.get(c._name, c))
+                continue
+            stack.append((node, True))
             for child in node.dependencies():
                 if child._name in mapping:
                     memo[child._name] = mapping[child._name]
-                else:
-                    stack.append(child)
-        for node in reversed(order):
-            memo[node._name] = node._map_children(lambda c: memo.get(c._name, c))
+                elif child._name not in memo:
+                    stack.append((child, False))
         return memo[self._name]
 
     def find_operations(self, kind: type) -> Iterator[Expr]:

@@ -420,9 +420,10 @@ def choose_algorithm(
         return "partitionwise", l_k
     if broadcast is not True and config.get("dataframe.merge.range-join"):
         ranges = plan_range_join(left, right, how, left_keys, right_keys)
-        drive = {"left": left, "right": right}[ranges[0]] if ranges else None
-        if drive is not None and npartitions in (None, drive.npartitions):
-            return f"ranges-{ranges[0]}", drive.npartitions
+        if ranges is not None:
+            drive = left if ranges[0] == "left" else right
+            if npartitions in (None, drive.npartitions):
+                return f"ranges-{ranges[0]}", drive.npartitions
     side = _broadcast_side(left, right, how, broadcast)
     if side == "left":
         return "broadcast-left", right.npartitions

@@ -395,6 +395,11 @@ def test_postorder_users_transform_and_replace_on_shared_nodes():
     new = top.replace({leaf._name: Node((), 9)})
     assert [n.tag for n in new.postorder()] == [9, 2, 3, 4]
     assert top.replace({top._name: leaf}) is leaf
+    # a shared node above the replaced one: top -> (a2, b2) -> mid -> leaf
+    mid = Node((leaf,), 5)
+    diamond = Node((Node((mid,), 6), Node((mid,), 7)), 8)
+    swapped = diamond.replace({leaf._name: Node((), 9)})
+    assert sorted(n.tag for n in swapped.walk()) == [5, 6, 7, 8, 9]
     assert top.explain_text() == (
         "Node: tag=4\n  Node: tag=2\n    Node: tag=1\n  Node: tag=3\n    (shared: Node)"
     )
