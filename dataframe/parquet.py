@@ -8,7 +8,8 @@ small files are combined, and ``filters`` prune whole files (partition
 values) and row groups (statistics) before anything is read; the remaining
 rows are filtered exactly while reading. The optimizer narrows ``columns``
 (projection pushdown) and turns ``df[df.x > 1]`` into ``filters=``
-(predicate pushdown).
+(predicate pushdown; of ``df[(df.x > 1) & (df.x < df.y)]`` the pushable
+part, the whole predicate then filtering the rows read).
 
 ``to_parquet`` writes ``part.{i}.parquet`` per partition (under
 ``key=value`` directories with ``partition_on``), with one schema for all
@@ -36,14 +37,16 @@ from shoal.core.task import Task
 from shoal.core.tokenize import tokenize
 from shoal.core.tree import split_every_of
 from shoal.core.utils import parse_bytes
-from shoal.dataframe.expr import Filter, FrameExpr
+from shoal.dataframe.expr import Filter, FrameExpr, MapPartitions, Projection
 from shoal.dataframe.meta import unknown_categorical
 from shoal.dataframe.parquet_filters import (
     _and_filters,
     _check_filter_values,
     _file_may_match,
     _normalize_filters,
+    _partial_filters,
     _predicate_to_filters,
+    _row_by_row,
     _row_group_may_match,
 )
 from shoal.dataframe.parquet_part import (
@@ -574,12 +577,39 @@ class ReadParquet(FrameExpr):
         return self._replace(columns_=cols, categorical=categorical)
 
     def _simplify_up(self, parent, dependents):
-        if isinstance(parent, Filter) and parent.frame._name == self._name:
-            new = _predicate_to_filters(parent.predicate, self)
-            if new is None:
-                return None
+        if not (isinstance(parent, Filter) and parent.frame._name == self._name):
+            return None
+        new = _predicate_to_filters(parent.predicate, self)
+        if new is not None:
             return self._replace(filters=_and_filters(self.filters, new))
-        return None
+        # the pushable parts of an ``&`` chain filter while reading (so fewer
+        # rows reach pandas); the whole predicate still filters what is read
+        conjs = self.filters or [[]]
+        terms = [
+            t for t in _partial_filters(parent.predicate, self) if any(t not in c for c in conjs)
+        ]
+        if not terms:
+            return None
+        filters = _and_filters(self.filters, [terms])
+        # the predicate must work row by row on reads of these rows (maybe of
+        # other columns), which then read only the kept rows too; anything
+        # else (a mean over all rows, a function of a whole partition) would
+        # see other rows than before
+        mapping = {}
+        for node in parent.predicate.walk():
+            if isinstance(node, ReadParquet) and self._same_rows(node):
+                mapping[node._name] = node._replace(filters=filters)
+            elif isinstance(node, MapPartitions) and _row_by_row(node) and not node.is_scalar:
+                continue
+            elif not isinstance(node, Projection):
+                return None
+        predicate = parent.predicate.transform(lambda node: mapping.get(node._name))
+        return Filter(mapping[self._name], predicate)
+
+    def _same_rows(self, other: ReadParquet) -> bool:
+        """Whether ``other`` reads the rows this does (its columns may differ)."""
+        same = other.replace_operands(columns_=self.columns_, categorical=self.categorical)
+        return same._name == self._name
 
 
 def check_engine(engine: str, what: str) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from shoal.dataframe.accessors import _accessor_call, _accessor_get
 from shoal.dataframe.expr import MapPartitions, Projection, call_method
 
 _OPS = {
@@ -235,6 +236,50 @@ def _predicate_to_filters(pred, reader):
             if all(v is not _NOT_PUSHABLE for v in cast):
                 return [[(col, "in", cast)]]
     return None
+
+
+def _and_parts(pred) -> list:
+    """The operands of a chain of ``&`` (the predicate itself if it is none)."""
+    if isinstance(pred, MapPartitions) and pred.func is operator.and_ and len(pred.args) == 2:
+        return _and_parts(pred.args[0]) + _and_parts(pred.args[1])
+    return [pred]
+
+
+# pandas methods whose every output row depends on its input row alone
+_ROW_METHODS = frozenset(
+    {"isin", "between", "abs", "isna", "notna", "isnull", "notnull", "astype", "round"}
+    | {"__neg__", "__invert__"}
+)
+
+
+def _row_by_row(node) -> bool:
+    """Whether a ``MapPartitions`` node computes each row from that row
+    alone (operators, a few methods, ``.str``/``.dt``), so it gives the same
+    rows whether or not others were dropped before it."""
+    from shoal.dataframe.collection import _reverse
+
+    func = node.func
+    if func is _reverse:
+        func = node.kwargs.get("op")
+    if getattr(func, "__module__", None) == "_operator":  # the operator module
+        return True
+    if func is call_method:
+        return node.kwargs.get("_method") in _ROW_METHODS
+    if func is _accessor_call or func is _accessor_get:
+        return node.args[1] in ("str", "dt")
+    return False
+
+
+def _partial_filters(pred, reader) -> list[tuple]:
+    """The ``(column, op, value)`` terms of those parts of an ``&`` chain
+    that push down as plain conjunctions; a row failing one fails the whole
+    predicate, so reading only the rows they keep changes no answer."""
+    terms = []
+    for part in _and_parts(pred):
+        filters = _predicate_to_filters(part, reader)
+        if filters is not None and len(filters) == 1:
+            terms += [t for t in filters[0] if t not in terms]
+    return terms
 
 
 _NOT_PUSHABLE = object()

@@ -4,12 +4,17 @@ String columns stored with a small dictionary (few distinct values, the
 common case for flags, codes and names) are read as arrow dictionaries:
 parquet keeps them dictionary-encoded on disk, so decoding only the indices
 is several times cheaper than building every string. Filtering happens on the
-compact form; afterwards the columns are decoded back to plain strings, or
+compact form (a comparison is made on the dictionary's few values and taken
+by the indices); afterwards the columns are decoded back to plain strings, or
 kept as pandas categoricals for the columns the optimizer asked for
 (``categorical``: groupby keys that nothing else looks at, see
 ``encoded_keys.py``). A column whose dictionary page is large (many distinct
 values, or a writer that fell back to plain pages) is read as plain strings:
 re-encoding it would cost more than it saves.
+
+The filter's mask is applied while converting to pandas (``arrow_pandas.py``),
+except where it drops most rows: those are dropped at once by arrow, so a
+partition of many small files never holds many unfiltered rows.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.arrow import ArrowFSWrapper
 from fsspec.implementations.local import LocalFileSystem
+
+from shoal.dataframe.arrow_pandas import masked_to_pandas
 
 __all__ = ["read_parquet_part", "table_to_pandas", "dictionary_columns", "open_parquet"]
 
@@ -73,23 +80,6 @@ def dictionary_columns(metadata, row_groups: list, columns: list) -> list:
     return out
 
 
-def _settle_dictionaries(table: pa.Table, categorical: set) -> pa.Table:
-    """Dictionary columns decoded to plain strings, except ``categorical``
-    ones, which become dictionaries if they are not yet."""
-    for i, field in enumerate(table.schema):
-        is_dict = pa.types.is_dictionary(field.type)
-        if field.name in categorical:
-            if not is_dict:
-                column = pc.dictionary_encode(table.column(i))
-                table = table.set_column(i, pa.field(field.name, column.type), column)
-        elif is_dict:
-            value_type = field.type.value_type
-            table = table.set_column(
-                i, pa.field(field.name, value_type), table.column(i).cast(value_type)
-            )
-    return table
-
-
 def table_to_pandas(table: pa.Table, index: list, dtypes: dict | None = None) -> pd.DataFrame:
     """A pandas frame of ``table`` with ``index`` columns as its index (names
     pandas gives to unnamed levels are dropped) and the pandas ``dtypes``
@@ -101,7 +91,11 @@ def table_to_pandas(table: pa.Table, index: list, dtypes: dict | None = None) ->
     i
     3  <NA>
     """
-    df = table.to_pandas(split_blocks=True)
+    return _pandas_layout(table.to_pandas(split_blocks=True), index, dtypes)
+
+
+def _pandas_layout(df: pd.DataFrame, index: list, dtypes: dict | None) -> pd.DataFrame:
+    """``df`` with the recorded ``dtypes`` and ``index`` columns as index."""
     if dtypes:
         df = df.astype({c: d for c, d in dtypes.items() if c in df.columns})
     if index:
@@ -122,21 +116,40 @@ _COMPARE = {
 }
 
 
-def _term_mask(column, op: str, value):
+def _values_mask(values, op: str, value):
     if op in ("in", "not in"):
-        found = pc.is_in(column, value_set=pa.array(list(value)))
+        found = pc.is_in(values, value_set=pa.array(list(value)))
         return pc.invert(found) if op == "not in" else found
-    return _COMPARE[op](column, value)
+    return _COMPARE[op](values, value)
+
+
+def _term_mask(column: pa.ChunkedArray, op: str, value):
+    """``column op value`` per row. A dictionary column is compared through
+    its dictionary (a few values) and the result taken by its indices, which
+    is many times cheaper than comparing every row's string."""
+    if not pa.types.is_dictionary(column.type):
+        return _values_mask(column, op, value)
+    # a null row gets what a null value gets (``in`` matches nulls to None)
+    null = _values_mask(pa.nulls(1, column.type.value_type), op, value)[0]
+    chunks = []
+    for chunk in column.chunks:
+        mask = pc.take(_values_mask(chunk.dictionary, op, value), chunk.indices)
+        chunks.append(pc.fill_null(mask, null) if chunk.null_count and null.is_valid else mask)
+    return pa.chunked_array(chunks, pa.bool_())
 
 
 def _filter_mask(table: pa.Table, filters: list) -> np.ndarray:
     """The rows matching the DNF ``filters`` as a boolean array (rows where a
     comparison is missing do not match, as with parquet filters)."""
     mask = None
+    terms: dict = {}  # alternatives often repeat a term
     for conj in filters:
         both = None
         for col, op, value in conj:
-            term = _term_mask(table.column(col), op, value)
+            key = (col, op, repr(value))
+            if key not in terms:
+                terms[key] = _term_mask(table.column(col), op, value)
+            term = terms[key]
             both = term if both is None else pc.and_kleene(both, term)
         mask = both if mask is None else pc.or_kleene(mask, both)
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
@@ -149,7 +162,8 @@ def _positions(mask: np.ndarray, starts: list, sizes: list) -> np.ndarray:
     ends = np.cumsum(sizes)
     shift = np.asarray(starts, dtype=np.int64) - (ends - np.asarray(sizes))
     if (shift == shift[0]).all():  # no row group pruned in between
-        return kept + shift[0]
+        kept += shift[0]
+        return kept
     return kept + shift[np.searchsorted(ends, kept, side="right")]
 
 
@@ -225,20 +239,28 @@ def read_parquet_part(
     wanted = list(dict.fromkeys(columns + index + filter_cols))
     table_columns = list(dict.fromkeys(columns + index))
     positions = bool(filters) and not index  # kept rows keep their positions
-    done: list = []  # filtered tables
+    tables: list = []  # read tables of table_columns ...
+    masks: list = []  # ... each with the mask of its kept rows (None: all)
     rows: list = []
     batch: list = []  # (table, starts, sizes) read but not yet filtered
 
     def flush() -> None:
-        table = pa.concat_tables([t for t, _, _ in batch])
+        table = pa.concat_tables([t for t, _, _ in batch]) if len(batch) > 1 else batch[0][0]
+        mask = None
         if filters:
             mask = _filter_mask(table, filters)
-            table = table.select(table_columns).filter(mask)
             if positions:
                 starts = [s for _, ss, _ in batch for s in ss]
                 sizes = [n for _, _, ns in batch for n in ns]
                 rows.append(_positions(mask, starts, sizes))
-        done.append(table.select(table_columns))
+            kept = int(np.count_nonzero(mask))
+            if kept == len(mask):
+                mask = None
+            elif 2 * kept < len(mask):  # most rows go: drop them now, so few are held
+                table = table.select(table_columns).filter(mask)
+                mask = None
+        tables.append(table.select(table_columns))
+        masks.append(mask)
         batch.clear()
 
     for path, row_groups, hive_values, starts, dictionary, footer in pieces:
@@ -247,21 +269,19 @@ def read_parquet_part(
         table, sizes = _read_file(fs, path, row_groups, file_cols, dictionary, footer)
         for key, typ in hive.items():
             if key in wanted:
-                table = table.append_column(
-                    pa.field(key, typ), pa.array([hive_values.get(key)] * table.num_rows, typ)
-                )
+                value = pa.repeat(pa.scalar(hive_values.get(key), typ), table.num_rows)
+                table = table.append_column(pa.field(key, typ), value)
         batch.append((table.select(wanted).replace_schema_metadata(None), starts, sizes))
         # small files are filtered together, in batches that bound the unfiltered rows held
         if sum(t.num_rows for t, _, _ in batch) >= _FILTER_BATCH_ROWS:
             flush()
     if batch:
         flush()
-    if done:
-        table = pa.concat_tables(done) if len(done) > 1 else done[0]
-    else:
-        table = schema.empty_table().select(table_columns)
-    table = _settle_dictionaries(table, set(categorical))
-    out = table_to_pandas(table, index, dtypes)
+    if not tables:
+        tables, masks = [schema.empty_table().select(table_columns)], [None]
+    out = masked_to_pandas(tables, masks, tables[0].schema, categorical)
+    out = _pandas_layout(out, index, dtypes)
     if positions:
-        out.index = pd.Index(np.concatenate(rows) if rows else [], dtype="int64")
+        kept = rows[0] if len(rows) == 1 else np.concatenate(rows) if rows else []
+        out.index = pd.Index(kept, dtype="int64", copy=False)
     return out
