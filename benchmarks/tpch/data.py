@@ -9,6 +9,7 @@ small scale factor still gives several files per table.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,6 +68,23 @@ def _done_tables(marker: str) -> set[str]:
     return set(TABLES)
 
 
+def _resume(target: str, tables: tuple) -> tuple[int, dict]:
+    """``(parts done, files per table)`` of an interrupted generation in
+    ``target`` (its ``_progress`` file), files past those counts removed."""
+    progress = os.path.join(target, "_progress")
+    if not os.path.exists(progress):
+        shutil.rmtree(target, ignore_errors=True)
+        return 0, dict.fromkeys(tables, 0)
+    with open(progress) as f:
+        done, counts = json.loads(f.read().splitlines()[-1])
+    for table in tables:
+        folder = os.path.join(target, table)
+        for name in os.listdir(folder):
+            if int("".join(c for c in name if c.isdigit()) or 0) >= counts[table]:
+                os.remove(os.path.join(folder, name))  # written by the part cut short
+    return done, counts
+
+
 def generate(
     scale: float, data_dir: str, parts: int = 1, split: int = 1, tables: tuple = TABLES
 ) -> str:
@@ -74,7 +92,8 @@ def generate(
     (generated once, then reused). With ``parts``, tpchgen writes one part at
     a time and each is rewritten and deleted before the next, so the disk
     holds the rewritten tables and one raw part (SF100 fits beside its
-    output); ``tables`` limits which tables are written."""
+    output), and an interrupted run goes on from its last whole part;
+    ``tables`` limits which tables are written."""
     cli = tpchgen_path()
     if cli is None:
         raise RuntimeError("tpchgen-cli is not installed (pip install 'shoal[bench]')")
@@ -82,12 +101,13 @@ def generate(
     marker = os.path.join(target, "_done")
     if os.path.exists(marker) and set(tables) <= _done_tables(marker):
         return target
-    shutil.rmtree(target, ignore_errors=True)
+    if os.path.exists(marker):
+        shutil.rmtree(target)
+    done, counts = _resume(target, tables)
     for table in tables:
-        os.makedirs(os.path.join(target, table))
-    counts = dict.fromkeys(tables, 0)
+        os.makedirs(os.path.join(target, table), exist_ok=True)
     command = [cli, "parquet", "-s", f"{scale:g}", "--tables", ",".join(tables)]
-    for part in range(1, parts + 1) if parts > 1 else [None]:
+    for part in range(done + 1, parts + 1) if parts > 1 else [None]:
         raw = tempfile.mkdtemp(dir=data_dir)
         try:
             extra = [] if part is None else ["--parts", str(parts), "--part", str(part)]
@@ -104,6 +124,9 @@ def generate(
                 counts[table] = _convert(src, out, counts[table], 1 if small else split)
         finally:
             shutil.rmtree(raw, ignore_errors=True)
+        if part is not None:
+            with open(os.path.join(target, "_progress"), "a") as f:
+                f.write(json.dumps([part, counts]) + "\n")
     with open(marker, "w") as f:
         f.write(f"tpchgen-cli scale {scale:g}\ntables: {' '.join(tables)}\n")
     return target
