@@ -75,7 +75,9 @@ def split_by_target(frame: Any, targets: np.ndarray, stride: int, branch: int) -
         d = int(np.argmax(counts))
         empty = (frame.iloc[:0], targets[:0])
         return [(frame, targets) if j == d else empty for j in range(branch)]
-    order = np.argsort(digit, kind="stable")
+    # small unsigned digits sort by radix (numpy's stable sort of 8/16-bit ints)
+    small = np.uint8 if branch <= 2**8 else np.uint16 if branch <= 2**16 else digit.dtype
+    order = np.argsort(digit.astype(small, copy=False), kind="stable")
     frame = frame.take(order)
     targets = targets[order]
     edges = np.concatenate([[0], np.cumsum(counts)])
