@@ -41,8 +41,35 @@ def groupby_partitionwise(part, *, chunk_kw: dict, agg_kw: dict, meta):
     >>> groupby_partitionwise(part, chunk_kw=chunk_kw, agg_kw=agg_kw, meta=None).to_dict()
     {1: 2, 2: 4}
     """
-    out = groupby_aggregate([groupby_chunk(part, **chunk_kw)], **agg_kw)
+    out = _nunique_by_pandas(part, chunk_kw, agg_kw)
+    if out is None:
+        out = groupby_aggregate([groupby_chunk(part, **chunk_kw)], **agg_kw)
     return out if len(out) or meta is None else meta
+
+
+def _nunique_by_pandas(part, chunk_kw: dict, agg_kw: dict):
+    """When every aggregation is ``nunique`` of a column and the keys are
+    plain columns, pandas' own groupby of the partition (one pass, about
+    twice as fast as the chunk and aggregate steps made for combining);
+    None otherwise."""
+    by, specs = chunk_kw["by"], agg_kw["specs"]
+    keys = [by] if isinstance(by, str) else list(by) if isinstance(by, list) else []
+    plain = keys and all(
+        isinstance(k, str) and k in part.columns and not k.startswith("__shoal") for k in keys
+    )
+    if not plain or agg_kw.get("counted") or isinstance(agg_kw["labels"], pd.MultiIndex):
+        return None
+    if any(func != "nunique" or col not in part.columns for col, func in specs.values()):
+        return None
+    grouped = part.groupby(by, **chunk_kw["opts"])
+    columns = [grouped[specs[k][0]].nunique() for k in agg_kw["outputs"]]
+    result = pd.concat(columns, axis=1) if len(columns) > 1 else columns[0].to_frame()
+    result.columns = list(agg_kw["labels"])
+    if agg_kw["sort"]:
+        result = result.sort_index()
+    if agg_kw["series_name"] is not False:
+        return result.iloc[:, 0].rename(agg_kw["series_name"])
+    return result
 
 
 class GroupAggPartitionwise(Blockwise):

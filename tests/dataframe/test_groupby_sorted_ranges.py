@@ -234,3 +234,17 @@ def test_string_and_datetime_keys(tmp_path):
     want = pdf.groupby("t").agg(v=("v", "max"), n=("name", "nunique"))
     assert_eq(by_time, want, check_index=False)
     assert (by_time.compute().index == want.index).all()
+
+
+@pytest.mark.parametrize("sort", [True, False])
+def test_nunique_only_runs_pandas_groupby_per_partition(sorted_data, sort):
+    pdf, path = sorted_data
+    df = sd.read_parquet(path, blocksize=1)
+    pdf = pdf.assign(f=pdf.f.round(0))
+    df = df.assign(f=df.f.round(0))  # values with missing ones: nunique skips them
+    one = df.groupby("k", sort=sort).agg(n=("s", "nunique"), m=("f", "nunique"))
+    assert _partitionwise(one)
+    assert_eq(one, pdf.groupby("k", sort=sort).agg(n=("s", "nunique"), m=("f", "nunique")))
+    assert_eq(df.groupby("k", sort=sort).f.nunique(), pdf.groupby("k", sort=sort).f.nunique())
+    two = df.groupby(["k", "j"], sort=sort).agg(n=("v", "nunique"))
+    assert_eq(two, pdf.groupby(["k", "j"], sort=sort).agg(n=("v", "nunique")))
