@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shoal.dataframe.concat import concat_frames
+from shoal.dataframe.group_codes import combine_by_codes
 from shoal.dataframe.groupby_kernels import fast_chunk, key_labels, nunique_pairs, string_codes
 from shoal.dataframe.meta import meta_nonempty
 from shoal.dataframe.reductions import reduction
@@ -244,12 +245,18 @@ def _combine_by_columns(values: list, how: str, names: list, kw: dict):
     return out[_VALUE].rename(values[0].name) if series else out
 
 
-def _combine_one(values: list, func, nlevels, opts):
+def _combine_one(values: list, func, nlevels, opts, keep_order: bool = True):
     if func == "nunique" and len(values) == 1:
         return values[0]  # one chunk's (keys..., value) pairs are distinct already
+    if len(values) == 1 and (func in _SIMPLE or func == "mean") and not _missing_key(values[0]):
+        return values[0]  # one intermediate's keys are distinct already
     levels = list(range(nlevels))
     kw = {"sort": False, "dropna": opts.get("dropna", True), "observed": True}
     simple = _SIMPLE.get(func) if isinstance(func, str) else None
+    if simple in ("sum", "min", "max") or func == "mean":
+        got = combine_by_codes(values, simple or "sum", nlevels, keep_order)
+        if got is not None:
+            return got
     names = _by_columns(values) if simple or func == "mean" else None
     if names is not None and len(names) == nlevels:
         return _combine_by_columns(values, simple or "sum", names, kw)
@@ -272,6 +279,21 @@ def _combine_one(values: list, func, nlevels, opts):
     if codes is not None:  # one int64 per pair: hashing it is far cheaper than the tuples
         return both[~pd.Series(codes).duplicated().to_numpy()]
     return both.groupby(level=list(range(both.index.nlevels)), **kw).sum()
+
+
+def _missing_key(value) -> bool:
+    """Whether a key of the intermediate ``value`` is missing (pandas spells
+    it as code -1 or as a NaN label: a groupby makes the spelling uniform).
+
+    >>> _missing_key(pd.Series([1], index=pd.MultiIndex.from_arrays([[1], [None]])))
+    True
+    """
+    index = value.index
+    if isinstance(index, pd.MultiIndex):
+        return any(level.hasnans for level in index.levels) or any(
+            (codes < 0).any() for codes in index.codes
+        )
+    return bool(index.hasnans)
 
 
 def _level_codes(index: pd.MultiIndex, nlevels: int, keys: int) -> np.ndarray | None:
@@ -298,10 +320,12 @@ def _level_codes(index: pd.MultiIndex, nlevels: int, keys: int) -> np.ndarray | 
     return out
 
 
-def groupby_combine(parts, *, specs, nlevels, opts, **kw):
-    """Merge several partitions' intermediates."""
+def groupby_combine(parts, *, specs, nlevels, opts, sort=False, **kw):
+    """Merge several partitions' intermediates; with ``sort`` (the result
+    gets sorted) groups may come in any order, else in order of first
+    appearance."""
     return {
-        k: _combine_one([p[k] for p in parts], func, nlevels, opts)
+        k: _combine_one([p[k] for p in parts], func, nlevels, opts, keep_order=not sort)
         for k, (col, func) in specs.items()
     }
 
@@ -357,7 +381,7 @@ def groupby_aggregate(
 ):
     """The final groupby result from the merged intermediates; ``counted``
     maps sums and products to the counts ``min_count`` is checked against."""
-    merged = groupby_combine(parts, specs=specs, nlevels=nlevels, opts=opts)
+    merged = groupby_combine(parts, specs=specs, nlevels=nlevels, opts=opts, sort=sort)
     finished = {k: _finish_one(v, specs[k][1], nlevels, ddof) for k, v in merged.items()}
     for k, count in (counted or {}).items():
         value = finished[k]

@@ -3,18 +3,23 @@
 pandas' groupby hashes every key column, then runs one pass per method over
 all the columns; for the chunk step of the most common aggregations there is
 a cheaper route. Each key becomes integer codes (arrow dictionary encoding for
-strings, the codes of a categorical read from a parquet dictionary, or
-``pd.factorize``), the codes of several keys are combined into one integer
-per row (mixed radix), and every float64 sum and every count is a single
-``np.bincount``. Missing values are skipped as pandas does: a NaN adds
-nothing to a sum and is not counted; rows with a missing key are dropped
-(``dropna=True``).
+strings, the codes of a categorical read from a parquet dictionary, value -
+minimum for integers spanning a few times the rows, or ``pd.factorize``),
+the codes of several keys are combined into one integer per row (mixed
+radix; the combinations so far are numbered afresh when the next key would
+overflow int64), numbered by hashing when they allow few groups and by one sort when
+they allow more groups than rows (``group_codes.group_ids``), and every
+float64 sum and every count is a single ``np.bincount``. Missing values
+are skipped as pandas does: a NaN adds nothing to a sum and is not counted;
+rows with a missing key are dropped (``dropna=True``).
 
-The results have exactly the layout of the pandas path in ``groupby.py``
-(same index, names and dtypes); groups come in order of first appearance, as
-with ``sort=False``, unless the caller says the order does not matter. ``fast_chunk`` returns None where this route does not
-apply (another aggregation, a non-float64 sum, a user categorical key, a
-missing key with ``dropna=False``), and the caller uses pandas.
+The results have the layout of the pandas path in ``groupby.py`` (same
+labels, names and dtypes; a MultiIndex built from each key's labels and
+codes); groups come in order of first appearance, as with ``sort=False``,
+unless the caller says the order does not matter. ``fast_chunk`` returns
+None where this route does not apply (another aggregation, a non-float64
+sum, a user categorical key, a missing key with ``dropna=False``), and the
+caller uses pandas.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from shoal.dataframe.group_codes import dense_codes, group_ids, level_labels
 
 __all__ = ["fast_chunk", "nunique_pairs", "key_labels", "string_codes"]
 
@@ -55,6 +62,19 @@ def string_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     encoded = pc.dictionary_encode(s.array._pa_array).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     return codes, pd.Index(encoded.dictionary.to_pylist(), dtype=s.dtype)
+
+
+def _chunk_key_codes(s: pd.Series, decoded) -> tuple[np.ndarray, int, pd.Index | int] | None:
+    """``(codes, size, labels)`` of one key column for ``fast_chunk``: codes
+    below ``size``, -1 where missing; ``labels`` those of the codes, or for
+    an integer column coded as value - minimum (``dense_codes``: no hashing),
+    that minimum."""
+    if decoded is None and isinstance(s.dtype, np.dtype):
+        dense = dense_codes(s.to_numpy())
+        if dense is not None:
+            return dense
+    got = _key_codes(s, decoded)
+    return None if got is None else (got[0], len(got[1]), got[1])
 
 
 def _key_codes(s: pd.Series, decoded) -> tuple[np.ndarray, pd.Index] | None:
@@ -102,34 +122,46 @@ def fast_chunk(
         return None
     per_key = []
     for k in keys:
-        got = _key_codes(part[k], decoded.get(k))
+        got = _chunk_key_codes(part[k], decoded.get(k))
         if got is None:
             return None
         per_key.append(got)
     usable, valid = _present_keys(per_key, dropna)
     if not usable:
         return None
-    combined = per_key[0][0]
-    radix = [max(len(labels), 1) for _, labels in per_key]
-    space = radix[0]
-    for (codes, _), n in zip(per_key[1:], radix[1:]):
-        space *= n
-        if space >= _MAX_COMBINED:
-            return None
-        combined = combined * n + codes
+    combined, space = per_key[0][0], max(per_key[0][1], 1)
+    numbered = False  # the combinations were numbered afresh: codes no longer decompose
+    for codes, count, _ in per_key[1:]:
+        radix = max(count, 1)
+        if space * radix >= _MAX_COMBINED:  # number the combinations so far: fewer codes
+            combined, seen = pd.factorize(combined)
+            space, numbered = max(len(seen), 1), True
+        combined = combined * radix + codes
+        space *= radix
     if valid is not None:
         combined = combined[valid]
-    direct = not keep_order and space <= max(len(combined), 1024)
+    direct = not keep_order and space <= max(4 * len(combined), 1024)
     if direct:  # few possible combined codes: they are the group ids
         ids, ngroups = combined, space
-    else:
+    elif space <= max(len(combined), 4096):  # few possible groups: hashing is cheaper
         ids, uniques = pd.factorize(combined, sort=False)
+        ngroups = len(uniques)
+    else:
+        ids, uniques = group_ids(combined, keep_order)
         ngroups = len(uniques)
     size = np.bincount(ids, minlength=ngroups)
     pick = None
     if direct:
         pick = uniques = np.flatnonzero(size)
-    index = _group_index(uniques, per_key, radix, keys)
+    if numbered:  # each key's codes at a row of each group (whichever: they share the keys)
+        row = np.empty(ngroups, dtype=np.intp)
+        row[ids] = np.arange(len(ids))
+        row = row if pick is None else row[pick]
+        row = row if valid is None else np.flatnonzero(valid)[row]
+        key_codes = [codes[row] for codes, _, _ in per_key]
+    else:
+        key_codes = _decompose(uniques, [max(count, 1) for _, count, _ in per_key])
+    index = _group_index(per_key, key_codes, keys, [part[k].dtype for k in keys])
     columns = {
         col: part[col] if valid is None else part[col][valid]
         for col, func in specs.values()
@@ -230,7 +262,7 @@ def _present_keys(per_key: list, dropna: bool) -> tuple[bool, np.ndarray | None]
     [True, False]
     """
     valid = None
-    for codes, _ in per_key:
+    for codes, *_ in per_key:
         missing = codes < 0
         if missing.any():
             if not dropna:
@@ -268,14 +300,29 @@ def _complete(x: pd.Series) -> bool:
     return bool(x.notna().all())
 
 
-def _group_index(uniques: np.ndarray, per_key: list, radix: list, keys: list) -> pd.Index:
-    """The group labels of the combined codes ``uniques``."""
-    levels = []
-    rest = np.asarray(uniques, dtype=np.int64)
-    for (_, labels), n in zip(reversed(per_key), reversed(radix)):
+def _decompose(combined: np.ndarray, radix: list) -> list:
+    """Each key's codes of mixed-radix ``combined`` codes.
+
+    >>> [c.tolist() for c in _decompose(np.array([5, 0]), [2, 3])]
+    [[1, 0], [2, 0]]
+    """
+    out = []
+    rest = np.asarray(combined, dtype=np.int64)
+    for n in reversed(radix):
         rest, code = np.divmod(rest, n)
-        levels.append(labels.take(code))
-    levels.reverse()
+        out.append(code)
+    return out[::-1]
+
+
+def _group_index(per_key: list, key_codes: list, keys: list, dtypes: list) -> pd.Index:
+    """The labels of the groups whose keys have codes ``key_codes``: a
+    MultiIndex built from each key's labels and codes, not by factorizing
+    the labels again."""
+    levels, codes_out = [], []
+    for (_, size, known), codes, dtype in zip(per_key, key_codes, dtypes):
+        labels, code = level_labels(codes, max(size, 1), known, dtype)
+        levels.append(labels)
+        codes_out.append(code)
     if len(keys) == 1:
-        return levels[0].rename(keys[0])
-    return pd.MultiIndex.from_arrays(levels, names=keys)
+        return levels[0].take(codes_out[0]).rename(keys[0])
+    return pd.MultiIndex(levels=levels, codes=codes_out, names=keys, verify_integrity=False)
