@@ -29,7 +29,10 @@ choose_algorithm``) with the sizes known now: a side filtered down below
 ``dataframe.merge.broadcast-bytes`` is broadcast instead of shuffled. A
 join keeps its partition count (users of the collection rely on it): a
 hash join shuffles into that count, another algorithm whose natural count
-differs is followed by a repartition.
+differs is followed by a repartition. A broadcast or range join keeps its
+driving side (the side whose partition ``i`` makes its partition ``i``): a
+groupby or ``isin`` planned on that side's key ranges (``sorted_ranges.py``)
+relies on it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 from shoal.core.expr import Expr
 from shoal.dataframe.expr import Filter, FrameExpr, Projection
 from shoal.dataframe.filter_sample import sampling
-from shoal.dataframe.merge import Merge, choose_algorithm
+from shoal.dataframe.merge import _DRIVING, Merge, choose_algorithm
 from shoal.dataframe.meta import same_meta
 from shoal.dataframe.repartition import repartition_npartitions
 from shoal.dataframe.sizes import Estimate, Estimator, join_estimate
@@ -343,6 +346,9 @@ def _fit(node: Merge, estimator: Estimator) -> FrameExpr | None:
         node.requested_partitions,
         node.broadcast_hint,
     )
+    driving = _DRIVING.get(node.algorithm)
+    if driving is not None and _DRIVING.get(algorithm) != driving:
+        return None  # plans above may rely on its driving side's partitions (sorted_ranges.py)
     want = node.npartitions_out
     if algorithm == "hash":
         k = want

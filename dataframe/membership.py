@@ -90,9 +90,19 @@ def isin_expr(series: FrameExpr, other: FrameExpr, split_every: int | None = Non
     >>> new_collection(e).compute().tolist()
     [False, True, False, True]
     """
+    if not isinstance(series._meta, pd.Series):
+        raise TypeError(
+            "isin with a lazy Series or Index as values tests a Series, not a "
+            f"{type(series._meta).__name__}; test a column instead (reset_index() first)"
+        )
     meeting = meeting_partitions(series, series._meta.name, other, other._meta.name)
     if meeting is not None:
         return IsinRanges(series, other, meeting)
+    return _gathered(series, other, split_every)
+
+
+def _gathered(series: FrameExpr, other: FrameExpr, split_every: int | None) -> FrameExpr:
+    """``series.isin(other)`` with the distinct values of ``other`` gathered once."""
     other_meta = other._meta
     empty = pd.Index(other_meta if isinstance(other_meta, pd.Index) else other_meta.array)
     values = red.reduction(
@@ -156,6 +166,17 @@ class IsinRanges(FrameExpr):
 
     def _one_to_one(self, child: BlockExpr) -> bool:
         return child is self.series and child is not self.other
+
+    def _lower(self):
+        # planned when built; the join planner may since have changed a join
+        # below (another driving side, a repartition): plan again, or gather
+        series, other = self.series, self.other
+        meeting = meeting_partitions(series, series._meta.name, other, other._meta.name)
+        if meeting == self.meeting:
+            return None
+        if meeting is None:
+            return _gathered(series, other, None)
+        return IsinRanges(series, other, meeting)
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         i = index[0]

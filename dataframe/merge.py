@@ -65,7 +65,7 @@ from shoal.dataframe.join_broadcast import (
 from shoal.dataframe.join_filters import push_filter_through_join
 from shoal.dataframe.join_ranges import plan_range_join
 from shoal.dataframe.join_skew import salted_sides
-from shoal.dataframe.meta import MetaInferenceError, meta_nonempty
+from shoal.dataframe.meta import MetaInferenceError, has_known_categories, meta_nonempty
 from shoal.dataframe.shuffle import check_shuffle_method, output_partitioning, shuffle_expr
 from shoal.dataframe.sizes import estimate_bytes
 
@@ -480,6 +480,11 @@ def broadcast_whole(parts: list, meta: Any) -> Any:
     return concat_frames(parts) if parts else meta
 
 
+def _no_rows(part: Any) -> Any:
+    """``part`` without its rows (its dtypes, categories included)."""
+    return part.iloc[:0]
+
+
 class JoinPartitions(_JoinBase):
     """The physical join: output partition ``i`` joins partition ``i`` of
     both sides (``hash``/``partitionwise``), or of one side with the whole
@@ -573,7 +578,7 @@ class JoinPartitions(_JoinBase):
         whole = (self.stage_name("broadcast"), 0)
         layer = {whole: Task(broadcast_whole, parts, small._meta)}
         if self._indexed:
-            key = (self.left_keys if small is self.left else self.right_keys)[0]
+            key = (self.left_keys if self.algorithm == "broadcast-left" else self.right_keys)[0]
             layer[(self.stage_name("broadcast-index"), 0)] = Task(key_index, Ref(whole), key)
         return layer
 
@@ -596,8 +601,9 @@ class JoinPartitions(_JoinBase):
             return self._range_block(i, other, b)
         whole = Ref((self.stage_name("broadcast"), 0))
         small = self._broadcast
-        left = whole if small is self.left else partition_input(self, self.left, i, b)
-        right = whole if small is self.right else partition_input(self, self.right, i, b)
+        side = None if small is None else self.algorithm.split("-")[1]  # a self-join's too
+        left = whole if side == "left" else partition_input(self, self.left, i, b)
+        right = whole if side == "right" else partition_input(self, self.right, i, b)
         return Task(
             merge_partitions,
             left,
@@ -607,7 +613,7 @@ class JoinPartitions(_JoinBase):
             left_keys=self.left_keys,
             right_keys=self.right_keys,
             meta=self._meta,
-            broadcast=None if small is None else self.algorithm.split("-")[1],
+            broadcast=side,
             index=Ref((self.stage_name("broadcast-index"), 0)) if self._indexed else None,
             lookup=self._lookup,
         )
@@ -615,9 +621,13 @@ class JoinPartitions(_JoinBase):
     def _range_block(self, i: int, other: FrameExpr, b: GraphBuilder) -> Task:
         """Partition ``i`` of the driving side with the other side's
         partitions whose ranges overlap it (``join_ranges.py``)."""
-        other_name = "right" if other is self.right else "left"
-        drive = self.left if other is self.right else self.right
+        # by the algorithm, not by identity: a self-join has one frame on both sides
+        other_name = "right" if self.algorithm == "ranges-left" else "left"
+        drive = self.left if other_name == "right" else self.right
         pieces = [b.input(self, other, (j,)) for j in self.overlaps[i]]
+        if not pieces and not all(map(has_known_categories, other._meta.dtypes)):
+            # no rows to meet, but the meta's placeholder is no category: a real one's
+            pieces = [Task(_no_rows, b.input(self, other, (0,)))]
         parts = Task(broadcast_whole, pieces, other._meta)
         mine = partition_input(self, drive, i, b)
         left, right = (mine, parts) if other_name == "right" else (parts, mine)
