@@ -32,6 +32,7 @@ from typing import Any
 
 from shoal.core.expr import Expr
 from shoal.dataframe.expr import Filter, FrameExpr, MapPartitions, Projection, call_method
+from shoal.dataframe.join_sides import KEPT_SIDES
 
 __all__ = ["push_filter_through_join", "column_sources", "is_row_local"]
 
@@ -50,14 +51,6 @@ _ELEMENTWISE_METHODS = frozenset(
         "__invert__",
     }
 )
-_TAKES = {
-    "inner": ("left", "right"),
-    "left": ("left",),
-    "leftsemi": ("left",),
-    "leftanti": ("left",),
-    "right": ("right",),
-    "outer": (),
-}
 
 
 def _row_local_functions() -> set:
@@ -191,7 +184,7 @@ def push_filter_through_join(merge: Any, parent: Any, dependents: dict) -> Any:
     users = dependents.get(merge._name, ())
     if parent._name not in {u._name for u in users}:
         return None  # a filter made during this pass: its users are known next pass
-    takes = _TAKES[merge.how]
+    takes = KEPT_SIDES[merge.how]
     sources = column_sources(merge) if takes else None
     if sources is None:
         return None

@@ -35,18 +35,10 @@ from typing import Any
 import pandas as pd
 
 from shoal.dataframe.expr import FrameExpr
+from shoal.dataframe.join_sides import KEPT_SIDES
 from shoal.dataframe.sorted_ranges import column_bounds
 
 __all__ = ["range_overlaps", "meeting_partitions", "plan_range_join"]
-
-_DRIVERS = {
-    "inner": ("left", "right"),
-    "left": ("left",),
-    "leftsemi": ("left",),
-    "leftanti": ("left",),
-    "right": ("right",),
-    "outer": (),
-}
 
 
 def range_overlaps(drive: list[tuple], other: list[tuple]) -> tuple | None:
@@ -146,7 +138,7 @@ def plan_range_join(
     if left_keys is None or right_keys is None:
         return None
     sides = {"left": (left, left_keys[0]), "right": (right, right_keys[0])}
-    drivers = list(_DRIVERS[how])
+    drivers = list(KEPT_SIDES[how])
     if len(drivers) == 2 and right.npartitions > left.npartitions:
         drivers.reverse()
     for name in drivers:

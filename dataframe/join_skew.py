@@ -45,6 +45,7 @@ import pandas as pd
 from shoal.core import config
 from shoal.core.utils import parse_bytes
 from shoal.dataframe.expr import FrameExpr, Projection, map_partitions_expr
+from shoal.dataframe.join_sides import KEPT_SIDES
 from shoal.dataframe.shuffle import Shuffle, hash_values, resolve_method
 
 __all__ = [
@@ -62,17 +63,6 @@ __all__ = [
 TARGET = "__shoal_target__"
 _SAMPLE = 1 << 16  # rows of a partition the census hashes and counts
 _TOP = 64  # most frequent keys each partition reports
-# the sides whose hot keys may be split: the other side is copied, so its
-# unmatched rows must be dropped
-_SPLITTABLE = {
-    "inner": ("left", "right"),
-    "left": ("left",),
-    "leftsemi": ("left",),
-    "leftanti": ("left",),
-    "right": ("right",),
-    "outer": (),
-}
-
 config.update_defaults(
     {"dataframe": {"merge": {"skew-factor": 2.0, "skew-bytes": "256MiB"}}},
     {
@@ -323,7 +313,8 @@ def salted_sides(merge: Any, k: int) -> tuple | None:
         kwargs={"k": k, "factor": factor},
     )
     other = "right" if split == "left" else "left"
-    if split not in _SPLITTABLE[merge.how]:
+    # the other side is copied, so its unmatched rows must be dropped
+    if split not in KEPT_SIDES[merge.how]:
         e = found[split]
         row_bytes = e.bytes / e.rows if e is not None and e.rows else 0.0
         checked = map_partitions_expr(

@@ -604,6 +604,11 @@ class JoinPartitions(_JoinBase):
         side = None if small is None else self.algorithm.split("-")[1]  # a self-join's too
         left = whole if side == "left" else partition_input(self, self.left, i, b)
         right = whole if side == "right" else partition_input(self, self.right, i, b)
+        shared = Ref((self.stage_name("broadcast-index"), 0)) if self._indexed else None
+        return self._merge_task(left, right, broadcast=side, index=shared)
+
+    def _merge_task(self, left: Any, right: Any, **extra: Any) -> Task:
+        """The task joining ``left`` and ``right`` into one output partition."""
         return Task(
             merge_partitions,
             left,
@@ -613,9 +618,8 @@ class JoinPartitions(_JoinBase):
             left_keys=self.left_keys,
             right_keys=self.right_keys,
             meta=self._meta,
-            broadcast=side,
-            index=Ref((self.stage_name("broadcast-index"), 0)) if self._indexed else None,
             lookup=self._lookup,
+            **extra,
         )
 
     def _range_block(self, i: int, other: FrameExpr, b: GraphBuilder) -> Task:
@@ -632,19 +636,8 @@ class JoinPartitions(_JoinBase):
         mine = partition_input(self, drive, i, b)
         left, right = (mine, parts) if other_name == "right" else (parts, mine)
         keys = self.right_keys if other_name == "right" else self.left_keys
-        return Task(
-            merge_partitions,
-            left,
-            right,
-            how=self.how,
-            kwargs=self.kwargs,
-            left_keys=self.left_keys,
-            right_keys=self.right_keys,
-            meta=self._meta,
-            broadcast=other_name,
-            index_key=keys[0] if self._indexed_ranges else None,
-            lookup=self._lookup,
-        )
+        index_key = keys[0] if self._indexed_ranges else None
+        return self._merge_task(left, right, broadcast=other_name, index_key=index_key)
 
     @functools.cached_property
     def _indexed_ranges(self) -> bool:
