@@ -24,6 +24,7 @@ import pandas as pd
 
 from shoal.dataframe.expr import Blockwise, FrameExpr
 from shoal.dataframe.groupby import groupby_aggregate, groupby_chunk
+from shoal.dataframe.groupby_kernels import nunique_by_sorting
 from shoal.dataframe.sorted_ranges import key_ranges, range_divisions
 
 __all__ = ["GroupAggPartitionwise", "groupby_partitionwise", "partitionwise_groupby"]
@@ -61,8 +62,10 @@ def _nunique_by_pandas(part, chunk_kw: dict, agg_kw: dict):
         return None
     if any(func != "nunique" or col not in part.columns for col, func in specs.values()):
         return None
-    grouped = part.groupby(by, **chunk_kw["opts"])
-    columns = [grouped[specs[k][0]].nunique() for k in agg_kw["outputs"]]
+    columns = _nunique_sorted(part, keys, [specs[k][0] for k in agg_kw["outputs"]], agg_kw)
+    if columns is None:
+        grouped = part.groupby(by, **chunk_kw["opts"])
+        columns = [grouped[specs[k][0]].nunique() for k in agg_kw["outputs"]]
     result = pd.concat(columns, axis=1) if len(columns) > 1 else columns[0].to_frame()
     result.columns = list(agg_kw["labels"])
     if agg_kw["sort"]:
@@ -70,6 +73,16 @@ def _nunique_by_pandas(part, chunk_kw: dict, agg_kw: dict):
     if agg_kw["series_name"] is not False:
         return result.iloc[:, 0].rename(agg_kw["series_name"])
     return result
+
+
+def _nunique_sorted(part, keys: list, columns: list, agg_kw: dict) -> list | None:
+    """``nunique`` of each of ``columns`` per one integer key by sorting
+    (``nunique_by_sorting``), when the groups may come sorted by key (asked
+    for, or the key already in order); None otherwise."""
+    if len(keys) != 1 or not (agg_kw["sort"] or part[keys[0]].is_monotonic_increasing):
+        return None
+    out = [nunique_by_sorting(part, keys[0], c) for c in columns]
+    return None if any(c is None for c in out) else out
 
 
 class GroupAggPartitionwise(Blockwise):

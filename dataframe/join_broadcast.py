@@ -1,11 +1,12 @@
 """Kernels of a broadcast join (``merge.py``): the whole small side meets
 every partition of the other, so work on it is done once, not per partition.
 
-- ``key_index``: when the broadcast side of an inner join has one integer
-  key column whose values are unique (a dimension table's primary key), a
-  ``pandas.Index`` of them, built once with its hash table; each partition
-  then looks up its keys in it (``join_unique``) instead of pandas hashing
-  the whole side again in every partition's merge.
+- ``key_index``: when the broadcast side of an inner join has integer key
+  columns whose values are unique (a dimension table's primary key, a
+  groupby's result), a ``KeyIndex`` of them (several keys packed into one
+  int64), built once with its hash table; each partition then looks up its
+  keys in it (``join_unique``) instead of pandas hashing the whole side
+  again in every partition's merge.
 - ``left_join_unique``: a left join (of any algorithm) whose left partition
   has unique keys looks the right rows' keys up in them, as pandas does
   only when the right keys are the unique ones.
@@ -24,17 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["indexable", "key_index", "join_unique", "left_join_unique", "matchable"]
+__all__ = ["KeyIndex", "indexable", "key_index", "join_unique", "left_join_unique", "matchable"]
 
 
 def indexable(
     how: str, kwargs: dict, left: pd.DataFrame, right: pd.DataFrame, keys: tuple, meta: Any
 ) -> bool:
     """Whether an inner (or left) join of frames like ``left`` and ``right``
-    (metas) on one integer key column per side can run as ``join_unique``
-    (or ``left_join_unique``): no suffixed
-    columns, no indicator, and the output columns the left ones then the
-    right ones (one key column for ``on=``).
+    (metas) on integer key columns of the same dtypes on both sides can run
+    as ``join_unique`` (or ``left_join_unique``): no suffixed columns, no
+    indicator, and the output columns the left ones then the right ones (the
+    left key columns only, for ``on=``).
 
     >>> l, r = pd.DataFrame({"k": [1]}), pd.DataFrame({"k": [1], "b": [2]})
     >>> indexable("inner", {"on": ["k"]}, l, r, (("k",), ("k",)), l.merge(r, on="k"))
@@ -43,53 +44,135 @@ def indexable(
     lk, rk = keys
     if how not in ("inner", "left") or kwargs.get("indicator") or lk is None or rk is None:
         return False
-    if len(lk) != 1 or len(rk) != 1 or left[lk[0]].dtype != right[rk[0]].dtype:
+    if len(lk) != len(rk) or any(left[a].dtype != right[b].dtype for a, b in zip(lk, rk)):
         return False
-    if left[lk[0]].dtype.kind not in "iu":
+    if any(left[a].dtype.kind not in "iu" for a in lk):
         return False
     if how == "left" and any(isinstance(d, pd.CategoricalDtype) for d in right.dtypes):
         return False  # unmatched rows would concatenate to object, not the categories
-    rest = [c for c in right.columns if not ("on" in kwargs and c == rk[0])]
+    rest = [c for c in right.columns if not ("on" in kwargs and c in rk)]
     return list(meta.columns) == [*left.columns, *rest]
 
 
-def key_index(whole: pd.DataFrame, key: str) -> pd.Index | None:
-    """The values of ``whole[key]`` as an index with its hash table built,
-    or None when they repeat.
+class KeyIndex:
+    """The unique keys of a frame's rows, ready for lookups: the integer
+    key columns packed into one int64 per row (each column's value minus its
+    minimum, in its own bits), then either a table with a slot per possible
+    code holding the row (when the codes are dense: keys from a range,
+    looked up with one gather and no hashing) or a ``pandas.Index`` of the
+    codes whose hash table is built once. A single key too wide to pack is
+    indexed as it is.
 
-    >>> key_index(pd.DataFrame({"k": [3, 1]}), "k").get_indexer([1, 5]).tolist()
+    >>> ix = key_index(pd.DataFrame({"a": [1, 2, 2], "b": [7, 7, 9]}), ("a", "b"))
+    >>> ix.positions(pd.DataFrame({"x": [2, 2, 5], "y": [9, 8, 7]}), ("x", "y")).tolist()
+    [2, -1, -1]
+    """
+
+    __slots__ = ("lows", "highs", "shifts", "table", "index")
+
+    def __init__(self, lows: tuple, highs: tuple, shifts: tuple, table, index):
+        self.lows, self.highs, self.shifts = lows, highs, shifts
+        self.table: np.ndarray | None = table
+        self.index: pd.Index | None = index
+
+    def positions(self, frame: pd.DataFrame, keys: tuple) -> np.ndarray:
+        """The row of this index holding each row's keys, -1 for none."""
+        if not self.shifts:  # one key, as it is
+            assert self.index is not None
+            return self.index.get_indexer(frame[keys[0]].to_numpy())
+        codes, valid = _packed(frame, keys, self.lows, self.highs, self.shifts)
+        if self.table is not None:
+            found = self.table[codes]
+        else:
+            assert self.index is not None
+            found = self.index.get_indexer(codes)
+        found[~valid] = -1
+        return found
+
+
+def _packed(
+    frame: pd.DataFrame, keys: tuple, lows: tuple, highs: tuple, shifts: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, valid)``: each row's keys packed into one int64 (0 where a
+    key falls outside ``lows``..``highs``, which ``valid`` marks False)."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    valid = np.ones(len(frame), dtype=bool)
+    for key, low, high, shift in zip(keys, lows, highs, shifts):
+        values = frame[key].to_numpy()
+        inside = (values >= low) & (values <= high)
+        valid &= inside
+        codes |= np.where(inside, values - low, 0).astype(np.int64) << shift
+    return codes, valid
+
+
+# a table of slots is used while it has at most this many slots per row (plus a floor)
+_SLOTS_PER_ROW = 16
+_SLOTS_FLOOR = 1 << 20
+
+
+def key_index(whole: pd.DataFrame, keys: tuple) -> KeyIndex | None:
+    """The ``KeyIndex`` of ``whole``'s integer key columns ``keys`` when
+    every row's keys are unique (a dimension table's primary key, a groupby's
+    result, one side of a range join), else None; also None when several
+    keys' ranges need more than 62 bits together.
+
+    >>> key_index(pd.DataFrame({"k": [3, 1]}), ("k",)).positions(
+    ...     pd.DataFrame({"k": [1, 5]}), ("k",)).tolist()
     [1, -1]
-    >>> key_index(pd.DataFrame({"k": [3, 3]}), "k") is None
+    >>> key_index(pd.DataFrame({"k": [3, 3]}), ("k",)) is None
     True
     """
-    index = pd.Index(whole[key].to_numpy())
-    return index if index.is_unique else None  # the check fills the hash table
+    lows, highs, shifts, bits = [], [], [], 0
+    for key in reversed(keys):
+        values = whole[key].to_numpy()
+        low, high = (values.min(), values.max()) if len(values) else (0, 0)
+        lows.append(low)
+        highs.append(high)
+        shifts.append(bits)
+        bits += (int(high) - int(low)).bit_length()
+    if bits > 62:
+        if len(keys) > 1:
+            return None
+        index = pd.Index(whole[keys[0]].to_numpy())
+        return KeyIndex((), (), (), None, index) if index.is_unique else None
+    lows, highs, shifts = lows[::-1], highs[::-1], shifts[::-1]
+    codes = _packed(whole, keys, tuple(lows), tuple(highs), tuple(shifts))[0]
+    n = len(codes)
+    slots = 1 + sum((int(h) - int(lo)) << sh for lo, h, sh in zip(lows, highs, shifts))
+    bounds = (tuple(lows), tuple(highs), tuple(shifts))
+    if slots <= _SLOTS_PER_ROW * n + _SLOTS_FLOOR:
+        table: np.ndarray = np.full(slots, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        table[codes] = np.arange(n, dtype=table.dtype)
+        unique = np.count_nonzero(table >= 0) == n
+        return KeyIndex(*bounds, table, None) if unique else None
+    index = pd.Index(codes)  # the uniqueness check fills the hash table lookups use
+    return KeyIndex(*bounds, None, index) if index.is_unique else None
 
 
 def join_unique(
     part: pd.DataFrame,
-    part_key: str,
+    part_keys: tuple,
     whole: pd.DataFrame,
-    index: pd.Index,
+    index: KeyIndex,
     whole_is_left: bool,
-    drop_key: str | None,
+    drop_keys: tuple,
 ) -> pd.DataFrame:
     """The inner join of ``part`` with ``whole``, whose unique keys are
     ``index``: the left side's columns, then the right side's without
-    ``drop_key`` (the right key under ``on=``).
+    ``drop_keys`` (the right keys under ``on=``).
 
     >>> whole = pd.DataFrame({"k": [7, 8], "w": ["a", "b"]})
     >>> part = pd.DataFrame({"p": [1, 2, 3], "k": [8, 9, 8]})
-    >>> join_unique(part, "k", whole, key_index(whole, "k"), True, None).values.tolist()
+    >>> join_unique(part, ("k",), whole, key_index(whole, ("k",)), True, ()).values.tolist()
     [[8, 'b', 1, 8], [8, 'b', 3, 8]]
     """
-    pos = index.get_indexer(part[part_key].to_numpy())
+    pos = index.positions(part, part_keys)
     found = pos >= 0
     rows = part[found].reset_index(drop=True)
     matched = whole.take(pos[found]).reset_index(drop=True)
     left, right = (matched, rows) if whole_is_left else (rows, matched)
-    if drop_key is not None:
-        right = right.drop(columns=[drop_key])
+    if drop_keys:
+        right = right.drop(columns=list(drop_keys))
     return pd.concat([left, right], axis=1)
 
 
@@ -97,20 +180,22 @@ def left_join_unique(
     left: pd.DataFrame, right: pd.DataFrame, keys: tuple, kwargs: dict
 ) -> pd.DataFrame | None:
     """The left join of ``left`` with ``right`` on the key columns ``keys``
-    (one each) when ``left``'s keys are unique, else None: matched rows,
-    then the unmatched left rows as pandas' merge gives them.
+    (``(left keys, right keys)``) when ``left``'s keys are unique, else None:
+    matched rows, then the unmatched left rows as pandas' merge gives them.
 
     >>> l = pd.DataFrame({"k": [1, 2, 3]})
     >>> r = pd.DataFrame({"k": [3, 1, 3], "v": [5, 6, 7]})
-    >>> left_join_unique(l, r, ("k", "k"), {"on": ["k"]}).values.tolist()
+    >>> left_join_unique(l, r, (("k",), ("k",)), {"on": ["k"]}).values.tolist()
     [[3.0, 5.0], [1.0, 6.0], [3.0, 7.0], [2.0, nan]]
     """
-    index = key_index(left, keys[0])
+    left_keys, right_keys = keys
+    index = key_index(left, left_keys)
     if index is None:
         return None
-    pos = index.get_indexer(right[keys[1]].to_numpy())
+    pos = index.positions(right, right_keys)
     found = pos >= 0
-    matched = join_unique(right, keys[1], left, index, True, keys[1] if "on" in kwargs else None)
+    drop = right_keys if "on" in kwargs else ()
+    matched = join_unique(right, right_keys, left, index, True, drop)
     covered = np.zeros(len(left), dtype=bool)
     covered[pos[found]] = True
     lonely = pd.merge(left[~covered], right.iloc[:0], how="left", **kwargs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from shoal.core.build import BlockExpr, GraphBuilder
@@ -127,9 +128,38 @@ def isin_among(part: pd.Series, others: list) -> pd.Series:
     """
     if not others:
         return pd.Series(False, index=part.index, name=part.name, dtype=bool)
+    found = _isin_sorted(part, others)
+    if found is not None:
+        return pd.Series(found, index=part.index, name=part.name)
     values = concat_frames(others)
     index = pd.Index(values if isinstance(values, pd.Index) else values.array).unique()
     return isin_partition(part, ValueSet(index))
+
+
+def _isin_sorted(part: pd.Series, others: list) -> np.ndarray | None:
+    """``part.isin`` by binary search when every partition in ``others`` is
+    a sorted NumPy array of ``part``'s dtype without missing values (files
+    written in key order): no hash table of the others' values is built.
+    ``None`` when that does not hold."""
+    values = part.to_numpy() if isinstance(part.dtype, np.dtype) else None
+    if values is None or values.dtype.kind not in "iufmM":
+        return None
+    found = np.zeros(len(values), dtype=bool)
+    for other in others:
+        sorted_ = other.to_numpy() if other.dtype == values.dtype else None
+        if sorted_ is None or not _ascending(sorted_):
+            return None
+        if len(sorted_):
+            at = np.searchsorted(sorted_, values).clip(max=len(sorted_) - 1)
+            found |= sorted_[at] == values
+    return found
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """Sorted, without NaN or NaT (which compare false, so fail the test)."""
+    return bool((values[1:] >= values[:-1]).all()) and not (
+        len(values) == 1 and values.dtype.kind in "fmM" and np.isnan(values[0])
+    )
 
 
 class IsinRanges(FrameExpr):

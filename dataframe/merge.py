@@ -56,6 +56,7 @@ from shoal.core.utils import parse_bytes
 from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import Filter, FrameExpr, Projection, align, partition_input
 from shoal.dataframe.join_broadcast import (
+    KeyIndex,
     indexable,
     join_unique,
     key_index,
@@ -153,15 +154,15 @@ def merge_partitions(
     right_keys: Any,
     meta: pd.DataFrame,
     broadcast: str | None = None,
-    index: pd.Index | None = None,
+    index: KeyIndex | None = None,
     lookup: bool = False,
-    index_key: str | None = None,
+    index_keys: tuple | None = None,
 ) -> pd.DataFrame:
     """One output partition: pandas' merge of two partitions, or the rows of
     ``left`` with (``leftsemi``) or without (``leftanti``) a match in
     ``right``; cast to ``meta``. ``broadcast`` names the side that is a whole
     broadcast frame, ``index`` its unique keys when it has them (or
-    ``index_key`` the column to index here, when unique); ``lookup`` tries a
+    ``index_keys`` the columns to index here, when unique); ``lookup`` tries a
     left join by the left keys (``join_broadcast.py``).
 
     >>> l = pd.DataFrame({"k": [1, 2, 2], "a": [1, 2, 3]})
@@ -170,17 +171,17 @@ def merge_partitions(
     ...                  right_keys=("k",), meta=l.iloc[:0]).a.tolist()
     [2, 3]
     """
-    if index_key is not None:
-        index = key_index(right if broadcast == "right" else left, index_key)
+    if index_keys is not None:
+        index = key_index(right if broadcast == "right" else left, index_keys)
     if index is not None:
-        drop = right_keys[0] if "on" in kwargs else None
+        drop = right_keys if "on" in kwargs else ()
         if broadcast == "right":
-            out = join_unique(left, left_keys[0], right, index, False, drop)
+            out = join_unique(left, left_keys, right, index, False, drop)
         else:
-            out = join_unique(right, right_keys[0], left, index, True, drop)
+            out = join_unique(right, right_keys, left, index, True, drop)
         return _conform(out, meta)
     if lookup:  # a left join whose left keys may be unique
-        out = left_join_unique(left, right, (left_keys[0], right_keys[0]), kwargs)
+        out = left_join_unique(left, right, (left_keys, right_keys), kwargs)
         if out is not None:
             return _conform(out, meta)
     if broadcast == "right":
@@ -578,8 +579,8 @@ class JoinPartitions(_JoinBase):
         whole = (self.stage_name("broadcast"), 0)
         layer = {whole: Task(broadcast_whole, parts, small._meta)}
         if self._indexed:
-            key = (self.left_keys if self.algorithm == "broadcast-left" else self.right_keys)[0]
-            layer[(self.stage_name("broadcast-index"), 0)] = Task(key_index, Ref(whole), key)
+            keys = self.left_keys if self.algorithm == "broadcast-left" else self.right_keys
+            layer[(self.stage_name("broadcast-index"), 0)] = Task(key_index, Ref(whole), keys)
         return layer
 
     @functools.cached_property
@@ -636,8 +637,8 @@ class JoinPartitions(_JoinBase):
         mine = partition_input(self, drive, i, b)
         left, right = (mine, parts) if other_name == "right" else (parts, mine)
         keys = self.right_keys if other_name == "right" else self.left_keys
-        index_key = keys[0] if self._indexed_ranges else None
-        return self._merge_task(left, right, broadcast=other_name, index_key=index_key)
+        index_keys = keys if self._indexed_ranges else None
+        return self._merge_task(left, right, broadcast=other_name, index_keys=index_keys)
 
     @functools.cached_property
     def _indexed_ranges(self) -> bool:
