@@ -17,11 +17,15 @@ Each system runs with each method (``--methods``; shoal's ``disk``
 writes Arrow/pickle-5 shards to files, ``tasks`` shuffles in memory; Dask's
 ``disk`` is partd, its ``tasks`` the same idea as ours). Answers are checked,
 not assumed: DuckDB compares the written merge and ``set_index`` outputs
-with its own join and table, as multisets (row count and the sum of a hash
-of every row); the
-``set_index`` output must be sorted across its files in order; the shuffle
-must place every key in one partition only (distinct keys per partition add
-up to the table's distinct keys) and keep the rows and the column's sum.
+with its own join and table one ``l_orderkey`` range at a time
+(``_range_check``: ranges of ~5 M lineitem rows cut from the orders' key
+span, so DuckDB joins each in memory even at SF100), as multisets (row
+count and the sum of a hash of every row); a mismatch names its range and
+the bench exits non-zero once all results are printed. The ``set_index``
+output must be sorted across its files in order; the shuffle must place
+every key in one partition only (distinct keys per partition add up to the
+table's distinct keys, which DuckDB counts range by range too) and keep the
+rows and the column's sum.
 
     .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 10
     .venv/bin/python -P benchmarks/bench_dataframe_out_of_core.py --scale 1 --ops merge --systems shoal
@@ -43,6 +47,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -P omits this folder
 from _common import ROOT, peak_rss  # noqa: E402
+from _range_check import (  # noqa: E402
+    ROWS_PER_RANGE,
+    KeyRanges,
+    Verdict,
+    compare,
+    connect,
+    grouped_digests,
+    join_digests,
+)
 
 LINEITEM = ["l_orderkey", "l_partkey", "l_suppkey", "l_quantity", "l_extendedprice", "l_shipdate"]
 ORDERS = ["o_orderkey", "o_custkey", "o_totalprice", "o_orderdate"]
@@ -120,43 +133,35 @@ def _child(system: str, op: str, method: str, tables: dict, out: str) -> dict:
     return {"seconds": seconds, "peak_bytes": peak_rss(), "value": value}
 
 
-def _duckdb():
-    """A DuckDB connection that leaves memory to the systems measured."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '3GB'")
-    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/shoal-bench-duckdb'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
-
-
-def _duckdb_check(op: str, tables: dict, out: str) -> str:
-    """'ok' when ``out`` holds the rows DuckDB computes, as a multiset: the
-    same count and the same sum of a hash of every row (columns cast to one
-    type each, so a timestamp's unit or an integer's width does not count)."""
-    con = _duckdb()
-    scan = f"read_parquet('{out}/*.parquet')"
+def _duckdb_check(op: str, tables: dict, out: str, per_range: int = ROWS_PER_RANGE) -> Verdict:
+    """Whether ``out`` holds the rows DuckDB computes, compared one
+    ``l_orderkey`` range at a time (ranges cut from the orders' key span,
+    ``per_range`` lineitem rows each): see ``_range_check``."""
+    con = connect()
     line = f"read_parquet('{tables['lineitem']}/*.parquet')"
-    cols = LINEITEM + (ORDERS if op == "merge" else [])
+    orders = f"read_parquet('{tables['orders']}/*.parquet')"
+    lo, hi = con.execute(f"SELECT min(o_orderkey), max(o_orderkey) FROM {orders}").fetchone()
+    lo, hi = (0, 0) if lo is None else (lo, hi)  # no orders: any row written is wrong
+    rows = con.execute(f"SELECT count(*) FROM {line}").fetchone()[0]
+    ranges = KeyRanges.covering(lo, hi, rows, "l_orderkey", per_range)
+    columns = [_canonical(c) for c in LINEITEM + (ORDERS if op == "merge" else [])]
+    scan = f"read_parquet('{out}/*.parquet')"
+    got = grouped_digests(con, scan, "l_orderkey", columns, ranges)
     if op == "merge":
-        orders = f"read_parquet('{tables['orders']}/*.parquet')"
-        expected = f"{line} JOIN {orders} ON l_orderkey = o_orderkey"
+        keys = ("l_orderkey", "o_orderkey")
+        want = join_digests(con, line, orders, keys, columns, ranges)
     else:
-        expected = line
-    digest = f"count(*), sum(hash({', '.join(_canonical(c) for c in cols)}))"
-    got = con.execute(f"SELECT {digest} FROM {scan}").fetchone()
-    want = con.execute(f"SELECT {digest} FROM {expected}").fetchone()
-    if got[0] != want[0]:
-        return f"{got[0]} rows, DuckDB has {want[0]}"
-    if got != want:
-        return "rows differ from DuckDB's (row hashes)"
-    if op == "set_index":
-        return _sorted_across_files(out)
-    return "ok"
+        want = grouped_digests(con, line, "l_orderkey", columns, ranges)
+    verdict = compare(got, want, ranges)
+    if verdict.ok and op == "set_index":
+        order = _sorted_across_files(out)
+        return verdict if order == "ok" else Verdict(False, f"MISMATCH: {order}")
+    return verdict
 
 
 def _canonical(column: str) -> str:
+    """``column`` cast to one type per kind, so a timestamp's unit or an
+    integer's width does not change its hash."""
     if column.endswith("date"):
         return f"CAST({column} AS DATE)"
     if column.endswith(("price", "quantity")):
@@ -185,23 +190,25 @@ def _part_number(path: str) -> int:
     return int(digits) if digits else 0
 
 
-def _shuffle_truth(tables: dict) -> dict:
-
+def _shuffle_truth(tables: dict, per_range: int = ROWS_PER_RANGE) -> dict:
+    """lineitem's rows, distinct keys and price sum, by DuckDB one
+    ``l_orderkey`` range at a time (a distinct count of 150 M keys at once
+    would spill)."""
+    con = connect()
     line = f"read_parquet('{tables['lineitem']}/*.parquet')"
-    rows, keys, price = (
-        _duckdb()
-        .execute(f"SELECT count(*), count(DISTINCT l_orderkey), sum(l_extendedprice) FROM {line}")
-        .fetchone()
-    )
-    return {"rows": rows, "keys": keys, "price": float(price)}
-
-
-def _input_bytes(tables: dict) -> int:
-    """The in-memory size of the shuffled columns (8 bytes each, all numeric)."""
-
-    line = f"read_parquet('{tables['lineitem']}/*.parquet')"
-    rows = _duckdb().execute(f"SELECT count(*) FROM {line}").fetchone()[0]
-    return rows * 8 * len(NUMERIC)
+    lo, hi, rows = con.execute(
+        f"SELECT min(l_orderkey), max(l_orderkey), count(*) FROM {line}"
+    ).fetchone()
+    ranges = KeyRanges.covering(lo, hi, rows, "l_orderkey", per_range)
+    keys, price = 0, 0.0
+    for i in range(ranges.count):
+        a, b = ranges.bounds(i)
+        k, p = con.execute(
+            f"SELECT count(DISTINCT l_orderkey), sum(l_extendedprice) FROM {line}"
+            f" WHERE l_orderkey BETWEEN {a} AND {b}"
+        ).fetchone()
+        keys, price = keys + k, price + (p or 0.0)
+    return {"rows": rows, "keys": keys, "price": price}
 
 
 def _run(system: str, op: str, method: str, tables: dict, out: str) -> dict:
@@ -225,6 +232,12 @@ def main() -> None:
     parser.add_argument("--systems", default="shoal,dask")
     parser.add_argument("--ops", default="merge,set_index,shuffle")
     parser.add_argument("--methods", default="disk,tasks")
+    parser.add_argument(
+        "--rows-per-range",
+        type=int,
+        default=ROWS_PER_RANGE,
+        help="lineitem rows per l_orderkey range of the DuckDB check",
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -238,9 +251,10 @@ def main() -> None:
     parts = max(1, math.ceil(args.scale * 4))
     root = generate(args.scale, args.data_dir, parts=parts, tables=("lineitem", "orders"))
     tables = {t: p for t, p in table_paths(root).items() if t in ("lineitem", "orders")}
-    truth = _shuffle_truth(tables) if "shuffle" in args.ops else None
-    size = _input_bytes(tables) if "shuffle" in args.ops else 0
+    truth = _shuffle_truth(tables, args.rows_per_range) if "shuffle" in args.ops else None
+    size = truth["rows"] * 8 * len(NUMERIC) if truth else 0  # the shuffled columns in memory
     print(f"TPC-H SF{args.scale:g} from {root}; threads scheduler; peak = the process's VmHWM")
+    wrong = []
     for op in args.ops.split(","):
         for method in args.methods.split(","):
             results = {}
@@ -250,16 +264,26 @@ def main() -> None:
                 r = _run(system, op, method, tables, out)
                 if "error" not in r:
                     if op == "shuffle":
-                        v = r["value"]
-                        right = v["rows"] == truth["rows"] and v["keys"] == truth["keys"]
-                        right = right and math.isclose(v["price"], truth["price"], rel_tol=1e-9)
-                        r["check"] = "ok" if right else f"{v} != DuckDB's {truth}"
+                        r["check"] = _shuffle_check(r["value"], truth)
                         r["gbps"] = size / r["seconds"] / 1e9
                     else:
-                        r["check"] = _duckdb_check(op, tables, out)
+                        start = time.perf_counter()
+                        r["check"] = _duckdb_check(op, tables, out, args.rows_per_range)
+                        r["check_seconds"] = time.perf_counter() - start
+                    if not r["check"].ok:
+                        wrong.append(f"{op} {method} {system}: {r['check'].text}")
                 shutil.rmtree(out, ignore_errors=True)
                 results[system] = r
             _print(op, method, results)
+    if wrong:
+        sys.exit("WRONG ANSWERS:\n" + "\n".join(wrong))
+
+
+def _shuffle_check(value: dict, truth: dict) -> Verdict:
+    right = value["rows"] == truth["rows"] and value["keys"] == truth["keys"]
+    right = right and math.isclose(value["price"], truth["price"], rel_tol=1e-9)
+    text = f"ok ({value['rows']:,} rows, {value['keys']:,} keys as DuckDB's)"
+    return Verdict(True, text) if right else Verdict(False, f"{value} != DuckDB's {truth}")
 
 
 def _print(op: str, method: str, results: dict) -> None:
@@ -272,7 +296,9 @@ def _print(op: str, method: str, results: dict) -> None:
         line = f"{label} {r['seconds']:8.1f} s  peak {r['peak_bytes'] / 2**30:5.2f} GiB"
         if "gbps" in r:
             line += f"  {r['gbps']:.3f} GB/s"
-        line += f"  answer {r['check']}"
+        line += f"  answer {r['check'].text}"
+        if "check_seconds" in r:
+            line += f" [checked in {r['check_seconds']:.1f} s]"
         if base and system != "shoal" and "error" not in base:
             line += (
                 f"  time {system}/shoal {r['seconds'] / base['seconds']:.2f}x,"
