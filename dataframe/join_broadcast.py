@@ -60,18 +60,19 @@ class KeyIndex:
     minimum, in its own bits), then either a table with a slot per possible
     code holding the row (when the codes are dense: keys from a range,
     looked up with one gather and no hashing) or a ``pandas.Index`` of the
-    codes whose hash table is built once. A single key too wide to pack is
-    indexed as it is.
+    codes whose hash table is built once. A single key whose values are not
+    dense is hashed as it is.
 
     >>> ix = key_index(pd.DataFrame({"a": [1, 2, 2], "b": [7, 7, 9]}), ("a", "b"))
     >>> ix.positions(pd.DataFrame({"x": [2, 2, 5], "y": [9, 8, 7]}), ("x", "y")).tolist()
     [2, -1, -1]
     """
 
-    __slots__ = ("lows", "highs", "shifts", "table", "index")
+    __slots__ = ("lows", "spans", "shifts", "table", "index")
 
-    def __init__(self, lows: tuple, highs: tuple, shifts: tuple, table, index):
-        self.lows, self.highs, self.shifts = lows, highs, shifts
+    def __init__(self, lows: tuple, spans: tuple, shifts: tuple, table, index):
+        self.lows, self.spans, self.shifts = lows, spans, shifts
+        # a table has one more slot than codes, -1, for keys outside the ranges
         self.table: np.ndarray | None = table
         self.index: pd.Index | None = index
 
@@ -80,7 +81,10 @@ class KeyIndex:
         if not self.shifts:  # one key, as it is
             assert self.index is not None
             return self.index.get_indexer(frame[keys[0]].to_numpy())
-        codes, valid = _packed(frame, keys, self.lows, self.highs, self.shifts)
+        offsets = _offsets(frame, keys, self.lows)
+        if self.table is not None and len(keys) == 1:
+            return self.table[np.minimum(offsets[0], np.uint64(len(self.table) - 1))]
+        codes, valid = _packed(offsets, self.spans, self.shifts)
         if self.table is not None:
             found = self.table[codes]
         else:
@@ -90,24 +94,31 @@ class KeyIndex:
         return found
 
 
-def _packed(
-    frame: pd.DataFrame, keys: tuple, lows: tuple, highs: tuple, shifts: tuple
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, valid)``: each row's keys packed into one int64 (0 where a
-    key falls outside ``lows``..``highs``, which ``valid`` marks False)."""
-    codes = np.zeros(len(frame), dtype=np.int64)
-    valid = np.ones(len(frame), dtype=bool)
-    for key, low, high, shift in zip(keys, lows, highs, shifts):
-        values = frame[key].to_numpy()
-        inside = (values >= low) & (values <= high)
-        valid &= inside
-        codes |= np.where(inside, values - low, 0).astype(np.int64) << shift
-    return codes, valid
+def _offsets(frame: pd.DataFrame, keys: tuple, lows: tuple) -> list:
+    """Each key column minus its low bound, modulo 2**64 as uint64: a value
+    below the bound wraps to a huge offset, so one unsigned comparison with
+    the span tells whether it is inside."""
+    return [
+        frame[key].to_numpy().astype(np.uint64, copy=False) - np.uint64(low % 2**64)
+        for key, low in zip(keys, lows)
+    ]
+
+
+def _packed(offsets: list, spans: tuple, shifts: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, valid)``: each row's key offsets packed into one int64 (0
+    where an offset is beyond its span, which ``valid`` marks False)."""
+    valid = np.ones(len(offsets[0]), dtype=bool)
+    for offset, span in zip(offsets, spans):
+        valid &= offset <= np.uint64(span)
+    codes = np.zeros(len(valid), dtype=np.uint64)
+    for offset, shift in zip(offsets, shifts):
+        codes |= np.where(valid, offset, np.uint64(0)) << np.uint64(shift)
+    return codes.view(np.int64), valid
 
 
 # a table of slots is used while it has at most this many slots per row (plus a floor)
 _SLOTS_PER_ROW = 16
-_SLOTS_FLOOR = 1 << 20
+_SLOTS_FLOOR = 1 << 22
 
 
 def key_index(whole: pd.DataFrame, keys: tuple) -> KeyIndex | None:
@@ -122,26 +133,26 @@ def key_index(whole: pd.DataFrame, keys: tuple) -> KeyIndex | None:
     >>> key_index(pd.DataFrame({"k": [3, 3]}), ("k",)) is None
     True
     """
-    lows, highs, shifts, bits = [], [], [], 0
+    lows, spans, shifts, bits = [], [], [], 0
     for key in reversed(keys):
         values = whole[key].to_numpy()
-        low, high = (values.min(), values.max()) if len(values) else (0, 0)
+        low, high = (int(values.min()), int(values.max())) if len(values) else (0, 0)
         lows.append(low)
-        highs.append(high)
+        spans.append(high - low)
         shifts.append(bits)
-        bits += (int(high) - int(low)).bit_length()
-    if bits > 62:
-        if len(keys) > 1:
-            return None
+        bits += (high - low).bit_length()
+    bounds = (tuple(lows[::-1]), tuple(spans[::-1]), tuple(shifts[::-1]))
+    n = len(whole)
+    slots = 1 + sum(span << shift for span, shift in zip(bounds[1], bounds[2]))
+    dense = slots <= _SLOTS_PER_ROW * n + _SLOTS_FLOOR
+    if len(keys) == 1 and not dense:  # hashed as it is: packing would not pay
         index = pd.Index(whole[keys[0]].to_numpy())
         return KeyIndex((), (), (), None, index) if index.is_unique else None
-    lows, highs, shifts = lows[::-1], highs[::-1], shifts[::-1]
-    codes = _packed(whole, keys, tuple(lows), tuple(highs), tuple(shifts))[0]
-    n = len(codes)
-    slots = 1 + sum((int(h) - int(lo)) << sh for lo, h, sh in zip(lows, highs, shifts))
-    bounds = (tuple(lows), tuple(highs), tuple(shifts))
-    if slots <= _SLOTS_PER_ROW * n + _SLOTS_FLOOR:
-        table: np.ndarray = np.full(slots, -1, dtype=np.int32 if n < 2**31 else np.int64)
+    if bits > 62:
+        return None
+    codes = _packed(_offsets(whole, keys, bounds[0]), bounds[1], bounds[2])[0]
+    if dense:
+        table: np.ndarray = np.full(slots + 1, -1, dtype=np.int32 if n < 2**31 else np.int64)
         table[codes] = np.arange(n, dtype=table.dtype)
         unique = np.count_nonzero(table >= 0) == n
         return KeyIndex(*bounds, table, None) if unique else None
