@@ -20,7 +20,9 @@ rows, so a key that fills most of the data is split by position across as
 many partitions as it needs, and the result is stable: rows with equal keys
 keep their input order, within and across partitions. Output partitions are
 sorted within and across; divisions are unknown (the index is not the
-key).
+key). A frame of at most ``_WHOLE_CELLS`` cells (a groupby's result, a
+filtered join: what queries sort before ``head``) comes back whole from the
+sample pass and is sorted there, so it is not computed a second time.
 
 ``reset_index`` numbers rows 0..n-1 across partitions, as pandas does:
 partition ``i`` starts where partition ``i - 1`` ended (a chain of small
@@ -39,7 +41,8 @@ import pandas as pd
 
 from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
-from shoal.dataframe.expr import FrameExpr, map_partitions_expr
+from shoal.dataframe.concat import concat_frames
+from shoal.dataframe.expr import FrameExpr, FromPandas, map_partitions_expr
 from shoal.dataframe.meta import has_known_categories
 from shoal.dataframe.reductions import reduction
 from shoal.dataframe.shuffle import (
@@ -60,6 +63,8 @@ __all__ = [
 ]
 
 _SAMPLES_PER_OUTPUT = 128
+# a frame to sort of at most this many cells comes back whole from the sample pass
+_WHOLE_CELLS = 4_000_000
 _PART = "__shoal_part__"
 _POS = "__shoal_pos__"
 _MARK = "__shoal_mark__"
@@ -287,9 +292,12 @@ def _sorted(frame: pd.DataFrame, by: list, ascending: list, na_position: str) ->
     return frame.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")
 
 
-def row_sample(part: Any, i: int, by: list, ascending: list, na_position: str, size: int) -> list:
+def row_sample(
+    part: Any, i: int, by: list, ascending: list, na_position: str, size: int, whole_cells: int
+) -> list:
     """Evenly spaced rows of the sorted partition ``i`` as composite keys
-    (``by``, partition, position), with the rows each stands for."""
+    (``by``, partition, position), with the rows each stands for, and the
+    partition itself when it has at most ``whole_cells`` cells."""
     n = len(part)
     if not n:
         return []
@@ -297,7 +305,30 @@ def row_sample(part: Any, i: int, by: list, ascending: list, na_position: str, s
     keys = _sorted(keys, by, ascending, na_position)
     if n > size:
         keys = keys.iloc[np.linspace(0, n - 1, size).round().astype(int)]
-    return [(n, keys.reset_index(drop=True))]
+    whole = part if n * max(len(part.columns), 1) <= whole_cells else None
+    return [(n, keys.reset_index(drop=True), i, whole)]
+
+
+def concat_row_samples(parts: list, **kw) -> list:
+    """The samples of several partitions; their wholes only while all of them
+    came whole (one missing means the frame is not small: drop them early)."""
+    samples = [s for part in parts for s in part]
+    if any(whole is None for *_, whole in samples):
+        samples = [(n, keys, i, None) for n, keys, i, _ in samples]
+    return samples
+
+
+def _sorted_whole(samples: list, meta: Any, **opts: Any) -> pd.DataFrame | None:
+    """The whole frame sorted, when the sample pass brought every partition
+    back (a small frame: sorting it here saves computing it again); None
+    otherwise, or when the pieces do not concatenate to ``meta``'s dtypes."""
+    if any(whole is None for *_, whole in samples):
+        return None
+    pieces = [whole for *_, whole in sorted(samples, key=lambda s: s[2])]
+    frame = concat_frames(pieces) if pieces else meta
+    if not frame.dtypes.equals(meta.dtypes):
+        return None
+    return _sorted(frame, **opts)
 
 
 def _with_number(pair: list, chunk: Any, **kw) -> list:
@@ -308,7 +339,7 @@ def sort_bounds(samples: list, k: int, by: list, ascending: list, na_position: s
     """``k - 1`` composite boundary rows splitting the weighted samples evenly."""
     if not samples or k < 2:
         return None
-    frames = [keys.assign(**{_MARK: n / len(keys)}) for n, keys in samples]
+    frames = [keys.assign(**{_MARK: n / len(keys)}) for n, keys, *_ in samples]
     both = _sorted(
         pd.concat(frames, ignore_index=True),
         by + [_PART, _POS],
@@ -397,13 +428,22 @@ def sort_values(
         sampled = reduction(
             numbered,
             _with_number,
-            concat_samples,
-            concat_samples,
+            concat_row_samples,
+            concat_row_samples,
             None,
             "sort-sample",
-            chunk_kwargs={"chunk": row_sample, **opts, "size": size},
+            chunk_kwargs={
+                "chunk": row_sample,
+                **opts,
+                "size": size,
+                "whole_cells": _WHOLE_CELLS // max(frame.npartitions, 1),
+            },
         )
-        bounds = sort_bounds(new_collection(sampled).compute(), k, **opts)
+        samples = new_collection(sampled).compute()
+        whole = _sorted_whole(samples, frame._meta, **opts)
+        if whole is not None:
+            return new_collection(FromPandas.of(whole, k))
+        bounds = sort_bounds(samples, k, **opts)
         k = 1 if bounds is None else len(bounds) + 1
     moved = Shuffle(
         frame.expr,

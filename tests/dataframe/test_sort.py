@@ -7,7 +7,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shoal.dataframe as sd
+from shoal.dataframe import sort as sort_module
 from shoal.testing import assert_eq, compute_checked
+
+
+@pytest.fixture(params=["whole", "shuffled"])
+def sort_route(request, monkeypatch):
+    """Small frames come back whole from the sort's sample pass; with no
+    room for that, the same sorts go through the range shuffle."""
+    if request.param == "shuffled":
+        monkeypatch.setattr(sort_module, "_WHOLE_CELLS", 0)
+    return request.param
 
 
 def keyed(n=80, seed=0):
@@ -102,7 +112,7 @@ def test_set_index_categorical_needs_known_categories():
     ],
 )
 @pytest.mark.parametrize("na_position", ["last", "first"])
-def test_sort_values_every_partitioning(variants, by, ascending, na_position):
+def test_sort_values_every_partitioning(variants, by, ascending, na_position, sort_route):
     pdf = keyed()
     want = pdf.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")
     for _, df in variants(pdf):
@@ -111,7 +121,8 @@ def test_sort_values_every_partitioning(variants, by, ascending, na_position):
             assert_eq(out, want)
 
 
-def test_sort_values_spreads_a_hot_key_and_stays_stable():
+def test_sort_values_spreads_a_hot_key_and_stays_stable(monkeypatch):
+    monkeypatch.setattr(sort_module, "_WHOLE_CELLS", 0)
     pdf = pd.DataFrame({"k": [1] * 950 + list(range(50)), "v": range(1000)})
     df = sd.from_pandas(pdf, npartitions=8, sort=False)
     out = df.sort_values("k", max_branch=3, shuffle_method="tasks")
@@ -121,7 +132,7 @@ def test_sort_values_spreads_a_hot_key_and_stays_stable():
     assert_eq(out.v, pdf.sort_values("k", kind="stable").v)
 
 
-def test_series_sort_values_and_errors(variants):
+def test_series_sort_values_and_errors(variants, sort_route):
     pdf = keyed()
     for _, df in variants(pdf):
         assert_eq(df.f.sort_values(), pdf.f.sort_values(kind="stable"))
@@ -138,7 +149,7 @@ def test_series_sort_values_and_errors(variants):
         df.sort_values("x")
 
 
-def test_reset_index(variants):
+def test_reset_index(variants, sort_route):
     pdf = keyed(30).set_index("v")
     for _, df in variants(pdf):
         assert_eq(df.reset_index(), pdf.reset_index())
@@ -171,10 +182,16 @@ def sortable_frames(draw):
     st.lists(st.booleans(), min_size=2, max_size=2),
     st.sampled_from(["first", "last"]),
     st.sampled_from([None, 1, 3]),
+    st.booleans(),
 )
-def test_sort_values_property(data, ascending, na_position, k):
+def test_sort_values_property(data, ascending, na_position, k, whole):
     pdf, df = data
-    out = df.sort_values(["a", "b"], ascending=ascending, na_position=na_position, npartitions=k)
+    with pytest.MonkeyPatch.context() as patch:
+        if not whole:
+            patch.setattr(sort_module, "_WHOLE_CELLS", 0)
+        out = df.sort_values(
+            ["a", "b"], ascending=ascending, na_position=na_position, npartitions=k
+        )
     want = pdf.sort_values(["a", "b"], ascending=ascending, na_position=na_position, kind="stable")
     pd.testing.assert_frame_equal(compute_checked(out), want)
 
@@ -185,3 +202,24 @@ def test_set_index_property(data, k):
     pdf, df = data
     out = df.set_index("a", npartitions=k)
     pd.testing.assert_frame_equal(compute_checked(out), stable_set_index(pdf, "a"))
+
+
+def test_sort_values_of_a_small_frame_computes_it_once(monkeypatch):
+    pdf = keyed(200)
+    calls = []
+
+    def seen(part):
+        calls.append(len(part))
+        return part
+
+    df = sd.from_pandas(pdf, npartitions=4).map_partitions(seen, meta=pdf.iloc[:0])
+    out = df.sort_values(["s", "k"], npartitions=3)
+    assert out.npartitions == 3
+    got = compute_checked(out)
+    assert sum(calls) == len(pdf)  # the sample pass brought the rows: no second pass
+    pd.testing.assert_frame_equal(got, pdf.sort_values(["s", "k"], kind="stable"))
+    calls.clear()
+    monkeypatch.setattr(sort_module, "_WHOLE_CELLS", 4 * 299)  # 50 rows x 6 columns do not fit
+    got = compute_checked(df.sort_values(["s", "k"], npartitions=3))
+    assert sum(calls) == 2 * len(pdf)
+    pd.testing.assert_frame_equal(got, pdf.sort_values(["s", "k"], kind="stable"))
