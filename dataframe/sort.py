@@ -64,7 +64,7 @@ __all__ = [
 
 _SAMPLES_PER_OUTPUT = 128
 # a frame to sort of at most this many cells comes back whole from the sample pass
-_WHOLE_CELLS = 4_000_000
+_WHOLE_CELLS = 1_000_000
 _PART = "__shoal_part__"
 _POS = "__shoal_pos__"
 _MARK = "__shoal_mark__"
