@@ -34,7 +34,7 @@ from shoal.core.expr import Expr
 from shoal.dataframe.expr import Filter, FrameExpr, MapPartitions, Projection, call_method
 from shoal.dataframe.join_sides import KEPT_SIDES
 
-__all__ = ["push_filter_through_join", "column_sources", "is_row_local"]
+__all__ = ["and_all", "push_filter_through_join", "column_sources", "is_row_local"]
 
 _ELEMENTWISE_METHODS = frozenset(
     {
@@ -168,7 +168,8 @@ def _term_columns(term: FrameExpr, merge: FrameExpr) -> tuple[set, list] | None:
     return (columns, projections) if columns else None
 
 
-def _and_all(terms: list) -> FrameExpr:
+def and_all(terms: list) -> FrameExpr:
+    """The terms joined by ``&`` (one term: itself)."""
     out = terms[0]
     for t in terms[1:]:
         out = MapPartitions(operator.and_, {}, None, "and", False, False, (out, t))
@@ -204,14 +205,14 @@ def push_filter_through_join(merge: Any, parent: Any, dependents: dict) -> Any:
     if any(u._name != parent._name and u._name not in above for u in users):
         return None  # the unfiltered join is used elsewhere: filtering below would not share it
     changes = {
-        side: Filter(getattr(merge, side), _and_all(terms))
+        side: Filter(getattr(merge, side), and_all(terms))
         for side, terms in pushed.items()
         if terms
     }
     below = merge.replace_operands(**changes)
     if not kept:
         return below
-    return Filter(below, _and_all(kept).replace({merge._name: below}))
+    return Filter(below, and_all(kept).replace({merge._name: below}))
 
 
 def _expressible(found: tuple, sources: dict, merge: Any) -> dict:

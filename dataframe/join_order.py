@@ -40,12 +40,12 @@ from __future__ import annotations
 from typing import Any
 
 from shoal.core.expr import Expr
-from shoal.dataframe.expr import Filter, FrameExpr, Projection
+from shoal.dataframe.expr import FrameExpr, Projection
 from shoal.dataframe.filter_sample import sampling
 from shoal.dataframe.merge import _DRIVING, Merge, choose_algorithm
 from shoal.dataframe.meta import same_meta
 from shoal.dataframe.repartition import repartition_npartitions
-from shoal.dataframe.sizes import Estimate, Estimator, join_estimate
+from shoal.dataframe.sizes import Estimate, Estimator, distinct_bound, join_estimate
 
 __all__ = ["plan_joins", "reorder_joins", "choose_algorithms"]
 
@@ -62,9 +62,12 @@ def plan_joins(root: Expr) -> Expr:
     >>> plan_joins(e) is e
     True
     """
+    from shoal.dataframe.join_semi import reduce_grouped_sides
+
     estimator = Estimator()
     with sampling():
-        return choose_algorithms(reorder_joins(root, estimator), estimator)
+        ordered = reorder_joins(root, estimator)
+        return choose_algorithms(reduce_grouped_sides(ordered, estimator), estimator)
 
 
 # ------------------------------------------------------------------ order
@@ -173,44 +176,11 @@ def _cost(joins: list, estimator: Estimator) -> float | None:
     return total
 
 
-def _distinct_bound(leaf: FrameExpr, column: str) -> float | None:
-    """At most how many distinct values ``column`` of a leaf holds: ``max -
-    min + 1`` of the integer parquet column it comes from (through
-    projections, filters and joins, which never add values) over every row
-    group's statistics; None when unknown."""
-    node: Any = leaf
-    while True:
-        if isinstance(node, (Projection, Filter)):
-            node = node.frame
-        elif isinstance(node, Merge):
-            sides = [s for s in (node.left, node.right) if column in s.columns]
-            if len(sides) != 1:
-                return None
-            node = sides[0]
-        else:
-            break
-    if type(node).__name__ != "ReadParquet":
-        return None
-    lo = hi = None
-    for footer in node.dataset.footers:
-        names = footer.schema.names
-        if column not in names:
-            return None
-        j = names.index(column)
-        for rg in range(footer.num_row_groups):
-            st = footer.row_group(rg).column(j).statistics
-            if st is None or not st.has_min_max or type(st.min) is not int:
-                return None
-            lo = st.min if lo is None else min(lo, st.min)
-            hi = st.max if hi is None else max(hi, st.max)
-    return None if lo is None or hi is None else float(hi - lo + 1)
-
-
 def _key_space(chain: _Chain, columns: list) -> float | None:
     """How many distinct key tuples ``columns`` can hold (None: unknown)."""
     space = 1.0
     for c in columns:
-        bound = _distinct_bound(chain.leaves[chain.owner[c]], c)
+        bound = distinct_bound(chain.leaves[chain.owner[c]], c)
         if bound is None:
             return None
         space *= bound

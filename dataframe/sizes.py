@@ -45,12 +45,20 @@ from shoal.dataframe.expr import (
     Filter,
     FrameExpr,
     FromPandas,
+    MapPartitions,
     Partitions,
     Projection,
 )
 from shoal.dataframe.filter_sample import filter_share
 
-__all__ = ["Estimate", "Estimator", "estimate", "estimate_bytes", "estimate_rows"]
+__all__ = [
+    "Estimate",
+    "Estimator",
+    "distinct_bound",
+    "estimate",
+    "estimate_bytes",
+    "estimate_rows",
+]
 
 # nodes that move or regroup rows without changing them: the input's estimate
 _PASS_THROUGH = frozenset(
@@ -199,11 +207,97 @@ def _rule(node: FrameExpr, children: list, inputs: list) -> Estimate | None:
     if isinstance(node, Filter):
         share = filter_share(node.predicate, child.rows)
         if share is None:
+            share = isin_share(node.predicate)
+        if share is None:
             return child
         return Estimate(child.rows * share, child.bytes * share, child.base)
     if type(node).__name__ in _PASS_THROUGH:
         return child
     return Estimate(child.rows, child.bytes * _width(node) / max(_width(frame), 1), child.base)
+
+
+def distinct_bound(expr: FrameExpr, column: str) -> float | None:
+    """At most how many distinct values ``column`` of ``expr`` holds: ``max
+    - min + 1`` of the integer parquet column it comes from (through
+    projections, filters and joins, which never add values) over every row
+    group's statistics; None when unknown.
+
+    >>> distinct_bound(FromPandas.of(pd.DataFrame({"a": [1]}), 1), "a") is None
+    True
+    """
+    node: Any = expr
+    while True:
+        if isinstance(node, (Projection, Filter)):
+            node = node.frame
+        elif isinstance(node, _join_types()):
+            sides = [s for s in (node.left, node.right) if column in s.columns]
+            if len(sides) != 1:
+                return None
+            node = sides[0]
+        else:
+            break
+    if type(node).__name__ != "ReadParquet":
+        return None
+    lo = hi = None
+    for footer in node.dataset.footers:
+        names = footer.schema.names
+        if column not in names:
+            return None
+        j = names.index(column)
+        for rg in range(footer.num_row_groups):
+            st = footer.row_group(rg).column(j).statistics
+            if st is None or not st.has_min_max or type(st.min) is not int:
+                return None
+            lo = st.min if lo is None else min(lo, st.min)
+            hi = st.max if hi is None else max(hi, st.max)
+    return None if lo is None or hi is None else float(hi - lo + 1)
+
+
+def _isin_sides(term: Any) -> tuple | None:
+    """``(series, other)`` of a ``series.isin(other)`` term on a lazy
+    ``other`` (``membership.py``), else None."""
+    if type(term).__name__ == "IsinRanges":
+        return term.series, term.other
+    if isinstance(term, MapPartitions) and getattr(term.func, "__name__", "") == "isin_partition":
+        series, values = term.args[:2]
+        chunk = getattr(values, "parts", None)  # the tree gathering other's distinct values
+        if chunk is not None and getattr(chunk, "args", None):
+            return series, chunk.args[0]
+    return None
+
+
+def isin_share(predicate: FrameExpr) -> float | None:
+    """The share of rows ``series.isin(other)`` keeps (each ``&`` term's,
+    multiplied): the estimated rows of ``other`` over how many distinct
+    values the tested column can hold (``distinct_bound``); None when no
+    term is such a test or a share is unknown.
+
+    >>> isin_share(Projection(FromPandas.of(pd.DataFrame({"a": [1]}), 1), "a")) is None
+    True
+    """
+    import operator
+
+    terms, shares = [predicate], []
+    while terms:
+        term = terms.pop()
+        if isinstance(term, MapPartitions) and term.func is operator.and_:
+            terms.extend(a for a in term.args if isinstance(a, FrameExpr))
+            continue
+        sides = _isin_sides(term)
+        if sides is None:
+            return None
+        series, other = sides
+        column = series._meta.name
+        inner = getattr(series, "frame", None)
+        bound = None if inner is None else distinct_bound(inner, column)
+        found = estimate(other)
+        if bound is None or found is None:
+            return None
+        shares.append(min(1.0, found.rows / max(bound, 1.0)))
+    share = 1.0
+    for s in shares:
+        share *= s
+    return share
 
 
 class Estimator:
