@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["KeyIndex", "indexable", "key_index", "join_unique", "left_join_unique", "matchable"]
+__all__ = [
+    "KeyIndex",
+    "indexable",
+    "key_index",
+    "rows_in_range",
+    "join_unique",
+    "left_join_unique",
+    "matchable",
+]
 
 
 def indexable(
@@ -98,21 +106,25 @@ def _offsets(frame: pd.DataFrame, keys: tuple, lows: tuple) -> list:
     """Each key column minus its low bound, modulo 2**64 as uint64: a value
     below the bound wraps to a huge offset, so one unsigned comparison with
     the span tells whether it is inside."""
-    return [
-        frame[key].to_numpy().astype(np.uint64, copy=False) - np.uint64(low % 2**64)
-        for key, low in zip(keys, lows)
-    ]
+    out = []
+    for key, low in zip(keys, lows):
+        values = frame[key].to_numpy()
+        unsigned = values.view(np.uint64) if values.itemsize == 8 else values.astype(np.uint64)
+        out.append(unsigned - np.uint64(low % 2**64))
+    return out
 
 
 def _packed(offsets: list, spans: tuple, shifts: tuple) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, valid)``: each row's key offsets packed into one int64 (0
     where an offset is beyond its span, which ``valid`` marks False)."""
-    valid = np.ones(len(offsets[0]), dtype=bool)
-    for offset, span in zip(offsets, spans):
+    valid = offsets[0] <= np.uint64(spans[0])
+    for offset, span in zip(offsets[1:], spans[1:]):
         valid &= offset <= np.uint64(span)
-    codes = np.zeros(len(valid), dtype=np.uint64)
-    for offset, shift in zip(offsets, shifts):
-        codes |= np.where(valid, offset, np.uint64(0)) << np.uint64(shift)
+    codes = offsets[0] << np.uint64(shifts[0])
+    for offset, shift in zip(offsets[1:], shifts[1:]):
+        codes |= offset << np.uint64(shift)
+    if not valid.all():
+        codes[~valid] = 0
     return codes.view(np.int64), valid
 
 
@@ -154,10 +166,37 @@ def key_index(whole: pd.DataFrame, keys: tuple) -> KeyIndex | None:
     if dense:
         table: np.ndarray = np.full(slots + 1, -1, dtype=np.int32 if n < 2**31 else np.int64)
         table[codes] = np.arange(n, dtype=table.dtype)
-        unique = np.count_nonzero(table >= 0) == n
+        # keys in order (one side of a range join) are unique when increasing
+        increasing = n < 2 or bool((codes[1:] > codes[:-1]).all())
+        unique = increasing or np.count_nonzero(table >= 0) == n
         return KeyIndex(*bounds, table, None) if unique else None
     index = pd.Index(codes)  # the uniqueness check fills the hash table lookups use
     return KeyIndex(*bounds, None, index) if index.is_unique else None
+
+
+def rows_in_range(whole: pd.DataFrame, key: str, part: pd.DataFrame, part_key: str) -> pd.DataFrame:
+    """The rows of ``whole`` whose ``key`` lies between the least and the
+    greatest ``part_key`` of ``part``, found by binary search when ``whole``
+    is sorted by ``key`` (the other side of a range join, whose partitions
+    span more keys than the one they meet); ``whole`` itself otherwise.
+
+    >>> whole = pd.DataFrame({"k": [1, 3, 5, 7, 9]})
+    >>> rows_in_range(whole, "k", pd.DataFrame({"j": [6, 4]}), "j").k.tolist()
+    [5]
+    """
+    values, mine = whole[key].to_numpy(), part[part_key].to_numpy()
+    if (
+        not len(values)
+        or not len(mine)
+        or values.dtype.kind not in "iu"
+        or mine.dtype != values.dtype
+    ):
+        return whole
+    if not (values[1:] >= values[:-1]).all():
+        return whole
+    start = int(np.searchsorted(values, mine.min(), side="left"))
+    stop = int(np.searchsorted(values, mine.max(), side="right"))
+    return whole if (start, stop) == (0, len(values)) else whole.iloc[start:stop]
 
 
 def join_unique(

@@ -62,6 +62,7 @@ from shoal.dataframe.join_broadcast import (
     key_index,
     left_join_unique,
     matchable,
+    rows_in_range,
 )
 from shoal.dataframe.join_filters import push_filter_through_join
 from shoal.dataframe.join_ranges import plan_range_join
@@ -171,7 +172,11 @@ def merge_partitions(
     ...                  right_keys=("k",), meta=l.iloc[:0]).a.tolist()
     [2, 3]
     """
-    if index_keys is not None:
+    if index_keys is not None:  # a range join's block: the other side's rows that may meet
+        if broadcast == "right":
+            right = rows_in_range(right, index_keys[0], left, left_keys[0])
+        else:
+            left = rows_in_range(left, index_keys[0], right, right_keys[0])
         index = key_index(right if broadcast == "right" else left, index_keys)
     if index is not None:
         drop = right_keys if "on" in kwargs else ()

@@ -9,7 +9,7 @@ import pytest
 
 import shoal.dataframe as sd
 from shoal.dataframe.groupby_kernels import nunique_by_sorting
-from shoal.dataframe.join_broadcast import join_unique, key_index
+from shoal.dataframe.join_broadcast import join_unique, key_index, rows_in_range
 from shoal.dataframe.membership import isin_among
 from shoal.testing import assert_eq
 
@@ -149,3 +149,18 @@ def test_partitionwise_nunique_on_sorted_files(tmp_path):
     for sort in (True, False):
         got = df.groupby("k", sort=sort).v.nunique()
         assert_eq(got, kept.groupby("k", sort=sort).v.nunique())
+
+
+def test_rows_in_range_matches_a_filter():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        whole = pd.DataFrame({"k": np.sort(rng.integers(-5, 20, rng.integers(0, 12))), "w": 1})
+        part = pd.DataFrame({"j": rng.integers(-8, 25, rng.integers(0, 6))})
+        got = rows_in_range(whole, "k", part, "j")
+        if len(part):
+            expected = whole[(whole.k >= part.j.min()) & (whole.k <= part.j.max())]
+        else:
+            expected = whole
+        pd.testing.assert_frame_equal(got, expected)
+    unsorted = pd.DataFrame({"k": [5, 1, 3]})
+    assert rows_in_range(unsorted, "k", pd.DataFrame({"j": [1]}), "j") is unsorted
