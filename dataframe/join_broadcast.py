@@ -76,13 +76,15 @@ class KeyIndex:
     [2, -1, -1]
     """
 
-    __slots__ = ("lows", "spans", "shifts", "table", "index")
+    __slots__ = ("lows", "spans", "shifts", "table", "index", "sieve")
 
-    def __init__(self, lows: tuple, spans: tuple, shifts: tuple, table, index):
+    def __init__(self, lows: tuple, spans: tuple, shifts: tuple, table, index, sieve=None):
         self.lows, self.spans, self.shifts = lows, spans, shifts
         # a table has one more slot than codes, -1, for keys outside the ranges
         self.table: np.ndarray | None = table
         self.index: pd.Index | None = index
+        # hashed codes: (key number, a flag per value of that key: held by some row)
+        self.sieve: tuple[int, np.ndarray] | None = sieve
 
     def positions(self, frame: pd.DataFrame, keys: tuple) -> np.ndarray:
         """The row of this index holding each row's keys, -1 for none."""
@@ -97,6 +99,12 @@ class KeyIndex:
             found = self.table[codes]
         else:
             assert self.index is not None
+            if self.sieve is not None:  # hash only the rows whose sieved key occurs
+                j, held = self.sieve
+                valid &= held[np.minimum(offsets[j], np.uint64(len(held) - 1))]
+                found = np.full(len(codes), -1, dtype=np.intp)
+                found[valid] = self.index.get_indexer(codes[valid])
+                return found
             found = self.index.get_indexer(codes)
         found[~valid] = -1
         return found
@@ -171,7 +179,27 @@ def key_index(whole: pd.DataFrame, keys: tuple) -> KeyIndex | None:
         unique = increasing or np.count_nonzero(table >= 0) == n
         return KeyIndex(*bounds, table, None) if unique else None
     index = pd.Index(codes)  # the uniqueness check fills the hash table lookups use
-    return KeyIndex(*bounds, None, index) if index.is_unique else None
+    if not index.is_unique:
+        return None
+    return KeyIndex(*bounds, None, index, _sieve(whole, keys, bounds))
+
+
+def _sieve(whole: pd.DataFrame, keys: tuple, bounds: tuple) -> tuple | None:
+    """``(key number, flags)`` for the key whose values the rows hold the
+    fewest of, as a share of its span (flags: one per value, and a last
+    False for values outside), when that share is at most a quarter and the
+    span at most ``_SLOTS_FLOOR``: most lookups then end at one flag."""
+    lows, spans, _ = bounds
+    best = None
+    for j, (key, low, span) in enumerate(zip(keys, lows, spans)):
+        if span >= _SLOTS_FLOOR:
+            continue
+        held = np.zeros(span + 2, dtype=bool)
+        held[_offsets(whole, (key,), (low,))[0]] = True
+        share = np.count_nonzero(held) / (span + 1)
+        if share <= 0.25 and (best is None or share < best[0]):
+            best = (share, j, held)
+    return None if best is None else best[1:]
 
 
 def rows_in_range(whole: pd.DataFrame, key: str, part: pd.DataFrame, part_key: str) -> pd.DataFrame:

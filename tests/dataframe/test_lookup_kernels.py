@@ -164,3 +164,21 @@ def test_rows_in_range_matches_a_filter():
         pd.testing.assert_frame_equal(got, expected)
     unsorted = pd.DataFrame({"k": [5, 1, 3]})
     assert rows_in_range(unsorted, "k", pd.DataFrame({"j": [1]}), "j") is unsorted
+
+
+def test_key_index_sieves_lookups_by_a_sparsely_held_key():
+    rng = np.random.default_rng(12)
+    held = rng.choice(1000, 12, replace=False)
+    whole = pd.DataFrame({"a": rng.choice(held, 60), "b": rng.integers(0, 50, 60) * 10_000_019})
+    whole = whole.drop_duplicates().reset_index(drop=True)
+    index = key_index(whole, ("a", "b"))
+    assert index.table is None and index.sieve is not None and index.sieve[0] == 0
+    part = pd.DataFrame(
+        {
+            "x": np.concatenate([rng.integers(-5, 1005, 300), whole.a.to_numpy()]),
+            "y": np.concatenate([rng.integers(0, 50, 300) * 10_000_019, whole.b.to_numpy()]),
+        }
+    )
+    rows = {tuple(r): i for i, r in enumerate(whole.itertuples(index=False))}
+    expected = [rows.get(tuple(r), -1) for r in part.itertuples(index=False)]
+    assert index.positions(part, ("x", "y")).tolist() == expected
