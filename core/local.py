@@ -643,6 +643,8 @@ class _ProcessBatches:
         """Run ``first`` and ``more`` in a process: the value of ``first``, those
         of ``more`` in order, and the process id. A task's error comes as
         ``_BatchError``; any other exception is the batch's (pickling, the pool)."""
+        from concurrent.futures.process import BrokenProcessPool
+
         import cloudpickle
 
         plan = run.plan
@@ -658,11 +660,17 @@ class _ProcessBatches:
                 f"could not serialize tasks {[b[0] for b in batch]!r} for the "
                 f"processes scheduler: {e}"
             ) from e
+        if run.stopped:  # the run ended meanwhile: start no process for it
+            raise _BatchError(None, None)
         future = self.pool.submit(_run_batch_in_process, payload)
         while True:
             try:
                 reply = cloudpickle.loads(future.result(timeout=0.1))
                 break
+            except BrokenProcessPool as e:
+                if _POOL_DIED not in getattr(e, "__notes__", ()):
+                    e.add_note(_POOL_DIED)  # once: every waiting thread raises this one error
+                raise
             except FutureTimeout:
                 if run.stopped:
                     future.cancel()
@@ -679,6 +687,24 @@ class _ProcessBatches:
 
 
 _process_pools: dict[int, Any] = {}
+
+_POOL_DIED = (
+    "a process of the processes scheduler died: killed, out of memory, or (see the "
+    'error above) a script that runs its work outside `if __name__ == "__main__":`'
+)
+
+
+def _refuse_while_bootstrapping() -> None:
+    """Raise if this process is a spawned pool process still importing the
+    caller's script: its work is running outside the ``__main__`` guard, and a
+    pool started here would outlive the failure (nothing shuts it down)."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "the processes scheduler was started while a new worker process imported "
+            'the main script: put the script\'s work under `if __name__ == "__main__":`'
+        )
 
 
 def _process_pool(size: int) -> Any:
@@ -736,6 +762,7 @@ def get_processes(
     >>> get_processes({"a": 1, "b": Task(add, Ref("a"), 1)}, "b")
     2
     """
+    _refuse_while_bootstrapping()
     size = num_workers or default_num_workers()
     batches = _ProcessBatches(size)
     # two batches in flight per process, so a process finds its next one waiting

@@ -374,7 +374,7 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
                 method_expr(base, method, *exprs, passthrough=passthrough, **kwargs)
             )
         except MetaInferenceError as e:
-            raise type(e.__cause__ or e)(f"{method}: {e.__cause__ or e}") from e
+            raise _restated(e.__cause__ or e, method) from e
 
     def isna(self):
         """Elementwise missing-value mask."""
@@ -414,8 +414,9 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
                     _astype_present, self._expr, dtype, label="astype", passthrough=True, meta=meta
                 )
             )
-        if wants_unknown_categories(dtype):
-            meta = self._meta.astype(unknown_categorical())
+        if wants_unknown_categories(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            unknown = wants_unknown_categories(dtype)
+            meta = self._meta.astype(unknown_categorical() if unknown else dtype)
             return new_collection(
                 map_partitions_expr(
                     _astype_present, self._expr, dtype, label="astype", passthrough=True, meta=meta
@@ -790,9 +791,39 @@ def _where_mask(obj, cond, other, how):
 
 
 def _astype_present(df, dtypes):
+    """``df.astype(dtypes)`` for the columns ``df`` has. A categorical target
+    with categories gets them in its own order: pandas leaves an unordered
+    categorical as it is when the sets of categories are equal, so partitions
+    would disagree with meta (and with each other) on the order.
+
+    >>> s = pd.Series(["b", "a"], dtype="category")
+    >>> _astype_present(s, pd.CategoricalDtype(["b", "a"])).cat.categories.tolist()
+    ['b', 'a']
+    """
+    if not isinstance(df, pd.DataFrame):
+        return _cast(df, dtypes)
     if not isinstance(dtypes, dict):
-        return df.astype(dtypes)
-    return df.astype({k: v for k, v in dtypes.items() if k in df.columns})
+        dtypes = dict.fromkeys(df.columns, dtypes)
+    present = {k: v for k, v in dtypes.items() if k in df.columns}
+    exact = {k: v for k, v in present.items() if _recategorizes(df[k], v)}
+    out = df.astype({k: v for k, v in present.items() if k not in exact})
+    for k, v in exact.items():
+        out[k] = _cast(out[k], v)
+    return out
+
+
+def _recategorizes(s: pd.Series, dtype) -> bool:
+    return (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        and isinstance(dtype, pd.CategoricalDtype)
+        and dtype.categories is not None
+    )
+
+
+def _cast(s, dtype):
+    if isinstance(s, pd.Series) and _recategorizes(s, dtype):
+        return s.cat.set_categories(dtype.categories, ordered=dtype.ordered)
+    return s.astype(dtype)
 
 
 def _dtypes_text(x) -> str:
@@ -801,6 +832,34 @@ def _dtypes_text(x) -> str:
     if isinstance(x, pd.Series):
         return f"Series {x.name!r} of dtype {x.dtype}"
     return f"{type(x).__name__} {x!r}"
+
+
+def _restated(cause: BaseException, prefix: str) -> BaseException:
+    """``cause``'s error again, its message led by ``prefix``, of its own type even
+    when that type builds its message from other arguments (pandas'
+    ``UndefinedVariableError(name)``, ``UnicodeDecodeError``).
+
+    >>> import pandas as pd
+    >>> str(_restated(pd.errors.UndefinedVariableError("zz"), "query"))
+    "query: name 'zz' is not defined"
+    >>> _restated(KeyError("a"), "drop")
+    KeyError("drop: 'a'")
+    """
+    message = f"{prefix}: {cause}"
+    try:
+        new = type(cause)(message)
+        if str(new) in (message, repr(message)):
+            return new
+    except Exception:
+        pass
+    try:
+        new = type(cause).__new__(type(cause))
+        new.args = (message,)
+        if str(new) == message:
+            return new
+    except Exception:
+        pass
+    return (ValueError if isinstance(cause, ValueError) else RuntimeError)(message)
 
 
 def _missing_message(missing, available, what) -> str:

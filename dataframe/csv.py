@@ -273,6 +273,8 @@ class ReadCSV(FrameExpr):
         if (cols == current and path_column == self.path_column) or not cols:
             return None
         kwargs = {**self.kwargs, "usecols": cols}
+        if isinstance(kwargs.get("parse_dates"), list):  # pandas refuses dates it does not read
+            kwargs["parse_dates"] = [c for c in kwargs["parse_dates"] if c in cols]
         return ReadCSV(self.fs, self.blocks, kwargs, self.meta, self.token, path_column)
 
 
@@ -360,12 +362,18 @@ def read_csv(
     }
     if unknown:  # each block finds its own categories
         meta = meta.astype(unknown)
+    if isinstance(parse_dates, list):  # by name, so projections can keep only those read
+        opts["parse_dates"] = [meta.columns[c] if isinstance(c, int) else c for c in parse_dates]
     if usecols is not None:
         missing = [c for c in usecols if c not in meta.columns]
         if missing:
             from shoal.dataframe.collection import _missing_message
 
             raise KeyError(_missing_message(missing, list(meta.columns), "read_csv usecols"))
+        dates = opts["parse_dates"] if isinstance(parse_dates, list) else []
+        unread = [c for c in dates if c not in usecols]
+        if unread:
+            raise ValueError(f"read_csv: parse_dates {unread} are not in usecols {list(usecols)}")
         opts["usecols"] = list(usecols)
         meta = meta[list(usecols)]
     path_column = path_column_of(include_path_column, files, meta.columns)

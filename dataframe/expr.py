@@ -689,8 +689,16 @@ class Assign(Blockwise):
             out.append((self.frame, None))
         else:
             out.append((self.frame, set(needed) - set(self.pairs[::2])))
+            if not set(needed) & set(self.pairs[::2]):
+                return out  # no user reads an assigned column: the values go unread
         out += [(v, None) for v in self.pairs[1::2] if isinstance(v, FrameExpr)]
         return out
+
+    def _project_columns(self, needed: set):
+        """The frame alone when no user reads an assigned column (pruning)."""
+        if needed & set(self.pairs[::2]) or not needed <= set(self.frame.columns):
+            return None
+        return self.frame
 
     def _simplify_up(self, parent, dependents):
         if isinstance(parent, Projection) and isinstance(parent.columns_, list | str):

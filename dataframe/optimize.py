@@ -10,8 +10,9 @@ encode group keys.
   then reads only those (``_project_columns``); a filter whose frame
   keeps columns for other users (e.g. its own predicate) is followed by a
   projection to the columns its users need, which lowering moves under
-  it, so the mask takes only those. Shared subplans stay shared:
-  equal subtrees have equal names and are one node;
+  it, so the mask takes only those; an ``Assign`` whose columns no user
+  reads is dropped, and so are the reads only its values made. Shared
+  subplans stay shared: equal subtrees have equal names and are one node;
 - ``plan_joins`` (``join_order.py``): chains of inner joins reordered so
   the smallest intermediate results come first, and every join's algorithm
   chosen again from the sizes estimated after pushdown (``sizes.py``);
@@ -42,7 +43,7 @@ from typing import cast
 import pandas as pd
 
 from shoal.core.expr import Expr
-from shoal.dataframe.expr import Filter, FrameExpr, Projection
+from shoal.dataframe.expr import Assign, Filter, FrameExpr, Projection
 
 __all__ = ["optimize_expr", "prune_columns"]
 
@@ -77,6 +78,13 @@ def prune_columns(root: Expr) -> Expr:
     >>> prune_columns(e)._name == e._name  # in-memory data has nothing to prune
     True
     """
+    while True:  # an assign no user reads is dropped; then its values' reads go too
+        root, dropped = _prune_once(root)
+        if not dropped:
+            return root
+
+
+def _prune_once(root: Expr) -> tuple[Expr, bool]:
     nodes = root.postorder()
     needed: dict = {root._name: None}
     for node in reversed(nodes):  # every node after all of its users
@@ -91,12 +99,15 @@ def prune_columns(root: Expr) -> Expr:
             elif needed[key] is not None:
                 needed[key] = None if cols is None else needed[key] | set(cols)
     memo: dict = {}
+    dropped = False
     for node in nodes:  # children first: each is rebuilt on its pruned children
         new = node._map_children(lambda c: memo[c._name])
         cols = needed.get(node._name)
         project = getattr(new, "_project_columns", None)
         if cols is not None and project is not None:
-            new = project(cols) or new
+            projected = project(cols)
+            dropped |= projected is not None and isinstance(new, Assign)
+            new = projected or new
         elif (
             cols
             and isinstance(new, Filter)
@@ -107,4 +118,4 @@ def prune_columns(root: Expr) -> Expr:
             if keep and len(keep) < len(new.columns):  # lowering takes only these
                 new = Projection(new, keep)
         memo[node._name] = new
-    return memo[root._name]
+    return memo[root._name], dropped

@@ -42,5 +42,10 @@ def expand_paths(path: Any, storage_options: dict | None, reader: str) -> tuple[
         )
         if not found:
             raise FileNotFoundError(f"{reader}: no files match {p!r}")
+        if found == [stripped] and fs.isdir(stripped):
+            glob = str(p).rstrip("/") + "/*"
+            raise IsADirectoryError(
+                f"{reader}: {p!r} is a directory; name its files, e.g. {glob!r}"
+            )
         files += found
     return fs, files

@@ -187,6 +187,11 @@ async def _run_workers(args) -> int:
                     resources=resources,
                 ).start()
             )
+        print(
+            f"shoal worker: {len(nannies)} worker process(es) of {args.nthreads} thread(s) "
+            f"joining {args.address} (nannies at {', '.join(n.address for n in nannies)})",
+            flush=True,
+        )
         stopped = [asyncio.ensure_future(n.stopped.wait()) for n in nannies]
         await asyncio.wait([stop, *stopped], return_when=asyncio.FIRST_COMPLETED)
         await asyncio.gather(*(n.close() for n in nannies))

@@ -44,8 +44,8 @@ def run(scale: float = 1.0) -> None:
     """Generate, standardize and scan the readings; print what was found."""
     x = readings(scale)
     print(
-        f"readings: {x.shape[0]} sensors x {x.shape[1]} minutes = {format_bytes(x.nbytes)} "
-        f"in {x.npartitions} blocks (generated inside the tasks)"
+        f"\n== array: {x.shape[0]} sensors x {x.shape[1]} minutes = "
+        f"{format_bytes(x.nbytes)} in {x.npartitions} blocks (generated inside the tasks) =="
     )
     start = time.perf_counter()
     with shoal.ProgressBar():

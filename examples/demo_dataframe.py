@@ -59,7 +59,9 @@ def run(scale: float = 1.0) -> None:
     try:
         path = os.path.join(workdir, "trips")
         trips = sd.from_map(make_trips, range(nparts), label="make-trips")
-        print(f"writing {nparts * ROWS_PER_PARTITION:,} trips as parquet, by month ...")
+        print(
+            f"\n== dataframe: {nparts * ROWS_PER_PARTITION:,} taxi trips, written as parquet by month =="
+        )
         with shoal.ProgressBar(groups=1):
             trips.to_parquet(path, partition_on="month")
 

@@ -77,7 +77,10 @@ def run(scale: float = 1.0) -> None:
     local cluster of two worker processes, surviving a killed worker."""
     n_parts = max(4, int(200 * scale))
     rows = 200_000
-    print(f"distributed: {n_parts * rows:,} readings in {n_parts} partitions, 2 worker processes")
+    print(
+        f"\n== distributed: {n_parts * rows:,} readings in {n_parts} partitions, "
+        "2 worker processes =="
+    )
     result = build(n_parts, rows)
     with Client(n_workers=2, threads_per_worker=1) as client:
         start = time.perf_counter()

@@ -467,6 +467,60 @@ def test_ctrl_c_returns_within_a_second(name, tmp_path):
     assert proc.returncode != 0
 
 
+UNGUARDED_SCRIPT = """
+from shoal.core.local import get_processes
+from shoal.core.task import Ref, Task
+
+graph = {("n", i): Task(len, "x" * i) for i in range(20)}
+graph["out"] = Task(sum, [Ref(("n", i)) for i in range(20)])
+print(get_processes(graph, "out", num_workers=2))  # no `if __name__ == "__main__":`
+"""
+
+
+def _session_processes(sid: int) -> list[int]:
+    import psutil
+
+    left = []
+    for proc in psutil.process_iter():
+        try:  # zombies are gone already (where nothing reaps orphans)
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(proc.pid)
+        except (OSError, psutil.Error):
+            pass
+    return left
+
+
+def test_processes_in_a_script_without_main_guard_fail_clearly_and_leave_nothing(tmp_path):
+    """Each spawned process imports the script again and reaches the scheduler:
+    it fails at once, the caller's error says why, and no process is left
+    (one left holding the caller's stdout made `python script.py | tail` hang)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(UNGUARDED_SCRIPT))
+    for _ in range(3):  # a leftover process came from a race, about one run in three
+        proc = subprocess.Popen(
+            [sys.executable, "-P", str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(timeout=30)
+            time.sleep(0.2)
+            left = _session_processes(proc.pid)
+        finally:
+            for pid in _session_processes(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode != 0
+        assert "the processes scheduler was started while a new worker process" in err
+        assert "a process of the processes scheduler died" in err
+        assert left == [], f"processes left running: {left}"
+
+
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_a_failing_task_anywhere_is_reported_with_its_key(data, random_dag):

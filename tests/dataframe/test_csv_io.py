@@ -191,3 +191,16 @@ def test_from_array_and_to_array(variants):
     assert [len(p) for p in shoal.compute(*df.to_delayed())] == [4, 5]
     with pytest.raises(ValueError, match="partition 0 has 4 rows, but lengths= said 5"):
         df.to_array(lengths=[5, 4]).compute()
+
+
+def test_projection_keeps_parse_dates_to_the_columns_read(tmp_path, csv_frame):
+    for i in range(3):
+        csv_frame.iloc[i * 500 : (i + 1) * 500].to_csv(tmp_path / f"p{i}.csv", index=False)
+    want = csv_frame.iloc[:1500].assign(when=lambda d: pd.to_datetime(d["when"]))
+    for parse_dates in (["when"], [3]):
+        df = sd.read_csv(str(tmp_path / "p*.csv"), blocksize=4000, parse_dates=parse_dates)
+        # a projection that drops the date column, and one that keeps it
+        assert_eq(df.groupby("name").x.sum(), want.groupby("name").x.sum())
+        assert_eq(df[["id", "when"]], want[["id", "when"]], check_index=False)
+    with pytest.raises(ValueError, match=r"parse_dates \['when'\] are not in usecols"):
+        sd.read_csv(str(tmp_path / "p*.csv"), usecols=["id"], parse_dates=["when"])

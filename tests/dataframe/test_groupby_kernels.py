@@ -214,7 +214,11 @@ def test_keys_used_elsewhere_stay_strings(url):
     cases = [
         (df[df.flag.str.startswith("A")], pdf[pdf.flag.str.startswith("A", na=False)]),
         (df.assign(flag=df.flag + "!"), pdf.assign(flag=pdf.flag + "!")),
-        (df.assign(both=df.flag + df.status), pdf.assign(both=pdf.flag + pdf.status)),
+        # (an assigned column the groupby does not read is pruned away: this one it reads)
+        (
+            df.assign(qty=df.qty + (df.flag + df.status).str.len()),
+            pdf.assign(qty=pdf.qty + (pdf.flag + pdf.status).str.len()),
+        ),
     ]
     for frame, pframe in cases:
         result = frame.groupby("flag").qty.sum()

@@ -221,7 +221,12 @@ def test_command_line_scheduler_and_workers(no_leaks):
                 "2",
             ],
             env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        said = worker.stdout.readline()  # a newcomer sees that it started, and where to
+        assert said.startswith("shoal worker: 2 worker process(es) of 2 thread(s) joining"), said
+        assert address in said
         with Client(address) as c:
             c.wait_for_workers(2, timeout=60)
             assert sum(c.nthreads().values()) == 4
@@ -234,6 +239,8 @@ def test_command_line_scheduler_and_workers(no_leaks):
             if p is not None:
                 p.wait(20)
         sched.stdout.close()
+        if worker is not None:
+            worker.stdout.close()
     assert sched.returncode == 0 and worker.returncode == 0
 
 
