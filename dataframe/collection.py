@@ -41,6 +41,7 @@ from shoal.dataframe.meta import (
     emulate,
     is_frame_like,
     make_meta,
+    restated,
     unknown_categorical,
     wants_unknown_categories,
 )
@@ -374,7 +375,7 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
                 method_expr(base, method, *exprs, passthrough=passthrough, **kwargs)
             )
         except MetaInferenceError as e:
-            raise _restated(e.__cause__ or e, method) from e
+            raise restated(e.__cause__ or e, method) from e
 
     def isna(self):
         """Elementwise missing-value mask."""
@@ -832,34 +833,6 @@ def _dtypes_text(x) -> str:
     if isinstance(x, pd.Series):
         return f"Series {x.name!r} of dtype {x.dtype}"
     return f"{type(x).__name__} {x!r}"
-
-
-def _restated(cause: BaseException, prefix: str) -> BaseException:
-    """``cause``'s error again, its message led by ``prefix``, of its own type even
-    when that type builds its message from other arguments (pandas'
-    ``UndefinedVariableError(name)``, ``UnicodeDecodeError``).
-
-    >>> import pandas as pd
-    >>> str(_restated(pd.errors.UndefinedVariableError("zz"), "query"))
-    "query: name 'zz' is not defined"
-    >>> _restated(KeyError("a"), "drop")
-    KeyError("drop: 'a'")
-    """
-    message = f"{prefix}: {cause}"
-    try:
-        new = type(cause)(message)
-        if str(new) in (message, repr(message)):
-            return new
-    except Exception:
-        pass
-    try:
-        new = type(cause).__new__(type(cause))
-        new.args = (message,)
-        if str(new) == message:
-            return new
-    except Exception:
-        pass
-    return (ValueError if isinstance(cause, ValueError) else RuntimeError)(message)
 
 
 def _missing_message(missing, available, what) -> str:

@@ -57,7 +57,10 @@ class Aggregation:
 
     ``chunk(grouped_series) -> Series`` per partition, ``agg(grouped_series)``
     on the concatenated chunk results grouped by key, and an optional
-    ``finalize(series)``.
+    ``finalize(series)``. As in Dask, ``chunk`` may return a tuple of Series:
+    ``agg`` then takes each one's grouped concatenation as an argument and
+    returns a tuple too, and ``finalize`` takes the tuple's Series as
+    arguments.
 
     >>> import shoal.dataframe as sd
     >>> span = Aggregation("span", lambda g: g.agg(["min", "max"]),
@@ -66,6 +69,10 @@ class Aggregation:
     >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 1, 2], "v": [1, 2, 3]}), npartitions=2)
     >>> df.groupby("k").v.agg(custom_sum).compute().tolist()
     [3, 3]
+    >>> mean = Aggregation("m", lambda s: (s.count(), s.sum()),
+    ...                    lambda c, t: (c.sum(), t.sum()), lambda c, t: t / c)
+    >>> df.groupby("k").v.agg(mean).compute().tolist()
+    [1.5, 3.0]
     """
 
     def __init__(self, name: str, chunk: Callable, agg: Callable, finalize: Callable | None = None):
@@ -122,6 +129,8 @@ def _as_categorical(s: pd.Series) -> pd.Series:
 
 
 def _restore_index(value, keys: list, restore: dict):
+    if isinstance(value, tuple):  # a custom aggregation's several intermediates
+        return tuple(_restore_index(v, keys, restore) for v in value)
     index = value.index
     if isinstance(index, pd.MultiIndex):
         arrays = [index.get_level_values(i) for i in range(index.nlevels)]
@@ -209,13 +218,24 @@ def groupby_chunk(part, *, by, opts, specs, split_out, decoded=None, keep_order=
         return out
     pieces = [{} for _ in range(split_out)]
     for k, value in out.items():
-        nkeys = value.index.nlevels - (1 if specs[k][1] == "nunique" else 0)
-        index = value.index
-        keys = [index.get_level_values(j) for j in range(nkeys)]
-        target = hash_values(keys) % np.uint64(split_out)  # as the shuffle places rows
-        for j in range(split_out):
-            pieces[j][k] = value[target == j]
+        nkeys = (value[0] if isinstance(value, tuple) else value).index.nlevels
+        nkeys -= 1 if specs[k][1] == "nunique" else 0
+        if isinstance(value, tuple):  # a custom aggregation's several intermediates
+            targets = [_split_targets(v, nkeys, split_out) for v in value]
+            for j in range(split_out):
+                pieces[j][k] = tuple(v[t == j] for v, t in zip(value, targets))
+        else:
+            target = _split_targets(value, nkeys, split_out)
+            for j in range(split_out):
+                pieces[j][k] = value[target == j]
     return pieces
+
+
+def _split_targets(value, nkeys: int, split_out: int) -> np.ndarray:
+    """The output piece of each group of ``value``, as the shuffle places rows."""
+    index = value.index
+    keys = [index.get_level_values(j) for j in range(nkeys)]
+    return hash_values(keys) % np.uint64(split_out)
 
 
 _VALUE = "__shoal_value__"
@@ -260,6 +280,12 @@ def _combine_one(values: list, func, nlevels, opts, keep_order: bool = True):
     names = _by_columns(values) if simple or func == "mean" else None
     if names is not None and len(names) == nlevels:
         return _combine_by_columns(values, simple or "sum", names, kw)
+    if isinstance(func, Aggregation) and isinstance(values[0], tuple):
+        grouped = [
+            concat_frames([v[j] for v in values]).groupby(level=levels, **kw)
+            for j in range(len(values[0]))
+        ]
+        return tuple(func.agg(*grouped))
     both = concat_frames(values)  # categorical keys keep the union of categories
     if isinstance(func, Aggregation):
         return func.agg(both.groupby(level=levels, **kw))
@@ -332,6 +358,13 @@ def groupby_combine(parts, *, specs, nlevels, opts, sort=False, **kw):
 
 def _finish_one(value, func, nlevels, ddof):
     if isinstance(func, Aggregation):
+        if isinstance(value, tuple):
+            if func.finalize is None:
+                raise ValueError(
+                    f"Aggregation {func.name!r}: chunk returns several Series, so finalize "
+                    "must combine them into one"
+                )
+            return func.finalize(*value)
         return func.finalize(value) if func.finalize else value
     if func in _SIMPLE:
         return value

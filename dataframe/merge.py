@@ -67,7 +67,12 @@ from shoal.dataframe.join_broadcast import (
 from shoal.dataframe.join_filters import push_filter_through_join
 from shoal.dataframe.join_ranges import plan_range_join
 from shoal.dataframe.join_skew import salted_sides
-from shoal.dataframe.meta import MetaInferenceError, has_known_categories, meta_nonempty
+from shoal.dataframe.meta import (
+    MetaInferenceError,
+    has_known_categories,
+    meta_nonempty,
+    restated,
+)
 from shoal.dataframe.shuffle import check_shuffle_method, output_partitioning, shuffle_expr
 from shoal.dataframe.sizes import estimate_bytes
 
@@ -777,7 +782,7 @@ def _build(left, right, how, kwargs, lk, rk, npartitions, shuffle_method, broadc
     except MetaInferenceError as e:
         raise ValueError(f"merge: {e.__cause__ or e}") from e
     except (ValueError, TypeError, KeyError) as e:
-        raise type(e)(f"merge: {e}") from e
+        raise restated(e, "merge") from e
     return new_collection(expr)
 
 

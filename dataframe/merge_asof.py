@@ -38,7 +38,7 @@ from shoal.core.build import BlockExpr, GraphBuilder
 from shoal.core.task import Ref, Task
 from shoal.dataframe.concat import concat_frames
 from shoal.dataframe.expr import FrameExpr
-from shoal.dataframe.meta import meta_nonempty
+from shoal.dataframe.meta import meta_nonempty, restated
 
 __all__ = ["merge_asof", "MergeAsof", "asof_partition"]
 
@@ -314,5 +314,5 @@ def merge_asof(
     try:
         expr = MergeAsof(left.expr, right.expr, kwargs, right_key, rby, reset)
     except (ValueError, TypeError, KeyError) as e:
-        raise type(e)(f"merge_asof: {e}") from e
+        raise restated(e, "merge_asof") from e
     return new_collection(expr)

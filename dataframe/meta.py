@@ -28,6 +28,7 @@ __all__ = [
     "has_known_categories",
     "same_meta",
     "declared_meta",
+    "restated",
 ]
 
 UNKNOWN_CATEGORIES = "__UNKNOWN_CATEGORIES__"
@@ -295,3 +296,31 @@ def declared_meta(meta: Any, like: Any) -> Any:
             [], dtype=pandas_dtype(meta), name=name, index=index[:0] if index is not None else None
         )
     return make_meta(meta, index=index)
+
+
+def restated(cause: BaseException, prefix: str) -> BaseException:
+    """``cause``'s error again, its message led by ``prefix``, of its own type even
+    when that type builds its message from other arguments (pandas'
+    ``UndefinedVariableError(name)``, ``UnicodeDecodeError``).
+
+    >>> import pandas as pd
+    >>> str(restated(pd.errors.UndefinedVariableError("zz"), "query"))
+    "query: name 'zz' is not defined"
+    >>> restated(KeyError("a"), "drop")
+    KeyError("drop: 'a'")
+    """
+    message = f"{prefix}: {cause}"
+    try:
+        new = type(cause)(message)
+        if str(new) in (message, repr(message)):
+            return new
+    except Exception:
+        pass
+    try:
+        new = type(cause).__new__(type(cause))
+        new.args = (message,)
+        if str(new) == message:
+            return new
+    except Exception:
+        pass
+    return (ValueError if isinstance(cause, ValueError) else RuntimeError)(message)

@@ -112,6 +112,29 @@ def test_custom_aggregation(variants, frame):
         assert df.groupby("s").f.agg(spread).compute().dtype == np.float64
 
 
+@pytest.mark.parametrize("split_out", [1, 3])
+def test_custom_aggregation_with_several_intermediates(variants, frame, split_out):
+    """Dask's custom mean: chunk returns (count, sum), agg and finalize take both."""
+    pdf = frame(60)[["i", "f", "s"]]
+    mean = sd.Aggregation(
+        "custom_mean",
+        lambda s: (s.count(), s.sum()),
+        lambda count, total: (count.sum(), total.sum()),
+        lambda count, total: total / count,
+    )
+    for _, df in variants(pdf):
+        got = df.groupby("s").f.agg(mean, split_out=split_out).compute().sort_index()
+        pd.testing.assert_series_equal(got, pdf.groupby("s").f.mean(), check_names=False)
+        frame_got = df.groupby("s").agg({"i": mean, "f": "max"}).compute().sort_index()
+        want = pdf.groupby("s").agg({"i": "mean", "f": "max"})
+        pd.testing.assert_frame_equal(frame_got, want, check_names=False)
+    unfinished = sd.Aggregation(
+        "pair", lambda s: (s.count(), s.sum()), lambda c, t: (c.sum(), t.sum())
+    )
+    with pytest.raises(ValueError, match="finalize must combine them"):
+        sd.from_pandas(pdf, npartitions=2).groupby("s").f.agg(unfinished).compute()
+
+
 @pytest.mark.parametrize("split_out", [2, 5])
 def test_split_out(split_out, variants):
     rng = np.random.default_rng(3)
