@@ -80,20 +80,18 @@ def _categorical(columns: list, masks: list, typ: pa.DataType) -> pd.Categorical
     if not pieces or any(c.null_count for c, _ in pieces):
         return None
     first = pieces[0][0].dictionary
-    same = all(c.dictionary.equals(first) for c, _ in pieces[1:])
-    categories = first if same else pc.unique(pa.concat_arrays([c.dictionary for c, _ in pieces]))
+    if not all(c.dictionary.equals(first) for c, _ in pieces[1:]):
+        # arrow remaps the chunks' indices to one dictionary many times faster than NumPy
+        unified = pa.chunked_array([c for c, _ in pieces], typ).unify_dictionaries()
+        pieces = [(c, mask) for c, (_, mask) in zip(unified.chunks, pieces)]
+    categories = pieces[0][0].dictionary
     if categories.null_count or not len(categories):  # arrow types no categories as object
         return None
     code_dtype = _code_dtype(len(categories))
     codes = []
     for chunk, mask in pieces:
-        indices = chunk.indices.to_numpy(zero_copy_only=True)
-        indices = indices if mask is None else indices[mask]
-        if same:
-            codes.append(indices.astype(code_dtype, copy=False))
-        else:  # chunk positions to positions in the unified categories
-            lookup = pc.index_in(chunk.dictionary, value_set=categories).to_numpy()
-            codes.append(lookup.astype(code_dtype)[indices])
+        chunk_codes = chunk.indices.to_numpy(zero_copy_only=True).astype(code_dtype, copy=False)
+        codes.append(chunk_codes if mask is None else chunk_codes[mask])
     dtype = pd.CategoricalDtype(pd.Index(categories.to_pandas()), ordered=typ.ordered)
     return pd.Categorical.from_codes(
         _glue(codes, np.empty(0, code_dtype)), dtype=dtype, validate=False

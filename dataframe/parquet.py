@@ -358,18 +358,23 @@ class ReadParquet(FrameExpr):
     def _meta(self):
         schema = self.dataset.full_schema
         table = schema.empty_table().select(list(self.columns_) + self._index)
-        meta = table_to_pandas(table, self._index, self._dtypes)
-        categorical = self._categorical_columns()
-        if categorical:
-            meta = meta.astype({c: unknown_categorical() for c in categorical})
-        return meta
+        unknown = {
+            c: unknown_categorical(getattr(schema.field(c).type, "ordered", False))
+            for c in self._categorical_columns()
+        }
+        return table_to_pandas(table, self._index, {**self._dtypes, **unknown})
 
     def _categorical_columns(self) -> tuple:
-        """Columns every partition gives as pandas categoricals: those the
-        optimizer asked for and those stored as dictionaries (categoricals
-        when pandas wrote them), whose categories each partition finds."""
+        """Columns (and index columns) every partition gives as pandas
+        categoricals: those the optimizer asked for and those stored as
+        dictionaries (categoricals when pandas wrote them), whose categories
+        each partition finds."""
         schema = self.dataset.full_schema
-        stored = [c for c in self.columns_ if pa.types.is_dictionary(schema.field(c).type)]
+        stored = [
+            c
+            for c in [*self.columns_, *self._index]
+            if pa.types.is_dictionary(schema.field(c).type)
+        ]
         return tuple(dict.fromkeys([*self.categorical, *stored]))
 
     @functools.cached_property
@@ -445,13 +450,15 @@ class ReadParquet(FrameExpr):
     def _divisions_from_statistics(self) -> tuple | None:
         """Divisions from the index column's min/max in the footers, when
         the partitions are sorted and do not overlap."""
+        dtype = self._meta.index.dtype
+        if isinstance(dtype, pd.CategoricalDtype):  # ordered by categories, not values
+            return None
         bounds = self._partition_bounds(self._index[0], nulls_allowed=True)
         if bounds is None:
             return None
         for (_, hi), (lo, _) in zip(bounds, bounds[1:]):
             if not hi < lo:
                 return None
-        dtype = self._meta.index.dtype
         values = [b[0] for b in bounds] + [bounds[-1][1]]
         return tuple(pd.Index(values).astype(dtype))
 

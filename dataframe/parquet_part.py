@@ -4,17 +4,19 @@ String columns stored with a small dictionary (few distinct values, the
 common case for flags, codes and names) are read as arrow dictionaries:
 parquet keeps them dictionary-encoded on disk, so decoding only the indices
 is several times cheaper than building every string. Filtering happens on the
-compact form (a comparison is made on the dictionary's few values and taken
-by the indices); afterwards the columns are decoded back to plain strings, or
-kept as pandas categoricals for the columns the optimizer asked for
-(``categorical``: groupby keys that nothing else looks at, see
-``encoded_keys.py``). A column whose dictionary page is large (many distinct
-values, or a writer that fell back to plain pages) is read as plain strings:
-re-encoding it would cost more than it saves.
+compact form (``parquet_mask.py``: a comparison is made on the dictionary's
+few values and taken by the indices); afterwards the columns are decoded
+back to plain strings, or kept as pandas categoricals for the columns the
+optimizer asked for (``categorical``: groupby keys that nothing else looks
+at, see ``encoded_keys.py``). A column whose dictionary page is large (many
+distinct values, or a writer that fell back to plain pages) is read as plain
+strings: re-encoding it would cost more than it saves.
 
 The filter's mask is applied while converting to pandas (``arrow_pandas.py``),
 except where it drops most rows: those are dropped at once by arrow, so a
-partition of many small files never holds many unfiltered rows.
+partition of many small files never holds many unfiltered rows. A partition
+that ends up empty (or with a categorical of nulls only) has the dtypes of
+the others: arrow would give its categoricals object categories.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import contextlib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.arrow import ArrowFSWrapper
 from fsspec.implementations.local import LocalFileSystem
 
 from shoal.dataframe.arrow_pandas import masked_to_pandas
+from shoal.dataframe.parquet_mask import filter_mask
 
 __all__ = ["read_parquet_part", "table_to_pandas", "dictionary_columns", "open_parquet"]
 
@@ -105,54 +107,26 @@ def _pandas_layout(df: pd.DataFrame, index: list, dtypes: dict | None) -> pd.Dat
     return df
 
 
-_COMPARE = {
-    "==": pc.equal,
-    "=": pc.equal,
-    "!=": pc.not_equal,
-    "<": pc.less,
-    "<=": pc.less_equal,
-    ">": pc.greater,
-    ">=": pc.greater_equal,
-}
+def _typed_categories(df: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """``df`` with its categoricals of no categories (no rows, or nulls
+    only) given empty categories of their values' dtype, as the other
+    partitions' categories have (arrow makes them object, and partitions
+    would then not concatenate).
 
-
-def _values_mask(values, op: str, value):
-    if op in ("in", "not in"):
-        found = pc.is_in(values, value_set=pa.array(list(value)))
-        return pc.invert(found) if op == "not in" else found
-    return _COMPARE[op](values, value)
-
-
-def _term_mask(column: pa.ChunkedArray, op: str, value):
-    """``column op value`` per row. A dictionary column is compared through
-    its dictionary (a few values) and the result taken by its indices, which
-    is many times cheaper than comparing every row's string."""
-    if not pa.types.is_dictionary(column.type):
-        return _values_mask(column, op, value)
-    # a null row gets what a null value gets (``in`` matches nulls to None)
-    null = _values_mask(pa.nulls(1, column.type.value_type), op, value)[0]
-    chunks = []
-    for chunk in column.chunks:
-        mask = pc.take(_values_mask(chunk.dictionary, op, value), chunk.indices)
-        chunks.append(pc.fill_null(mask, null) if chunk.null_count and null.is_valid else mask)
-    return pa.chunked_array(chunks, pa.bool_())
-
-
-def _filter_mask(table: pa.Table, filters: list) -> np.ndarray:
-    """The rows matching the DNF ``filters`` as a boolean array (rows where a
-    comparison is missing do not match, as with parquet filters)."""
-    mask = None
-    terms: dict = {}  # alternatives often repeat a term
-    for conj in filters:
-        both = None
-        for col, op, value in conj:
-            key = (col, op, repr(value))
-            if key not in terms:
-                terms[key] = _term_mask(table.column(col), op, value)
-            term = terms[key]
-            both = term if both is None else pc.and_kleene(both, term)
-        mask = both if mask is None else pc.or_kleene(mask, both)
-    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    >>> df = pd.DataFrame({"c": pd.Categorical([])})
+    >>> _typed_categories(df, pa.schema([("c", pa.string())])).c.cat.categories.dtype
+    <StringDtype(na_value=nan)>
+    """
+    for name, dtype in df.dtypes.items():
+        if not isinstance(dtype, pd.CategoricalDtype) or len(dtype.categories):
+            continue
+        typ = schema.field(name).type
+        values = typ.value_type if pa.types.is_dictionary(typ) else typ
+        categories = pd.Index(pa.array([], values).to_pandas())
+        if categories.dtype != dtype.categories.dtype:
+            typed = pd.CategoricalDtype(categories, ordered=dtype.ordered)
+            df[name] = pd.Categorical.from_codes(df[name].cat.codes, dtype=typed)
+    return df
 
 
 def _positions(mask: np.ndarray, starts: list, sizes: list) -> np.ndarray:
@@ -248,7 +222,7 @@ def read_parquet_part(
         table = pa.concat_tables([t for t, _, _ in batch]) if len(batch) > 1 else batch[0][0]
         mask = None
         if filters:
-            mask = _filter_mask(table, filters)
+            mask = filter_mask(table, filters)
             if positions:
                 starts = [s for _, ss, _ in batch for s in ss]
                 sizes = [n for _, _, ns in batch for n in ns]
@@ -280,7 +254,7 @@ def read_parquet_part(
     if not tables:
         tables, masks = [schema.empty_table().select(table_columns)], [None]
     out = masked_to_pandas(tables, masks, tables[0].schema, categorical)
-    out = _pandas_layout(out, index, dtypes)
+    out = _pandas_layout(_typed_categories(out, schema), index, dtypes)
     if positions:
         kept = rows[0] if len(rows) == 1 else np.concatenate(rows) if rows else []
         out.index = pd.Index(kept, dtype="int64", copy=False)

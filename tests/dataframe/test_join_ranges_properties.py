@@ -167,8 +167,6 @@ def test_joins_of_files_in_key_order(
     lkey, rkey = "k", "k" if same_name else "rk"
     lon = [lkey, "k2"] if two_keys else [lkey]
     ron = [rkey, "k2" if same_name else "rk2"] if two_keys else [rkey]
-    if (lfilter, rfilter) != ("none", "none"):  # see test_categories_of_a_partition_filtered_out
-        pl, pr = pl.drop(columns=["lcat"]), pr.drop(columns=["rcat"])
     lroot = write_files(pl, lkey, *left[1:4])
     rroot = write_files(pr, rkey, *right[1:4])
     threshold = as_kind([cut], kind)[0]
@@ -492,16 +490,11 @@ def test_partitions_meeting_none_keep_real_categories(how, categories):
     check(got, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parquet.py: a partition whose row groups a pushed "
-    "filter drops gives categories of dtype object, the others str",
-)
 def test_categories_of_a_partition_filtered_out():
-    """Found here, not fixed (the parquet reader's): a left join whose right
-    partition a filter empties takes its categorical column from that empty
-    piece, and the partitions no longer concatenate (``TypeError: dtype of
-    categories must be the same``)."""
+    """Regression (the parquet reader's): a left join whose right partition
+    a filter empties took its categorical column from that empty piece, whose
+    categories were object, and the partitions no longer concatenated
+    (``TypeError: dtype of categories must be the same``)."""
     pl = pd.DataFrame({"k": ["k0", "k1", "k2", "k3"], "lcat": list("xyxy")})
     pr = pd.DataFrame({"k": ["k0", "k1", "k2", "k3"], "rcat": list("zwzw")})
     l_ = read(write_files(pl.astype({"lcat": "category"}), "k", [2]))

@@ -16,7 +16,8 @@ import pytest
 
 import shoal.dataframe as sd
 from shoal.dataframe.arrow_pandas import masked_to_pandas
-from shoal.dataframe.parquet_part import _filter_mask, read_parquet_part
+from shoal.dataframe.parquet_mask import filter_mask as _filter_mask
+from shoal.dataframe.parquet_part import read_parquet_part
 
 N = 23
 
