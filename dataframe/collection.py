@@ -581,6 +581,20 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
         """The index of every partition."""
         return new_collection(map_partitions_expr(_get_index, self._expr, label="index"))
 
+    def copy(self, deep: bool = False):
+        """A new collection of the same plan: plans are immutable, so nothing
+        is copied and changes to the copy (``copy["c"] = ...``) leave the
+        original alone.
+
+        >>> import pandas as pd, shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=1)
+        >>> df2 = df.copy()
+        >>> df2["b"] = df2.a + 1
+        >>> list(df.columns), list(df2.columns)
+        (['a'], ['a', 'b'])
+        """
+        return new_collection(self._expr)
+
     # ---- shuffles, joins, sorting
 
     def reset_index(self, drop: bool = False):

@@ -4,6 +4,7 @@ assignment, row-wise apply, groupby, writers)."""
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,8 +72,8 @@ class DataFrame(Elementwise):
         if isinstance(key, (str, int, float, tuple)) or np.isscalar(key):
             self._check_columns([key], "selection")
             return new_collection(Projection(self._expr, key))
-        if isinstance(key, pd.Index):
-            return self[list(key)]
+        if isinstance(key, (pd.Index, pd.Series)) and key.dtype != bool:
+            return self[list(key)]  # labels, as pandas (a bool pandas mask cannot align)
         raise TypeError(f"cannot index a DataFrame with {type(key).__name__}")
 
     def __getattr__(self, name: str):
@@ -293,12 +294,22 @@ class DataFrame(Elementwise):
         npartitions: int | None = None,
         shuffle_method: str | None = None,
         max_branch: int | None = None,
+        ignore_index: bool | None = False,
     ):
         """Rows moved so that equal values of ``on`` (a column, a list of
-        columns, or an aligned Series) share a partition: ``npartitions``
-        (default: as many as now) hash-partitioned partitions, rows in their
-        input order within each. ``shuffle_method``: ``"tasks"``, ``"disk"``
-        or None (config ``dataframe.shuffle.method``, else automatic)."""
+        columns, or an aligned Series or DataFrame) share a partition:
+        ``npartitions`` (default: as many as now) hash-partitioned partitions,
+        rows in their input order within each. ``shuffle_method``:
+        ``"tasks"``, ``"disk"`` or None (config ``dataframe.shuffle.method``,
+        else automatic). ``ignore_index=True`` gives each partition a 0-based
+        index (as Dask).
+
+        >>> import shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"k": [1, 2, 1, 2]}), npartitions=2)
+        >>> out = df.shuffle(df[["k"]], npartitions=2, ignore_index=True)
+        >>> sorted(len(set(p.compute().k)) for p in out.partitions)
+        [1, 1]
+        """
         from shoal.dataframe.series import Series
         from shoal.dataframe.shuffle import check_shuffle_method, max_branch_of, shuffle_expr
 
@@ -310,11 +321,16 @@ class DataFrame(Elementwise):
         check_shuffle_method(shuffle_method)
         if max_branch is not None:
             max_branch_of(max_branch)
-        if isinstance(on, Series):
-            key = "__shoal_shuffle_key__"
-            moved = self.assign(**{key: on}).shuffle(key, npartitions, shuffle_method, max_branch)
-            return moved[[c for c in moved.columns if c != key]]
-        cols = list(on) if isinstance(on, (list, tuple)) else [on]
+        if ignore_index:
+            moved = self.shuffle(on, npartitions, shuffle_method, max_branch)
+            return moved.map_partitions(_drop_index)
+        if isinstance(on, (Series, DataFrame)):
+            keys = on.to_frame() if isinstance(on, Series) else on
+            names = [f"__shoal_shuffle_key_{i}__" for i in range(len(keys.columns))]
+            extra = {n: keys[c] for n, c in zip(names, keys.columns)}
+            moved = self.assign(**extra).shuffle(names, npartitions, shuffle_method, max_branch)
+            return moved[[c for c in moved.columns if c not in extra]]
+        cols = list(on) if isinstance(on, (list, tuple, pd.Index, pd.Series)) else [on]
         if not cols:
             raise ValueError("shuffle: on= needs at least one column")
         self._check_columns(cols, "shuffle")
@@ -412,9 +428,33 @@ class DataFrame(Elementwise):
         """The frame indexed by column ``other``, sorted across partitions
         with known divisions: from approximate quantiles of the data (one
         pass, then a range shuffle), from ``divisions=``, or with
-        ``sorted=True`` from each partition's extremes (no shuffle)."""
+        ``sorted=True`` from each partition's extremes (no shuffle).
+        ``other`` may also be a Series partitioned like the frame (as pandas:
+        the index takes the Series' name, no column is dropped).
+
+        >>> import shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"k": [3, 1, 2]}), npartitions=2)
+        >>> df.set_index(df.k * 10).compute().index.tolist()
+        [10, 20, 30]
+        """
+        from shoal.dataframe.series import Series
         from shoal.dataframe.sort import set_index
 
+        if isinstance(other, Series):
+            tmp = "__set_index__"
+            while tmp in self.columns:
+                tmp = "_" + tmp
+            out = set_index(
+                self.assign(**{tmp: other}),
+                tmp,
+                True,
+                sorted,
+                divisions,
+                npartitions,
+                shuffle_method,
+                max_branch,
+            )
+            return out.map_partitions(_name_index, other.name)
         return set_index(
             self, other, drop, sorted, divisions, npartitions, shuffle_method, max_branch
         )
@@ -436,6 +476,14 @@ class DataFrame(Elementwise):
         return sort_values(
             self, by, ascending, na_position, npartitions, shuffle_method, max_branch
         )
+
+
+def _drop_index(part: pd.DataFrame) -> pd.DataFrame:
+    return part.reset_index(drop=True)
+
+
+def _name_index(part: pd.DataFrame, name: Any) -> pd.DataFrame:
+    return part.rename_axis(index=name)
 
 
 def _apply_rows(df, func, args, empty, **kwargs):

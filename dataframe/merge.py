@@ -32,7 +32,9 @@ A ``Merge`` node is logical; lowering picks the algorithm, shown in
 
 ``how`` is any of pandas' ``inner``, ``left``, ``right``, ``outer``, plus
 ``leftsemi`` (the left rows that have a match, left columns only, each
-once) and ``leftanti`` (the left rows without a match). Keys with missing
+once) and ``leftanti`` (the left rows without a match). ``on=`` may name
+both sides' index (by its name) among the columns, as in pandas: the index
+stays the result's index (divisions unknown when columns join too). Keys with missing
 values match each other, as in pandas. Key dtypes are checked before any
 task runs: pandas' own merge of fake rows either coerces them (int with
 float, string with categorical) or raises its error, which names both
@@ -743,6 +745,29 @@ def _resolve_keys(left, right, on, left_on, right_on, left_index, right_index) -
     return lk, rk, kwargs
 
 
+def _shared_index_key(left, right, on: Any) -> Any:
+    """The name of both sides' one-level index when ``on`` names it and
+    neither side has a column of that name, else None."""
+    if on is None:
+        return None
+    name = left._meta.index.name
+    if (
+        name is None
+        or name not in _as_keys(on)
+        or right._meta.index.name != name
+        or left._meta.index.nlevels != 1
+        or right._meta.index.nlevels != 1
+        or name in left.columns
+        or name in right.columns
+    ):
+        return None
+    return name
+
+
+def _index_from_column(part: pd.DataFrame, column: Any) -> pd.DataFrame:
+    return part.set_index(column)
+
+
 def _check_options(how, npartitions, shuffle_method, broadcast) -> None:
     if how not in HOWS:
         raise ValueError(f"merge: how must be one of {list(HOWS)}, got {how!r}")
@@ -814,6 +839,22 @@ def merge(
     """
     _check_options(how, npartitions, shuffle_method, broadcast)
     left, right = _as_frame(left, "left"), _as_frame(right, "right")
+    level = _shared_index_key(left, right, on)
+    if level is not None:
+        # pandas joins on an index level named in on=; it stays the index
+        opts: dict[str, Any] = dict(
+            how=how,
+            suffixes=suffixes,
+            indicator=indicator,
+            npartitions=npartitions,
+            shuffle_method=shuffle_method,
+            broadcast=broadcast,
+            max_branch=max_branch,
+        )
+        if _as_keys(on) == (level,):
+            return merge(left, right, left_index=True, right_index=True, **opts)
+        out = merge(left.reset_index(), right.reset_index(), on=list(_as_keys(on)), **opts)
+        return out.map_partitions(_index_from_column, level)
     lk, rk, kwargs = _resolve_keys(left, right, on, left_on, right_on, left_index, right_index)
     if how not in ("leftsemi", "leftanti"):
         kwargs.update({"suffixes": tuple(suffixes), "indicator": indicator})

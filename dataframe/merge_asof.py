@@ -23,7 +23,8 @@ right side:
 pandas then runs on the candidates: its tolerance, ``allow_exact_matches``
 and ties behave as on the whole data. Joins ``on=`` columns first index
 both sides by the key with ``set_index(sorted=True)`` (which checks the
-partitions are in order); the result, like ``merge`` on columns, gives each
+partitions are in order) after checking each partition's keys are sorted
+and not missing, as pandas requires; the result, like ``merge`` on columns, gives each
 partition its own 0-based index, with rows in the left side's order.
 """
 
@@ -231,7 +232,18 @@ def _indexed(frame, col: str, what: str):
     from shoal.dataframe.sort import set_index
 
     frame._check_columns([col], f"merge_asof ({what})")
-    return set_index(frame, col, drop=False, sorted=True)
+    # set_index(sorted=True) sorts inside each partition; pandas refuses unsorted keys
+    checked = frame.map_partitions(_require_sorted, col, what, meta=frame._meta)
+    return set_index(checked, col, drop=False, sorted=True)
+
+
+def _require_sorted(part: pd.DataFrame, col: Any, what: str) -> pd.DataFrame:
+    keys = part[col]
+    if keys.isna().any():
+        raise ValueError(f"merge_asof: {what}s contain missing values (column {col!r})")
+    if not keys.is_monotonic_increasing:
+        raise ValueError(f"merge_asof: {what}s must be sorted (column {col!r})")
+    return part
 
 
 def merge_asof(

@@ -105,7 +105,7 @@ def test_errors_before_running():
     with pytest.raises(ValueError, match="index on one side"):
         sd.merge_asof(dt, dq.set_index("t", sorted=True), left_on="t", right_index=True)
     shuffled = sd.from_pandas(quotes.sample(frac=1, random_state=0), npartitions=3, sort=False)
-    with pytest.raises(ValueError, match="not sorted across partitions"):
+    with pytest.raises(ValueError, match="not sorted across partitions|keys must be sorted"):
         sd.merge_asof(dt, shuffled, on="t")
     unknown = sd.from_pandas(quotes.set_index("t"), npartitions=2, sort=False)
     with pytest.raises(ValueError, match="known divisions"):
