@@ -54,8 +54,8 @@ def indexable(
         return False
     if len(lk) != len(rk) or any(left[a].dtype != right[b].dtype for a, b in zip(lk, rk)):
         return False
-    if any(left[a].dtype.kind not in "iu" for a in lk):
-        return False
+    if any(not isinstance(left[a].dtype, np.dtype) or left[a].dtype.kind not in "iu" for a in lk):
+        return False  # NumPy integers only: a nullable integer's missing values are no int
     if how == "left" and any(isinstance(d, pd.CategoricalDtype) for d in right.dtypes):
         return False  # unmatched rows would concatenate to object, not the categories
     rest = [c for c in right.columns if not ("on" in kwargs and c in rk)]

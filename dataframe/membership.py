@@ -73,11 +73,26 @@ def isin_partition(part: pd.Series, values: ValueSet) -> pd.Series:
     index = values.index
     if len(index) == 0 or len(part) == 0:
         return pd.Series(False, index=part.index, name=part.name, dtype=bool)
+    if _inexact(part, index):
+        return part.isin(index)
     try:
         positions = index.get_indexer(part)
     except TypeError:  # values of kinds that never compare equal (text with numbers)
         return part.isin(index)
     return pd.Series(positions >= 0, index=part.index, name=part.name)
+
+
+def _inexact(part: pd.Series, index: pd.Index) -> bool:
+    """Whether integers meet floats and some integer is beyond 2**53, where
+    a lookup among floats rounds it (pandas' ``isin`` compares exactly)."""
+    dtypes = (part.dtype, index.dtype)
+    if not all(isinstance(d, np.dtype) for d in dtypes):
+        return False
+    kinds = {d.kind for d in dtypes}
+    if "f" not in kinds or not kinds & {"i", "u"}:
+        return False
+    ints = part if part.dtype.kind in "iu" else index
+    return max(abs(int(ints.min())), abs(int(ints.max()))) > 2**53
 
 
 def isin_expr(series: FrameExpr, other: FrameExpr, split_every: int | None = None) -> FrameExpr:
