@@ -3,6 +3,7 @@ accessor method or property, run per partition."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from shoal.dataframe.expr import map_partitions_expr
@@ -38,12 +39,32 @@ def _cast_if_lossless(out, dtype):
     return cast if (cast.isna() == out.isna()).all() else out
 
 
+def _target(s, accessor):
+    """What holds the accessor's methods: ``s.dt`` of a Series; an Index
+    itself (a DatetimeIndex has ``floor``, a CategoricalIndex ``categories``)."""
+    if isinstance(s, pd.Index) and accessor != "str":
+        return s
+    return getattr(s, accessor)
+
+
+def _indexed(out, s):
+    """An index's array result (``codes``) as an Index, so partitions concatenate."""
+    return pd.Index(out) if isinstance(s, pd.Index) and isinstance(out, np.ndarray) else out
+
+
 def _accessor_call(s, accessor, attr, args, kwargs, dtype=None):
-    return _cast_if_lossless(getattr(getattr(s, accessor), attr)(*args, **kwargs), dtype)
+    out = getattr(_target(s, accessor), attr)(*args, **kwargs)
+    return _cast_if_lossless(_indexed(out, s), dtype)
 
 
 def _accessor_get(s, accessor, attr, dtype=None):
-    return _cast_if_lossless(getattr(getattr(s, accessor), attr), dtype)
+    return _cast_if_lossless(_indexed(getattr(_target(s, accessor), attr), s), dtype)
+
+
+_INDEX_KINDS = {
+    "dt": (pd.DatetimeIndex, pd.TimedeltaIndex, pd.PeriodIndex),
+    "cat": (pd.CategoricalIndex,),
+}
 
 
 def _accessor_meta(series_meta, func, *args):
@@ -63,26 +84,41 @@ def _accessor_meta(series_meta, func, *args):
 
 
 class Accessor:
-    """``s.str`` / ``s.dt``: pandas accessor methods and properties per partition.
+    """``s.str`` / ``s.dt``: pandas accessor methods and properties per
+    partition, of a Series or an Index.
 
     >>> import shoal.dataframe as sd
     >>> sd.from_pandas(pd.Series(["ab", "c"]), npartitions=2).str.upper().compute().tolist()
     ['AB', 'C']
+    >>> t = pd.Series([1, 2], index=pd.date_range("2024-01-01 06:00", periods=2, freq="D"))
+    >>> sd.from_pandas(t, npartitions=2).index.dt.floor("D").compute().day.tolist()
+    [1, 2]
     """
 
     def __init__(self, series, name: str):
         meta = series._meta
-        try:
-            getattr(meta, name)
-        except AttributeError as e:
-            raise AttributeError(f".{name} accessor: {e}") from None
+        if isinstance(meta, pd.Index) and name in _INDEX_KINDS:
+            if not isinstance(meta, _INDEX_KINDS[name]):
+                raise AttributeError(
+                    f".{name} accessor: not available on an index of dtype {meta.dtype}"
+                )
+        else:
+            try:
+                getattr(meta, name)
+            except AttributeError as e:
+                raise AttributeError(f".{name} accessor: {e}") from None
         self._series = series
         self._name = name
+
+    def _new(self, expr):
+        """The result; an index's values change, so its divisions no longer hold."""
+        out = _new(expr)
+        return out.clear_divisions() if isinstance(self._series._meta, pd.Index) else out
 
     def __getattr__(self, attr: str):
         if attr.startswith("_"):
             raise AttributeError(attr)
-        proto = getattr(getattr(self._series._meta, self._name), attr)
+        proto = getattr(_target(self._series._meta, self._name), attr)
         label = f"{self._name}-{attr}".replace("_", "-")
         smeta = self._series._meta
         if callable(proto):
@@ -94,7 +130,7 @@ class Accessor:
             return call
         meta = _accessor_meta(smeta, _accessor_get, self._name, attr)
         dtype = meta.dtype if isinstance(meta, pd.Series) else None
-        return _new(
+        return self._new(
             map_partitions_expr(
                 _accessor_get,
                 self._series.expr,
@@ -110,7 +146,7 @@ class Accessor:
         smeta = self._series._meta
         meta = _accessor_meta(smeta, _accessor_call, self._name, attr, args, kwargs)
         dtype = meta.dtype if isinstance(meta, pd.Series) else None
-        return _new(
+        return self._new(
             map_partitions_expr(
                 _accessor_call,
                 self._series.expr,
@@ -131,7 +167,7 @@ class Accessor:
         >>> sd.from_pandas(pd.Series(["abc", "de"]), npartitions=2).str[:2].compute().tolist()
         ['ab', 'de']
         """
-        if not hasattr(getattr(self._series._meta, self._name), "__getitem__"):
+        if not hasattr(_target(self._series._meta, self._name), "__getitem__"):
             raise TypeError(f"the .{self._name} accessor is not subscriptable")
         return self._call("__getitem__", f"{self._name}-getitem", (key,), {})
 
@@ -155,7 +191,7 @@ class CatAccessor(Accessor):
         """The categories, from meta (an error while they are unknown)."""
         if not self.known:
             raise ValueError("the categories are unknown; call .cat.as_known() to compute them")
-        return self._series._meta.cat.categories
+        return _target(self._series._meta, "cat").categories
 
     def as_unknown(self):
         """The same Series with its categories marked unknown."""
@@ -166,15 +202,17 @@ class CatAccessor(Accessor):
                 s.expr,
                 label="as-unknown",
                 passthrough=True,
-                meta=s._meta.astype(unknown_categorical(s._meta.cat.ordered)),
+                meta=s._meta.astype(unknown_categorical(self.ordered)),
             )
         )
 
     @property
     def ordered(self) -> bool:
         """Whether the categories are ordered."""
-        return self._series._meta.cat.ordered
+        return _target(self._series._meta, "cat").ordered
 
     def as_known(self, split_every=None):
-        """See ``Series.as_known``."""
+        """See ``Series.as_known`` (Series only)."""
+        if not hasattr(self._series, "as_known"):
+            raise NotImplementedError(".cat.as_known() is available on a Series, not an Index")
         return self._series.as_known(split_every)

@@ -524,15 +524,25 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
 
     # -------------------------------------------------------- repartitioning
 
-    def repartition(self, npartitions: int | None = None, divisions=None, partition_size=None):
+    def repartition(
+        self,
+        npartitions: int | None = None,
+        divisions=None,
+        partition_size=None,
+        force: bool = False,
+    ):
         """Change the partitioning, by one of:
 
         - ``npartitions``: neighbours are concatenated, or partitions are cut
           by position (divisions then become unknown);
         - ``divisions``: re-cut at new index boundaries (known divisions);
+          they may widen the range, which is what Dask's ``force=True``
+          allows (``force`` is accepted and changes nothing here);
         - ``partition_size`` (e.g. ``"100MB"``): computes each partition's
           memory use now, then combines small neighbours and cuts large ones.
         """
+        if not isinstance(force, bool):
+            raise TypeError(f"repartition: force must be a bool, got {force!r}")
         from shoal.dataframe import repartition as rp
 
         if sum(x is not None for x in (npartitions, divisions, partition_size)) != 1:
@@ -546,6 +556,22 @@ class FrameBase(EverydayMethods, ReductionMethods, CollectionMethods):
             return new_collection(rp.repartition_size(self._expr, sizes.tolist(), partition_size))
         assert npartitions is not None  # the one given (checked above)
         return new_collection(rp.repartition_npartitions(self._expr, npartitions))
+
+    def compute_current_divisions(self, col=None, set_divisions: bool = False):
+        """The divisions from each partition's min/max of the index (or of
+        column ``col``), computed now; None when every partition is empty,
+        ``ValueError`` when the partitions are not sorted, a warning when
+        neighbours share a key. ``set_divisions=True`` returns the
+        collection with them instead.
+
+        >>> import pandas as pd, shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"a": [5, 1, 7]}), npartitions=2)
+        >>> df.clear_divisions().compute_current_divisions()
+        (0, 2, 2)
+        """
+        from shoal.dataframe.current_divisions import compute_current_divisions
+
+        return compute_current_divisions(self, col, set_divisions)
 
     def _check_columns(self, cols, what: str) -> None:
         available = list(self.columns) if isinstance(self._meta, pd.DataFrame) else []

@@ -9,6 +9,11 @@ frames with known but overlapping divisions are re-cut to the union of
 their divisions and concatenated partition by partition (divisions stay
 known); otherwise they are unknown.
 
+``sort=True`` sorts the other axis as pandas does: the united columns
+(axis 0), or the rows inside each partition (axis 1). ``ignore_order=True``
+(as Dask) makes ordered categorical columns unordered first, so pieces with
+different categories unite (module ``concat``) instead of turning to objects.
+
 Axis 1 concatenates partition ``i`` of every frame: the frames must be
 partitioned alike (known divisions are re-cut to their union first). When
 the frames come from different sources, a row index may be missing from
@@ -57,10 +62,10 @@ def conform(part: Any, meta: Any) -> Any:
     return part.rename(meta.name) if part.name != meta.name else part
 
 
-def concat_aligned(parts: list, meta: Any, axis: int, join: str) -> Any:
+def concat_aligned(parts: list, meta: Any, axis: int, join: str, sort: bool = False) -> Any:
     """Partitions of several frames holding the same index range, as one."""
     if axis == 1:
-        out = pd.concat(parts, axis=1, join=join)
+        out = pd.concat(parts, axis=1, join=join, sort=sort)
         return conform(out, meta)
     return concat_frames([conform(p, meta) for p in parts])
 
@@ -79,12 +84,13 @@ class StackPartitions(FrameExpr):
 
     frames: tuple
     join: str
+    sort: bool = False
 
     fusable: ClassVar[bool] = True
 
     @functools.cached_property
     def _meta(self) -> Any:
-        return _united_meta(self.frames, 0, self.join)
+        return _united_meta(self.frames, 0, self.join, self.sort)
 
     @functools.cached_property
     def divisions(self) -> tuple:
@@ -122,12 +128,13 @@ class ConcatAligned(FrameExpr):
     frames: tuple
     axis: int
     join: str
+    sort: bool = False
 
     fusable: ClassVar[bool] = True
 
     @functools.cached_property
     def _meta(self) -> Any:
-        meta = _united_meta(self.frames, self.axis, self.join)
+        meta = _united_meta(self.frames, self.axis, self.join, self.sort)
         if self.axis == 1 and self.join == "outer" and len({f._leaves for f in self.frames}) > 1:
             # frames from different sources may miss each other's index values
             meta = meta.astype(
@@ -149,12 +156,36 @@ class ConcatAligned(FrameExpr):
 
     def _block(self, index: tuple, b: GraphBuilder) -> Task:
         parts = [b.input(self, f, index) for f in self.frames]
-        return Task(concat_aligned, parts, self._meta, self.axis, self.join)
+        return Task(concat_aligned, parts, self._meta, self.axis, self.join, self.sort)
 
 
-def _united_meta(frames: tuple, axis: int, join: str) -> Any:
+def _united_meta(frames: tuple, axis: int, join: str, sort: bool) -> Any:
     fakes = [meta_nonempty(f._meta) for f in frames]
-    return pd.concat(fakes, axis=axis, join=join).iloc[:0]
+    return pd.concat(fakes, axis=axis, join=join, sort=sort).iloc[:0]
+
+
+def _ordered_categoricals(meta: Any) -> list:
+    """The ordered categorical columns of a frame's meta (the Series' name)."""
+    if isinstance(meta, pd.Series):
+        dtypes = {meta.name: meta.dtype}
+    else:
+        dtypes = dict(meta.dtypes.items())
+    return [c for c, d in dtypes.items() if isinstance(d, pd.CategoricalDtype) and d.ordered]
+
+
+def as_unordered(part: Any) -> Any:
+    """``part`` with its ordered categorical columns made unordered.
+
+    >>> s = pd.Series(pd.Categorical(["b", "a"], categories=["b", "a"], ordered=True))
+    >>> as_unordered(s).cat.ordered
+    False
+    """
+    if isinstance(part, pd.Series):
+        return part.cat.as_unordered() if _ordered_categoricals(part) else part
+    cols = _ordered_categoricals(part)
+    if not cols:
+        return part
+    return part.assign(**{str(c): part[c].cat.as_unordered() for c in cols})
 
 
 def _ordered(frames: tuple) -> bool:
@@ -165,10 +196,16 @@ def _ordered(frames: tuple) -> bool:
 
 
 def concat(
-    dfs: list, axis: int | str = 0, join: str = "outer", interleave_partitions: bool = False
+    dfs: list,
+    axis: int | str = 0,
+    join: str = "outer",
+    interleave_partitions: bool = False,
+    sort: bool = False,
+    ignore_order: bool = False,
 ):
     """Concatenate frames (module docstring); pandas objects are taken as
-    one partition each.
+    one partition each. Series side by side (``axis=1``) make a DataFrame,
+    even a single one.
 
     >>> import shoal.dataframe as sd
     >>> a = sd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=2)
@@ -176,6 +213,8 @@ def concat(
     >>> out = sd.concat([a, b])
     >>> out.npartitions, [int(d) for d in out.divisions], out.compute().x.tolist()
     (3, [0, 1, 9, 9], [1, 2, 3])
+    >>> list(sd.concat([b, a], sort=True).columns)
+    ['x', 'y']
     """
     from shoal.dataframe.collection import FrameBase, new_collection
     from shoal.dataframe.io import from_pandas
@@ -187,14 +226,19 @@ def concat(
         raise ValueError(f"concat: axis must be 0 or 1, got {axis!r}")
     if join not in ("outer", "inner"):
         raise ValueError(f"concat: join must be 'outer' or 'inner', got {join!r}")
+    for name, flag in (("sort", sort), ("ignore_order", ignore_order)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"concat: {name} must be True or False, got {flag!r}")
     frames = []
     for d in dfs:
         if isinstance(d, (pd.DataFrame, pd.Series)):
             d = from_pandas(d, npartitions=1)
         if not isinstance(d, FrameBase) or not isinstance(d._meta, (pd.DataFrame, pd.Series)):
             raise TypeError(f"concat: expected DataFrames or Series, got {type(d).__name__}")
+        if ignore_order and _ordered_categoricals(d._meta):
+            d = d.map_partitions(as_unordered, meta=as_unordered(d._meta))
         frames.append(d.expr)
-    if len(frames) == 1:
+    if len(frames) == 1 and axis == 0 and not sort:
         return new_collection(frames[0])
     if axis == 0:
         kinds = {type(f._meta) for f in frames}
@@ -202,8 +246,8 @@ def concat(
             raise TypeError("concat along axis 0 takes all DataFrames or all Series, not a mix")
         known = all(f.known_divisions for f in frames)
         if interleave_partitions and known and not _ordered(tuple(frames)):
-            return new_collection(ConcatAligned(tuple(align(*frames)), 0, join))
-        return new_collection(StackPartitions(tuple(frames), join))
+            return new_collection(ConcatAligned(tuple(align(*frames)), 0, join, sort))
+        return new_collection(StackPartitions(tuple(frames), join, sort))
     aligned = align(*frames)
     check_aligned(*aligned, what="concat(axis=1)")
-    return new_collection(ConcatAligned(tuple(aligned), 1, join))
+    return new_collection(ConcatAligned(tuple(aligned), 1, join, sort))

@@ -424,35 +424,60 @@ class DataFrame(Elementwise):
         npartitions: int | None = None,
         shuffle_method: str | None = None,
         max_branch: int | None = None,
+        sort: bool = True,
+        append: bool = False,
     ):
         """The frame indexed by column ``other``, sorted across partitions
         with known divisions: from approximate quantiles of the data (one
         pass, then a range shuffle), from ``divisions=``, or with
         ``sorted=True`` from each partition's extremes (no shuffle).
-        ``other`` may also be a Series partitioned like the frame (as pandas:
-        the index takes the Series' name, no column is dropped).
+        ``other`` may also be a one-item list of a column, or a Series or
+        Index partitioned like the frame (as pandas: the index takes its
+        name, no column is dropped); the frame's own index returns the frame.
+        ``sort=False`` sets the index in each partition as it is (pandas'
+        ``drop``/``append`` apply; divisions become unknown).
 
         >>> import shoal.dataframe as sd
         >>> df = sd.from_pandas(pd.DataFrame({"k": [3, 1, 2]}), npartitions=2)
         >>> df.set_index(df.k * 10).compute().index.tolist()
         [10, 20, 30]
+        >>> df.set_index(["k"], sort=False).compute().index.tolist()
+        [3, 1, 2]
         """
-        from shoal.dataframe.series import Series
+        from shoal.dataframe.series import Index, Series
         from shoal.dataframe.sort import set_index
 
-        if isinstance(other, Series):
+        other = _one_key(other)
+        if isinstance(other, Index) and other.expr._name == self.index.expr._name:
+            return self
+        if not sort:
+            if isinstance(other, (Series, Index)):
+                raise NotImplementedError(
+                    "set_index(sort=False) takes a column name; a Series or Index needs sort=True"
+                )
+            self._check_columns([other], "set_index")
+            meta = self._meta.set_index(other, drop=drop, append=append)
+            return self.map_partitions(
+                _set_index_unsorted, other, drop, append, meta=meta
+            ).clear_divisions()
+        if append:
+            raise NotImplementedError(
+                "set_index(append=True) builds a MultiIndex, which shoal dataframe does not "
+                "yet support with sort=True; use sort=False"
+            )
+        if isinstance(other, (Series, Index)):
             tmp = "__set_index__"
             while tmp in self.columns:
                 tmp = "_" + tmp
+            if isinstance(other, Series):
+                with_key = self.assign(**{tmp: other})
+            else:  # an index lines up by position: its divisions are of other values
+                base = self if other.known_divisions else self.clear_divisions()
+                with_key = base.map_partitions(
+                    _index_as_column, other, tmp, meta=self._meta.assign(**{tmp: other._meta})
+                )
             out = set_index(
-                self.assign(**{tmp: other}),
-                tmp,
-                True,
-                sorted,
-                divisions,
-                npartitions,
-                shuffle_method,
-                max_branch,
+                with_key, tmp, True, sorted, divisions, npartitions, shuffle_method, max_branch
             )
             return out.map_partitions(_name_index, other.name)
         return set_index(
@@ -467,14 +492,34 @@ class DataFrame(Elementwise):
         npartitions: int | None = None,
         shuffle_method: str | None = None,
         max_branch: int | None = None,
+        sort_function=None,
+        sort_function_kwargs: dict | None = None,
     ):
         """Rows sorted by the columns ``by`` (``ascending`` one bool or one per
         column), stably: equal keys keep their input order; a key holding
-        most rows is spread over several partitions."""
+        most rows is spread over several partitions. ``sort_function(part,
+        by=, ascending=, na_position=, **sort_function_kwargs)`` replaces the
+        final per-partition sort, as in Dask.
+
+        >>> import shoal.dataframe as sd
+        >>> df = sd.from_pandas(pd.DataFrame({"k": [2, 1, 2], "v": [0, 1, 2]}), npartitions=2)
+        >>> def by_k_then_v_desc(part, by, ascending, na_position):
+        ...     return part.sort_values([by, "v"], ascending=[ascending, False])
+        >>> df.sort_values("k", sort_function=by_k_then_v_desc).compute().v.tolist()
+        [1, 2, 0]
+        """
         from shoal.dataframe.sort import sort_values
 
         return sort_values(
-            self, by, ascending, na_position, npartitions, shuffle_method, max_branch
+            self,
+            by,
+            ascending,
+            na_position,
+            npartitions,
+            shuffle_method,
+            max_branch,
+            sort_function,
+            sort_function_kwargs,
         )
 
 
@@ -484,6 +529,31 @@ def _drop_index(part: pd.DataFrame) -> pd.DataFrame:
 
 def _name_index(part: pd.DataFrame, name: Any) -> pd.DataFrame:
     return part.rename_axis(index=name)
+
+
+def _one_key(other: Any) -> Any:
+    """The key of ``set_index``: a one-item list is its item; longer lists
+    (or nested ones) would build a MultiIndex."""
+    if not isinstance(other, list):
+        return other
+    if len(other) == 1 and not isinstance(other[0], list):
+        return other[0]
+    raise NotImplementedError(
+        f"shoal dataframe does not yet support multi-indexes: set_index takes one column, "
+        f"got {other!r}"
+    )
+
+
+def _set_index_unsorted(part: pd.DataFrame, col: Any, drop: bool, append: bool) -> pd.DataFrame:
+    return part.set_index(col, drop=drop, append=append)
+
+
+def _index_as_column(part: pd.DataFrame, index: pd.Index, name: str) -> pd.DataFrame:
+    if len(index) != len(part):
+        raise ValueError(
+            f"set_index: a partition of the index has {len(index)} rows, the frame's {len(part)}"
+        )
+    return part.assign(**{name: index.to_numpy()})
 
 
 def _apply_rows(df, func, args, empty, **kwargs):

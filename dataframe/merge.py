@@ -48,6 +48,7 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from shoal.core import config
@@ -776,8 +777,11 @@ def _check_options(how, npartitions, shuffle_method, broadcast) -> None:
     ):
         raise ValueError(f"merge: npartitions must be a positive integer, got {npartitions!r}")
     check_shuffle_method(shuffle_method)
-    if broadcast not in (None, True, False):
-        raise ValueError(f"merge: broadcast must be True, False or None, got {broadcast!r}")
+    if broadcast not in (None, True, False) and not _is_bias(broadcast):
+        raise ValueError(
+            "merge: broadcast must be True, False, None or a float in [0, 1] "
+            f"(automatic choice), got {broadcast!r}"
+        )
     if broadcast is True and not _BROADCASTABLE[how]:
         raise ValueError(
             f"merge: how={how!r} cannot broadcast either side (unmatched rows of the "
@@ -785,8 +789,35 @@ def _check_options(how, npartitions, shuffle_method, broadcast) -> None:
         )
 
 
+def _is_bias(value: Any) -> bool:
+    """Whether ``value`` is a Dask-style broadcast bias: a float in [0, 1]."""
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+def _broadcast_choice(broadcast: Any) -> bool | None:
+    """``broadcast`` as the algorithms take it: a bias means automatic."""
+    return None if _is_bias(broadcast) else broadcast
+
+
+def _check_key_labels(**keys: Any) -> None:
+    """Reject keys given as Series or arrays (Dask does too), before any task runs."""
+    from shoal.dataframe.collection import FrameBase
+
+    arrays = (FrameBase, pd.Series, pd.Index, np.ndarray)
+    for what, value in keys.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, arrays):
+                raise NotImplementedError(
+                    f"merge: {what}= takes column labels; a {type(item).__name__} as a join "
+                    "key is not supported (assign it as a column first)"
+                )
+
+
 def _build(left, right, how, kwargs, lk, rk, npartitions, shuffle_method, broadcast, max_branch):
     from shoal.dataframe.collection import new_collection
+
+    broadcast = _broadcast_choice(broadcast)
 
     try:
         algorithm, k = choose_algorithm(left.expr, right.expr, how, lk, rk, npartitions, broadcast)
@@ -824,12 +855,15 @@ def merge(
     indicator: bool = False,
     npartitions: int | None = None,
     shuffle_method: str | None = None,
-    broadcast: bool | None = None,
+    broadcast: bool | float | None = None,
     max_branch: int | None = None,
 ):
     """Join two frames as ``pandas.merge`` (module docstring for the
     algorithms and ``how``). Rows come in no particular order; joins on
-    columns give each partition its own 0-based index.
+    columns give each partition its own 0-based index. ``broadcast``: True
+    or False forces or forbids a broadcast join, None chooses; a float in
+    [0, 1] (Dask's broadcast bias) also means "choose". Keys are column
+    labels: a Series as a key raises NotImplementedError, as in Dask.
 
     >>> import shoal.dataframe as sd
     >>> a = sd.from_pandas(pd.DataFrame({"k": [1, 2, 3], "x": [4, 5, 6]}), npartitions=2)
@@ -838,6 +872,7 @@ def merge(
     ['a', 'c']
     """
     _check_options(how, npartitions, shuffle_method, broadcast)
+    _check_key_labels(on=on, left_on=left_on, right_on=right_on)
     left, right = _as_frame(left, "left"), _as_frame(right, "right")
     level = _shared_index_key(left, right, on)
     if level is not None:
@@ -874,7 +909,7 @@ def join(
     rsuffix: str = "",
     npartitions: int | None = None,
     shuffle_method: str | None = None,
-    broadcast: bool | None = None,
+    broadcast: bool | float | None = None,
 ):
     """``frame.join(other)`` as pandas: on the indexes, or ``frame``'s
     columns ``on`` with ``other``'s index; ``other`` may be a list of frames

@@ -25,7 +25,13 @@ and ties behave as on the whole data. Joins ``on=`` columns first index
 both sides by the key with ``set_index(sorted=True)`` (which checks the
 partitions are in order) after checking each partition's keys are sorted
 and not missing, as pandas requires; the result, like ``merge`` on columns, gives each
-partition its own 0-based index, with rows in the left side's order.
+partition its own 0-based index, with rows in the left side's order. A
+column on one side and the index on the other (``left_on=`` with
+``right_index=True`` or the mirror) index the column side the same way and
+give pandas' result, the left side's index included; with
+``left_index=True`` the ``right_on`` column holds the left index values,
+as pandas gives it whenever some left row finds no match (pandas keeps the
+right keys when every row matches, which no partition can tell alone).
 """
 
 from __future__ import annotations
@@ -79,6 +85,26 @@ def fold_carry(carry: Any, part: pd.DataFrame, by: tuple, last: bool, key: Any) 
     return both.iloc[order]
 
 
+_STASH = "__shoal_asof_index__"
+
+
+def _stash_index(part: pd.DataFrame) -> pd.DataFrame:
+    """``part`` with its index kept as a column (restored by ``_prepared``)."""
+    return part.assign(**{_STASH: part.index})
+
+
+def _prepared(part: pd.DataFrame, how: Any) -> pd.DataFrame:
+    """A side as pandas takes it: ``None`` as it is; True without its index
+    (the key is a column too: pandas refuses a label that is both); a
+    ``(column, name)`` pair with that stashed column back as the index."""
+    if how is None:
+        return part
+    if how is True:
+        return part.reset_index(drop=True)
+    column, name = how
+    return part.set_index(column).rename_axis(name)
+
+
 def asof_partition(
     left: pd.DataFrame,
     before: Any,
@@ -86,23 +112,25 @@ def asof_partition(
     after: Any,
     empty: pd.DataFrame,
     kwargs: dict,
-    reset: bool,
+    reset: tuple,
     meta: pd.DataFrame,
 ) -> pd.DataFrame:
     """One output partition: pandas' ``merge_asof`` of a left partition with
-    its candidate right rows (module docstring), cast to ``meta``.
+    its candidate right rows (module docstring), cast to ``meta``; ``reset``
+    says how to prepare each side (``_prepared``).
 
     >>> l = pd.DataFrame({"t": [5, 9]})
     >>> r = pd.DataFrame({"t": [4, 8], "v": [1, 2]})
-    >>> asof_partition(l, None, [r], None, r.iloc[:0], {"on": "t"}, False,
+    >>> asof_partition(l, None, [r], None, r.iloc[:0], {"on": "t"}, (None, None),
     ...                pd.DataFrame({"t": [0], "v": [0.0]}).iloc[:0]).v.tolist()
     [1.0, 2.0]
     """
     pieces = [p for p in [before, *parts, after] if p is not None and len(p)]
     right = concat_frames(pieces) if pieces else empty
-    if reset:  # the key is a column too: pandas refuses a label that is both
-        left, right = left.reset_index(drop=True), right.reset_index(drop=True)
+    left, right = _prepared(left, reset[0]), _prepared(right, reset[1])
     out = pd.merge_asof(left, right, **kwargs)
+    if kwargs.get("left_index") and "right_on" in kwargs:
+        out[kwargs["right_on"]] = left.index
     casts = {c: d for c, d in meta.dtypes.items() if out[c].dtype != d}
     return out.astype(casts) if casts else out
 
@@ -113,7 +141,8 @@ class MergeAsof(FrameExpr):
     >>> from shoal.dataframe.io import from_pandas
     >>> l = from_pandas(pd.DataFrame({"v": [1, 2, 3]}, index=[1, 5, 9]), npartitions=2)
     >>> r = from_pandas(pd.DataFrame({"w": [7, 8]}, index=[0, 6]), npartitions=2)
-    >>> e = MergeAsof(l.expr, r.expr, {"left_index": True, "right_index": True}, None, (), False)
+    >>> kw = {"left_index": True, "right_index": True}
+    >>> e = MergeAsof(l.expr, r.expr, kw, None, (), (None, None))
     >>> e.npartitions, e.divisions == l.divisions
     (2, True)
     """
@@ -123,7 +152,7 @@ class MergeAsof(FrameExpr):
     kwargs: dict
     right_key: Any
     right_by: tuple
-    reset: bool
+    reset: tuple  # how each side is prepared for pandas (``_prepared``)
 
     fusable: ClassVar[bool] = True
 
@@ -141,14 +170,13 @@ class MergeAsof(FrameExpr):
     @functools.cached_property
     def _meta(self) -> Any:
         left, right = meta_nonempty(self.left._meta), meta_nonempty(self.right._meta)
-        if self.reset:
-            left, right = left.reset_index(drop=True), right.reset_index(drop=True)
+        left, right = _prepared(left, self.reset[0]), _prepared(right, self.reset[1])
         # a left row may find no match: the right columns as pandas types them then
         return pd.merge_asof(left, right.iloc[:0], **self.kwargs).iloc[:0]
 
     @functools.cached_property
     def divisions(self) -> tuple:
-        if self.reset:
+        if self.reset[0] is not None:  # the left side's index is not the output's
             return (None,) * (self.left.npartitions + 1)
         return self.left.divisions
 
@@ -299,14 +327,26 @@ def merge_asof(
     }
     kwargs.update({"by": by} if by is not None else {})
     kwargs.update({"left_by": left_by, "right_by": right_by} if lby and by is None else {})
+    reset: tuple
     if left_index and right_index:
         kwargs.update(left_index=True, right_index=True)
-        right_key, reset = None, False
-    elif left_index or right_index:
-        raise ValueError(
-            "merge_asof: index on one side and a column on the other is not supported; "
-            "set_index the column first"
-        )
+        right_key, reset = None, (None, None)
+    elif right_index:
+        if on is not None or left_on is None or not isinstance(left_on, str):
+            raise ValueError("merge_asof: right_index=True takes one left_on= column")
+        if left._meta.index.nlevels != 1:
+            raise NotImplementedError("merge_asof: left_on= with a MultiIndex on the left")
+        name = left._meta.index.name
+        stashed = left.map_partitions(_stash_index, meta=_stash_index(left._meta))
+        left = _indexed(stashed, left_on, "left key")
+        kwargs.update(left_on=left_on, right_index=True)
+        right_key, reset = None, ((_STASH, name), None)
+    elif left_index:
+        if on is not None or right_on is None or not isinstance(right_on, str):
+            raise ValueError("merge_asof: left_index=True takes one right_on= column")
+        right = _indexed(right, right_on, "right key")
+        kwargs.update(left_index=True, right_on=right_on)
+        right_key, reset = right_on, (None, True)
     else:
         lcol = on if on is not None else left_on
         rcol = on if on is not None else right_on
@@ -316,7 +356,7 @@ def merge_asof(
             raise ValueError("merge_asof: the key is one column on each side")
         left, right = _indexed(left, lcol, "left key"), _indexed(right, rcol, "right key")
         kwargs.update({"on": lcol} if on is not None else {"left_on": lcol, "right_on": rcol})
-        right_key, reset = rcol, True
+        right_key, reset = rcol, (True, True)
     for name, frame in (("left", left), ("right", right)):
         if frame.npartitions > 1 and not frame.known_divisions:
             raise ValueError(

@@ -345,6 +345,16 @@ class Index(MonotonicMethods, FrameBase):
         """The index dtype."""
         return self._meta.dtype
 
+    @property
+    def dt(self):
+        """Datetime properties and methods of a datetime index, per partition."""
+        return Accessor(self, "dt")
+
+    @property
+    def cat(self):
+        """Categorical properties and methods of a categorical index, per partition."""
+        return CatAccessor(self, "cat")
+
 
 class Scalar(Elementwise):
     """A lazy single value (the result of a reduction).

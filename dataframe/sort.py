@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -384,8 +385,13 @@ def sort_values(
     npartitions: int | None = None,
     shuffle_method: str | None = None,
     max_branch: int | None = None,
+    sort_function: Callable | None = None,
+    sort_function_kwargs: dict | None = None,
 ):
     """``frame`` sorted by columns ``by``, stably (module docstring).
+    ``sort_function(partition, by=, ascending=, na_position=,
+    **sort_function_kwargs)`` replaces pandas' sort for each output
+    partition's final sort (the ranges still come from ``by``).
 
     >>> import shoal.dataframe as sd
     >>> df = sd.from_pandas(pd.DataFrame({"k": [3, 1, 2, 1], "v": range(4)}), npartitions=2)
@@ -394,6 +400,14 @@ def sort_values(
     """
     from shoal.dataframe.collection import new_collection
 
+    if sort_function is not None and not callable(sort_function):
+        raise TypeError(f"sort_values: sort_function must be callable, got {sort_function!r}")
+    if sort_function_kwargs is not None and not isinstance(sort_function_kwargs, dict):
+        raise TypeError(
+            f"sort_values: sort_function_kwargs must be a dict, got {sort_function_kwargs!r}"
+        )
+    final = {"by": by, "ascending": ascending, "na_position": na_position}
+    final.update(sort_function_kwargs or {})
     by = list(by) if isinstance(by, (list, tuple)) else [by]
     if not by:
         raise ValueError("sort_values: by= needs at least one column")
@@ -441,6 +455,8 @@ def sort_values(
         )
         samples = new_collection(sampled).compute()
         whole = _sorted_whole(samples, frame._meta, **opts)
+        if whole is not None and sort_function is not None:
+            whole = sort_function(whole, **final)
         if whole is not None:
             return new_collection(FromPandas.of(whole, k))
         bounds = sort_bounds(samples, k, **opts)
@@ -454,7 +470,17 @@ def sort_values(
         shuffle_method,
         max_branch,
     )
+    if sort_function is not None:
+        return new_collection(
+            map_partitions_expr(
+                _custom_sorted, moved, sort_function, final, label="sort-values", meta=frame._meta
+            )
+        )
     return new_collection(map_partitions_expr(_sorted, moved, label="sort-values", **opts))
+
+
+def _custom_sorted(frame: pd.DataFrame, sort_function: Callable, kwargs: dict) -> pd.DataFrame:
+    return sort_function(frame, **kwargs)
 
 
 def _numbered(expr: FrameExpr) -> FrameExpr:

@@ -102,8 +102,8 @@ def test_errors_before_running():
         sd.merge_asof(dt, dq, on="t", direction="sideways")
     with pytest.raises(KeyError, match="nope"):
         sd.merge_asof(dt, dq, on="nope")
-    with pytest.raises(ValueError, match="index on one side"):
-        sd.merge_asof(dt, dq.set_index("t", sorted=True), left_on="t", right_index=True)
+    with pytest.raises(ValueError, match="right_index=True takes one left_on"):
+        sd.merge_asof(dt, dq.set_index("t", sorted=True), left_on=["t"], right_index=True)
     shuffled = sd.from_pandas(quotes.sample(frac=1, random_state=0), npartitions=3, sort=False)
     with pytest.raises(ValueError, match="not sorted across partitions|keys must be sorted"):
         sd.merge_asof(dt, shuffled, on="t")
