@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["combine_by_codes", "dense_codes", "group_ids", "level_labels"]
+__all__ = ["combine_by_codes", "dense_codes", "group_ids", "level_labels", "offsets"]
 
 _UFUNCS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 _MAX_BITS = 62
@@ -119,6 +119,19 @@ def _encode(labels: pd.Index) -> tuple[np.ndarray, int, pd.Index | int] | None:
     if len(codes) and codes.min() < 0:  # a missing key (dropna=False): pandas' route keeps it
         return None
     return codes.astype(np.int64, copy=False), (len(uniques) - 1).bit_length(), uniques
+
+
+def offsets(values: np.ndarray, low: int) -> np.ndarray:
+    """``values - low`` modulo 2**64 as uint64, for integers of any dtype: a
+    value below ``low`` wraps to a huge offset (one unsigned comparison with
+    a span tells whether it is inside), and a uint64 above the int64 range
+    is no overflow.
+
+    >>> offsets(np.array([5, 3], dtype=np.int8), 4).tolist()
+    [1, 18446744073709551615]
+    """
+    unsigned = values.view(np.uint64) if values.itemsize == 8 else values.astype(np.uint64)
+    return unsigned - np.uint64(low % 2**64)
 
 
 def dense_codes(data: np.ndarray) -> tuple[np.ndarray, int, int] | None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shoal.dataframe.group_codes import dense_codes, group_ids, level_labels
+from shoal.dataframe.group_codes import dense_codes, group_ids, level_labels, offsets
 
 __all__ = ["fast_chunk", "nunique_by_sorting", "nunique_pairs", "key_labels", "string_codes"]
 
@@ -273,8 +273,8 @@ def nunique_by_sorting(part: pd.DataFrame, key: str, col: str) -> pd.Series | No
     bits = (int(v.max()) - v_low).bit_length()
     if (int(k.max()) - k_low).bit_length() + bits > 62:
         return None
-    pairs = _offsets(k, k_low) << bits
-    pairs |= _offsets(v, v_low)
+    pairs = offsets(k, k_low).view(np.int64) << bits
+    pairs |= offsets(v, v_low).view(np.int64)
     pairs.sort()
     distinct = np.empty(len(pairs), dtype=bool)
     distinct[0] = True
@@ -287,13 +287,6 @@ def nunique_by_sorting(part: pd.DataFrame, key: str, col: str) -> pd.Series | No
     counts = np.diff(starts, append=len(owners))
     labels = (owners[starts].view(np.uint64) + np.uint64(k_low % 2**64)).astype(keys.dtype)
     return pd.Series(counts, index=pd.Index(labels, name=key), name=col)
-
-
-def _offsets(values: np.ndarray, low: int) -> np.ndarray:
-    """``values - low`` as int64 for integers of any dtype whose span fits
-    in 62 bits (modulo 2**64: a uint64 above the int64 range is no overflow)."""
-    unsigned = values.view(np.uint64) if values.itemsize == 8 else values.astype(np.uint64)
-    return (unsigned - np.uint64(low % 2**64)).view(np.int64)
 
 
 def _present_keys(per_key: list, dropna: bool) -> tuple[bool, np.ndarray | None]:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoal.dataframe.group_codes import offsets as offsets_from
+
 __all__ = [
     "KeyIndex",
     "indexable",
@@ -111,15 +113,8 @@ class KeyIndex:
 
 
 def _offsets(frame: pd.DataFrame, keys: tuple, lows: tuple) -> list:
-    """Each key column minus its low bound, modulo 2**64 as uint64: a value
-    below the bound wraps to a huge offset, so one unsigned comparison with
-    the span tells whether it is inside."""
-    out = []
-    for key, low in zip(keys, lows):
-        values = frame[key].to_numpy()
-        unsigned = values.view(np.uint64) if values.itemsize == 8 else values.astype(np.uint64)
-        out.append(unsigned - np.uint64(low % 2**64))
-    return out
+    """Each key column minus its low bound (``group_codes.offsets``)."""
+    return [offsets_from(frame[key].to_numpy(), low) for key, low in zip(keys, lows)]
 
 
 def _packed(offsets: list, spans: tuple, shifts: tuple) -> tuple[np.ndarray, np.ndarray]:

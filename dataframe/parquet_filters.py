@@ -23,7 +23,7 @@ import pyarrow as pa
 from shoal.dataframe.accessors import _accessor_call, _accessor_get
 from shoal.dataframe.expr import MapPartitions, Projection, call_method
 
-_OPS = {
+COMPARISONS = {
     "==": operator.eq,
     "=": operator.eq,
     "!=": operator.ne,
@@ -46,7 +46,7 @@ def _normalize_filters(filters) -> list[list[tuple]] | None:
             if not (isinstance(term, tuple) and len(term) == 3):
                 raise ValueError(f"filters: expected (column, op, value) tuples, got {term!r}")
             col, op, value = term
-            if op not in _OPS and op not in ("in", "not in"):
+            if op not in COMPARISONS and op not in ("in", "not in"):
                 raise ValueError(f"filters: unknown operator {op!r} in {term!r}")
             terms.append((col, op, value))
         out.append(terms)
@@ -173,7 +173,7 @@ def _eval_op(op: str, left, right) -> bool:
     if op == "not in":
         return left not in right
     try:
-        return bool(_OPS[op](left, right))
+        return bool(COMPARISONS[op](left, right))
     except TypeError:
         return True
 

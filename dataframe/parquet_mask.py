@@ -18,11 +18,12 @@ goes through arrow's compute functions.
 from __future__ import annotations
 
 import datetime
-import operator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from shoal.dataframe.parquet_filters import COMPARISONS
 
 __all__ = ["filter_mask"]
 
@@ -37,15 +38,6 @@ _ARROW = {
     "<=": pc.less_equal,
     ">": pc.greater,
     ">=": pc.greater_equal,
-}
-_NUMPY = {
-    "==": operator.eq,
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
 }
 
 
@@ -106,11 +98,11 @@ def _term(column: pa.ChunkedArray, op: str, value):
                 taken = pc.fill_null(taken, null)
             parts.append(taken.to_numpy().view(bool))
         return _glue(parts, bool)
-    operand = None if op not in _NUMPY or column.null_count else _numpy_operand(typ, value)
+    operand = None if op not in COMPARISONS or column.null_count else _numpy_operand(typ, value)
     if operand is None:
         return _as_numpy(_values_mask(column, op, value))
     values = _glue([chunk.to_numpy(zero_copy_only=True) for chunk in column.chunks], operand.dtype)
-    return _NUMPY[op], values, operand
+    return COMPARISONS[op], values, operand
 
 
 def _glue(parts: list, dtype) -> np.ndarray:
